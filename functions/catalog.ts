@@ -1,0 +1,191 @@
+/**
+ * The task catalog: the one list of scheduled tasks.
+ *
+ * `infra/` reads it to create one Cloud Scheduler job per task, the function's router reads it to
+ * dispatch, the local scheduler and the CLI read it to fire and list jobs. Nothing else repeats a
+ * task's name or schedule.
+ *
+ * This module must stay dependency-free: importing it loads no driver or SDK, so the Pulumi program
+ * and the function's cold start pay nothing for it.
+ */
+
+/** How a task does its work. */
+export type TaskKind = "sql" | "email";
+
+/** Where a task is scheduled from: Cloud Scheduler calling the function, or pg_cron in the database. */
+export type TaskRunner = "cloud" | "pg_cron";
+
+/** Cloud Scheduler's retry policy for a job (see `gcp.cloudscheduler.Job.retryConfig`). */
+export interface RetryPolicy {
+  /** Retries after a failed attempt, 0 to 5. Cloud Scheduler's default is 0. */
+  readonly retryCount: number;
+  readonly minBackoffSeconds: number;
+  readonly maxBackoffSeconds: number;
+  readonly maxDoublings: number;
+}
+
+/** A task that changes at most `size` rows per transaction and stops starting batches after `timeBudgetSeconds`. */
+export interface BatchPolicy {
+  readonly size: number;
+  readonly timeBudgetSeconds: number;
+}
+
+export interface TaskDefinition {
+  /** Unique, kebab-case; also the Cloud Scheduler job id and the name of `sql/tasks/<name>.sql`. */
+  readonly name: string;
+  readonly description: string;
+  readonly kind: TaskKind;
+  /** Standard 5-field cron (minute hour day-of-month month day-of-week). */
+  readonly schedule: string;
+  /** IANA time zone the schedule is read in; the catalog's default when absent. */
+  readonly timeZone?: string;
+  /**
+   * The run's deadline: the statement timeout of each statement and Cloud Scheduler's attempt
+   * deadline (15 s to 1800 s for HTTP targets).
+   */
+  readonly timeoutSeconds: number;
+  readonly retry: RetryPolicy;
+  /** Present for tasks that work in bounded transactions (bulk archive, purges). */
+  readonly batch?: BatchPolicy;
+  /**
+   * Blast-radius guard: a run that would change more rows than this changes nothing and fails,
+   * unless forced. A sudden flood usually means a broken clock or a broken vendor app.
+   */
+  readonly maxRows?: number;
+  readonly paused: boolean;
+  /** Defaults to "cloud". */
+  readonly runner?: TaskRunner;
+}
+
+/** Schedules are read in this zone unless a task (or a stack's config) says otherwise. */
+export const DEFAULT_TIME_ZONE = "UTC";
+
+/** Frequent tasks: a failed tick is repaired by the next tick, so retrying would only pile up. */
+const noRetry: RetryPolicy = {
+  retryCount: 0,
+  minBackoffSeconds: 5,
+  maxBackoffSeconds: 60,
+  maxDoublings: 2,
+};
+
+/** Daily and weekly tasks: a failure would otherwise wait a whole period. */
+const retryThrice: RetryPolicy = {
+  retryCount: 3,
+  minBackoffSeconds: 30,
+  maxBackoffSeconds: 600,
+  maxDoublings: 3,
+};
+
+export const tasks = [
+  {
+    name: "auto-cancel-unconfirmed-orders",
+    description:
+      "Cancel pending orders that the vendor has not confirmed within system_settings.order_auto_cancel_minutes (30 when unset).",
+    kind: "sql",
+    schedule: "* * * * *",
+    timeoutSeconds: 30,
+    retry: noRetry,
+    maxRows: 500,
+    paused: false,
+  },
+  {
+    name: "driver-inactivity-check",
+    description: "Mark available drivers with no location update for 30 minutes as unavailable.",
+    kind: "sql",
+    schedule: "*/5 * * * *",
+    timeoutSeconds: 30,
+    retry: noRetry,
+    maxRows: 2000,
+    paused: false,
+  },
+  {
+    name: "cleanup-expired-sessions",
+    description: "Delete expired user sessions, in batches.",
+    kind: "sql",
+    schedule: "0 * * * *",
+    timeoutSeconds: 120,
+    retry: noRetry,
+    batch: { size: 5000, timeBudgetSeconds: 90 },
+    paused: false,
+  },
+  {
+    name: "update-restaurant-ratings",
+    description: "Recompute the rating of every restaurant reviewed in the last two days from its reviews.",
+    kind: "sql",
+    schedule: "0 1 * * *",
+    timeoutSeconds: 120,
+    retry: retryThrice,
+    paused: false,
+  },
+  {
+    name: "cleanup-orphaned-menus",
+    description: "Delete menus older than 30 days that no restaurant uses.",
+    kind: "sql",
+    schedule: "0 2 * * *",
+    timeoutSeconds: 120,
+    retry: retryThrice,
+    maxRows: 10000,
+    paused: false,
+  },
+  {
+    name: "archive-old-orders",
+    description:
+      "Deactivate delivered, cancelled and refunded orders that reached that state more than 90 days ago, in batches.",
+    kind: "sql",
+    schedule: "0 3 * * 0",
+    timeoutSeconds: 900,
+    retry: retryThrice,
+    batch: { size: 10000, timeBudgetSeconds: 600 },
+    paused: false,
+  },
+  {
+    name: "cleanup-distance-requests",
+    description: "Delete distance API requests older than 90 days, in batches.",
+    kind: "sql",
+    schedule: "30 2 * * *",
+    timeoutSeconds: 600,
+    retry: retryThrice,
+    batch: { size: 10000, timeBudgetSeconds: 420 },
+    paused: false,
+  },
+  {
+    name: "generate-daily-stats",
+    description: "Upsert yesterday's row of daily_order_stats (idempotent: a rerun changes nothing).",
+    kind: "sql",
+    schedule: "5 0 * * *",
+    timeoutSeconds: 120,
+    retry: retryThrice,
+    paused: false,
+  },
+  {
+    name: "purge-run-history",
+    description:
+      "Delete scheduler.job_runs older than the retention (scheduler.run_retention_days, default 30), in batches.",
+    kind: "sql",
+    schedule: "15 4 * * *",
+    timeoutSeconds: 300,
+    retry: retryThrice,
+    batch: { size: 10000, timeBudgetSeconds: 240 },
+    paused: false,
+  },
+] as const satisfies readonly TaskDefinition[];
+
+export type Task = (typeof tasks)[number];
+export type TaskName = Task["name"];
+
+export const taskNames: readonly TaskName[] = tasks.map((task) => task.name);
+
+const byName = new Map<string, TaskDefinition>(tasks.map((task) => [task.name, task]));
+
+/** The task of that name, or undefined. Safe for untrusted input: a lookup, never a path or SQL. */
+export function findTask(name: string): TaskDefinition | undefined {
+  return byName.get(name);
+}
+
+export function timeZoneOf(task: TaskDefinition): string {
+  return task.timeZone ?? DEFAULT_TIME_ZONE;
+}
+
+export function runnerOf(task: TaskDefinition): TaskRunner {
+  return task.runner ?? "cloud";
+}

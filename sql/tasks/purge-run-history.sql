@@ -1,0 +1,23 @@
+-- name: batch
+-- Delete one batch ($1 rows at most) of finished runs older than the retention: the setting
+-- scheduler.run_retention_days (ALTER DATABASE ... SET scheduler.run_retention_days = 90), 30 by default.
+DELETE FROM scheduler.job_runs
+WHERE id = ANY (ARRAY(
+  SELECT id FROM scheduler.job_runs
+  WHERE started_at < now() - make_interval(days => coalesce(
+      nullif(current_setting('scheduler.run_retention_days', true), '')::integer, 30))
+    AND status <> 'running'
+  ORDER BY started_at
+  LIMIT $1
+  FOR UPDATE SKIP LOCKED
+));
+
+-- name: count
+-- How many runs the task would delete, counting at most $1 (NULL: all).
+SELECT count(*) AS rows FROM (
+  SELECT 1 FROM scheduler.job_runs
+  WHERE started_at < now() - make_interval(days => coalesce(
+      nullif(current_setting('scheduler.run_retention_days', true), '')::integer, 30))
+    AND status <> 'running'
+  LIMIT $1
+) AS due;
