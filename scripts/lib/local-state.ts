@@ -1,0 +1,54 @@
+/**
+ * Where the local stack (`npm start`) can be found by the other local tools: a small JSON file in the
+ * git-ignored `.data/` folder, written when the stack is up and removed when it stops.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+export interface LocalState {
+  readonly pid: number;
+  readonly databaseUrl: string;
+  /** The function (POST / and GET /health, /runs, /dashboard), behind authentication. */
+  readonly functionUrl: string;
+  /** The local-only console: the dashboard without a token, and POST /token. */
+  readonly consoleUrl: string;
+  readonly startedAt: string;
+}
+
+export const DATA_DIR = ".data";
+export const POSTGRES_DIR = join(DATA_DIR, "postgres");
+
+export function stateFile(root = process.cwd()): string {
+  return join(root, DATA_DIR, "local-stack.json");
+}
+
+export function writeLocalState(state: LocalState, root?: string): void {
+  const file = stateFile(root);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+export function removeLocalState(root?: string): void {
+  rmSync(stateFile(root), { force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The running local stack, or undefined (no file, or its process is gone: a stale file). */
+export function readLocalState(root?: string): LocalState | undefined {
+  const file = stateFile(root);
+  if (!existsSync(file)) return undefined;
+  try {
+    const state = JSON.parse(readFileSync(file, "utf8")) as LocalState;
+    return typeof state.pid === "number" && alive(state.pid) ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
