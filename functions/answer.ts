@@ -11,11 +11,14 @@ export interface Answer {
   readonly status: number;
   readonly body: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /** A page (the dashboard): sent as is with this content type instead of as JSON. */
+  readonly contentType?: string;
 }
 
 export type Outcome =
   | { readonly kind: "run"; readonly result: RunResult }
   | { readonly kind: "ok"; readonly body: unknown }
+  | { readonly kind: "page"; readonly html: string }
   | { readonly kind: "error"; readonly error: unknown };
 
 /** Thrown by the router for refusals that carry a header (405's `Allow`). */
@@ -38,6 +41,8 @@ export function toAnswer(outcome: Outcome): Answer {
   switch (outcome.kind) {
     case "ok":
       return { status: 200, body: outcome.body };
+    case "page":
+      return { status: 200, body: outcome.html, contentType: "text/html; charset=utf-8" };
     case "run": {
       const { result } = outcome;
       if (result.status !== "failed") return { status: 200, body: result };

@@ -14,7 +14,7 @@ import { HttpRefusal, toAnswer } from "./answer.js";
 import type { Caller } from "./auth.js";
 import { findTask, taskNames } from "./catalog.js";
 import type { Pool } from "./db.js";
-import { publicMessage, ScheduledTaskError } from "./errors.js";
+import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "./errors.js";
 import type { Logger } from "./log.js";
 import { traceFields } from "./log.js";
 import type { RunnerDeps, RunRequest, RunResult } from "./runner.js";
@@ -53,6 +53,8 @@ type Route = (context: RequestContext) => Promise<Outcome>;
 const routes: Readonly<Record<string, { readonly method: string; readonly handle: Route }>> = {
   "/": { method: "POST", handle: runRoute },
   "/health": { method: "GET", handle: healthRoute },
+  "/runs": { method: "GET", handle: runsRoute },
+  "/dashboard": { method: "GET", handle: dashboardRoute },
 };
 
 export function createHandler(deps: HandlerDeps): Handler {
@@ -63,7 +65,10 @@ export function createHandler(deps: HandlerDeps): Handler {
     try {
       const route = routes[req.path];
       if (!route) {
-        throw new ScheduledTaskError("not_found", "no such path: the function serves POST / and GET /health");
+        throw new ScheduledTaskError(
+          "not_found",
+          "no such path: the function serves POST /, GET /health, GET /runs and GET /dashboard",
+        );
       }
       if (req.method !== route.method) {
         throw new HttpRefusal("method_not_allowed", `${req.path} accepts ${route.method} only`, {
@@ -99,6 +104,16 @@ function send(res: Response, answer: Answer): void {
   res.status(answer.status);
   for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
   res.setHeader("Cache-Control", "no-store");
+  if (answer.contentType !== undefined) {
+    // The page loads nothing from elsewhere: its own data, relative to it, and nothing else.
+    res.setHeader(
+      "Content-Security-Policy",
+      "default-src 'none'; connect-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:",
+    );
+    res.setHeader("Content-Type", answer.contentType);
+    res.end(String(answer.body));
+    return;
+  }
   res.setHeader("Content-Type", "application/json; charset=utf-8");
   res.end(JSON.stringify(answer.body));
 }
@@ -267,6 +282,34 @@ async function healthRoute({ req, deps }: RequestContext): Promise<Outcome> {
   const { readHealth } = await import("./health.js");
   const report = await readHealth(pool, deps.now?.() ?? new Date());
   return { kind: "ok", body: report };
+}
+
+// --- GET /runs and GET /dashboard ------------------------------------------------------------
+
+/** Recent runs, newest first: `?task=<name>&failed=true&limit=<1..1000>` (default 50). */
+async function runsRoute({ req, deps }: RequestContext): Promise<Outcome> {
+  const url = new URL(req.originalUrl ?? req.url, "http://function");
+  const { parseRunQuery, recentRuns } = await import("./runs.js");
+  const query = parseRunQuery(url.searchParams, (name) => findTask(name) !== undefined);
+  if (typeof query === "string") throw new ScheduledTaskError("bad_request", query);
+  await deps.authenticator.authenticate(req.header("authorization"));
+  const pool = await deps.pool();
+  try {
+    return { kind: "ok", body: { runs: await recentRuns(pool, query) } };
+  } catch (error) {
+    throw classifyDatabaseError(error) === "unavailable"
+      ? new ScheduledTaskError("unavailable", "the database is unreachable", { cause: error })
+      : new ScheduledTaskError("internal", `could not read the run history: ${publicMessage(error)}`, {
+          cause: error,
+        });
+  }
+}
+
+/** The dashboard page; its data comes from GET /health and GET /runs, authenticated the same way. */
+async function dashboardRoute({ req, deps }: RequestContext): Promise<Outcome> {
+  await deps.authenticator.authenticate(req.header("authorization"));
+  const { dashboardHtml } = await import("./dashboard.js");
+  return { kind: "page", html: dashboardHtml };
 }
 
 function clip(text: string, length: number): string {

@@ -1,0 +1,191 @@
+/**
+ * GET /dashboard: one self-contained page (HTML, CSS and JS inline; no library, nothing fetched from
+ * the network but the function's own `health` and `runs`, relative to the page, so the same page
+ * works behind the function's authentication and behind the local console that adds a token).
+ * It shows each task's status, next run and last error, and an SVG chart of recent run durations
+ * and failures over time, and refreshes itself.
+ */
+
+/** Seconds between refreshes of the page's data. */
+export const DASHBOARD_REFRESH_SECONDS = 10;
+
+/** Runs the chart plots. */
+export const DASHBOARD_RUNS = 300;
+
+export const dashboardHtml = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>Scheduled jobs</title>
+<style>
+  :root { --ok: #1a7f37; --bad: #cf222e; --warn: #9a6700; --muted: #656d76; --line: #d0d7de; font-family: system-ui, sans-serif; }
+  body { margin: 0 auto; max-width: 1200px; padding: 1rem 1.5rem; color: #1f2328; }
+  header { display: flex; align-items: baseline; gap: 1rem; flex-wrap: wrap; }
+  h1 { font-size: 1.4rem; margin: 0; }
+  .pill { border-radius: 999px; padding: 0.1rem 0.6rem; font-size: 0.85rem; font-weight: 600; color: #fff; background: var(--muted); }
+  .pill.ok { background: var(--ok); } .pill.attention { background: var(--bad); }
+  #updated, .muted { color: var(--muted); font-size: 0.85rem; }
+  #problem { display: none; background: #ffebe9; border: 1px solid var(--bad); padding: 0.5rem 0.75rem; margin: 0.75rem 0; border-radius: 6px; }
+  table { border-collapse: collapse; width: 100%; margin-top: 1rem; font-size: 0.9rem; }
+  th, td { text-align: left; padding: 0.35rem 0.5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+  th { font-weight: 600; background: #f6f8fa; }
+  td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  .status-succeeded { color: var(--ok); font-weight: 600; } .status-failed { color: var(--bad); font-weight: 600; }
+  .status-skipped, .status-running { color: var(--warn); font-weight: 600; }
+  .overdue { color: var(--bad); font-weight: 600; }
+  .error { color: var(--bad); max-width: 24rem; overflow-wrap: anywhere; }
+  code { font-size: 0.85rem; }
+  section { margin-top: 1.5rem; }
+  h2 { font-size: 1.1rem; margin: 0 0 0.5rem; }
+  #chart svg { width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+  .legend span { margin-right: 1rem; font-size: 0.85rem; }
+  .dot { display: inline-block; width: 0.7rem; height: 0.7rem; border-radius: 50%; margin-right: 0.3rem; vertical-align: middle; }
+</style>
+</head>
+<body>
+<header>
+  <h1>Scheduled jobs</h1>
+  <span id="overall" class="pill">loading</span>
+  <span id="updated"></span>
+</header>
+<div id="problem" role="alert"></div>
+<table id="tasks">
+  <thead><tr>
+    <th>task</th><th>schedule</th><th>next run</th><th>last run</th><th>last status</th>
+    <th class="num">runs 24 h</th><th class="num">failures 24 h</th><th class="num">p50 / p95 ms</th><th>last error</th>
+  </tr></thead>
+  <tbody></tbody>
+</table>
+<section>
+  <h2>Recent runs: duration over time</h2>
+  <div class="legend">
+    <span><i class="dot" style="background: var(--ok)"></i>succeeded</span>
+    <span><i class="dot" style="background: var(--bad)"></i>failed</span>
+    <span><i class="dot" style="background: var(--warn)"></i>skipped / running</span>
+    <span class="muted" id="chart-caption"></span>
+  </div>
+  <div id="chart"></div>
+</section>
+<script>
+(() => {
+  "use strict";
+  const REFRESH_MS = ${DASHBOARD_REFRESH_SECONDS * 1000};
+  const RUNS = ${DASHBOARD_RUNS};
+  const SVG = "http://www.w3.org/2000/svg";
+  const $ = (selector) => document.querySelector(selector);
+
+  const time = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" }) : "never");
+  const text = (value) => document.createTextNode(value === null || value === undefined ? "" : String(value));
+  function cell(content, className) {
+    const td = document.createElement("td");
+    if (className) td.className = className;
+    if (content instanceof Node) td.appendChild(content); else td.appendChild(text(content));
+    return td;
+  }
+
+  async function getJson(path) {
+    const response = await fetch(path, { headers: { accept: "application/json" }, cache: "no-store" });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const message = body && body.error ? body.error.code + ": " + body.error.message : "HTTP " + response.status;
+      throw new Error(path + " answered " + message);
+    }
+    return body;
+  }
+
+  function renderTasks(report) {
+    const overall = $("#overall");
+    overall.textContent = report.status === "ok" ? "all healthy" : "needs attention";
+    overall.className = "pill " + report.status;
+    const body = $("#tasks tbody");
+    body.replaceChildren();
+    for (const task of report.tasks) {
+      const row = document.createElement("tr");
+      row.dataset.task = task.task;
+      const name = document.createElement("code");
+      name.textContent = task.task;
+      row.appendChild(cell(name));
+      row.appendChild(cell(task.schedule + " (" + task.timeZone + ")" + (task.paused ? " paused" : "")));
+      row.appendChild(cell(task.paused ? "paused" : time(task.nextRunAt)));
+      row.appendChild(cell(time(task.lastRunAt)));
+      const status = task.overdue ? "overdue" + (task.lastStatus ? " (" + task.lastStatus + ")" : "") : task.lastStatus || "no run yet";
+      row.appendChild(cell(status + (task.running ? ", running" : ""), task.overdue ? "overdue" : "status-" + (task.lastStatus || "none")));
+      row.appendChild(cell(task.runs24h, "num"));
+      row.appendChild(cell(task.failures24h, "num"));
+      row.appendChild(cell((task.p50Ms === null ? "-" : task.p50Ms) + " / " + (task.p95Ms === null ? "-" : task.p95Ms), "num"));
+      row.appendChild(cell(task.lastError || "", "error"));
+      body.appendChild(row);
+    }
+  }
+
+  function svg(name, attributes, parent) {
+    const element = document.createElementNS(SVG, name);
+    for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, String(value));
+    if (parent) parent.appendChild(element);
+    return element;
+  }
+
+  function renderChart(runs) {
+    const W = 1000, H = 280, left = 60, right = 16, top = 16, bottom = 36;
+    const root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "run durations over time" });
+    const points = runs.filter((run) => !run.dryRun).map((run) => ({
+      run,
+      t: new Date(run.startedAt).getTime(),
+      ms: run.durationMs === null ? 0 : run.durationMs,
+    }));
+    const now = Date.now();
+    const t0 = points.length ? Math.min(...points.map((p) => p.t)) : now - 3600e3;
+    const t1 = Math.max(now, t0 + 60e3);
+    const maxMs = Math.max(10, ...points.map((p) => p.ms));
+    const x = (t) => left + ((t - t0) / (t1 - t0)) * (W - left - right);
+    const y = (ms) => H - bottom - (ms / maxMs) * (H - top - bottom);
+    svg("line", { x1: left, y1: H - bottom, x2: W - right, y2: H - bottom, stroke: "#d0d7de" }, root);
+    svg("line", { x1: left, y1: top, x2: left, y2: H - bottom, stroke: "#d0d7de" }, root);
+    for (const fraction of [0, 0.5, 1]) {
+      const label = svg("text", { x: left - 6, y: y(maxMs * fraction) + 4, "text-anchor": "end", "font-size": 11, fill: "#656d76" }, root);
+      label.textContent = Math.round(maxMs * fraction) + " ms";
+    }
+    for (const [t, anchor] of [[t0, "start"], [t1, "end"]]) {
+      const label = svg("text", { x: x(t), y: H - 12, "text-anchor": anchor, "font-size": 11, fill: "#656d76" }, root);
+      label.textContent = new Date(t).toLocaleTimeString();
+    }
+    const colour = { succeeded: "#1a7f37", failed: "#cf222e" };
+    for (const p of points) {
+      const fill = colour[p.run.status] || "#9a6700";
+      const mark = p.run.status === "failed"
+        ? svg("rect", { x: x(p.t) - 4, y: y(p.ms) - 4, width: 8, height: 8, fill }, root)
+        : svg("circle", { cx: x(p.t), cy: y(p.ms), r: 3.5, fill, "fill-opacity": 0.8 }, root);
+      mark.setAttribute("class", "run run-" + p.run.status);
+      mark.dataset.run = p.run.runId;
+      const title = svg("title", {}, mark);
+      title.textContent = p.run.task + " " + p.run.status + ", " + p.ms + " ms, " + new Date(p.t).toLocaleString() +
+        (p.run.message ? ": " + p.run.message : "");
+    }
+    $("#chart").replaceChildren(root);
+    const failed = points.filter((p) => p.run.status === "failed").length;
+    $("#chart-caption").textContent = points.length + " runs, " + failed + " failed";
+  }
+
+  async function refresh() {
+    try {
+      const [report, runs] = await Promise.all([getJson("health"), getJson("runs?limit=" + RUNS)]);
+      renderTasks(report);
+      renderChart(runs.runs);
+      $("#problem").style.display = "none";
+      $("#updated").textContent = "updated " + new Date().toLocaleTimeString() + ", every " + REFRESH_MS / 1000 + " s";
+    } catch (error) {
+      const problem = $("#problem");
+      problem.textContent = "Could not refresh: " + error.message;
+      problem.style.display = "block";
+    } finally {
+      setTimeout(refresh, REFRESH_MS);
+    }
+  }
+  refresh();
+})();
+</script>
+</body>
+</html>
+`;

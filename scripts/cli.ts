@@ -1,0 +1,603 @@
+/**
+ * The operator CLI (`scheduled-jobs`, `npm run cli --`): the jobs, their history and health, a run
+ * now, and the ticks to backfill, against DATABASE_URL or the local stack that `npm start` runs.
+ *
+ * Exit codes: 0 done (a run succeeded, was skipped or was a duplicate; health is fine), 1 a run
+ * failed or health needs attention, 2 bad usage (unknown command, task or flag), 3 the database
+ * (or the local stack) is unreachable.
+ */
+import { parseArgs } from "node:util";
+import type { TaskDefinition } from "../functions/catalog.js";
+import { findTask, taskNames } from "../functions/catalog.js";
+import type { Pool } from "../functions/db.js";
+import { createPool } from "../functions/db.js";
+import { classifyDatabaseError, ScheduledTaskError } from "../functions/errors.js";
+import type { HealthReport } from "../functions/health.js";
+import type { RunRecord } from "../functions/runs.js";
+import type { Job } from "./lib/jobs.js";
+import { defaultStackFile, fireTimesBetween, jobsOf, nextFireTimes, readStackOverrides } from "./lib/jobs.js";
+import type { LocalState } from "./lib/local-state.js";
+import { readLocalState } from "./lib/local-state.js";
+
+export interface Io {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly now: () => Date;
+  /** Where `.data/` is (the local stack's state). */
+  readonly root: string;
+}
+
+const defaultIo: Io = {
+  env: process.env,
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+  now: () => new Date(),
+  root: process.cwd(),
+};
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+
+class CliError extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const usage = `Usage: scheduled-jobs <command> [options]   (npm run cli -- <command> [options])
+
+Commands:
+  jobs                              every job: schedule, time zone, paused, next three runs, last status
+  run <task> [--dry-run] [--force] [--slot <time>] [--direct]
+                                    run a task now: through the local function when it is up, else directly;
+                                    --slot runs the tick of that schedule time (backfill), never twice
+  missed [--since <time>]           schedule times with no successful run since then (default: 24 h ago)
+  history [task] [--failed] [--limit N]
+                                    recent runs, newest first (default 20)
+  health                            the /health view; exits 1 when a task failed or is overdue
+  token                             a development ID token for the local function (npm start must be running)
+
+Options: --json (machine-readable output), --help
+Database: DATABASE_URL, else the local stack that npm start runs (.data/postgres).
+Times: ISO 8601 (2026-11-29T04:15:00Z) or, for --since, a duration ago (90m, 6h, 2d).
+Exit codes: 0 ok, 1 run failed / unhealthy, 2 bad usage, 3 database or local stack unreachable.`;
+
+export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.err(`scheduled-jobs: ${error.message}`);
+      return error.exitCode;
+    }
+    if (error instanceof ScheduledTaskError && error.code === "unavailable") {
+      io.err(`scheduled-jobs: ${error.message}`);
+      return EXIT.unreachable;
+    }
+    io.err(`scheduled-jobs: ${(error as Error).message}`);
+    return EXIT.failed;
+  }
+}
+
+async function dispatch(argv: readonly string[], io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+        "dry-run": { type: "boolean", default: false },
+        force: { type: "boolean", default: false },
+        direct: { type: "boolean", default: false },
+        slot: { type: "string" },
+        since: { type: "string" },
+        failed: { type: "boolean", default: false },
+        limit: { type: "string" },
+      },
+    });
+  } catch (error) {
+    throw new CliError(EXIT.usage, `${(error as Error).message}\n\n${usage}`);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === "help") {
+    io.out(usage);
+    return EXIT.ok;
+  }
+  if (!command) throw new CliError(EXIT.usage, `a command is required\n\n${usage}`);
+  const allowed: Record<string, { args: number; flags: string[] }> = {
+    jobs: { args: 0, flags: [] },
+    run: { args: 1, flags: ["dry-run", "force", "slot", "direct"] },
+    missed: { args: 0, flags: ["since"] },
+    history: { args: 1, flags: ["failed", "limit"] },
+    health: { args: 0, flags: [] },
+    token: { args: 0, flags: [] },
+  };
+  const spec = allowed[command];
+  if (!spec) throw new CliError(EXIT.usage, `unknown command "${command}"\n\n${usage}`);
+  if (rest.length > spec.args)
+    throw new CliError(EXIT.usage, `${command}: unexpected argument "${rest[spec.args]}"`);
+  for (const [flag, value] of Object.entries(values)) {
+    if (["json", "help"].includes(flag) || value === undefined || value === false) continue;
+    if (!spec.flags.includes(flag)) throw new CliError(EXIT.usage, `${command} does not take --${flag}`);
+  }
+  const json = values.json === true;
+  const jobs = loadJobs(io);
+  switch (command) {
+    case "jobs":
+      return jobsCommand(io, jobs, json);
+    case "run": {
+      if (!rest[0]) throw new CliError(EXIT.usage, `run: which task? Known tasks: ${taskNames.join(", ")}`);
+      const job = jobOf(jobs, rest[0]);
+      const slot = values.slot === undefined ? undefined : parseTime(values.slot, "--slot", io, false);
+      if (slot) checkSlot(job, slot);
+      return runCommand(io, job, {
+        dryRun: values["dry-run"] === true,
+        force: values.force === true,
+        slot,
+        direct: values.direct === true,
+        json,
+      });
+    }
+    case "missed": {
+      const since =
+        values.since === undefined
+          ? new Date(io.now().getTime() - 86_400_000)
+          : parseTime(values.since, "--since", io, true);
+      return missedCommand(io, jobs, since, json);
+    }
+    case "history": {
+      if (rest[0]) jobOf(jobs, rest[0]);
+      let limit = 20;
+      if (values.limit !== undefined) {
+        limit = Number(values.limit);
+        if (!/^\d+$/.test(values.limit) || limit < 1 || limit > 1000)
+          throw new CliError(EXIT.usage, "--limit must be an integer from 1 to 1000");
+      }
+      return historyCommand(io, { task: rest[0], failedOnly: values.failed === true, limit }, json);
+    }
+    case "health":
+      return healthCommand(io, json);
+    case "token":
+      return tokenCommand(io, json);
+  }
+  throw new CliError(EXIT.usage, `unknown command "${command}"`);
+}
+
+// --- where things are ------------------------------------------------------------------------
+
+function loadJobs(io: Io): Job[] {
+  const file = io.env.PULUMI_STACK_FILE ?? defaultStackFile(io.env.PULUMI_STACK ?? "dev");
+  try {
+    return jobsOf(readStackOverrides(file));
+  } catch (error) {
+    throw new CliError(EXIT.usage, (error as Error).message);
+  }
+}
+
+function jobOf(jobs: Job[], name: string): Job {
+  const job = jobs.find((j) => j.name === name);
+  if (!job) {
+    const task = findTask(name);
+    throw new CliError(
+      EXIT.usage,
+      task
+        ? `task "${name}" runs in the database (pg_cron), not through the scheduler`
+        : `unknown task "${name}". Known tasks: ${taskNames.join(", ")}`,
+    );
+  }
+  return job;
+}
+
+interface Target {
+  readonly databaseUrl: string;
+  readonly local: LocalState | undefined;
+  readonly where: string;
+}
+
+function target(io: Io): Target {
+  const local = readLocalState(io.root);
+  const url = io.env.DATABASE_URL;
+  if (url)
+    return {
+      databaseUrl: url,
+      local: local && local.databaseUrl === url ? local : undefined,
+      where: describeUrl(url),
+    };
+  if (local)
+    return {
+      databaseUrl: local.databaseUrl,
+      local,
+      where: `the local stack (${describeUrl(local.databaseUrl)})`,
+    };
+  throw new CliError(
+    EXIT.unreachable,
+    "no database: DATABASE_URL is not set and the local stack is not running (the embedded database in .data/postgres runs only while `npm start` does). Start it with `npm start`, or set DATABASE_URL.",
+  );
+}
+
+function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+  } catch {
+    return "DATABASE_URL (malformed)";
+  }
+}
+
+async function withPool<T>(io: Io, work: (pool: Pool, where: string) => Promise<T>): Promise<T> {
+  const { databaseUrl, where } = target(io);
+  const pool = createPool({ connectionString: databaseUrl, max: 2, connectionTimeoutMillis: 5000 });
+  try {
+    return await work(pool, where);
+  } catch (error) {
+    if (error instanceof CliError || error instanceof ScheduledTaskError) throw error;
+    if (classifyDatabaseError(error) === "unavailable") {
+      throw new CliError(
+        EXIT.unreachable,
+        `the database at ${where} is unreachable (${(error as Error).message})`,
+      );
+    }
+    throw error;
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
+// --- time ------------------------------------------------------------------------------------
+
+function parseTime(text: string, flag: string, io: Io, allowDuration: boolean): Date {
+  const duration = /^(\d+)\s*(m|min|h|d)$/i.exec(text);
+  if (duration && allowDuration) {
+    const unit = { m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 }[duration[2]!.toLowerCase() as "m"];
+    return new Date(io.now().getTime() - Number(duration[1]) * unit);
+  }
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const date = new Date(text);
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  throw new CliError(
+    EXIT.usage,
+    `${flag} "${text}" is not a time: use ISO 8601 (2026-11-29T04:15:00Z)${allowDuration ? " or a duration ago (90m, 6h, 2d)" : ""}`,
+  );
+}
+
+function checkSlot(job: Job, slot: Date): void {
+  const [next] = nextFireTimes(job, new Date(slot.getTime() - 1), 1);
+  if (!next || next.getTime() !== slot.getTime()) {
+    throw new CliError(
+      EXIT.usage,
+      `--slot ${iso(slot)} is not a schedule time of ${job.name} (${job.schedule} in ${job.timeZone}); the next one after it is ${iso(next)}`,
+    );
+  }
+}
+
+const iso = (date: Date | string | null | undefined): string =>
+  date ? new Date(date).toISOString().replace(/\.\d{3}Z$/, "Z") : "-";
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+// --- jobs ------------------------------------------------------------------------------------
+
+async function jobsCommand(io: Io, jobs: Job[], json: boolean): Promise<number> {
+  const now = io.now();
+  let lastStatus = new Map<string, { status: string | null; at: string | null }>();
+  let note: string | undefined;
+  try {
+    lastStatus = await withPool(io, async (pool) => {
+      const result = await pool.query<{ task: string; last_status: string | null; last_run_at: Date | null }>(
+        "SELECT task, last_status, last_run_at FROM scheduler.job_health",
+      );
+      return new Map(
+        result.rows.map((r) => [r.task, { status: r.last_status, at: r.last_run_at?.toISOString() ?? null }]),
+      );
+    });
+  } catch (error) {
+    // The schedule is the catalog's: list it even when the history cannot be read.
+    note = `last status unknown: ${(error as Error).message}`;
+  }
+  const rows = jobs.map((job) => ({
+    task: job.name,
+    schedule: job.schedule,
+    timeZone: job.timeZone,
+    paused: job.paused,
+    next: job.paused ? [] : nextFireTimes(job, now, 3).map((d) => d.toISOString()),
+    lastStatus: lastStatus.get(job.name)?.status ?? null,
+    lastRunAt: lastStatus.get(job.name)?.at ?? null,
+  }));
+  if (json) io.out(JSON.stringify({ jobs: rows, ...(note ? { note } : {}) }, null, 2));
+  else {
+    io.out(
+      table(
+        ["task", "schedule", "time zone", "paused", "next runs", "last status"],
+        rows.map((r) => [
+          r.task,
+          r.schedule,
+          r.timeZone,
+          r.paused ? "yes" : "no",
+          r.paused ? "-" : r.next.map((d) => iso(d).slice(5, 16).replace("T", " ")).join(", "),
+          r.lastStatus ? `${r.lastStatus} (${iso(r.lastRunAt)})` : "-",
+        ]),
+      ),
+    );
+    if (note) io.err(`note: ${note}`);
+  }
+  return EXIT.ok;
+}
+
+// --- run -------------------------------------------------------------------------------------
+
+interface RunOptions {
+  readonly dryRun: boolean;
+  readonly force: boolean;
+  readonly slot: Date | undefined;
+  readonly direct: boolean;
+  readonly json: boolean;
+}
+
+async function runCommand(io: Io, job: Job, options: RunOptions): Promise<number> {
+  const where = target(io);
+  if (where.local && !options.direct) {
+    const answered = await runThroughFunction(io, where.local, job, options);
+    if (answered !== undefined) return answered;
+    io.err(`note: the local function at ${where.local.functionUrl} did not answer; running directly`);
+  }
+  return runDirectly(io, job.task, options);
+}
+
+async function localToken(local: LocalState): Promise<string> {
+  const response = await fetch(`${local.consoleUrl}/token`, { method: "POST" });
+  if (!response.ok) throw new Error(`the local console answered ${response.status}`);
+  return ((await response.json()) as { token: string }).token;
+}
+
+/** undefined when the function is not reachable (the caller then runs directly). */
+async function runThroughFunction(
+  io: Io,
+  local: LocalState,
+  job: Job,
+  options: RunOptions,
+): Promise<number | undefined> {
+  let response: Response;
+  try {
+    const headers: Record<string, string> = {
+      "Content-Type": "application/json",
+      Authorization: `Bearer ${await localToken(local)}`,
+    };
+    if (options.slot) {
+      // The tick of that schedule time, as Cloud Scheduler would deliver it: same duplicate protection.
+      headers["X-CloudScheduler-JobName"] = `projects/local-dev/locations/local/jobs/${job.name}`;
+      headers["X-CloudScheduler-ScheduleTime"] = iso(options.slot);
+    }
+    if (!options.json)
+      io.err(
+        `running ${job.name} through the local function at ${local.functionUrl} (batch progress shows in npm start's log)`,
+      );
+    response = await fetch(`${local.functionUrl}/`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({
+        task: job.name,
+        ...(options.dryRun ? { dryRun: true } : {}),
+        ...(options.force ? { force: true } : {}),
+      }),
+    });
+  } catch {
+    return undefined;
+  }
+  const body = (await response.json().catch(() => ({}))) as Record<string, unknown> & {
+    error?: { code: string; message: string };
+  };
+  if (options.json) io.out(JSON.stringify({ httpStatus: response.status, ...body }, null, 2));
+  else if (body.error)
+    io.out(`${job.name}: failed (HTTP ${response.status} ${body.error.code}): ${body.error.message}`);
+  else io.out(describeRun(body as never));
+  if (response.ok) return EXIT.ok;
+  return response.status === 503 ? EXIT.unreachable : EXIT.failed;
+}
+
+function describeRun(result: {
+  task: string;
+  status: string;
+  runId: string;
+  rowsAffected?: number;
+  durationMs?: number;
+  dryRun?: boolean;
+  more?: boolean;
+  message?: string;
+}): string {
+  switch (result.status) {
+    case "succeeded":
+      return `${result.task}: succeeded, ${result.rowsAffected} rows${result.dryRun ? " would change (dry run, nothing changed)" : ""} in ${result.durationMs} ms (run ${result.runId})${result.more ? "; more work left for the next run" : ""}`;
+    case "skipped":
+      return `${result.task}: skipped, another run of this task holds its lock (run ${result.runId})`;
+    case "duplicate":
+      return `${result.task}: this schedule time already succeeded in run ${result.runId}; nothing done`;
+    default:
+      return `${result.task}: ${result.status}${result.message ? `: ${result.message}` : ""} (run ${result.runId})`;
+  }
+}
+
+async function runDirectly(io: Io, task: TaskDefinition, options: RunOptions): Promise<number> {
+  const { runTask } = await import("../functions/runner.js");
+  return withPool(io, async (pool, where) => {
+    if (!options.json) io.err(`running ${task.name} directly against ${where}`);
+    const result = await runTask(
+      {
+        pool,
+        onProgress: (progress) => {
+          if (!options.json)
+            io.err(
+              `  batch ${progress.batches}: ${progress.rowsSoFar} rows so far (${progress.rowsPerSecond} rows/s)`,
+            );
+        },
+      },
+      { task, trigger: "cli", scheduleTime: options.slot, dryRun: options.dryRun, force: options.force },
+    );
+    if (options.json) io.out(JSON.stringify(result, null, 2));
+    else if (result.status === "failed")
+      io.out(`${task.name}: failed (${result.code}): ${result.message} (run ${result.runId})`);
+    else io.out(describeRun(result));
+    if (result.status !== "failed") return EXIT.ok;
+    return result.code === "unavailable" ? EXIT.unreachable : EXIT.failed;
+  });
+}
+
+// --- missed ----------------------------------------------------------------------------------
+
+/** A tick younger than this may still be running: not reported as missed. */
+const IN_FLIGHT_GRACE_MS = 60_000;
+
+async function missedCommand(io: Io, jobs: Job[], since: Date, json: boolean): Promise<number> {
+  const now = io.now();
+  const { succeededSlots } = await import("../functions/runs.js");
+  return withPool(io, async (pool) => {
+    const results = [];
+    for (const job of jobs.filter((j) => !j.paused)) {
+      const until = new Date(now.getTime() - Math.max(IN_FLIGHT_GRACE_MS, job.attemptDeadlineSeconds * 1000));
+      const done = (await succeededSlots(pool, since, until)).get(job.name) ?? new Set<number>();
+      const missed = fireTimesBetween(job, since, until, 100_000).filter((t) => !done.has(t.getTime()));
+      results.push({ task: job.name, missed: missed.map((t) => iso(t)) });
+    }
+    if (json) io.out(JSON.stringify({ since: since.toISOString(), tasks: results }, null, 2));
+    else {
+      io.out(`Schedule times since ${iso(since)} with no successful run (paused jobs left out):`);
+      for (const { task, missed } of results) {
+        if (missed.length === 0) {
+          io.out(`  ${task}: none`);
+          continue;
+        }
+        io.out(`  ${task}: ${missed.length} missed`);
+        for (const time of missed.slice(-5)) io.out(`    scheduled-jobs run ${task} --slot ${time}`);
+        if (missed.length > 5) io.out(`    ... and ${missed.length - 5} earlier (--json lists all)`);
+      }
+    }
+    return EXIT.ok;
+  });
+}
+
+// --- history ---------------------------------------------------------------------------------
+
+async function historyCommand(
+  io: Io,
+  query: { task: string | undefined; failedOnly: boolean; limit: number },
+  json: boolean,
+): Promise<number> {
+  const { recentRuns } = await import("../functions/runs.js");
+  return withPool(io, async (pool) => {
+    const runs: RunRecord[] = await recentRuns(pool, query);
+    if (json) io.out(JSON.stringify({ runs }, null, 2));
+    else if (runs.length === 0) io.out("no runs recorded yet");
+    else
+      io.out(
+        table(
+          ["run", "task", "trigger", "status", "started", "ms", "rows", "schedule time", "message"],
+          runs.map((r) => [
+            r.runId,
+            r.task,
+            r.trigger,
+            `${r.status}${r.dryRun ? " (dry run)" : ""}${r.forced ? " (forced)" : ""}`,
+            iso(r.startedAt),
+            r.durationMs === null ? "-" : String(r.durationMs),
+            r.rowsAffected === null ? "-" : String(r.rowsAffected),
+            iso(r.scheduleTime),
+            (r.message ?? "").slice(0, 80),
+          ]),
+        ),
+      );
+    return EXIT.ok;
+  });
+}
+
+// --- health ----------------------------------------------------------------------------------
+
+async function healthCommand(io: Io, json: boolean): Promise<number> {
+  const { readHealth } = await import("../functions/health.js");
+  return withPool(io, async (pool) => {
+    const report: HealthReport = await readHealth(pool, io.now());
+    if (json) io.out(JSON.stringify(report, null, 2));
+    else {
+      io.out(
+        table(
+          [
+            "task",
+            "last status",
+            "last run",
+            "next run",
+            "24 h runs/failures",
+            "p50/p95 ms",
+            "overdue",
+            "last error",
+          ],
+          report.tasks.map((t) => [
+            t.task,
+            t.lastStatus ?? "-",
+            iso(t.lastRunAt),
+            t.paused ? "paused" : iso(t.nextRunAt),
+            `${t.runs24h}/${t.failures24h}`,
+            `${t.p50Ms ?? "-"}/${t.p95Ms ?? "-"}`,
+            t.overdue ? "OVERDUE" : "no",
+            (t.lastError ?? "").slice(0, 60),
+          ]),
+        ),
+      );
+      const bad = report.tasks.filter((t) => t.overdue || t.lastStatus === "failed");
+      io.out(
+        bad.length === 0
+          ? "healthy: no task failed its last run or is overdue"
+          : `needs attention: ${bad.map((t) => `${t.task} (${t.overdue ? "overdue" : "last run failed"})`).join(", ")}`,
+      );
+    }
+    return report.status === "ok" ? EXIT.ok : EXIT.failed;
+  });
+}
+
+// --- token -----------------------------------------------------------------------------------
+
+async function tokenCommand(io: Io, json: boolean): Promise<number> {
+  const local = readLocalState(io.root);
+  if (!local)
+    throw new CliError(
+      EXIT.unreachable,
+      "the local stack is not running: start it with `npm start` (tokens are signed by its development identity)",
+    );
+  let token: string;
+  try {
+    token = await localToken(local);
+  } catch (error) {
+    throw new CliError(
+      EXIT.unreachable,
+      `the local console at ${local.consoleUrl} did not answer: ${(error as Error).message}`,
+    );
+  }
+  io.out(json ? JSON.stringify({ token, audience: local.functionUrl }) : token);
+  return EXIT.ok;
+}
+
+/** `scheduled-jobs history | head`: a closed pipe ends the output, not with a stack trace. */
+export function exitQuietlyOnClosedPipe(): void {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
+// `tsx scripts/cli.ts ...` as well as the bin.
+if (process.argv[1] && /scripts[\\/]cli\.ts$/.test(process.argv[1])) {
+  exitQuietlyOnClosedPipe();
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,130 @@
+/**
+ * `npm start`: the whole system on this machine (see scripts/lib/local-stack.ts), until Ctrl-C.
+ * DATABASE_URL: use that database instead of the embedded one (no demo data unless --demo-data).
+ * PORT: the function's port (default 8080). CONSOLE_PORT: the console's (default 8081).
+ * PULUMI_STACK: whose overrides to read (default dev: infra/Pulumi.dev.yaml or Pulumi.dev.yaml).
+ */
+import { parseArgs } from "node:util";
+import { defaultStackFile, jobsOf, readStackOverrides } from "./lib/jobs.js";
+import type { Attempt } from "./lib/local-scheduler.js";
+import type { LocalStack } from "./lib/local-stack.js";
+import { DEFAULT_CONSOLE_PORT, DEFAULT_FUNCTION_PORT, startLocalStack } from "./lib/local-stack.js";
+import { removeLocalState, writeLocalState } from "./lib/local-state.js";
+
+const { values } = parseArgs({
+  options: {
+    "demo-data": { type: "boolean", default: false },
+    "no-scheduler": { type: "boolean", default: false },
+    verbose: { type: "boolean", short: "v", default: false },
+  },
+});
+
+const say = (message: string): void => console.log(`[start] ${message}`);
+const hhmmss = (date: Date): string => date.toISOString().slice(11, 19);
+
+function describeAttempt(attempt: Attempt): string {
+  const body = attempt.body as
+    { status?: string; rowsAffected?: number; error?: { code: string; message: string } } | undefined;
+  const what =
+    attempt.status === undefined
+      ? `no answer: ${attempt.error ?? "unknown"}`
+      : body?.error
+        ? `${attempt.status} ${body.error.code}: ${body.error.message}`
+        : `${attempt.status} ${body?.status ?? ""}${body?.rowsAffected !== undefined ? `, ${body.rowsAffected} rows` : ""}`;
+  return `[scheduler] ${attempt.job} @${hhmmss(attempt.scheduleTime)}${attempt.attempt > 1 ? ` (retry ${attempt.attempt - 1})` : ""} -> ${what} (${attempt.durationMs} ms)`;
+}
+
+function describeFunctionLog(line: string): string | undefined {
+  try {
+    const entry = JSON.parse(line) as { severity?: string; message?: string; httpRequest?: unknown };
+    // The request lines repeat what the scheduler line says; the rest (run progress, errors) is news.
+    if (!values.verbose && entry.httpRequest && entry.severity === "INFO") return undefined;
+    if (!values.verbose && entry.severity === "DEBUG") return undefined;
+    return `[function] ${entry.severity ?? ""} ${entry.message ?? line}`;
+  } catch {
+    return `[function] ${line}`;
+  }
+}
+
+let stack: LocalStack | undefined;
+let stopping = false;
+async function shutdown(code: number): Promise<never> {
+  if (stopping) process.exit(code);
+  stopping = true;
+  say("stopping: scheduler, console, function, certificates server, database ...");
+  removeLocalState();
+  await stack?.stop();
+  say("stopped");
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+try {
+  const stackFile = defaultStackFile();
+  const overrides = readStackOverrides(stackFile);
+  if (Object.keys(overrides).length > 0)
+    say(`overrides from ${stackFile}: ${Object.keys(overrides).join(", ")}`);
+  const jobs = jobsOf(overrides);
+  stack = await startLocalStack({
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    functionPort: Number(process.env.PORT ?? DEFAULT_FUNCTION_PORT),
+    consolePort: Number(process.env.CONSOLE_PORT ?? DEFAULT_CONSOLE_PORT),
+    ...(process.env.DATABASE_URL ? { demoData: values["demo-data"] } : {}),
+    jobs,
+    scheduler: !values["no-scheduler"],
+    log: say,
+    onAttempt: (attempt) => console.log(describeAttempt(attempt)),
+    onSkippedBacklog: (job, missed) =>
+      console.log(
+        `[scheduler] ${job}: ${missed.length} tick(s) passed while this process was suspended; not replayed (as Cloud Scheduler). Backfill: npm run cli -- missed`,
+      ),
+    onFunctionLog: (line) => {
+      const text = describeFunctionLog(line);
+      if (text) console.log(text);
+    },
+  });
+  writeLocalState({
+    pid: process.pid,
+    databaseUrl: stack.databaseUrl,
+    functionUrl: stack.functionUrl,
+    consoleUrl: stack.consoleUrl,
+    startedAt: new Date().toISOString(),
+  });
+
+  const token = stack.token();
+  const fired = jobs.filter((job) => !job.paused);
+  console.log(`
+  The function     ${stack.functionUrl}   (the deployable bundle under functions-framework; private: Bearer ID token)
+  Dashboard        ${stack.consoleUrl.replace("127.0.0.1", "localhost")}/dashboard   (local console: adds a development token)
+  Database         ${redact(stack.databaseUrl)}
+  Scheduler        ${values["no-scheduler"] ? "off (--no-scheduler)" : `${fired.length} jobs firing, ${jobs.length - fired.length} paused`}; next: ${nextFires(stack)}
+
+  Call it (the token is valid for an hour; mint another with: npm run cli -- token):
+
+  curl -sS -X POST ${stack.functionUrl}/ \\
+    -H "Authorization: Bearer ${token}" \\
+    -H "Content-Type: application/json" \\
+    -d '{"task": "auto-cancel-unconfirmed-orders", "dryRun": true}'
+
+  Operator CLI:    npm run cli -- jobs | history | health | run <task> [--dry-run] | missed
+  Ctrl-C stops everything.
+`);
+} catch (error) {
+  console.error(`[start] could not start: ${(error as Error).message}`);
+  await shutdown(1);
+}
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
+}
+
+function nextFires(running: LocalStack): string {
+  const upcoming = (running.scheduler?.schedule ?? [])
+    .filter((entry) => entry.next)
+    .sort((a, b) => a.next!.getTime() - b.next!.getTime())
+    .slice(0, 2);
+  return upcoming.map((entry) => `${entry.job} at ${hhmmss(entry.next!)}Z`).join(", ") || "none";
+}

@@ -1,0 +1,146 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jobsOf } from "../../scripts/lib/jobs.js";
+import type { Attempt } from "../../scripts/lib/local-scheduler.js";
+import { ManualClock } from "../../scripts/lib/local-scheduler.js";
+import type { LocalStack } from "../../scripts/lib/local-stack.js";
+import { prepareDatabase, ROOT, startLocalStack } from "../../scripts/lib/local-stack.js";
+import { main } from "../../scripts/cli.js";
+import { useTestDatabase } from "../helpers/database.js";
+
+const db = useTestDatabase();
+let stack: LocalStack;
+let clock: ManualClock;
+const attempts: Attempt[] = [];
+const functionLog: string[] = [];
+
+function cli(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return main(args, {
+    env: { DATABASE_URL: db.url },
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    now: () => new Date(),
+    root: mkdtempSync(join(tmpdir(), "sj-cli-")),
+  }).then((code) => ({ code, out: out.join("\n"), err: err.join("\n") }));
+}
+
+// Inside the project, as npm start's: the bundle resolves its external packages from node_modules.
+const functionDir = join(ROOT, ".data", `test-function-${process.pid}`);
+
+beforeAll(async () => {
+  const prepared = await prepareDatabase(db.url, true);
+  expect(prepared).toEqual({ createdAppSchema: false, migrationsApplied: [], demoDataLoaded: true });
+  clock = new ManualClock(Date.now());
+  stack = await startLocalStack({
+    databaseUrl: db.url,
+    functionPort: 0,
+    consolePort: 0,
+    functionDir,
+    jobs: jobsOf(),
+    clock,
+    onAttempt: (attempt) => attempts.push(attempt),
+    onFunctionLog: (line) => functionLog.push(line),
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(functionDir, { recursive: true, force: true });
+});
+
+describe("npm start's pieces together", () => {
+  it("when the first minute passes, then auto-cancel fires through the built function, cancels the stale demo order, and history shows the run", async () => {
+    const nextMinute = Math.ceil((clock.now() + 1) / 60_000) * 60_000;
+    await clock.advanceTo(nextMinute, () => stack.scheduler!.settled());
+    const fired = attempts.find((a) => a.job === "auto-cancel-unconfirmed-orders");
+    expect(fired).toMatchObject({ status: 200, ok: true, attempt: 1 });
+    expect(fired!.body).toMatchObject({ status: "succeeded", rowsAffected: 1 });
+
+    const orders = await db.pool.query<{ status: string; cancellation_reason: string | null }>(
+      "SELECT status, cancellation_reason FROM orders WHERE placed_at < now() - interval '40 minutes' AND placed_at > now() - interval '50 minutes'",
+    );
+    expect(orders.rows.map((r) => r.status)).toEqual(["cancelled"]);
+
+    const history = await cli(["history", "auto-cancel-unconfirmed-orders", "--json"]);
+    expect(history.code).toBe(0);
+    const runs = JSON.parse(history.out).runs;
+    expect(runs[0]).toMatchObject({
+      task: "auto-cancel-unconfirmed-orders",
+      trigger: "scheduler",
+      status: "succeeded",
+      rowsAffected: 1,
+      scheduleTime: new Date(nextMinute).toISOString(),
+      jobName: "projects/local-dev/locations/local/jobs/auto-cancel-unconfirmed-orders",
+    });
+    // The function's own structured log says what ran.
+    expect(functionLog.some((line) => /auto-cancel-unconfirmed-orders: succeeded, 1 rows/.test(line))).toBe(
+      true,
+    );
+  });
+
+  it("when the same tick is delivered again, then the function answers duplicate and nothing runs twice", async () => {
+    const scheduleTime = attempts.find((a) => a.job === "auto-cancel-unconfirmed-orders")!.scheduleTime;
+    const response = await fetch(`${stack.functionUrl}/`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${stack.token()}`,
+        "content-type": "application/json",
+        "x-cloudscheduler-jobname": "projects/local-dev/locations/local/jobs/auto-cancel-unconfirmed-orders",
+        "x-cloudscheduler-scheduletime": scheduleTime.toISOString(),
+      },
+      body: JSON.stringify({ task: "auto-cancel-unconfirmed-orders" }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: "duplicate" });
+  });
+
+  it("when the dashboard is asked for, then the function wants a token and the local console adds one", async () => {
+    expect((await fetch(`${stack.functionUrl}/dashboard`)).status).toBe(401);
+    const page = await fetch(`${stack.consoleUrl}/dashboard`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await page.text()).toContain("<title>Scheduled jobs</title>");
+    const runs = await fetch(`${stack.consoleUrl}/runs?limit=5`);
+    expect(runs.status).toBe(200);
+    expect(((await runs.json()) as { runs: unknown[] }).runs.length).toBeGreaterThan(0);
+    const health = (await (await fetch(`${stack.consoleUrl}/health`)).json()) as { tasks: unknown[] };
+    expect(health.tasks).toHaveLength(jobsOf().length);
+  });
+
+  it("when the console is reached under another host name, then it refuses (no token for a rebinding page)", async () => {
+    const { request } = await import("node:http");
+    const status = await new Promise<number>((resolve, reject) => {
+      const url = new URL(`${stack.consoleUrl}/token`);
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: "/token",
+          method: "POST",
+          headers: { host: "attacker.example:80" },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+    const minted = await fetch(`${stack.consoleUrl}/token`, { method: "POST" });
+    expect(minted.status).toBe(200);
+    expect(((await minted.json()) as { token: string }).token.split(".")).toHaveLength(3);
+  });
+
+  it("when the stack stops, then the function and the console no longer answer", async () => {
+    const { functionUrl, consoleUrl } = stack;
+    await stack.stop();
+    await expect(fetch(`${functionUrl}/health`)).rejects.toThrow();
+    await expect(fetch(`${consoleUrl}/dashboard`)).rejects.toThrow();
+  });
+});
