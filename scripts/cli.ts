@@ -237,12 +237,15 @@ async function withPool<T>(io: Io, work: (pool: Pool, where: string) => Promise<
   try {
     return await work(pool, where);
   } catch (error) {
-    if (error instanceof CliError || error instanceof ScheduledTaskError) throw error;
-    if (classifyDatabaseError(error) === "unavailable") {
-      throw new CliError(
-        EXIT.unreachable,
-        `the database at ${where} is unreachable (${(error as Error).message})`,
-      );
+    if (error instanceof CliError) throw error;
+    const unavailable =
+      error instanceof ScheduledTaskError
+        ? error.code === "unavailable"
+        : classifyDatabaseError(error) === "unavailable";
+    if (unavailable) {
+      const cause = error instanceof ScheduledTaskError ? error.cause : error;
+      const reason = cause instanceof Error && cause.message ? ` (${cause.message})` : "";
+      throw new CliError(EXIT.unreachable, `the database at ${where} is unreachable${reason}`);
     }
     throw error;
   } finally {

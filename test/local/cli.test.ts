@@ -1,0 +1,204 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { taskNames } from "../../functions/catalog.js";
+import { main } from "../../scripts/cli.js";
+import { ROOT } from "../../scripts/lib/local-stack.js";
+import { useTestDatabase } from "../helpers/database.js";
+
+const db = useTestDatabase();
+const emptyRoot = mkdtempSync(join(tmpdir(), "sj-cli-root-"));
+
+async function cli(
+  args: string[],
+  env: Record<string, string | undefined> = { DATABASE_URL: db.url },
+  now = new Date(),
+) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, {
+    env,
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    now: () => now,
+    root: emptyRoot,
+  });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+beforeAll(async () => {
+  // 12,000 expired sessions: three batches of cleanup-expired-sessions (5,000 per batch).
+  await db.pool.query(
+    "INSERT INTO user_sessions (user_id, expires_at) SELECT g, now() - interval '1 hour' FROM generate_series(1, 12000) g",
+  );
+});
+
+describe("the operator CLI: usage errors (exit 2)", () => {
+  it("when the command is unknown, then it exits 2 and prints the usage", async () => {
+    const result = await cli(["frobnicate"]);
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/unknown command "frobnicate"/);
+    expect(result.err).toMatch(/Usage: scheduled-jobs/);
+  });
+
+  it("when the task is unknown, then it exits 2 and lists the known tasks", async () => {
+    const result = await cli(["run", "no-such-task"]);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('unknown task "no-such-task"');
+    for (const name of taskNames) expect(result.err).toContain(name);
+  });
+
+  it("when a flag is unknown, misplaced or malformed, then it exits 2 and says which", async () => {
+    expect((await cli(["history", "--verbose"])).err).toMatch(/Unknown option '--verbose'/);
+    expect((await cli(["jobs", "--dry-run"])).err).toMatch(/jobs does not take --dry-run/);
+    expect((await cli(["history", "--limit", "lots"])).err).toMatch(/--limit must be an integer/);
+    expect((await cli(["missed", "--since", "yesterday"])).err).toMatch(/--since "yesterday" is not a time/);
+    const slot = await cli(["run", "generate-daily-stats", "--slot", "2026-11-29T00:06:00Z"]);
+    expect(slot.code).toBe(2);
+    expect(slot.err).toContain(
+      "--slot 2026-11-29T00:06:00Z is not a schedule time of generate-daily-stats (5 0 * * * in UTC); the next one after it is 2026-11-30T00:05:00Z",
+    );
+  });
+});
+
+describe("the operator CLI: no database (exit 3)", () => {
+  it("when DATABASE_URL is unset and the local stack is not running, then it says so and exits 3", async () => {
+    const result = await cli(["history"], {});
+    expect(result.code).toBe(3);
+    expect(result.err).toMatch(/DATABASE_URL is not set and the local stack is not running/);
+    expect(result.err).toMatch(/npm start/);
+  });
+
+  it("when the database is unreachable, then it exits 3 and never prints the password", async () => {
+    const result = await cli(["health"], { DATABASE_URL: "postgres://ops:s3cret-pw@127.0.0.1:1/app" });
+    expect(result.code).toBe(3);
+    expect(result.err).toMatch(/the database at 127\.0\.0\.1:1\/app is unreachable/);
+    expect(result.err).not.toContain("s3cret-pw");
+  });
+
+  it("when the database is unreachable, then `jobs` still lists the schedule and notes the missing status", async () => {
+    const result = await cli(["jobs"], { DATABASE_URL: "postgres://ops@127.0.0.1:1/app" });
+    expect(result.code).toBe(0);
+    expect(result.out.split("\n")).toHaveLength(2 + taskNames.length);
+    expect(result.err).toMatch(/last status unknown/);
+  });
+});
+
+describe("the operator CLI against a database", () => {
+  it("when `jobs --json` runs, then every job has its schedule, zone, paused flag and next three run times", async () => {
+    const result = await cli(["jobs", "--json"], { DATABASE_URL: db.url }, new Date("2026-11-29T04:00:30Z"));
+    expect(result.code).toBe(0);
+    const jobs = JSON.parse(result.out).jobs as { task: string; next: string[]; timeZone: string }[];
+    expect(jobs.map((j) => j.task)).toEqual([...taskNames]);
+    expect(jobs.find((j) => j.task === "driver-inactivity-check")!.next).toEqual([
+      "2026-11-29T04:05:00.000Z",
+      "2026-11-29T04:10:00.000Z",
+      "2026-11-29T04:15:00.000Z",
+    ]);
+  });
+
+  it("when a batched task runs directly, then each batch's progress is shown and it exits 0", async () => {
+    const result = await cli(["run", "cleanup-expired-sessions"]);
+    expect(result.code).toBe(0);
+    expect(result.err).toMatch(/running cleanup-expired-sessions directly against 127\.0\.0\.1/);
+    expect(result.err).toMatch(/batch 1: 5000 rows so far \(\d+ rows\/s\)/);
+    expect(result.err).toMatch(/batch 3: 12000 rows so far/);
+    expect(result.out).toMatch(/cleanup-expired-sessions: succeeded, 12000 rows in \d+ ms \(run \d+\)/);
+  });
+
+  it("when a dry run is asked for, then it reports and changes nothing", async () => {
+    await db.pool.query(
+      "INSERT INTO drivers (name, is_available, updated_at) VALUES ('idle', true, now() - interval '2 hours')",
+    );
+    const result = await cli(["run", "driver-inactivity-check", "--dry-run", "--json"]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.out)).toMatchObject({ status: "succeeded", dryRun: true, rowsAffected: 1 });
+    const still = await db.pool.query("SELECT 1 FROM drivers WHERE name = 'idle' AND is_available");
+    expect(still.rowCount).toBe(1);
+  });
+
+  it("when a slot is run twice, then the second run is a duplicate and the slot is no longer missed", async () => {
+    const now = new Date("2026-11-29T04:20:00Z");
+    const before = await cli(
+      ["missed", "--since", "2026-11-29T00:00:00Z", "--json"],
+      { DATABASE_URL: db.url },
+      now,
+    );
+    const stats = () =>
+      JSON.parse(before.out).tasks.find((t: { task: string }) => t.task === "generate-daily-stats");
+    expect(stats().missed).toEqual(["2026-11-29T00:05:00Z"]);
+
+    const first = await cli(["run", "generate-daily-stats", "--slot", "2026-11-29T00:05:00Z"]);
+    expect(first.code).toBe(0);
+    expect(first.out).toMatch(/generate-daily-stats: succeeded/);
+    const second = await cli(["run", "generate-daily-stats", "--slot", "2026-11-29T00:05:00Z"]);
+    expect(second.code).toBe(0);
+    expect(second.out).toMatch(/this schedule time already succeeded in run \d+; nothing done/);
+
+    const after = await cli(
+      ["missed", "--since", "2026-11-29T00:00:00Z", "--json"],
+      { DATABASE_URL: db.url },
+      now,
+    );
+    const task = JSON.parse(after.out).tasks.find((t: { task: string }) => t.task === "generate-daily-stats");
+    expect(task.missed).toEqual([]);
+    const text = await cli(["missed", "--since", "2026-11-29T03:00:00Z"], { DATABASE_URL: db.url }, now);
+    expect(text.out).toContain("scheduled-jobs run cleanup-expired-sessions --slot 2026-11-29T04:00:00Z");
+  });
+
+  it("when a run trips its guard, then it exits 1, history --failed shows it, and health exits 1", async () => {
+    await db.pool.query(
+      "INSERT INTO orders (status, placed_at) SELECT 'pending', now() - interval '2 hours' FROM generate_series(1, 501)",
+    );
+    const run = await cli(["run", "auto-cancel-unconfirmed-orders"]);
+    expect(run.code).toBe(1);
+    expect(run.out).toMatch(
+      /auto-cancel-unconfirmed-orders: failed \(guard_tripped\): .*would change 501 rows, more than its limit of 500/,
+    );
+
+    const failed = await cli(["history", "--failed", "--json"]);
+    const runs = JSON.parse(failed.out).runs as { task: string; status: string; errorCode: string }[];
+    expect(runs.every((r) => r.status === "failed")).toBe(true);
+    expect(runs[0]).toMatchObject({ task: "auto-cancel-unconfirmed-orders", errorCode: "guard_tripped" });
+
+    const table = await cli(["history", "--limit", "2"]);
+    expect(table.out.split("\n")).toHaveLength(4);
+    expect(table.out.split("\n")[0]).toMatch(/^run\s+task\s+trigger\s+status\s+started/);
+
+    const health = await cli(["health"]);
+    expect(health.code).toBe(1);
+    expect(health.out).toMatch(/needs attention: .*auto-cancel-unconfirmed-orders \(last run failed\)/);
+
+    const forced = await cli(["run", "auto-cancel-unconfirmed-orders", "--force"]);
+    expect(forced.code).toBe(0);
+    expect(forced.out).toMatch(/succeeded, 501 rows/);
+  });
+
+  it("when no task failed its last run and none is overdue, then health exits 0", async () => {
+    const result = await cli(["health", "--json"]);
+    const report = JSON.parse(result.out) as { status: string; tasks: { task: string; overdue: boolean }[] };
+    expect(report.tasks.map((t) => t.task)).toEqual([...taskNames]);
+    // The history here began minutes ago, so nothing can be overdue yet; the forced run repaired the failure.
+    expect(report.status).toBe("ok");
+    expect(result.code).toBe(0);
+  });
+});
+
+describe("the scheduled-jobs bin", () => {
+  it("when run as a command, then it answers with the same exit codes", async () => {
+    const run = promisify(execFile);
+    const help = await run(process.execPath, [join(ROOT, "bin", "scheduled-jobs.js"), "--help"], {
+      cwd: emptyRoot,
+    });
+    expect(help.stdout).toMatch(/Usage: scheduled-jobs <command>/);
+    const failure = await run(process.execPath, [join(ROOT, "bin", "scheduled-jobs.js"), "history"], {
+      cwd: emptyRoot,
+      env: { PATH: process.env.PATH ?? "" },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect(failure).toMatchObject({ code: 3 });
+    expect((failure as { stderr: string }).stderr).toMatch(/the local stack is not running/);
+  });
+});
