@@ -139,13 +139,16 @@ export const dashboardHtml = `<!doctype html>
     const t0 = points.length ? Math.min(...points.map((p) => p.t)) : now - 3600e3;
     const t1 = Math.max(now, t0 + 60e3);
     const maxMs = Math.max(10, ...points.map((p) => p.ms));
+    // Logarithmic: a slow outlier must not flatten the everyday runs into the axis.
+    const top10 = Math.pow(10, Math.ceil(Math.log10(maxMs + 1)));
     const x = (t) => left + ((t - t0) / (t1 - t0)) * (W - left - right);
-    const y = (ms) => H - bottom - (ms / maxMs) * (H - top - bottom);
+    const y = (ms) => H - bottom - (Math.log10(ms + 1) / Math.log10(top10 + 1)) * (H - top - bottom);
     svg("line", { x1: left, y1: H - bottom, x2: W - right, y2: H - bottom, stroke: "#d0d7de" }, root);
     svg("line", { x1: left, y1: top, x2: left, y2: H - bottom, stroke: "#d0d7de" }, root);
-    for (const fraction of [0, 0.5, 1]) {
-      const label = svg("text", { x: left - 6, y: y(maxMs * fraction) + 4, "text-anchor": "end", "font-size": 11, fill: "#656d76" }, root);
-      label.textContent = Math.round(maxMs * fraction) + " ms";
+    for (let tick = 1; tick <= top10; tick *= 10) {
+      svg("line", { x1: left, y1: y(tick), x2: W - right, y2: y(tick), stroke: "#eaeef2" }, root);
+      const label = svg("text", { x: left - 6, y: y(tick) + 4, "text-anchor": "end", "font-size": 11, fill: "#656d76" }, root);
+      label.textContent = (tick >= 1000 ? tick / 1000 + " s" : tick + " ms");
     }
     for (const [t, anchor] of [[t0, "start"], [t1, "end"]]) {
       const label = svg("text", { x: x(t), y: H - 12, "text-anchor": anchor, "font-size": 11, fill: "#656d76" }, root);
