@@ -20,12 +20,14 @@ let sibling: DevIdentity;
 /** An attacker's key under our kid. */
 let impostor: DevIdentity;
 let certs: CertsServer;
+let startedAt: number;
 
 beforeAll(async () => {
   identity = createDevIdentity({ audience: "https://scheduled-tasks-abc123-ew.a.run.app" });
   sibling = createDevIdentity({ audience: identity.audience });
   impostor = createDevIdentity({ kid: identity.kid, audience: identity.audience });
   certs = await serveCerts([identity, sibling]);
+  startedAt = Date.now();
 });
 
 afterAll(async () => {
@@ -429,8 +431,9 @@ describe("forged tokens", () => {
       );
       expect(stats.tried).toBeGreaterThanOrEqual(runs[mode]);
       expect(stats.accepted).toBe(0);
-      // Certificates were fetched once for the whole corpus (unknown kids are rate-limited).
-      expect(certs.requests).toBeLessThanOrEqual(2);
+      // Certificates were fetched once per mode, not per forgery: unknown kids refetch at most once a
+      // minute (a slow machine may cross a minute boundary).
+      expect(certs.requests).toBeLessThanOrEqual(2 + Math.ceil((Date.now() - startedAt) / 60_000));
     },
     120_000,
   );
