@@ -95,6 +95,10 @@ describe("the built function under functions-framework", () => {
     const bundle = readFileSync(join(built.outDir, "index.js"), "utf8");
     expect(bundle).toContain("order_auto_cancel_minutes");
     expect(bundle).not.toContain("function_registry");
+    // pg and the health report's cron library are chunks of their own, loaded after module load.
+    expect(bundle).not.toContain("SCRAM-SHA-256");
+    expect(built.files.some((file) => file.path.startsWith("chunks/db-"))).toBe(true);
+    expect(built.files.some((file) => file.path.startsWith("chunks/health-"))).toBe(true);
     const manifest = JSON.parse(readFileSync(join(built.outDir, "package.json"), "utf8")) as Record<
       string,
       unknown
