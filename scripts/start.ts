@@ -47,10 +47,15 @@ function describeFunctionLog(line: string): string | undefined {
 }
 
 let stack: LocalStack | undefined;
-let stopping = false;
+let stoppingSince: number | undefined;
 async function shutdown(code: number): Promise<never> {
-  if (stopping) process.exit(code);
-  stopping = true;
+  if (stoppingSince !== undefined) {
+    // Ctrl-C reaches this process twice (from the terminal, and relayed by tsx): only a second
+    // press, a moment later, means "stop now, without cleaning up".
+    if (Date.now() - stoppingSince > 1500) process.exit(code);
+    return new Promise<never>(() => undefined);
+  }
+  stoppingSince = Date.now();
   say("stopping: scheduler, console, function, certificates server, database ...");
   removeLocalState();
   await stack?.stop();
