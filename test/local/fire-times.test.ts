@@ -100,10 +100,11 @@ describe("fire times", () => {
 
   it("when compared with croner around every 2026 DST change, for every catalog task in several zones, then every fire time agrees", () => {
     // March-April and October-November hold the northern and the southern hemispheres' changes.
-    const windows = [
-      ["2026-03-01T00:00:00Z", "2026-04-15T00:00:00Z"],
-      ["2026-09-25T00:00:00Z", "2026-11-10T00:00:00Z"],
-    ].map(([a, b]) => [new Date(a!), new Date(b!)] as const);
+    // Two days either side of each 2026 change: US 8 Mar / 1 Nov, EU 29 Mar / 25 Oct, Sydney 5 Apr / 4 Oct.
+    const windows = ["2026-03-08", "2026-03-29", "2026-04-05", "2026-10-04", "2026-10-25", "2026-11-01"].map(
+      (day) =>
+        [new Date(Date.parse(day) - 2 * 86_400_000), new Date(Date.parse(day) + 2 * 86_400_000)] as const,
+    );
     for (const task of tasks) {
       if (task.schedule.startsWith("*")) continue; // minute-level schedules: thousands of times, nothing new
       for (const timeZone of ["UTC", "America/New_York", "Europe/Berlin", "Australia/Sydney"]) {

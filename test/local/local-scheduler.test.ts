@@ -119,6 +119,26 @@ describe("the local scheduler", () => {
     expect(fired("cleanup-expired-sessions")).toEqual(["2026-11-29T04:00:00Z"]);
   });
 
+  it("when a job's zone changes to daylight saving time, then the clock-driven scheduler fires at the wall-clock times, the skipped one right after the gap", async () => {
+    const { local, advance } = scheduler(
+      [job("generate-daily-stats", { schedule: "30 2 * * *", timeZone: "America/New_York" })],
+      "2026-03-07T12:00:00Z",
+    );
+    local.start();
+    await advance("2026-03-10T12:00:00Z");
+    await local.stop();
+    expect(received.map((r) => r.headers["x-cloudscheduler-scheduletime"])).toEqual([
+      "2026-03-08T07:00:00Z", // 02:30 does not exist on 8 March: 03:00 EDT
+      "2026-03-09T06:30:00Z",
+      "2026-03-10T06:30:00Z",
+    ]);
+    expect(received.map((r) => new Date(r.at).toISOString())).toEqual([
+      "2026-03-08T07:00:00.000Z",
+      "2026-03-09T06:30:00.000Z",
+      "2026-03-10T06:30:00.000Z",
+    ]);
+  });
+
   it("when a job is paused, then it never fires", async () => {
     const { local, advance } = scheduler(
       [job("auto-cancel-unconfirmed-orders", { paused: true }), job("driver-inactivity-check")],
