@@ -115,7 +115,7 @@ function respond(
   code: ErrorCode,
 ): void {
   log[answer.status >= 500 ? "error" : "warn"](
-    `${req.method} ${req.url?.split("?")[0]}: ${answer.status} ${code}`,
+    `${req.method} ${(req.url ?? "/").split("?")[0]?.slice(0, 200)}: ${answer.status} ${code}`,
     {
       httpRequest: { requestMethod: req.method, status: answer.status },
       code,
