@@ -19,9 +19,14 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import * as functions from "@google-cloud/functions-framework";
+import { getTestServer } from "@google-cloud/functions-framework/testing";
 import pg from "pg";
+import { createAuthenticator } from "../functions/auth.js";
 import { findTask } from "../functions/catalog.js";
 import { createPool } from "../functions/db.js";
+import { createLogger } from "../functions/log.js";
+import { createHandler } from "../functions/router.js";
 import { runTask } from "../functions/runner.js";
 import { sqlOf } from "../functions/task-sql.js";
 import { build } from "../scripts/build.js";
@@ -122,6 +127,68 @@ export async function bootToFirst200(
       await new Promise((next) => setTimeout(next, 2));
     }
   }
+}
+
+/**
+ * The router's own cost, in-process: the same framework test server and HTTP client, once with a
+ * hello-world and once with the router (real token check, body checks, answer, log line) in front
+ * of a runner that returns at once. The difference is what the router adds to a request.
+ */
+export async function measureRouterCost(requests: number): Promise<{ helloWorld: Summary; router: Summary }> {
+  const identity = createDevIdentity({ audience: "http://localhost:8080" });
+  const certs = await serveCerts(identity);
+  const authenticator = createAuthenticator({
+    mode: "verify",
+    audiences: [identity.audience],
+    allowedEmails: new Set([identity.email]),
+    certsUrl: certs.url,
+  });
+  functions.http(
+    "benchRouter",
+    createHandler({
+      authenticator,
+      pool: async () => ({}) as never,
+      runTask: async (_deps, request) => ({
+        status: "succeeded",
+        runId: "1",
+        task: request.task.name,
+        dryRun: false,
+        rowsAffected: 0,
+        durationMs: 0,
+      }),
+      log: createLogger({}, () => undefined),
+    }),
+  );
+  functions.http("benchHello", (_req, res) => {
+    res.status(200).send("ok");
+  });
+  const token = identity.signIdToken();
+  const measure = async (name: string): Promise<number[]> => {
+    const server = getTestServer(name);
+    await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+    const { port } = server.address() as { port: number };
+    const samples: number[] = [];
+    for (let i = 0; i < requests + 100; i += 1) {
+      const started = performance.now();
+      const response = await fetch(`http://127.0.0.1:${port}/`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ task: BENCH_TASK }),
+      });
+      await response.arrayBuffer();
+      if (i >= 100) samples.push(performance.now() - started);
+    }
+    server.closeAllConnections();
+    await new Promise((closed) => server.close(closed));
+    return samples;
+  };
+  // Alternating halves, so both see the same machine load.
+  const hello = await measure("benchHello");
+  const router = await measure("benchRouter");
+  hello.push(...(await measure("benchHello")));
+  router.push(...(await measure("benchRouter")));
+  await certs.close();
+  return { helloWorld: summarize(hello), router: summarize(router) };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -258,6 +325,8 @@ async function main(): Promise<void> {
       await pool.end();
     }
 
+    const routerCost = await measureRouterCost(requests);
+
     const results = {
       machine: { node: process.version, cpus: (await import("node:os")).cpus().length },
       moduleLoad: {
@@ -271,6 +340,7 @@ async function main(): Promise<void> {
         runnerDirect: summarize(runner),
         taskSqlAlone: summarize(sqlAlone),
       },
+      routerInProcess: routerCost,
       bundle: built.files,
     };
     const ratio = (a: number, b: number): string => (a / b).toFixed(2);
@@ -293,6 +363,9 @@ async function main(): Promise<void> {
     );
     console.log(
       `overhead p50: HTTP over SQL alone ${(w.httpRequest.p50 - w.taskSqlAlone.p50).toFixed(2)} ms, HTTP over runner ${(w.httpRequest.p50 - w.runnerDirect.p50).toFixed(2)} ms`,
+    );
+    console.log(
+      `router in-process: hello-world p50 ${routerCost.helloWorld.p50} ms, router with a no-op runner p50 ${routerCost.router.p50} ms: the router adds ${(routerCost.router.p50 - routerCost.helloWorld.p50).toFixed(2)} ms`,
     );
     mkdirSync(join(root, "bench", "results"), { recursive: true });
     writeFileSync(join(root, "bench", "results", "cold-start.json"), `${JSON.stringify(results, null, 2)}\n`);

@@ -422,6 +422,39 @@ describe("POST / refuses bad requests before anything runs", () => {
     expect(anonymous.text).not.toContain("auto-cancel-unconfirmed-orders");
   });
 
+  it("when the framework itself would answer (charset, compression, its ignored paths), then the answer is still the JSON error shape", async () => {
+    const latin1 = await call(fn.url, {
+      method: "POST",
+      token: token(),
+      raw: '{"task": "generate-daily-stats"}',
+      headers: { "content-type": "application/json; charset=latin1" },
+    });
+    expect(latin1.status).toBe(415);
+    expect(latin1.body.error?.code).toBe("unsupported_media_type");
+    const gzipped = await call(fn.url, {
+      method: "POST",
+      token: token(),
+      raw: "compressed?",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+    });
+    expect(gzipped.status).toBe(415);
+    expect(gzipped.body.error?.message).toMatch(/compressed/);
+    for (const path of ["/robots.txt", "/favicon.ico"]) {
+      const ignored = await call(`${fn.url}${path}`, { token: token() });
+      expect(ignored.status).toBe(404);
+      expect(ignored.body.error?.code).toBe("not_found");
+    }
+    const proto = await call(fn.url, {
+      method: "POST",
+      token: token(),
+      raw: '{"task": "generate-daily-stats", "__proto__": {"force": true}}',
+      headers: { "content-type": "application/json" },
+    });
+    expect(proto.status).toBe(400);
+    expect(proto.body.error?.message).toMatch(/unknown field "__proto__"/);
+    expect(await runsOf("generate-daily-stats")).toHaveLength(0);
+  });
+
   it("when the path is unknown, then 404", async () => {
     const answer = await call(`${fn.url}/admin`, { token: token(), body: { task: "generate-daily-stats" } });
     expect(answer.status).toBe(404);
@@ -569,6 +602,40 @@ describe("the function's environment and its database", () => {
       expect((await call(`${unreachable.url}/health`, { token: token() })).status).toBe(503);
     } finally {
       await unreachable.close();
+    }
+  });
+  it("when the runner throws something unexpected, then 500 internal without its detail, and the next request is served", async () => {
+    const auth = parseAuthEnv(env).config;
+    if (!auth) throw new Error("test auth configuration is incomplete");
+    const lines: string[] = [];
+    let calls = 0;
+    const served = await serveHandler(
+      createHandler({
+        authenticator: createAuthenticator(auth),
+        pool: async () => db.pool,
+        runTask: async (deps, request) => {
+          calls += 1;
+          if (calls === 1) throw new TypeError("Cannot read properties of undefined (reading 'rows')");
+          return runTask(deps, request);
+        },
+        log: createLogger({}, (line) => lines.push(line)),
+      }),
+    );
+    try {
+      const broken = await call(served.url, {
+        token: token(),
+        body: { task: "generate-daily-stats", dryRun: true },
+      });
+      expect(broken.status).toBe(500);
+      expect(broken.body).toEqual({ error: { code: "internal", message: "internal error" } });
+      expect(lines.some((line) => line.includes("reading 'rows'"))).toBe(true);
+      const next = await call(served.url, {
+        token: token(),
+        body: { task: "generate-daily-stats", dryRun: true },
+      });
+      expect(next.status).toBe(200);
+    } finally {
+      await served.close();
     }
   });
 });
