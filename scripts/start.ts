@@ -9,7 +9,7 @@ import { defaultStackFile, jobsOf, readStackOverrides } from "./lib/jobs.js";
 import type { Attempt } from "./lib/local-scheduler.js";
 import type { LocalStack } from "./lib/local-stack.js";
 import { DEFAULT_CONSOLE_PORT, DEFAULT_FUNCTION_PORT, startLocalStack } from "./lib/local-stack.js";
-import { removeLocalState, writeLocalState } from "./lib/local-state.js";
+import { readLocalState, removeLocalState, writeLocalState } from "./lib/local-state.js";
 
 const { values } = parseArgs({
   options: {
@@ -57,7 +57,7 @@ async function shutdown(code: number): Promise<never> {
   }
   stoppingSince = Date.now();
   say("stopping: scheduler, console, function, certificates server, database ...");
-  removeLocalState();
+  if (readLocalState()?.pid === process.pid) removeLocalState();
   await stack?.stop();
   say("stopped");
   process.exit(code);
@@ -66,6 +66,12 @@ process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 
 try {
+  const running = readLocalState();
+  if (running) {
+    throw new Error(
+      `npm start is already running (process ${running.pid}, function at ${running.functionUrl}); stop it first`,
+    );
+  }
   const stackFile = defaultStackFile();
   const overrides = readStackOverrides(stackFile);
   if (Object.keys(overrides).length > 0)

@@ -137,6 +137,16 @@ describe("npm start's pieces together", () => {
     expect(((await minted.json()) as { token: string }).token.split(".")).toHaveLength(3);
   });
 
+  it("when the database is prepared again (the next npm start), then nothing is recreated or reloaded", async () => {
+    expect(await prepareDatabase(db.url, true)).toEqual({
+      createdAppSchema: false,
+      migrationsApplied: [],
+      demoDataLoaded: false,
+    });
+    const restaurants = await db.pool.query("SELECT count(*)::int AS n FROM restaurants");
+    expect(restaurants.rows[0].n).toBe(3);
+  });
+
   it("when the stack stops, then the function and the console no longer answer", async () => {
     const { functionUrl, consoleUrl } = stack;
     await stack.stop();
