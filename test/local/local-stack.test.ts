@@ -7,6 +7,7 @@ import type { Attempt } from "../../scripts/lib/local-scheduler.js";
 import { ManualClock } from "../../scripts/lib/local-scheduler.js";
 import type { LocalStack } from "../../scripts/lib/local-stack.js";
 import { prepareDatabase, ROOT, startLocalStack } from "../../scripts/lib/local-stack.js";
+import { writeLocalState } from "../../scripts/lib/local-state.js";
 import { main } from "../../scripts/cli.js";
 import { useTestDatabase } from "../helpers/database.js";
 
@@ -96,6 +97,50 @@ describe("npm start's pieces together", () => {
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: "duplicate" });
+  });
+
+  it("when the CLI finds the local stack, then `run` goes through the function, and a slot that succeeded is a duplicate", async () => {
+    const root = mkdtempSync(join(tmpdir(), "sj-cli-local-"));
+    writeLocalState(
+      {
+        pid: process.pid,
+        databaseUrl: stack.databaseUrl,
+        functionUrl: stack.functionUrl,
+        consoleUrl: stack.consoleUrl,
+        startedAt: new Date().toISOString(),
+      },
+      root,
+    );
+    const run = async (args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(args, {
+        env: {},
+        out: (t) => out.push(t),
+        err: (t) => err.push(t),
+        now: () => new Date(),
+        root,
+      });
+      return { code, out: out.join("\n"), err: err.join("\n") };
+    };
+    const dry = await run(["run", "driver-inactivity-check", "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(dry.err).toContain(`through the local function at ${stack.functionUrl}`);
+    expect(dry.out).toMatch(
+      /driver-inactivity-check: succeeded, 1 rows would change \(dry run, nothing changed\)/,
+    );
+
+    const slot = attempts.find((a) => a.job === "auto-cancel-unconfirmed-orders")!.scheduleTime.toISOString();
+    const again = await run(["run", "auto-cancel-unconfirmed-orders", "--slot", slot]);
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/this schedule time already succeeded in run \d+; nothing done/);
+
+    const token = await run(["token"]);
+    expect(token.code).toBe(0);
+    const answer = await fetch(`${stack.functionUrl}/health`, {
+      headers: { authorization: `Bearer ${token.out}` },
+    });
+    expect(answer.status).toBe(200);
   });
 
   it("when the dashboard is asked for, then the function wants a token and the local console adds one", async () => {
