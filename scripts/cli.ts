@@ -15,7 +15,7 @@ import { classifyDatabaseError, ScheduledTaskError } from "../functions/errors.j
 import type { HealthReport } from "../functions/health.js";
 import type { RunRecord } from "../functions/runs.js";
 import type { Job } from "./lib/jobs.js";
-import { defaultStackFile, fireTimesBetween, jobsOf, nextFireTimes, readStackOverrides } from "./lib/jobs.js";
+import { defaultStackFile, fireTimesBetween, jobsOf, nextFireTimes, readStackJobConfig } from "./lib/jobs.js";
 import type { LocalState } from "./lib/local-state.js";
 import { readLocalState } from "./lib/local-state.js";
 
@@ -175,7 +175,7 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
 function loadJobs(io: Io): Job[] {
   const file = io.env.PULUMI_STACK_FILE ?? defaultStackFile(io.env.PULUMI_STACK ?? "dev");
   try {
-    return jobsOf(readStackOverrides(file));
+    return jobsOf(readStackJobConfig(file));
   } catch (error) {
     throw new CliError(EXIT.usage, (error as Error).message);
   }

@@ -5,7 +5,7 @@
  * PULUMI_STACK: whose overrides to read (default dev: infra/Pulumi.dev.yaml or Pulumi.dev.yaml).
  */
 import { parseArgs } from "node:util";
-import { defaultStackFile, jobsOf, readStackOverrides } from "./lib/jobs.js";
+import { defaultStackFile, jobsOf, readStackJobConfig } from "./lib/jobs.js";
 import type { Attempt } from "./lib/local-scheduler.js";
 import type { LocalStack } from "./lib/local-stack.js";
 import { DEFAULT_CONSOLE_PORT, DEFAULT_FUNCTION_PORT, startLocalStack } from "./lib/local-stack.js";
@@ -73,10 +73,10 @@ try {
     );
   }
   const stackFile = defaultStackFile();
-  const overrides = readStackOverrides(stackFile);
-  if (Object.keys(overrides).length > 0)
-    say(`overrides from ${stackFile}: ${Object.keys(overrides).join(", ")}`);
-  const jobs = jobsOf(overrides);
+  const stackConfig = readStackJobConfig(stackFile);
+  const overridden = Object.keys(stackConfig.taskOverrides);
+  if (overridden.length > 0) say(`overrides from ${stackFile}: ${overridden.join(", ")}`);
+  const jobs = jobsOf(stackConfig);
   stack = await startLocalStack({
     databaseUrl: process.env.DATABASE_URL || undefined,
     functionPort: Number(process.env.PORT ?? DEFAULT_FUNCTION_PORT),

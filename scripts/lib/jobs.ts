@@ -1,6 +1,7 @@
 /**
- * The jobs as a stack deploys them: the task catalog plus the stack's per-task overrides
- * (`scheduled-jobs:taskOverrides` in `Pulumi.<stack>.yaml`, the same key `infra/` reads), and their
+ * The jobs as a stack deploys them: the task catalog plus the stack's per-task overrides and default
+ * time zone (`scheduled-jobs:taskOverrides` and `scheduled-jobs:defaultTimeZone` in
+ * `Pulumi.<stack>.yaml`, read with the same rules as `infra/`), and their
  * fire times from croner, in each job's time zone. The local scheduler and the operator CLI read
  * jobs only through here, so what fires locally is what Cloud Scheduler would fire.
  */
@@ -14,9 +15,17 @@ export interface TaskOverride {
   readonly schedule?: string;
   readonly timeZone?: string;
   readonly paused?: boolean;
+  readonly attemptDeadlineSeconds?: number;
 }
 
 export type TaskOverrides = Readonly<Record<string, TaskOverride>>;
+
+/** What a stack's config changes about the jobs: the keys `infra/` reads for them. */
+export interface StackJobConfig {
+  readonly taskOverrides: TaskOverrides;
+  /** `scheduled-jobs:defaultTimeZone`: the zone of tasks that name none (the catalog's default otherwise). */
+  readonly defaultTimeZone?: string;
+}
 
 /** One Cloud Scheduler job: a task with the stack's overrides applied. */
 export interface Job {
@@ -26,43 +35,72 @@ export interface Job {
   readonly timeZone: string;
   readonly paused: boolean;
   readonly retry: RetryPolicy;
-  /** Cloud Scheduler's attempt deadline for the job: the task's timeout. */
+  /** Cloud Scheduler's attempt deadline for the job: the task's timeout unless the stack overrides it. */
   readonly attemptDeadlineSeconds: number;
 }
 
 export const OVERRIDES_KEY = "scheduled-jobs:taskOverrides";
+export const DEFAULT_TIME_ZONE_KEY = "scheduled-jobs:defaultTimeZone";
+/** Cloud Scheduler's limits for an HTTP target's attempt deadline. */
+const ATTEMPT_DEADLINE_SECONDS = { min: 15, max: 1800 } as const;
 
 /**
- * Reads the overrides of a stack from its Pulumi config file. Absent file or key: no overrides.
- * Pulumi stores a structured config value as nested YAML under `config:`.
+ * Reads what a stack's Pulumi config file says about the jobs. Absent file or keys: nothing.
+ * Pulumi stores a structured value as nested YAML under `config:`; `pulumi config set --path` stores
+ * booleans and numbers as strings, which are read as `infra/` reads them.
  */
-export function readStackOverrides(file: string): TaskOverrides {
-  if (!existsSync(file)) return {};
+export function readStackJobConfig(file: string): StackJobConfig {
+  if (!existsSync(file)) return { taskOverrides: {} };
   let document: unknown;
   try {
     document = parseYaml(readFileSync(file, "utf8"));
   } catch (error) {
     throw new Error(`${file} is not valid YAML: ${(error as Error).message}`, { cause: error });
   }
-  const config = (document as { config?: Record<string, unknown> } | null)?.config;
-  const raw = config?.[OVERRIDES_KEY];
-  if (raw === undefined || raw === null) return {};
-  // `pulumi config set --path` stores objects as YAML maps; `pulumi config set` with a JSON string as a string.
+  const config = (document as { config?: Record<string, unknown> } | null)?.config ?? {};
+  const raw = config[OVERRIDES_KEY];
+  // A JSON string (`pulumi config set` of a JSON text) or a YAML map.
   const value: unknown = typeof raw === "string" ? JSON.parse(raw) : raw;
-  return validateOverrides(value, `${file}: ${OVERRIDES_KEY}`);
+  const taskOverrides =
+    value === undefined || value === null ? {} : validateOverrides(value, `${file}: ${OVERRIDES_KEY}`);
+  const zone = config[DEFAULT_TIME_ZONE_KEY];
+  if (zone !== undefined && typeof zone !== "string") {
+    throw new Error(`${file}: ${DEFAULT_TIME_ZONE_KEY} must be a string`);
+  }
+  return { taskOverrides, ...(typeof zone === "string" ? { defaultTimeZone: zone.trim() } : {}) };
+}
+
+function asBoolean(value: unknown): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  return value === "true" ? true : value === "false" ? false : undefined;
+}
+
+function asNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return value;
+  return typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value.trim()) : undefined;
 }
 
 export function validateOverrides(value: unknown, where: string): TaskOverrides {
+  const fields = "{schedule?, timeZone?, paused?, attemptDeadlineSeconds?}";
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new Error(`${where} must be a map of task name to {schedule?, timeZone?, paused?}`);
+    throw new Error(`${where} must be a map of task name to ${fields}`);
   }
   const result: Record<string, TaskOverride> = {};
   for (const [name, override] of Object.entries(value as Record<string, unknown>)) {
-    if (!findTask(name)) throw new Error(`${where}: unknown task "${name}"`);
-    if (typeof override !== "object" || override === null || Array.isArray(override)) {
-      throw new Error(`${where}.${name} must be a map of {schedule?, timeZone?, paused?}`);
+    const task = findTask(name);
+    if (!task) throw new Error(`${where}: unknown task "${name}"`);
+    if ((task.runner ?? "cloud") !== "cloud") {
+      throw new Error(
+        `${where}: task "${name}" is scheduled by pg_cron in the database, not by Cloud Scheduler`,
+      );
     }
-    const { schedule, timeZone, paused, ...rest } = override as Record<string, unknown>;
+    if (typeof override !== "object" || override === null || Array.isArray(override)) {
+      throw new Error(`${where}.${name} must be a map of ${fields}`);
+    }
+    const { schedule, timeZone, paused, attemptDeadlineSeconds, ...rest } = override as Record<
+      string,
+      unknown
+    >;
     const unknownKeys = Object.keys(rest);
     if (unknownKeys.length > 0)
       throw new Error(`${where}.${name}: unknown field(s) ${unknownKeys.join(", ")}`);
@@ -70,31 +108,46 @@ export function validateOverrides(value: unknown, where: string): TaskOverrides 
       throw new Error(`${where}.${name}.schedule must be a string`);
     if (timeZone !== undefined && typeof timeZone !== "string")
       throw new Error(`${where}.${name}.timeZone must be a string`);
-    if (paused !== undefined && typeof paused !== "boolean")
+    if (paused !== undefined && asBoolean(paused) === undefined)
       throw new Error(`${where}.${name}.paused must be true or false`);
+    const deadline = attemptDeadlineSeconds === undefined ? undefined : asNumber(attemptDeadlineSeconds);
+    if (
+      attemptDeadlineSeconds !== undefined &&
+      (deadline === undefined ||
+        deadline < ATTEMPT_DEADLINE_SECONDS.min ||
+        deadline > ATTEMPT_DEADLINE_SECONDS.max)
+    ) {
+      throw new Error(
+        `${where}.${name}.attemptDeadlineSeconds must be a number of seconds from ${ATTEMPT_DEADLINE_SECONDS.min} to ${ATTEMPT_DEADLINE_SECONDS.max}`,
+      );
+    }
     result[name] = {
-      ...(schedule !== undefined ? { schedule } : {}),
-      ...(timeZone !== undefined ? { timeZone } : {}),
-      ...(paused !== undefined ? { paused } : {}),
+      ...(typeof schedule === "string" ? { schedule: schedule.trim() } : {}),
+      ...(typeof timeZone === "string" ? { timeZone: timeZone.trim() } : {}),
+      ...(paused !== undefined ? { paused: asBoolean(paused)! } : {}),
+      ...(deadline !== undefined ? { attemptDeadlineSeconds: deadline } : {}),
     };
   }
   return result;
 }
 
 /** The jobs a stack runs: every task the cloud schedules (pg_cron tasks are the database's). */
-export function jobsOf(overrides: TaskOverrides = {}, catalog: readonly TaskDefinition[] = tasks): Job[] {
+export function jobsOf(
+  stack: StackJobConfig = { taskOverrides: {} },
+  catalog: readonly TaskDefinition[] = tasks,
+): Job[] {
   return catalog
     .filter((task) => (task.runner ?? "cloud") === "cloud")
     .map((task) => {
-      const override = overrides[task.name] ?? {};
+      const override = stack.taskOverrides[task.name] ?? {};
       const job: Job = {
         task,
         name: task.name,
         schedule: override.schedule ?? task.schedule,
-        timeZone: override.timeZone ?? timeZoneOf(task),
+        timeZone: override.timeZone ?? task.timeZone ?? stack.defaultTimeZone ?? timeZoneOf(task),
         paused: override.paused ?? task.paused,
         retry: task.retry,
-        attemptDeadlineSeconds: task.timeoutSeconds,
+        attemptDeadlineSeconds: override.attemptDeadlineSeconds ?? task.timeoutSeconds,
       };
       // Fail at load, not at the first tick: a bad cron or zone in an override is a config error.
       cronOf(job);
@@ -108,6 +161,12 @@ export function cronOf(job: Pick<Job, "name" | "schedule" | "timeZone">): Cron {
     new Intl.DateTimeFormat("en", { timeZone: job.timeZone });
   } catch {
     throw new Error(`${job.name}: time zone "${job.timeZone}" is not an IANA time zone`);
+  }
+  // Cloud Scheduler takes unix-cron: exactly five fields (croner would also take seconds and nicknames).
+  if (job.schedule.trim().split(/\s+/).length !== 5) {
+    throw new Error(
+      `${job.name}: schedule "${job.schedule}" must have exactly five fields (unix-cron, as Cloud Scheduler takes)`,
+    );
   }
   try {
     return new Cron(job.schedule, { timezone: job.timeZone, paused: true });

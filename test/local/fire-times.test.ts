@@ -8,7 +8,7 @@ import {
   fireTimesBetween,
   jobsOf,
   nextFireTimes,
-  readStackOverrides,
+  readStackJobConfig,
   retryBackoffSeconds,
 } from "../../scripts/lib/jobs.js";
 
@@ -165,14 +165,62 @@ describe("jobs and stack overrides", () => {
         "",
       ].join("\n"),
     );
-    const jobs = jobsOf(readStackOverrides(file));
+    const jobs = jobsOf(readStackJobConfig(file));
     const stats = jobs.find((j) => j.name === "generate-daily-stats")!;
     expect([stats.schedule, stats.timeZone, stats.paused]).toEqual(["10 0 * * *", "Europe/Berlin", false]);
     expect(jobs.find((j) => j.name === "driver-inactivity-check")!.paused).toBe(true);
   });
 
+  it("when the stack stores values as `pulumi config set --path` does, then they read as infra reads them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sj-stack-"));
+    const file = join(dir, "Pulumi.dev.yaml");
+    writeFileSync(
+      file,
+      [
+        "config:",
+        "  scheduled-jobs:defaultTimeZone: Europe/Berlin",
+        "  scheduled-jobs:taskOverrides:",
+        "    archive-old-orders:",
+        '      schedule: "0 4 * * 0"',
+        '      paused: "true"',
+        '      attemptDeadlineSeconds: "1200"',
+        "    cleanup-distance-requests:",
+        "      paused: false",
+        "",
+      ].join("\n"),
+    );
+    const jobs = jobsOf(readStackJobConfig(file));
+    const archive = jobs.find((j) => j.name === "archive-old-orders")!;
+    expect([archive.schedule, archive.paused, archive.attemptDeadlineSeconds]).toEqual([
+      "0 4 * * 0",
+      true,
+      1200,
+    ]);
+    // The stack's default zone applies to every task that names none.
+    expect(new Set(jobs.map((j) => j.timeZone))).toEqual(new Set(["Europe/Berlin"]));
+  });
+
+  it("when an override's deadline is outside Cloud Scheduler's limits or its cron is not five fields, then loading fails", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sj-stack-"));
+    const file = join(dir, "Pulumi.dev.yaml");
+    const write = (lines: string[]) => {
+      writeFileSync(
+        file,
+        ["config:", "  scheduled-jobs:taskOverrides:", "    generate-daily-stats:", ...lines, ""].join("\n"),
+      );
+      return file;
+    };
+    expect(() => readStackJobConfig(write(["      attemptDeadlineSeconds: 10"]))).toThrow(/from 15 to 1800/);
+    expect(() => jobsOf(readStackJobConfig(write(['      schedule: "0 0 5 0 * *"'])))).toThrow(
+      /exactly five fields/,
+    );
+    expect(() => jobsOf(readStackJobConfig(write(['      schedule: "@daily"'])))).toThrow(
+      /exactly five fields/,
+    );
+  });
+
   it("when the stack file is absent, then there are no overrides", () => {
-    expect(readStackOverrides("/nonexistent/Pulumi.dev.yaml")).toEqual({});
+    expect(readStackJobConfig("/nonexistent/Pulumi.dev.yaml")).toEqual({ taskOverrides: {} });
   });
 
   it("when an override names an unknown task, a bad cron or an unknown field, then loading fails and says which", () => {
@@ -182,17 +230,17 @@ describe("jobs and stack overrides", () => {
       writeFileSync(file, `config:\n  scheduled-jobs:taskOverrides:\n${body}`);
       return file;
     };
-    expect(() => readStackOverrides(write("    no-such-task:\n      paused: true\n"))).toThrow(
+    expect(() => readStackJobConfig(write("    no-such-task:\n      paused: true\n"))).toThrow(
       /unknown task "no-such-task"/,
     );
-    expect(() => readStackOverrides(write("    generate-daily-stats:\n      sched: x\n"))).toThrow(
+    expect(() => readStackJobConfig(write("    generate-daily-stats:\n      sched: x\n"))).toThrow(
       /unknown field\(s\) sched/,
     );
     expect(() =>
-      jobsOf(readStackOverrides(write('    generate-daily-stats:\n      schedule: "61 * * * *"\n'))),
+      jobsOf(readStackJobConfig(write('    generate-daily-stats:\n      schedule: "61 * * * *"\n'))),
     ).toThrow(/generate-daily-stats: schedule "61 \* \* \* \*"/);
     expect(() =>
-      jobsOf(readStackOverrides(write("    generate-daily-stats:\n      timeZone: Mars/Olympus\n"))),
+      jobsOf(readStackJobConfig(write("    generate-daily-stats:\n      timeZone: Mars/Olympus\n"))),
     ).toThrow(/time zone "Mars\/Olympus"/);
   });
 });
