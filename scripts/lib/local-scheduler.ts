@@ -11,7 +11,7 @@
  * The clock is injected, so tests drive it without waiting.
  */
 import type { Job } from "./jobs.js";
-import { cronOf, retryBackoffSeconds } from "./jobs.js";
+import { cronOf, fireTimesBetween, retryBackoffSeconds } from "./jobs.js";
 
 export interface Clock {
   now(): number;
@@ -161,7 +161,7 @@ export class LocalScheduler {
       if (!due || due.getTime() > nowMs) continue;
       if (nowMs - due.getTime() > this.lateToleranceMs) {
         // Woke up long after the tick (the process was suspended): skip the backlog, as Cloud Scheduler.
-        const missed = [due, ...this.fireTimesUpTo(state, due, now)];
+        const missed = [due, ...fireTimesBetween(state.job, due, now)];
         state.last = missed[missed.length - 1];
         state.next = this.nextAfter(state, now);
         this.options.onSkippedBacklog?.(state.job.name, missed);
@@ -172,18 +172,6 @@ export class LocalScheduler {
       this.dispatch(state, due);
     }
     this.arm();
-  }
-
-  private fireTimesUpTo(state: JobState, from: Date, to: Date): Date[] {
-    const cron = cronOf(state.job);
-    const times: Date[] = [];
-    let cursor = from;
-    for (;;) {
-      const next = cron.nextRun(cursor);
-      if (!next || next.getTime() > to.getTime() || times.length > 10_000) return times;
-      times.push(next);
-      cursor = next;
-    }
   }
 
   private dispatch(state: JobState, scheduleTime: Date): void {
