@@ -192,7 +192,8 @@ export const tasks = [
   },
   {
     name: "alert-failed-runs",
-    description: "Email OPS_EMAIL the runs that failed since the last alert (each once) and the tasks that are overdue.",
+    description:
+      "Email OPS_EMAIL the runs that failed since the last alert (each once) and the tasks that are overdue.",
     kind: "email",
     schedule: "*/15 * * * *",
     timeoutSeconds: 60,

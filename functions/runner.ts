@@ -189,7 +189,9 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
               error.details ? { ...error.details } : undefined,
               { cause: error },
             )
-          : new RunFailure(classifyDatabaseError(error), publicMessage(error), 0, undefined, { cause: error });
+          : new RunFailure(classifyDatabaseError(error), publicMessage(error), 0, undefined, {
+              cause: error,
+            });
   }
 
   const status = failure ? "failed" : "succeeded";

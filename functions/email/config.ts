@@ -77,13 +77,15 @@ export function parseEmailEnv(env: Readonly<Record<string, string | undefined>>)
   }
 
   const mailFrom = value("MAIL_FROM");
-  if (mailFrom !== undefined && !isEmailAddress(mailFrom)) problems.push("MAIL_FROM must be an email address");
+  if (mailFrom !== undefined && !isEmailAddress(mailFrom))
+    problems.push("MAIL_FROM must be an email address");
   if (mailFrom === undefined && key.source !== "none") {
     problems.push("MAIL_FROM is required when a SendGrid key is configured (a sender verified in SendGrid)");
   }
 
   const opsEmail = value("OPS_EMAIL");
-  if (opsEmail !== undefined && !isEmailAddress(opsEmail)) problems.push("OPS_EMAIL must be an email address");
+  if (opsEmail !== undefined && !isEmailAddress(opsEmail))
+    problems.push("OPS_EMAIL must be an email address");
 
   const refreshRaw = value("SENDGRID_SECRET_REFRESH_SECONDS");
   const secretRefreshSeconds = refreshRaw === undefined ? 600 : Number(refreshRaw);

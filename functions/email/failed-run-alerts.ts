@@ -132,7 +132,10 @@ async function overdueTasks(ctx: EmailTaskContext, catalog: readonly TaskDefinit
     const reference = since.get(task.name);
     if (!reference) continue;
     const settled = new Date(now - (task.timeoutSeconds + 60) * 1000);
-    const ticks = new Cron(task.schedule, { timezone: timeZoneOf(task), paused: true }).previousRuns(2, settled);
+    const ticks = new Cron(task.schedule, { timezone: timeZoneOf(task), paused: true }).previousRuns(
+      2,
+      settled,
+    );
     const secondLast = ticks[1];
     if (secondLast && reference.getTime() < secondLast.getTime()) overdue.push(task.name);
   }

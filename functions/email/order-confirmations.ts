@@ -139,7 +139,9 @@ export async function sendOrderConfirmations(
     if (claimed.rows.length < batchSize) break;
   }
   if (totals.rejected > 0) {
-    log.warn(`${task.name}: ${totals.rejected} confirmations parked as dead (address refused or missing)`, { ...totals });
+    log.warn(`${task.name}: ${totals.rejected} confirmations parked as dead (address refused or missing)`, {
+      ...totals,
+    });
   }
   return { rowsAffected: totals.sent };
 }

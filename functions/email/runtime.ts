@@ -118,14 +118,17 @@ export function createEmailRuntime(options: EmailRuntimeOptions): EmailRuntime {
         // No attempt may start that could not finish before the task's timeout.
         const sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
         const latestStart = ctx.startedAt + ctx.task.timeoutSeconds * 1000 - sendTimeoutMs - 5000;
-        return work({ ...ctx, deadline: Math.min(ctx.deadline, latestStart) }, {
-          transport,
-          mailFrom: config.mailFrom,
-          opsEmail: config.opsEmail ?? (config.key.source === "none" ? LOCAL_OPS_EMAIL : undefined),
-          retry,
-          leaseSeconds,
-          outbox,
-        });
+        return work(
+          { ...ctx, deadline: Math.min(ctx.deadline, latestStart) },
+          {
+            transport,
+            mailFrom: config.mailFrom,
+            opsEmail: config.opsEmail ?? (config.key.source === "none" ? LOCAL_OPS_EMAIL : undefined),
+            retry,
+            leaseSeconds,
+            outbox,
+          },
+        );
       });
     },
   };

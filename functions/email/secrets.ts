@@ -66,15 +66,16 @@ export function secretManagerKey(options: SecretManagerKeyOptions): ApiKeySource
   const read = async (): Promise<string> => {
     let response;
     try {
-      [response] = await (await getClient()).accessSecretVersion(
-        { name: options.secretVersion },
-        { timeout: options.timeoutMs ?? 10_000 },
-      );
+      [response] = await (
+        await getClient()
+      ).accessSecretVersion({ name: options.secretVersion }, { timeout: options.timeoutMs ?? 10_000 });
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       const name = typeof code === "number" ? (grpcCodeNames[code] ?? `code ${code}`) : "no answer";
       if (typeof code !== "number" || unreachableCodes.has(code)) {
-        throw new ScheduledTaskError("unavailable", `Secret Manager is unreachable (${name})`, { cause: error });
+        throw new ScheduledTaskError("unavailable", `Secret Manager is unreachable (${name})`, {
+          cause: error,
+        });
       }
       throw new ScheduledTaskError(
         "task_failed",

@@ -37,9 +37,7 @@ This report is sent once a day by the delivery app.
 export async function sendVendorReports(ctx: EmailTaskContext, options: EmailWorkOptions): Promise<TaskWork> {
   const { client, runId, task } = ctx;
   // The session's time zone is the task's, so current_date is the task's today.
-  const dated = await client.query<{ report_date: string }>(
-    "SELECT (current_date - 1)::text AS report_date",
-  );
+  const dated = await client.query<{ report_date: string }>("SELECT (current_date - 1)::text AS report_date");
   const reportDate = dated.rows[0]!.report_date;
 
   if (ctx.dryRun) {
@@ -55,7 +53,9 @@ export async function sendVendorReports(ctx: EmailTaskContext, options: EmailWor
   const log = ctx.log.child({ reportDate, transport: options.transport.name });
   for (let round = 0; ; round++) {
     if (round > 0 && Date.now() >= ctx.deadline) {
-      log.info(`${task.name}: time budget spent after ${totals.sent} reports; the next run goes on`, { ...totals });
+      log.info(`${task.name}: time budget spent after ${totals.sent} reports; the next run goes on`, {
+        ...totals,
+      });
       return { rowsAffected: totals.sent, more: true };
     }
     const claimed = await client.query<DueReport>(

@@ -96,36 +96,45 @@ describe("send-daily-vendor-reports", () => {
     expect(fake.emails.length).toBe(1200);
   });
 
-  it("when two runs are delivered at once, then one runs, the other is skipped, and each vendor gets one email", async () => {
+  it("when one tick is delivered 20 times at once, then one run sends, the others are skipped or duplicates, and each vendor gets one email", async () => {
     await seedVendors(db.pool, 1500);
-    fake.setLatency(100);
-    const results = await Promise.all([
-      runEmailTask(db.pool, options(), TASK),
-      runEmailTask(db.pool, options(), TASK),
-    ]);
-    expect(results.map((r) => r.status).sort()).toEqual(["skipped", "succeeded"]);
+    fake.setLatency(50);
+    const scheduleTime = new Date("2026-01-03T07:00:00Z");
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        runEmailTask(db.pool, options(), TASK, { trigger: "scheduler", scheduleTime }),
+      ),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((status) => status === "succeeded")).toHaveLength(1);
+    expect(statuses.every((status) => ["succeeded", "skipped", "duplicate"].includes(status))).toBe(true);
     const counts = countsByRecipient();
     expect(counts.size).toBe(1500);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(fake.calls).toHaveLength(2);
   });
 
   it.each([
     ["429 with Retry-After", [{ status: 429 as const, retryAfterSeconds: 1 }]],
     ["a 500 then a 503", [{ status: 500 as const }, { status: 503 as const }]],
     ["a timeout", [{ hang: true as const }]],
-  ])("when SendGrid answers %s mid-run, then the run retries and every vendor gets exactly one email", async (_, faults) => {
-    await seedVendors(db.pool, 2500);
-    fake.setFault((call) => (call === 2 ? faults[0] : call === 3 ? faults[1] : undefined));
-    const started = Date.now();
-    const result = await runEmailTask(db.pool, options(), TASK);
-    expect(result).toMatchObject({ status: "succeeded", rowsAffected: 2500 });
-    if (faults[0] && "retryAfterSeconds" in faults[0]) expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-    const faultStatuses = faults.map((fault) => ("status" in fault ? fault.status : "hang"));
-    expect(fake.calls.map((call) => call.status)).toEqual([202, ...faultStatuses, 202, 202]);
-    const counts = countsByRecipient();
-    expect(counts.size).toBe(2500);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
-  });
+  ])(
+    "when SendGrid answers %s mid-run, then the run retries and every vendor gets exactly one email",
+    async (_, faults) => {
+      await seedVendors(db.pool, 2500);
+      fake.setFault((call) => (call === 2 ? faults[0] : call === 3 ? faults[1] : undefined));
+      const started = Date.now();
+      const result = await runEmailTask(db.pool, options(), TASK);
+      expect(result).toMatchObject({ status: "succeeded", rowsAffected: 2500 });
+      if (faults[0] && "retryAfterSeconds" in faults[0])
+        expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      const faultStatuses = faults.map((fault) => ("status" in fault ? fault.status : "hang"));
+      expect(fake.calls.map((call) => call.status)).toEqual([202, ...faultStatuses, 202, 202]);
+      const counts = countsByRecipient();
+      expect(counts.size).toBe(2500);
+      expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    },
+  );
 
   it("when SendGrid keeps failing mid-run, then the run fails having recorded what was sent, and a rerun sends exactly the rest", async () => {
     await seedVendors(db.pool, 2500);
@@ -171,7 +180,9 @@ describe("send-daily-vendor-reports", () => {
     );
     const first = await runEmailTask(db.pool, options(), TASK);
     expect(first).toMatchObject({ status: "succeeded", rowsAffected: 6 });
-    await db.pool.query("UPDATE scheduler.vendor_report_deliveries SET lease_until = now() - interval '1 second' WHERE status = 'sending'");
+    await db.pool.query(
+      "UPDATE scheduler.vendor_report_deliveries SET lease_until = now() - interval '1 second' WHERE status = 'sending'",
+    );
     const second = await runEmailTask(db.pool, options(), TASK);
     expect(second).toMatchObject({ status: "succeeded", rowsAffected: 4 });
     expect(countsByRecipient().size).toBe(10);
@@ -233,7 +244,15 @@ describe("send-daily-vendor-reports", () => {
     const log = capturingLogger();
     const result = await runEmailTask(
       db.pool,
-      { config: { key: { source: "none" }, baseUrl: fake.url, mailFrom: MAIL_FROM, opsEmail: undefined, secretRefreshSeconds: 600 } },
+      {
+        config: {
+          key: { source: "none" },
+          baseUrl: fake.url,
+          mailFrom: MAIL_FROM,
+          opsEmail: undefined,
+          secretRefreshSeconds: 600,
+        },
+      },
       TASK,
       {},
       log,
@@ -256,7 +275,15 @@ describe("send-daily-vendor-reports", () => {
     ]);
     const again = await runEmailTask(
       db.pool,
-      { config: { key: { source: "none" }, baseUrl: undefined, mailFrom: MAIL_FROM, opsEmail: undefined, secretRefreshSeconds: 600 } },
+      {
+        config: {
+          key: { source: "none" },
+          baseUrl: undefined,
+          mailFrom: MAIL_FROM,
+          opsEmail: undefined,
+          secretRefreshSeconds: 600,
+        },
+      },
       TASK,
     );
     expect(again).toMatchObject({ status: "succeeded", rowsAffected: 0 });

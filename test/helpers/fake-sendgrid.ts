@@ -70,7 +70,12 @@ export async function startFakeSendGrid(options: { apiKey?: string } = {}): Prom
   let latency = 0;
   const sockets = new Set<Socket>();
 
-  const answer = (res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) => {
+  const answer = (
+    res: ServerResponse,
+    status: number,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const send = () => {
       res.writeHead(status, { "Content-Type": "application/json", ...headers });
       res.end(body === undefined ? "" : JSON.stringify(body));
@@ -102,7 +107,11 @@ export async function startFakeSendGrid(options: { apiKey?: string } = {}): Prom
       calls.push({ personalizations, status: 401 });
       answer(res, 401, {
         errors: [
-          { message: "The provided authorization grant is invalid, expired, or revoked", field: null, help: null },
+          {
+            message: "The provided authorization grant is invalid, expired, or revoked",
+            field: null,
+            help: null,
+          },
         ],
       });
       return;
@@ -118,7 +127,12 @@ export async function startFakeSendGrid(options: { apiKey?: string } = {}): Prom
         headers["Retry-After"] = String(fault.retryAfterSeconds ?? 1);
         headers["X-RateLimit-Remaining"] = "0";
       }
-      answer(res, fault.status, { errors: [{ message: `fault ${fault.status}`, field: null, help: null }] }, headers);
+      answer(
+        res,
+        fault.status,
+        { errors: [{ message: `fault ${fault.status}`, field: null, help: null }] },
+        headers,
+      );
       return;
     }
 
@@ -134,7 +148,10 @@ export async function startFakeSendGrid(options: { apiKey?: string } = {}): Prom
     const mail = body as MailBody;
     for (const p of mail.personalizations) {
       const fill = (text: string) =>
-        Object.entries(p.substitutions ?? {}).reduce((out, [token, value]) => out.split(token).join(value), text);
+        Object.entries(p.substitutions ?? {}).reduce(
+          (out, [token, value]) => out.split(token).join(value),
+          text,
+        );
       for (const to of p.to) {
         emails.push({
           messageId,
@@ -157,7 +174,8 @@ export async function startFakeSendGrid(options: { apiKey?: string } = {}): Prom
 
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
-      if (!res.headersSent) answer(res, 500, { errors: [{ message: "fake failed", field: null, help: null }] });
+      if (!res.headersSent)
+        answer(res, 500, { errors: [{ message: "fake failed", field: null, help: null }] });
     });
   });
   server.on("connection", (socket) => {
@@ -272,7 +290,8 @@ function validate(body: unknown): SendGridError[] {
       }
     }
   });
-  if (recipients > 1000) fail("personalizations", "There is a limit of 1000 total recipients (to + cc + bcc) per request.");
+  if (recipients > 1000)
+    fail("personalizations", "There is a limit of 1000 total recipients (to + cc + bcc) per request.");
   if (typeof mail.from?.email !== "string" || !emailPattern.test(mail.from.email)) {
     fail("from.email", "The from email does not contain a valid address.");
   }
