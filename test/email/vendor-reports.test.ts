@@ -4,6 +4,7 @@ import { startFakeSendGrid } from "../helpers/fake-sendgrid.js";
 import { useTestDatabase } from "../helpers/database.js";
 import {
   capturingLogger,
+  emailTask,
   fastRetries,
   MAIL_FROM,
   resetEmailState,
@@ -158,6 +159,34 @@ describe("send-daily-vendor-reports", () => {
     expect(counts.size).toBe(2500);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     expect(await deliveries()).toEqual({ sent: 2500 });
+  });
+
+  it("when the time budget is spent, then the run stops starting batches and answers more, and the next run goes on", async () => {
+    await seedVendors(db.pool, 2500);
+    const task = { ...emailTask(TASK), batch: { size: 1000, timeBudgetSeconds: 0 } };
+    const first = await runEmailTask(db.pool, options(), TASK, { task });
+    expect(first).toMatchObject({ status: "succeeded", rowsAffected: 1000, more: true });
+    const second = await runEmailTask(db.pool, options(), TASK, { task });
+    expect(second).toMatchObject({ status: "succeeded", rowsAffected: 1000, more: true });
+    const third = await runEmailTask(db.pool, options(), TASK);
+    expect(third).toMatchObject({ status: "succeeded", rowsAffected: 500 });
+    expect(countsByRecipient().size).toBe(2500);
+    expect(fake.emails).toHaveLength(2500);
+  });
+
+  it("when SendGrid asks to wait longer than the run has left, then the run fails at once and leaves the reports for the next run", async () => {
+    await seedVendors(db.pool, 10);
+    fake.failNext({ status: 429, retryAfterSeconds: 3600 });
+    const started = Date.now();
+    const result = await runEmailTask(db.pool, options(), TASK);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(result).toMatchObject({ status: "failed", code: "task_failed" });
+    expect(result.status === "failed" && result.message).toMatch(/429.*no time left in this run to retry/);
+    expect(await deliveries()).toEqual({ pending: 10 });
+    expect(await runEmailTask(db.pool, options(), TASK)).toMatchObject({
+      status: "succeeded",
+      rowsAffected: 10,
+    });
   });
 
   it("when SendGrid accepts a call but its answer never arrives, then that call is sent again (the documented at-least-once window) under the same email_key", async () => {

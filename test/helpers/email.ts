@@ -55,7 +55,7 @@ export function runEmailTask(
   pool: pg.Pool,
   options: EmailRuntimeOptions,
   name: string,
-  request: Partial<Omit<RunRequest, "task">> = {},
+  request: Partial<RunRequest> = {},
   log?: Logger,
 ): Promise<RunResult> {
   const runtime = createEmailRuntime(options);
