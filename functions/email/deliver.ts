@@ -4,7 +4,8 @@
  * - at most 1,000 personalizations per call, and no address twice in one call (SendGrid refuses
  *   the whole request for either);
  * - a 400 that names personalizations drops those messages (recorded as rejected) and resends the
- *   rest; a 400 or 413 that names none is split in halves until the culprit is alone;
+ *   rest; a 400 or 413 that names none is split in halves until the culprit is alone (a bounded
+ *   search: when nothing gets through, the message itself is refused and the delivery stops);
  * - 429 waits for Retry-After; 5xx, timeouts and broken connections back off and retry;
  * - no attempt starts after the task's deadline: the delivery then stops, and the caller records
  *   what was sent and releases the rest for the next run.
@@ -77,6 +78,11 @@ export async function deliver(
   const sleep = options.sleep ?? defaultSleep;
   const maxPerCall = Math.min(options.maxPerCall ?? MAX_PERSONALIZATIONS, MAX_PERSONALIZATIONS);
 
+  // A 400 that names no personalization is narrowed down by halving; these bound that search.
+  const maxUnnamedRefusals = 2 * Math.ceil(Math.log2(batch.messages.length + 1)) + 8;
+  let unnamedRefusals = 0;
+  const suspects: { item: Indexed; reason: string }[] = [];
+
   const stop = (message: string, cause?: unknown): never => {
     throw new DeliveryStopped(message, report, { cause });
   };
@@ -124,9 +130,15 @@ export async function deliver(
           if (pending.length === 0) return;
           continue;
         }
-        if (pending.length === 1) {
-          // A message refused for no recipient in particular: every other message would be too.
+        unnamedRefusals += 1;
+        if (unnamedRefusals > maxUnnamedRefusals) {
+          // Far more refusals than one or two bad addresses cause: the message itself is refused.
           stop(`SendGrid refused the message itself: ${failure.message}`, failure);
+        }
+        if (pending.length === 1) {
+          // Alone and refused: its address, unless nothing at all gets through (judged at the end).
+          suspects.push({ item: pending[0]!, reason: failure.message });
+          return;
         }
         const half = Math.ceil(pending.length / 2);
         await sendGroup(pending.slice(0, half));
@@ -157,6 +169,13 @@ export async function deliver(
 
   try {
     await sendGroup(batch.messages.map((message, index) => ({ index, message })));
+    if (suspects.length > 0 && report.sent === 0) {
+      stop(`SendGrid refused every message: ${suspects[0]!.reason}`);
+    }
+    for (const suspect of suspects) {
+      await recorded(() => callbacks.onRejected(suspect.item.index, suspect.reason));
+      report.rejected += 1;
+    }
   } catch (error) {
     if (error instanceof DeliveryStopped) throw error;
     // Messages SendGrid accepted but we could not record must not be released for a resend: the

@@ -237,6 +237,32 @@ describe("send-daily-vendor-reports", () => {
     expect(retry).toMatchObject({ status: "succeeded", rowsAffected: 0 });
   });
 
+  it("when SendGrid refuses a call without naming the recipient, then halving isolates it in a few calls and the others are sent", async () => {
+    await seedVendors(db.pool, 1000);
+    fake.refuseUnnamed(["vendor700@example.com"]);
+    const result = await runEmailTask(db.pool, options(), TASK);
+    expect(result).toMatchObject({ status: "failed", code: "task_failed" });
+    expect(fake.emails).toHaveLength(999);
+    expect(fake.calls.length).toBeLessThanOrEqual(21);
+    const rejected = await db.pool.query(
+      "SELECT restaurant_id FROM scheduler.vendor_report_deliveries WHERE status = 'rejected'",
+    );
+    expect(rejected.rows).toEqual([{ restaurant_id: "700" }]);
+    expect(await deliveries()).toEqual({ sent: 999, rejected: 1 });
+  });
+
+  it("when SendGrid refuses every message without naming a recipient, then the search stops early and nothing is marked rejected", async () => {
+    await seedVendors(db.pool, 1000);
+    fake.refuseUnnamed(Array.from({ length: 1000 }, (_, i) => `vendor${i + 1}@example.com`));
+    const result = await runEmailTask(db.pool, options(), TASK);
+    expect(result).toMatchObject({ status: "failed", code: "task_failed" });
+    expect(result.status === "failed" && result.message).toMatch(
+      /refused the message itself|refused every message/,
+    );
+    expect(fake.calls.length).toBeLessThanOrEqual(30);
+    expect(await deliveries()).toEqual({ pending: 1000 });
+  });
+
   it("when two restaurants share an address, then both reports go out, in separate calls", async () => {
     await seedVendors(db.pool, 3);
     await db.pool.query("UPDATE restaurants SET email = 'Shared@example.com' WHERE id IN (1, 3)");

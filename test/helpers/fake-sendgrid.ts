@@ -48,6 +48,8 @@ export interface FakeSendGrid {
   setFault(fault: ((call: number) => Fault | undefined) | undefined): void;
   /** Delays every answer by this many milliseconds. */
   setLatency(ms: number): void;
+  /** Refuses (400) any request holding one of these addresses, without naming the personalization. */
+  refuseUnnamed(addresses: readonly string[]): void;
   reset(): void;
   close(): Promise<void>;
 }
@@ -68,6 +70,7 @@ export async function startFakeSendGrid(options: { apiKey?: string } = {}): Prom
   let queue: Fault[] = [];
   let standing: ((call: number) => Fault | undefined) | undefined;
   let latency = 0;
+  let unnamed = new Set<string>();
   const sockets = new Set<Socket>();
 
   const answer = (
@@ -137,6 +140,12 @@ export async function startFakeSendGrid(options: { apiKey?: string } = {}): Prom
     }
 
     const errors = validate(body);
+    const refused = (body as Partial<MailBody>).personalizations
+      ?.flatMap((p) => p.to ?? [])
+      .find((to) => unnamed.has(to.email));
+    if (errors.length === 0 && refused) {
+      errors.push({ message: "The recipient is on a block list.", field: null, help: null });
+    }
     if (errors.length > 0) {
       calls.push({ personalizations, status: 400 });
       invalid.push(errors.map((e) => `${e.field}: ${e.message}`).join("; "));
@@ -200,6 +209,9 @@ export async function startFakeSendGrid(options: { apiKey?: string } = {}): Prom
     setLatency: (ms) => {
       latency = ms;
     },
+    refuseUnnamed: (addresses) => {
+      unnamed = new Set(addresses);
+    },
     reset: () => {
       emails.length = 0;
       calls.length = 0;
@@ -207,6 +219,7 @@ export async function startFakeSendGrid(options: { apiKey?: string } = {}): Prom
       queue = [];
       standing = undefined;
       latency = 0;
+      unnamed = new Set();
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();
