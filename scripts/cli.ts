@@ -13,6 +13,7 @@ import type { Pool } from "../functions/db.js";
 import { createPool } from "../functions/db.js";
 import { classifyDatabaseError, ScheduledTaskError } from "../functions/errors.js";
 import type { HealthReport } from "../functions/health.js";
+import type { RunnerDeps } from "../functions/runner.js";
 import type { RunRecord } from "../functions/runs.js";
 import type { Job } from "./lib/jobs.js";
 import { defaultStackFile, fireTimesBetween, jobsOf, nextFireTimes, readStackJobConfig } from "./lib/jobs.js";
@@ -439,9 +440,17 @@ async function runDirectly(io: Io, task: TaskDefinition, options: RunOptions): P
   const { runTask } = await import("../functions/runner.js");
   return withPool(io, async (pool, where) => {
     if (!options.json) io.err(`running ${task.name} directly against ${where}`);
+    let loadEmailHandler: RunnerDeps["loadEmailHandler"];
+    if (task.kind === "email") {
+      // The email code and SendGrid load only for an email task, configured from this environment.
+      const email = await import("../functions/email/index.js");
+      email.configureEmail(email.parseEmailEnv(io.env));
+      loadEmailHandler = (emailTask) => email.loadEmailHandler(emailTask);
+    }
     const result = await runTask(
       {
         pool,
+        ...(loadEmailHandler ? { loadEmailHandler } : {}),
         onProgress: (progress) => {
           if (!options.json)
             io.err(

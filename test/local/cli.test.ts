@@ -109,6 +109,13 @@ describe("the operator CLI against a database", () => {
     expect(result.out).toMatch(/cleanup-expired-sessions: succeeded, 12000 rows in \d+ ms \(run \d+\)/);
   });
 
+  it("when an email task runs directly without a SendGrid key, then the email code is loaded and the run succeeds", async () => {
+    const result = await cli(["run", "send-order-confirmations", "--json"]);
+    expect(result.err).toBe("");
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.out)).toMatchObject({ task: "send-order-confirmations", status: "succeeded" });
+  });
+
   it("when a dry run is asked for, then it reports and changes nothing", async () => {
     await db.pool.query(
       "INSERT INTO drivers (name, is_available, updated_at) VALUES ('idle', true, now() - interval '2 hours')",
