@@ -83,6 +83,7 @@ try {
     consolePort: Number(process.env.CONSOLE_PORT ?? DEFAULT_CONSOLE_PORT),
     ...(process.env.DATABASE_URL ? { demoData: values["demo-data"] } : {}),
     jobs,
+    functionEnv: passedThrough(["SENDGRID_API_KEY", "SENDGRID_BASE_URL", "MAIL_FROM", "OPS_EMAIL"]),
     scheduler: !values["no-scheduler"],
     log: say,
     onAttempt: (attempt) => console.log(describeAttempt(attempt)),
@@ -124,6 +125,13 @@ try {
 } catch (error) {
   console.error(`[start] could not start: ${(error as Error).message}`);
   await shutdown(1);
+}
+
+/** The email settings of this shell, if any, for the function (which sees no other variable of it). */
+function passedThrough(names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(
+    names.flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])),
+  );
 }
 
 function redact(url: string): string {

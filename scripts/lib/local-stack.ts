@@ -48,6 +48,8 @@ export interface LocalStackOptions {
    */
   readonly functionDir?: string;
   readonly jobs: readonly Job[];
+  /** More of the function's environment (SENDGRID_API_KEY, MAIL_FROM, ...), over the local defaults. */
+  readonly functionEnv?: Readonly<Record<string, string>>;
   /** Fire the jobs (default true). */
   readonly scheduler?: boolean;
   readonly clock?: Clock;
@@ -148,6 +150,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         AUTH_AUDIENCE: functionUrl,
         AUTH_ALLOWED_EMAILS: identity.email,
         AUTH_CERTS_URL: certs.url,
+        // Without a SendGrid key the email tasks write to the local mailbox; they still need addresses.
+        MAIL_FROM: "no-reply@delivery.example",
+        OPS_EMAIL: "ops@delivery.example",
+        ...options.functionEnv,
       },
       (line) => {
         recent.push(line);
