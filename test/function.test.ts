@@ -175,6 +175,19 @@ describe("POST / runs a task", () => {
     expect(executed[0]?.rows_affected).toBe("3");
   });
 
+  it("when an email task is posted, then the email module is loaded on demand and runs it", async () => {
+    const answer = await call(fn.url, {
+      token: token(),
+      body: { task: "send-daily-vendor-reports", dryRun: true },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      task: "send-daily-vendor-reports",
+      status: "succeeded",
+      dryRun: true,
+    });
+  });
+
   it("when another run of the task holds its lock, then 200 skipped", async () => {
     const holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
