@@ -3,6 +3,7 @@
  * DATABASE_URL: use that database instead of the embedded one (no demo data unless --demo-data).
  * PORT: the function's port (default 8080). CONSOLE_PORT: the console's (default 8081).
  * PULUMI_STACK: whose overrides to read (default dev: infra/Pulumi.dev.yaml or Pulumi.dev.yaml).
+ * SENDGRID_API_KEY, SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL: passed to the function (else: local mailbox).
  */
 import { parseArgs } from "node:util";
 import { defaultStackFile, jobsOf, readStackJobConfig } from "./lib/jobs.js";

@@ -1,7 +1,8 @@
 -- A little demo data for `npm start`, loaded once into an empty local database, so that the jobs
 -- have something to do in the first minutes: the pending order placed 45 minutes ago is stale, so
 -- auto-cancel-unconfirmed-orders cancels it at the next minute; the driver silent for 45 minutes goes
--- unavailable at the next driver-inactivity-check; expired sessions go at the next hour.
+-- unavailable at the next driver-inactivity-check; expired sessions go at the next hour; the
+-- restaurants with an email get their daily report at 07:00 (into the local mailbox, with no key).
 
 INSERT INTO system_settings (setting_key, setting_value) VALUES ('order_auto_cancel_minutes', '30')
 ON CONFLICT (setting_key) DO NOTHING;
@@ -11,12 +12,14 @@ INSERT INTO restaurants (name, email, rating) VALUES
   ('Sushi Kaze', 'kitchen@kaze.example', 0),
   ('Taqueria Sol', 'hola@sol.example', 0);
 
-INSERT INTO orders (restaurant_id, status, total_amount, placed_at, created_at) VALUES
+-- The confirmed order queues a confirmation email (the trigger on orders), which
+-- send-order-confirmations writes to the local mailbox at the next minute.
+INSERT INTO orders (restaurant_id, status, total_amount, placed_at, created_at, customer_email) VALUES
   -- Stale: the vendor never confirmed it.
-  ((SELECT id FROM restaurants WHERE name = 'Pizzeria Napoli'), 'pending', 24.50, now() - interval '45 minutes', now() - interval '45 minutes'),
+  ((SELECT id FROM restaurants WHERE name = 'Pizzeria Napoli'), 'pending', 24.50, now() - interval '45 minutes', now() - interval '45 minutes', 'marta@customer.example'),
   -- Fresh: still within the confirmation window.
-  ((SELECT id FROM restaurants WHERE name = 'Sushi Kaze'), 'pending', 38.00, now() - interval '5 minutes', now() - interval '5 minutes'),
-  ((SELECT id FROM restaurants WHERE name = 'Taqueria Sol'), 'confirmed', 17.25, now() - interval '12 minutes', now() - interval '12 minutes');
+  ((SELECT id FROM restaurants WHERE name = 'Sushi Kaze'), 'pending', 38.00, now() - interval '5 minutes', now() - interval '5 minutes', 'kenji@customer.example'),
+  ((SELECT id FROM restaurants WHERE name = 'Taqueria Sol'), 'confirmed', 17.25, now() - interval '12 minutes', now() - interval '12 minutes', 'lucia@customer.example');
 
 INSERT INTO orders (restaurant_id, status, total_amount, placed_at, delivered_at, created_at, updated_at) VALUES
   ((SELECT id FROM restaurants WHERE name = 'Pizzeria Napoli'), 'delivered', 31.90, now() - interval '1 day 1 hour', now() - interval '1 day', now() - interval '1 day 1 hour', now() - interval '1 day'),
