@@ -1,0 +1,118 @@
+/**
+ * Everything one reliability test file needs around the built function: a database of its own
+ * (reached through a TCP proxy that can take it down), a development identity whose certificates a
+ * loopback server publishes, the function process configured for both, and a client that sends
+ * requests with a valid token of the allowed caller.
+ */
+import type { CertsServer, DevIdentity } from "../../../scripts/lib/dev-identity.js";
+import { createDevIdentity, serveCerts } from "../../../scripts/lib/dev-identity.js";
+import type { TestDatabase } from "../../helpers/database.js";
+import { createTestDatabase } from "../../helpers/database.js";
+import type { RawRequest, RawResponse } from "../../helpers/raw-http.js";
+import { connectionCount } from "../../helpers/load.js";
+import { jsonOf, sendRaw } from "../../helpers/raw-http.js";
+import type { TcpProxy } from "../../helpers/tcp-proxy.js";
+import { startTcpProxy } from "../../helpers/tcp-proxy.js";
+import type { FunctionProcess } from "./function-process.js";
+import { startFunction } from "./function-process.js";
+
+export interface Stack {
+  readonly db: TestDatabase;
+  readonly proxy: TcpProxy;
+  readonly identity: DevIdentity;
+  readonly certs: CertsServer;
+  readonly fn: FunctionProcess;
+  /** A fresh valid token of the allowed caller. */
+  token(): string;
+  /** POSTs a JSON body to `/` with a valid token, plus these headers. */
+  post(
+    body: unknown,
+    headers?: ReadonlyArray<readonly [string, string]>,
+  ): Promise<RawResponse & { json: unknown }>;
+  send(request: RawRequest): Promise<RawResponse>;
+  /** The function's server connections, counted in pg_stat_activity. */
+  functionConnections(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** DB_POOL_MAX of the function. */
+  readonly poolMax?: number;
+  readonly env?: Record<string, string>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const db = await createTestDatabase();
+  const target = new URL(db.url);
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+  const identity = createDevIdentity();
+  const certs = await serveCerts(identity);
+  const functionUrl = new URL(db.url);
+  functionUrl.hostname = "127.0.0.1";
+  functionUrl.port = String(proxy.port);
+  let fn: FunctionProcess;
+  try {
+    fn = await startFunction({
+      DATABASE_URL: functionUrl.toString(),
+      DB_POOL_MAX: String(options.poolMax ?? 2),
+      AUTH_AUDIENCE: identity.audience,
+      AUTH_ALLOWED_EMAILS: identity.email,
+      AUTH_CERTS_URL: certs.url,
+      ...options.env,
+    });
+  } catch (error) {
+    await certs.close();
+    await proxy.close();
+    await db.drop();
+    throw error;
+  }
+  // One token for the whole file (it lives an hour); signing per request would only measure RSA.
+  let token = identity.signIdToken();
+  let tokenIssued = Date.now();
+  const freshToken = (): string => {
+    if (Date.now() - tokenIssued > 30 * 60_000) {
+      token = identity.signIdToken();
+      tokenIssued = Date.now();
+    }
+    return token;
+  };
+  const send = (request: RawRequest): Promise<RawResponse> => sendRaw(fn.port, request);
+  return {
+    db,
+    proxy,
+    identity,
+    certs,
+    fn,
+    token: freshToken,
+    send,
+    functionConnections: () => connectionCount(db.pool, db.name, proxy.upstreamPorts()),
+    async post(body, headers = []) {
+      const response = await send({
+        method: "POST",
+        path: "/",
+        headers: [
+          ["content-type", "application/json"],
+          ["authorization", `Bearer ${freshToken()}`],
+          ...headers,
+        ],
+        body: Buffer.from(JSON.stringify(body)),
+      });
+      return { ...response, json: jsonOf(response) };
+    },
+    async stop() {
+      await fn.stop();
+      await certs.close();
+      await proxy.close();
+      await db.drop();
+    },
+  };
+}
+
+/** Cloud Scheduler's headers for one tick of a job. */
+export function schedulerHeaders(job: string, scheduleTime: Date): Array<readonly [string, string]> {
+  return [
+    ["x-cloudscheduler", "true"],
+    ["x-cloudscheduler-jobname", job],
+    ["x-cloudscheduler-scheduletime", scheduleTime.toISOString().replace(".000Z", "Z")],
+  ];
+}
