@@ -9,7 +9,12 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
 export interface PoolOptions {
-  connectionString: string;
+  /** A postgres:// URL; or, with the Cloud SQL connector, `stream` + `user` + `database`. */
+  connectionString?: string;
+  /** The Cloud SQL connector's socket factory (from `connector.getOptions`). */
+  stream?: pg.PoolConfig["stream"];
+  user?: string;
+  database?: string;
   /** Connections kept by this process: size it to the requests one instance serves at once. */
   max?: number;
   /** How long to wait for a connection before the request answers 503. */
@@ -19,7 +24,10 @@ export interface PoolOptions {
 
 export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    ...(options.connectionString !== undefined ? { connectionString: options.connectionString } : {}),
+    ...(options.stream !== undefined ? { stream: options.stream } : {}),
+    ...(options.user !== undefined ? { user: options.user } : {}),
+    ...(options.database !== undefined ? { database: options.database } : {}),
     max: options.max ?? 2,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
     idleTimeoutMillis: 60_000,
