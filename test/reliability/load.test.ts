@@ -58,7 +58,9 @@ describe("load", () => {
     }
     for (let i = 0; i < 50; i++) plan.push({ kind: "dry", task: tasks[i % tasks.length]! });
     const hostile = fc.sample(
-      hostileRequest({ maxBodyBytes: MAX_BODY_BYTES }).filter((request) => (request.body?.length ?? 0) < 100_000),
+      hostileRequest({ maxBodyBytes: MAX_BODY_BYTES }).filter(
+        (request) => (request.body?.length ?? 0) < 100_000,
+      ),
       { numRuns: 50, seed: 42 },
     );
     hostile.forEach((_, index) => plan.push({ kind: "hostile", index }));
