@@ -188,8 +188,19 @@ export interface HostileOptions {
   readonly maxBodyBytes: number;
 }
 
+/** How a request shows in a failure report: the body clipped, never megabytes of it. */
+function withSummary(request: HostileRequest): HostileRequest {
+  const body = request.body?.toString("utf8") ?? "";
+  const summary = `${request.defect}: ${request.method} ${request.path.slice(0, 60)} ${JSON.stringify(request.headers).slice(0, 300)} auth=${JSON.stringify(request.authorization).slice(0, 80)} body(${request.body?.length ?? 0})=${JSON.stringify(body.slice(0, 200))}`;
+  return Object.assign(request, { [fc.toStringMethod]: () => summary });
+}
+
 /** One generated hostile request. */
 export function hostileRequest(options: HostileOptions): fc.Arbitrary<HostileRequest> {
+  return hostileRequestOf(options).map(withSummary);
+}
+
+function hostileRequestOf(options: HostileOptions): fc.Arbitrary<HostileRequest> {
   const post = (
     defect: string,
     body: string | Buffer,
@@ -435,11 +446,11 @@ export function hostileRequestAnywhere(options: HostileOptions): fc.Arbitrary<Ho
   return fc.tuple(hostileRequest(options), fc.option(oddPath, { freq: 5 })).map(([request, path]) =>
     path === null || request.method !== "POST"
       ? request
-      : {
+      : withSummary({
           ...request,
           path,
           defect: `${request.defect} at ${path.slice(0, 40)}`,
           expected: request.expected.includes(404) ? request.expected : [...request.expected, 404],
-        },
+        }),
   );
 }

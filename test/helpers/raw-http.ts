@@ -22,6 +22,9 @@ export interface RawResponse {
 
 export class ConnectionFailure extends Error {}
 
+const LARGE_BODY = 64 * 1024;
+const EARLY_ANSWER_WAIT_MS = 50;
+
 function decodeChunked(data: Buffer): Buffer {
   const parts: Buffer[] = [];
   let offset = 0;
@@ -105,11 +108,26 @@ export function sendRaw(
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
     socket.on("end", () => finish());
     socket.on("close", () => finish());
-    // A server may answer (413) and close before reading a large body: the answer still counts.
-    socket.on("error", (error) => finish(error));
+    socket.on("error", (error) => {
+      // A server that answered (413) and closed while the body was still going out: the answer counts.
+      if (chunks.length > 0 && (error as NodeJS.ErrnoException).code !== "ETIMEDOUT") finish();
+      else finish(error);
+    });
     socket.on("connect", () => {
       socket.write(head);
-      if (request.body !== undefined && request.body.length > 0) socket.write(request.body);
+      const body = request.body;
+      if (body === undefined || body.length === 0) return;
+      if (body.length <= LARGE_BODY) {
+        socket.write(body);
+        return;
+      }
+      // A server may refuse a large body from its declared length alone and close at once; the
+      // kernel then resets the connection, and an answer not yet read would be lost. As a careful
+      // client does with "Expect: 100-continue", wait briefly for an early answer before sending.
+      setTimeout(() => {
+        if (chunks.length > 0 || settled) return;
+        socket.write(body);
+      }, EARLY_ANSWER_WAIT_MS);
     });
   });
 }

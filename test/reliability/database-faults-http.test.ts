@@ -152,7 +152,9 @@ describe("database faults over HTTP", () => {
     await holder.connect();
     try {
       await holder.query("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
-      const timedOut = await stack.post({ task }, schedulerHeaders(task, new Date("2026-11-29T12:00:00Z")));
+      const timedOut = await stack.post({ task }, schedulerHeaders(task, new Date("2026-11-29T12:00:00Z")), {
+        timeoutMs: 60_000,
+      });
       await holder.query("ROLLBACK");
       expect(timedOut.status).toBe(504);
       expect(timedOut.json).toMatchObject({ error: { code: "timeout", task } });

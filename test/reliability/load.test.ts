@@ -8,7 +8,7 @@ import { MAX_BODY_BYTES } from "../../functions/router.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authorizationFor, problemsWithAnswer } from "../helpers/hostile-check.js";
 import { hostileRequest } from "../helpers/hostile-requests.js";
-import { fireAtOnce } from "../helpers/load.js";
+import { fireAtOnce, percentile } from "../helpers/load.js";
 import type { RawResponse } from "../helpers/raw-http.js";
 import { jsonOf } from "../helpers/raw-http.js";
 import { recordFigures } from "./helpers/figures.js";
@@ -87,6 +87,7 @@ describe("load", () => {
     })();
 
     const token = stack.token();
+    const logsBefore = stack.fn.logs.length;
     const report = await fireAtOnce(plan.length, async (index): Promise<RawResponse> => {
       const item = plan[index]!;
       if (item.kind === "hostile") {
@@ -168,6 +169,14 @@ describe("load", () => {
       [[...runIds.values()]],
     );
 
+    // The function's own view (its request log's latency): time inside the instance, queueing for
+    // one of the 2 connections included, the client's TCP and the test's proxy excluded.
+    const inside = stack.fn.logs
+      .slice(logsBefore)
+      .map((line) => line.latencyMs)
+      .filter((ms): ms is number => typeof ms === "number")
+      .sort((a, b) => a - b);
+
     recordFigures("load", {
       requests: plan.length,
       concurrency: plan.length,
@@ -176,6 +185,8 @@ describe("load", () => {
       p99Ms: Math.round(report.p99 * 10) / 10,
       maxMs: Math.round(report.max * 10) / 10,
       wallMs: Math.round(report.wallMs),
+      functionP50Ms: percentile(inside, 50),
+      functionP99Ms: percentile(inside, 99),
       outcomes,
       wrongAnswers: wrong.length,
       duplicatesExecuted: history.rows.length,

@@ -6,12 +6,13 @@
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { freePort } from "../../../scripts/lib/embedded-postgres.js";
 import { sendRaw } from "../../helpers/raw-http.js";
 
-export const distDir = resolve(import.meta.dirname, "../../../dist/function");
+const root = resolve(import.meta.dirname, "../../..");
+export const distDir = resolve(root, "dist/function");
+const frameworkBin = resolve(root, "node_modules/.bin/functions-framework");
 
 export interface FunctionProcess {
   readonly port: number;
@@ -31,12 +32,10 @@ export async function startFunction(env: Record<string, string>): Promise<Functi
     throw new Error(`${distDir}/index.js is missing: run \`npm run build\` first`);
   }
   const port = await freePort();
-  const frameworkMain = createRequire(import.meta.url).resolve(
-    "@google-cloud/functions-framework/build/src/main.js",
-  );
+  // What `npx functions-framework` runs, without npx's own start-up time.
   const child: ChildProcess = spawn(
     process.execPath,
-    [frameworkMain, `--source=${distDir}`, "--target=scheduledTasks", `--port=${port}`],
+    [frameworkBin, `--source=${distDir}`, "--target=scheduledTasks", `--port=${port}`],
     {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],

@@ -28,6 +28,7 @@ export interface Stack {
   post(
     body: unknown,
     headers?: ReadonlyArray<readonly [string, string]>,
+    options?: { timeoutMs?: number },
   ): Promise<RawResponse & { json: unknown }>;
   send(request: RawRequest): Promise<RawResponse>;
   /** The function's server connections, counted in pg_stat_activity. */
@@ -86,17 +87,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     token: freshToken,
     send,
     functionConnections: () => connectionCount(db.pool, db.name, proxy.upstreamPorts()),
-    async post(body, headers = []) {
-      const response = await send({
-        method: "POST",
-        path: "/",
-        headers: [
-          ["content-type", "application/json"],
-          ["authorization", `Bearer ${freshToken()}`],
-          ...headers,
-        ],
-        body: Buffer.from(JSON.stringify(body)),
-      });
+    async post(body, headers = [], postOptions = {}) {
+      const response = await sendRaw(
+        fn.port,
+        {
+          method: "POST",
+          path: "/",
+          headers: [
+            ["content-type", "application/json"],
+            ["authorization", `Bearer ${freshToken()}`],
+            ...headers,
+          ],
+          body: Buffer.from(JSON.stringify(body)),
+        },
+        postOptions,
+      );
       return { ...response, json: jsonOf(response) };
     },
     async stop() {
