@@ -66,11 +66,11 @@ export const defaultClockSkewSeconds = 60;
 export const googleIssuers: readonly string[] = ["https://accounts.google.com", "accounts.google.com"];
 
 /**
- * What Cloud Run puts in place of the signature of a token it verified before forwarding the request:
- * https://cloud.google.com/run/docs/troubleshooting#signature-removed ("Cloud Run removes the
- * signature of the identity token", so it cannot be replayed elsewhere). Google's own
- * apigee/registry README says the same: "Cloud Run removes signatures from accepted JWT tokens,
- * replacing them with SIGNATURE_REMOVED_BY_GOOGLE".
+ * What Cloud Run puts in place of the signature of a token it verified before forwarding the request,
+ * so the forwarded token cannot be replayed elsewhere. Google documents this in Cloud Run's
+ * troubleshooting guide, https://cloud.google.com/run/docs/troubleshooting#signature-removed; Google's
+ * apigee/registry README puts it as "Cloud Run removes signatures from accepted JWT tokens, replacing
+ * them with SIGNATURE_REMOVED_BY_GOOGLE".
  */
 export const signatureRemovedMarker = "SIGNATURE_REMOVED_BY_GOOGLE";
 
@@ -380,9 +380,13 @@ export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Au
     if (!signature) throw unauthenticated("the token's signature is not canonical base64url");
     const key = await certificates.keyFor(kid);
     if (!key) throw unauthenticated(`the token was signed with an unknown key (kid ${quote(kid)})`);
-    if (!verifySignature("sha256", Buffer.from(signingInput), key, signature)) {
-      throw unauthenticated("the token's signature is not valid");
+    let valid: boolean;
+    try {
+      valid = verifySignature("sha256", Buffer.from(signingInput), key, signature);
+    } catch {
+      valid = false;
     }
+    if (!valid) throw unauthenticated("the token's signature is not valid");
   }
 
   function checkClaims(claims: Record<string, unknown>): Caller {
@@ -455,6 +459,22 @@ export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Au
       }
       await checkSignature(token);
       return checkClaims(token.claims);
+    },
+  };
+}
+
+/**
+ * The authenticator of a function whose authentication is not configured (`parseAuthEnv` found
+ * problems): it refuses every request. A server-side fault (500), not the caller's; the problems
+ * themselves go to the log once, at cold start, not to callers.
+ */
+export function createRefusingAuthenticator(): Authenticator {
+  return {
+    async authenticate() {
+      throw new ScheduledTaskError(
+        "internal",
+        "authentication is not configured on this function, so every request is refused; its log says why",
+      );
     },
   };
 }

@@ -4,7 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthConfig, AuthMode, Authenticator } from "../functions/auth.js";
-import { cacheSecondsOf, createAuthenticator, googleCertsUrl, parseAuthEnv } from "../functions/auth.js";
+import {
+  cacheSecondsOf,
+  createAuthenticator,
+  createRefusingAuthenticator,
+  googleCertsUrl,
+  parseAuthEnv,
+} from "../functions/auth.js";
 import { ScheduledTaskError } from "../functions/errors.js";
 import type { ErrorCode } from "../functions/errors.js";
 import { createLogger } from "../functions/log.js";
@@ -738,5 +744,13 @@ describe("parseAuthEnv", () => {
     expect(config).toBeUndefined();
     expect(problems).toHaveLength(expected.length);
     expected.forEach((pattern, i) => expect(problems[i]).toMatch(pattern));
+  });
+
+  it("when the configuration has problems, then the refusing authenticator refuses even a valid token", async () => {
+    const { config } = parseAuthEnv({ AUTH_ALLOWED_EMAILS: identity.email });
+    expect(config).toBeUndefined();
+    const error = await refusal(createRefusingAuthenticator(), bearer(identity.signIdToken()));
+    expect(error.code).toBe("internal");
+    expect(error.message).toMatch(/authentication is not configured/);
   });
 });
