@@ -4,7 +4,7 @@
  * when a retry would be pointless or harmful (ran, skipped, duplicate).
  */
 import type { ErrorCode } from "./errors.js";
-import { errorStatus, publicMessage, ScheduledTaskError } from "./errors.js";
+import { errorStatus, ScheduledTaskError } from "./errors.js";
 import type { RunResult } from "./runner.js";
 
 export interface Answer {
@@ -60,9 +60,4 @@ export function toAnswer(outcome: Outcome): Answer {
       return { status: 500, body: errorBody("internal", "internal error") };
     }
   }
-}
-
-/** For the log line of an unexpected error: its message only, never its stack. */
-export function describeError(error: unknown): string {
-  return publicMessage(error);
 }

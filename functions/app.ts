@@ -63,5 +63,10 @@ export function createScheduledTasksFunction(options: ScheduledTasksOptions): Sc
     projectId: config.projectId,
     ...(options.loadEmailHandler ? { loadEmailHandler: options.loadEmailHandler } : {}),
   });
+  // After the module has loaded (so the framework starts listening as early as a hello-world
+  // does), the driver loads in the background: every task request needs it.
+  setImmediate(() => {
+    pools.preload().catch((error: unknown) => log.warn("could not preload the database driver", { error }));
+  });
   return { handler, config, problems, close: () => pools.end() };
 }

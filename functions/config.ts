@@ -150,14 +150,9 @@ function parseEmail(env: Env, problems: string[], warnings: string[]): EmailConf
     );
   }
   if (baseUrl) {
-    let ok = false;
-    try {
-      const parsed = new URL(baseUrl);
-      ok = parsed.protocol === "http:" || parsed.protocol === "https:";
-    } catch {
-      ok = false;
-    }
-    if (!ok) problems.push("SENDGRID_BASE_URL is not an http(s) URL");
+    const protocol = URL.canParse(baseUrl) ? new URL(baseUrl).protocol : "";
+    if (protocol !== "http:" && protocol !== "https:")
+      problems.push("SENDGRID_BASE_URL is not an http(s) URL");
   }
   if (from && !emailPattern.test(from)) problems.push("MAIL_FROM is not an email address");
   if (opsEmail && !emailPattern.test(opsEmail)) problems.push("OPS_EMAIL is not an email address");

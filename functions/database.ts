@@ -5,13 +5,17 @@
  */
 import type { DatabaseConfig } from "./config.js";
 import type { Pool } from "./db.js";
-import { createPool } from "./db.js";
 import { publicMessage, ScheduledTaskError } from "./errors.js";
 import type { Logger } from "./log.js";
 
 export interface PoolProvider {
   /** The pool; rejects with `unavailable` when it cannot be set up (the next call tries again). */
   get(): Promise<Pool>;
+  /**
+   * Loads the driver (and the connector, when configured) without connecting: called once the
+   * instance is up, so the first request does not wait for module loading.
+   */
+  preload(): Promise<void>;
   /** Closes the pool (and the connector) if one was created. */
   end(): Promise<void>;
 }
@@ -20,6 +24,9 @@ export function createPoolProvider(database: DatabaseConfig, max: number, log: L
   let pending: Promise<{ pool: Pool; close?: () => void }> | undefined;
 
   const open = async (): Promise<{ pool: Pool; close?: () => void }> => {
+    // pg loads with the first request rather than at module load: the same total for the first
+    // request, but the instance is up and answering (health checks, refusals) sooner.
+    const { createPool } = await import("./db.js");
     if (database.kind === "url") {
       return { pool: createPool({ connectionString: database.connectionString, max, log }) };
     }
@@ -43,6 +50,10 @@ export function createPoolProvider(database: DatabaseConfig, max: number, log: L
   };
 
   return {
+    async preload() {
+      await import("./db.js");
+      if (database.kind === "cloud-sql") await import("@google-cloud/cloud-sql-connector");
+    },
     get() {
       pending ??= open().catch((error: unknown) => {
         pending = undefined;

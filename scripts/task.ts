@@ -43,7 +43,7 @@ if (!url) {
 // Progress lines go to stderr; stdout carries only the run's JSON.
 const log = createLogger({}, (line) => process.stderr.write(`${line}\n`));
 const pool = createPool({ connectionString: url, max: 2, log });
-let code: number = exitCodes.ok;
+let code: number;
 try {
   const result = await runTask(
     { pool, log },

@@ -571,6 +571,40 @@ describe("the function's environment and its database", () => {
       await unreachable.close();
     }
   });
+  it("when the runner throws something unexpected, then 500 internal without its detail, and the next request is served", async () => {
+    const auth = parseAuthEnv(env).config;
+    if (!auth) throw new Error("test auth configuration is incomplete");
+    const lines: string[] = [];
+    let calls = 0;
+    const served = await serveHandler(
+      createHandler({
+        authenticator: createAuthenticator(auth),
+        pool: async () => db.pool,
+        runTask: async (deps, request) => {
+          calls += 1;
+          if (calls === 1) throw new TypeError("Cannot read properties of undefined (reading 'rows')");
+          return runTask(deps, request);
+        },
+        log: createLogger({}, (line) => lines.push(line)),
+      }),
+    );
+    try {
+      const broken = await call(served.url, {
+        token: token(),
+        body: { task: "generate-daily-stats", dryRun: true },
+      });
+      expect(broken.status).toBe(500);
+      expect(broken.body).toEqual({ error: { code: "internal", message: "internal error" } });
+      expect(lines.some((line) => line.includes("reading 'rows'"))).toBe(true);
+      const next = await call(served.url, {
+        token: token(),
+        body: { task: "generate-daily-stats", dryRun: true },
+      });
+      expect(next.status).toBe(200);
+    } finally {
+      await served.close();
+    }
+  });
 });
 
 describe("GET /health", () => {
