@@ -118,6 +118,7 @@ function logRequest(log: Logger, req: Request, answer: Answer, outcome: Outcome,
     const { error } = outcome;
     if (error instanceof ScheduledTaskError) {
       fields.code = error.code;
+      if (typeof error.details?.task === "string") fields.task = error.details.task;
       const why = `${line} ${error.code}: ${error.message}`;
       if (error.status >= 500) log.error(why, { ...fields, cause: describeCause(error) });
       else log.warn(why, fields);
@@ -157,24 +158,36 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
       details: { tasks: taskNames },
     });
   }
-  const pool = await deps.pool();
-  const runLog = log.child({ caller: caller.email });
-  const result = await deps.runTask(
-    {
-      pool,
-      log: runLog,
-      ...(deps.loadEmailHandler ? { loadEmailHandler: deps.loadEmailHandler } : {}),
-    },
-    {
-      task,
-      trigger: scheduler ? "scheduler" : "http",
-      jobName: scheduler?.jobName,
-      scheduleTime: scheduler?.scheduleTime,
-      dryRun: body.dryRun,
-      force: body.force,
-    },
-  );
-  return { kind: "run", result };
+  try {
+    const pool = await deps.pool();
+    const runLog = log.child({ caller: caller.email });
+    const result = await deps.runTask(
+      {
+        pool,
+        log: runLog,
+        ...(deps.loadEmailHandler ? { loadEmailHandler: deps.loadEmailHandler } : {}),
+      },
+      {
+        task,
+        trigger: scheduler ? "scheduler" : "http",
+        jobName: scheduler?.jobName,
+        scheduleTime: scheduler?.scheduleTime,
+        dryRun: body.dryRun,
+        force: body.force,
+      },
+    );
+    return { kind: "run", result };
+  } catch (error) {
+    // A run that could not even start (the database down) has no record: its ERROR log line is
+    // the only trace, and the failed-runs alert counts only lines that name their task.
+    if (error instanceof ScheduledTaskError && error.details?.task === undefined) {
+      throw new ScheduledTaskError(error.code, error.message, {
+        cause: error.cause,
+        details: { ...error.details, task: task.name },
+      });
+    }
+    throw error;
+  }
 }
 
 function checkJsonBody(req: Request): void {

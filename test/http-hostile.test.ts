@@ -19,7 +19,7 @@ import { hostileRequestAnywhere } from "./helpers/hostile-requests.js";
 import { sendRaw } from "./helpers/raw-http.js";
 import { giveEveryTaskWork } from "./reliability/helpers/fixtures.js";
 
-const RUNS = 300;
+const RUNS = Number(process.env.HOSTILE_FAST_RUNS ?? 300);
 const db = useTestDatabase();
 let identity: DevIdentity;
 let certs: CertsServer;
