@@ -22,6 +22,7 @@ import { giveEveryTaskWork } from "./reliability/helpers/fixtures.js";
 const RUNS = Number(process.env.HOSTILE_FAST_RUNS ?? 300);
 const db = useTestDatabase();
 let identity: DevIdentity;
+let impostor: DevIdentity;
 let certs: CertsServer;
 let fn: RunningFunction;
 let port: number;
@@ -29,6 +30,7 @@ const logLines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   identity = createDevIdentity();
+  impostor = createDevIdentity({ kid: identity.kid, audience: identity.audience });
   certs = await serveCerts(identity);
   fn = await startFunction({
     env: {
@@ -55,7 +57,7 @@ describe("hostile HTTP input (in-process)", () => {
     let sent = 0;
     await fc.assert(
       fc.asyncProperty(hostileRequestAnywhere({ maxBodyBytes: MAX_BODY_BYTES }), async (request) => {
-        const authorization = authorizationFor(request, token);
+        const authorization = authorizationFor(request, { token, identity, impostor });
         const response = await sendRaw(port, {
           method: request.method,
           path: request.path,
@@ -64,6 +66,7 @@ describe("hostile HTTP input (in-process)", () => {
             ...(authorization === undefined ? [] : [["authorization", authorization] as const]),
           ],
           body: request.body,
+          chunked: request.chunked,
         });
         sent += 1;
         const problems = problemsWithAnswer(request, response, authorization);

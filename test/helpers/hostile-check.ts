@@ -4,6 +4,8 @@
  * status, with no stack trace and nothing of the caller's token echoed back.
  */
 import { errorStatus } from "../../functions/errors.js";
+import type { DevIdentity } from "../../scripts/lib/dev-identity.js";
+import { mint } from "./forged-tokens.js";
 import type { HostileRequest } from "./hostile-requests.js";
 import type { RawResponse } from "./raw-http.js";
 import { jsonOf } from "./raw-http.js";
@@ -48,15 +50,25 @@ export function problemsWithAnswer(
   return problems;
 }
 
-/** The Authorization header value to send for a request, given a valid token. */
-export function authorizationFor(request: HostileRequest, validToken: string): string | undefined {
+export interface Credentials {
+  /** A valid token of the allowed caller. */
+  readonly token: string;
+  readonly identity: DevIdentity;
+  /** Another key pair: what a forger without the real key has. */
+  readonly impostor: DevIdentity;
+}
+
+/** The Authorization header value to send for a request. */
+export function authorizationFor(request: HostileRequest, credentials: Credentials): string | undefined {
   switch (request.authorization.kind) {
     case "valid":
-      return `Bearer ${validToken}`;
+      return `Bearer ${credentials.token}`;
     case "absent":
       return undefined;
     case "raw":
       return request.authorization.value;
+    case "forged":
+      return `Bearer ${mint(request.authorization.forgery, credentials.identity, credentials.impostor)}`;
   }
 }
 

@@ -6,13 +6,17 @@
  */
 import fc from "fast-check";
 import { findTask, taskNames } from "../../functions/catalog.js";
+import type { Forgery } from "./forged-tokens.js";
+import { forgery } from "./forged-tokens.js";
 
 export type Authorization =
   /** A valid ID token of the allowed caller, minted when the request is sent. */
   | { readonly kind: "valid" }
   | { readonly kind: "absent" }
   /** This exact header value. */
-  | { readonly kind: "raw"; readonly value: string };
+  | { readonly kind: "raw"; readonly value: string }
+  /** `Bearer` and a forged token, minted when the request is sent. */
+  | { readonly kind: "forged"; readonly forgery: Forgery };
 
 export interface HostileRequest {
   /** What is wrong with it, for failure messages and the tally. */
@@ -23,6 +27,8 @@ export interface HostileRequest {
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly authorization: Authorization;
   readonly body?: Buffer;
+  /** Sent without a declared length (Transfer-Encoding: chunked). */
+  readonly chunked?: boolean;
   /** The statuses the contract allows for this request. */
   readonly expected: readonly number[];
 }
@@ -304,6 +310,18 @@ function hostileRequestOf(options: HostileOptions): fc.Arbitrary<HostileRequest>
       return post(`body of ${body.length} bytes (${how})`, body, [413]);
     });
 
+  // No Content-Length to refuse it by: the function must measure what it received.
+  const chunkedHugeBody = fc
+    .tuple(knownTask, fc.integer({ min: options.maxBodyBytes + 1, max: 300_000 }))
+    .map(([task, size]): HostileRequest => ({
+      ...post(
+        `chunked body of about ${size} bytes`,
+        JSON.stringify({ task, padding: "x".repeat(size) }),
+        [413],
+      ),
+      chunked: true,
+    }));
+
   const deepBody = fc
     .tuple(fc.integer({ min: 200, max: 50_000 }), fc.constantFrom("array", "object", "task"))
     .map(([depth, how]) => {
@@ -396,6 +414,11 @@ function hostileRequestOf(options: HostileOptions): fc.Arbitrary<HostileRequest>
       authorization,
     }));
 
+  const forgedToken = fc.tuple(validBody, forgery).map(([body, forged]): HostileRequest => ({
+    ...post(`forged token: ${forged.defect}`, body, forged.expected),
+    authorization: { kind: "forged", forgery: forged },
+  }));
+
   const badHealth = fc
     .tuple(fc.constantFrom<Authorization>({ kind: "absent" }, { kind: "raw", value: "Bearer x.y.z" }))
     .map(([authorization]): HostileRequest => ({
@@ -419,8 +442,10 @@ function hostileRequestOf(options: HostileOptions): fc.Arbitrary<HostileRequest>
     { arbitrary: oddTask, weight: 6 },
     { arbitrary: hugeBody, weight: 1 },
     { arbitrary: deepBody, weight: 1 },
+    { arbitrary: chunkedHugeBody, weight: 1 },
     { arbitrary: badScheduleTime, weight: 3 },
     { arbitrary: badAuthorization, weight: 4 },
+    { arbitrary: forgedToken, weight: 6 },
     { arbitrary: badHealth, weight: 1 },
   );
 }

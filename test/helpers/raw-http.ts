@@ -10,6 +10,8 @@ export interface RawRequest {
   readonly path: string;
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly body?: Buffer | undefined;
+  /** Send the body with Transfer-Encoding: chunked (no declared length) instead of Content-Length. */
+  readonly chunked?: boolean | undefined;
 }
 
 export interface RawResponse {
@@ -77,7 +79,9 @@ export function sendRaw(
   }
   const lines = [`${request.method} ${request.path} HTTP/1.1`, `host: ${host}:${port}`, "connection: close"];
   for (const [name, value] of request.headers) lines.push(`${name}: ${value}`);
-  if (request.body !== undefined) lines.push(`content-length: ${request.body.length}`);
+  if (request.body !== undefined) {
+    lines.push(request.chunked ? "transfer-encoding: chunked" : `content-length: ${request.body.length}`);
+  }
   const head = Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "utf8");
 
   return new Promise((resolve, reject) => {
@@ -115,7 +119,7 @@ export function sendRaw(
     });
     socket.on("connect", () => {
       socket.write(head);
-      const body = request.body;
+      const body = request.chunked && request.body ? chunkedEncoding(request.body) : request.body;
       if (body === undefined || body.length === 0) return;
       if (body.length <= LARGE_BODY) {
         socket.write(body);
@@ -130,6 +134,16 @@ export function sendRaw(
       }, EARLY_ANSWER_WAIT_MS);
     });
   });
+}
+
+function chunkedEncoding(body: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  for (let offset = 0; offset < body.length; offset += 16 * 1024) {
+    const chunk = body.subarray(offset, offset + 16 * 1024);
+    parts.push(Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n"));
+  }
+  parts.push(Buffer.from("0\r\n\r\n"));
+  return Buffer.concat(parts);
 }
 
 /** The answer's body as JSON, or undefined when it is not JSON. */

@@ -37,12 +37,17 @@ describe("hostile HTTP input against the built function", () => {
     const byStatus = new Tally();
     let sent = 0;
     let accepted = 0;
+    let tokensTried = 0;
     let bytes = 0;
     const token = stack.token();
 
     await fc.assert(
       fc.asyncProperty(hostileRequestAnywhere({ maxBodyBytes: MAX_BODY_BYTES }), async (request) => {
-        const authorization = authorizationFor(request, token);
+        const authorization = authorizationFor(request, {
+          token,
+          identity: stack.identity,
+          impostor: stack.impostor,
+        });
         const headers = [
           ...request.headers,
           ...(authorization === undefined ? [] : [["authorization", authorization] as const]),
@@ -54,6 +59,7 @@ describe("hostile HTTP input against the built function", () => {
             path: request.path,
             headers,
             body: request.body,
+            chunked: request.chunked,
           });
         } catch (error) {
           throw new Error(
@@ -62,6 +68,7 @@ describe("hostile HTTP input against the built function", () => {
           );
         }
         sent += 1;
+        if (request.authorization.kind === "forged" || request.authorization.kind === "raw") tokensTried += 1;
         bytes += request.body?.length ?? 0;
         byDefect.add(request.defect.replace(/ at .*$/, "").replace(/\d+/g, "N"));
         byStatus.add(String(response.status));
@@ -89,6 +96,7 @@ describe("hostile HTTP input against the built function", () => {
 
     recordFigures("hostile-input", {
       inputsTried: sent,
+      tokensTried,
       accepted,
       megabytesSent: Math.round(bytes / 1e5) / 10,
       byStatus: byStatus.toObject(),

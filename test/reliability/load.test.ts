@@ -92,7 +92,11 @@ describe("load", () => {
       const item = plan[index]!;
       if (item.kind === "hostile") {
         const request = hostile[item.index]!;
-        const authorization = authorizationFor(request, token);
+        const authorization = authorizationFor(request, {
+          token,
+          identity: stack.identity,
+          impostor: stack.impostor,
+        });
         return stack.send({
           method: request.method,
           path: request.path,
@@ -101,6 +105,7 @@ describe("load", () => {
             ...(authorization ? [["authorization", authorization] as const] : []),
           ],
           body: request.body,
+          chunked: request.chunked,
         });
       }
       const body = item.kind === "dry" ? { task: item.task, dryRun: true } : { task: item.task };

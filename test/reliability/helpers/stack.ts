@@ -20,6 +20,8 @@ export interface Stack {
   readonly db: TestDatabase;
   readonly proxy: TcpProxy;
   readonly identity: DevIdentity;
+  /** A key pair under the identity's kid that the certificates server does not publish: a forger's. */
+  readonly impostor: DevIdentity;
   readonly certs: CertsServer;
   readonly fn: FunctionProcess;
   /** A fresh valid token of the allowed caller. */
@@ -47,6 +49,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const target = new URL(db.url);
   const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
   const identity = createDevIdentity();
+  const impostor = createDevIdentity({ kid: identity.kid, audience: identity.audience });
   const certs = await serveCerts(identity);
   const functionUrl = new URL(db.url);
   functionUrl.hostname = "127.0.0.1";
@@ -82,6 +85,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     db,
     proxy,
     identity,
+    impostor,
     certs,
     fn,
     token: freshToken,
