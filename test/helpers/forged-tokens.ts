@@ -23,6 +23,10 @@ export interface Forgery {
 
 const now = (): number => Math.floor(Date.now() / 1000);
 
+/** A claim or header set for a failure message, absent ones shown as such. */
+const show = (fields: Record<string, unknown>): string =>
+  JSON.stringify(fields, (_key, value: unknown) => (value === undefined ? "(absent)" : value));
+
 const signatureDefect = fc.constantFrom<SignatureDefect>(
   "impostor-key",
   "hs256-public-key",
@@ -64,11 +68,11 @@ export const forgery: fc.Arbitrary<Forgery> = fc.oneof(
       { iat: undefined },
       { sub: undefined, email: undefined },
     )
-    .map((claims): Forgery => ({ defect: `claims ${JSON.stringify(claims)}`, claims, expected: [401] })),
+    .map((claims): Forgery => ({ defect: `claims ${show(claims)}`, claims, expected: [401] })),
   fc
     .constantFrom({ email_verified: false }, { email_verified: "true" }, { email_verified: undefined })
     // Genuinely signed, but the caller is not proven to be the allowed account: 401 or 403.
-    .map((claims): Forgery => ({ defect: `claims ${JSON.stringify(claims)}`, claims, expected: [401, 403] })),
+    .map((claims): Forgery => ({ defect: `claims ${show(claims)}`, claims, expected: [401, 403] })),
   fc
     .integer({ min: 120, max: 10 * 86_400 })
     .map((ago): Forgery => ({ defect: "expired", claims: { expRelative: -ago }, expected: [401] })),
@@ -104,7 +108,7 @@ export const forgery: fc.Arbitrary<Forgery> = fc.oneof(
         ? fc.constantFrom<Forgery["signature"]>(undefined, "impostor-key")
         : fc.constant<Forgery["signature"]>("impostor-key")
       ).map((signature): Forgery => ({
-        defect: `header ${JSON.stringify(header)}${signature ? " signed by an impostor" : ""}`,
+        defect: `header ${show(header)}${signature ? " signed by an impostor" : ""}`,
         header,
         ...(signature ? { signature } : {}),
         expected: [401],

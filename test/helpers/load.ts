@@ -53,24 +53,15 @@ export async function fireAtOnce<T>(
   };
 }
 
-/**
- * Server connections to `database` from these client ports (when given: a proxy's upstream ports,
- * to count one process's connections apart from the test's own) or else of `applicationName`.
- */
+/** Server connections to `database` opened under `applicationName` (a pool sets it). */
 export async function connectionCount(
   admin: Pick<pg.Client | pg.Pool, "query">,
   database: string,
-  clientPorts?: readonly number[],
   applicationName = "scheduled-jobs",
 ): Promise<number> {
-  const result = clientPorts
-    ? await admin.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND client_port = ANY($2::int[])",
-        [database, clientPorts],
-      )
-    : await admin.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
-        [database, applicationName],
-      );
+  const result = await admin.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
+    [database, applicationName],
+  );
   return result.rows[0]!.n;
 }

@@ -11,8 +11,6 @@ export interface TcpProxy {
   readonly port: number;
   /** Connections currently proxied. */
   readonly open: number;
-  /** The local ports of the proxy's connections to the server: pg_stat_activity's client_port. */
-  upstreamPorts(): number[];
   /** Cuts every connection and stops listening: clients see resets, then refused connections. */
   down(): Promise<void>;
   /** Listens again on the same port. */
@@ -22,7 +20,6 @@ export interface TcpProxy {
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
-  const upstreams = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
 
@@ -31,9 +28,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       const upstream = connect(target);
       sockets.add(client);
       sockets.add(upstream);
-      upstreams.add(upstream);
       const drop = (): void => {
-        upstreams.delete(upstream);
         client.destroy();
         upstream.destroy();
         sockets.delete(client);
@@ -60,7 +55,6 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     server = undefined;
     for (const socket of sockets) socket.destroy();
     sockets.clear();
-    upstreams.clear();
     if (current) await new Promise<void>((resolve) => current.close(() => resolve()));
   };
 
@@ -72,8 +66,6 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     get open() {
       return sockets.size / 2;
     },
-    upstreamPorts: () =>
-      [...upstreams].map((socket) => socket.localPort).filter((port) => port !== undefined),
     down,
     up: async () => {
       if (!server) await listen();

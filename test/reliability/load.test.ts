@@ -28,7 +28,7 @@ const tasks = [
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack({ poolMax: POOL });
+  stack = await startStack({ poolMax: POOL, direct: true });
   await giveEveryTaskWork(stack.db.pool);
 });
 

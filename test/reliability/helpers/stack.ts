@@ -42,7 +42,12 @@ export interface StackOptions {
   /** DB_POOL_MAX of the function. */
   readonly poolMax?: number;
   readonly env?: Record<string, string>;
+  /** Connect the function straight to the server, not through the proxy (no added hop under load). */
+  readonly direct?: boolean;
 }
+
+/** The function's application_name, so pg_stat_activity tells its connections from the test's own. */
+const functionApplicationName = "scheduled-jobs-under-test";
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const db = await createTestDatabase();
@@ -52,8 +57,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const impostor = createDevIdentity({ kid: identity.kid, audience: identity.audience });
   const certs = await serveCerts(identity);
   const functionUrl = new URL(db.url);
-  functionUrl.hostname = "127.0.0.1";
-  functionUrl.port = String(proxy.port);
+  if (!options.direct) {
+    functionUrl.hostname = "127.0.0.1";
+    functionUrl.port = String(proxy.port);
+  }
+  // pg lets the connection string's parameters override the pool's own application_name.
+  functionUrl.searchParams.set("application_name", functionApplicationName);
   let fn: FunctionProcess;
   try {
     fn = await startFunction({
@@ -90,7 +99,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     fn,
     token: freshToken,
     send,
-    functionConnections: () => connectionCount(db.pool, db.name, proxy.upstreamPorts()),
+    functionConnections: () => connectionCount(db.pool, db.name, functionApplicationName),
     async post(body, headers = [], postOptions = {}) {
       const response = await sendRaw(
         fn.port,
