@@ -142,24 +142,36 @@ describe("runner", () => {
     expect(await runs("driver-inactivity-check")).toHaveLength(2);
   });
 
-  it("when 20 deliveries of one schedule time arrive at once, then exactly one executes", async () => {
-    await db.pool.query(
-      `INSERT INTO drivers (is_available, updated_at) SELECT true, now() - interval '1 hour' FROM generate_series(1, 5)`,
-    );
+  it("when 20 deliveries of one schedule time arrive at once, then exactly one executes (ten rounds)", async () => {
     const pool = createPool({ connectionString: db.url, max: 20 });
+    // Widen the moment between a run giving its lock back and its success committing: a deferred
+    // trigger sleeps at commit time, after finish_run has unlocked.
+    await db.pool.query(`
+      CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$;
+      CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON scheduler.job_runs
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.status = 'succeeded') EXECUTE FUNCTION slow_commit();`);
     try {
-      const scheduleTime = new Date("2026-11-29T11:00:00Z");
-      const results = await Promise.all(
-        Array.from({ length: 20 }, () =>
-          runTask({ pool }, { task: task("driver-inactivity-check"), trigger: "scheduler", scheduleTime }),
-        ),
-      );
-      const succeeded = results.filter((r) => r.status === "succeeded");
-      expect(succeeded).toHaveLength(1);
-      expect(succeeded[0]).toMatchObject({ rowsAffected: 5 });
-      expect(results.every((r) => ["succeeded", "skipped", "duplicate"].includes(r.status))).toBe(true);
-      expect((await runs("driver-inactivity-check")).filter((r) => r.status === "succeeded")).toHaveLength(1);
+      for (let round = 0; round < 10; round++) {
+        await db.pool.query(
+          `INSERT INTO drivers (is_available, updated_at) SELECT true, now() - interval '1 hour' FROM generate_series(1, 5)`,
+        );
+        const scheduleTime = new Date(Date.UTC(2026, 10, 29, 11, round));
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            runTask({ pool }, { task: task("driver-inactivity-check"), trigger: "scheduler", scheduleTime }),
+          ),
+        );
+        const succeeded = results.filter((r) => r.status === "succeeded");
+        expect(succeeded, `round ${round}`).toHaveLength(1);
+        expect(succeeded[0]).toMatchObject({ rowsAffected: 5 });
+        expect(results.every((r) => ["succeeded", "skipped", "duplicate"].includes(r.status))).toBe(true);
+      }
+      const recorded = await runs("driver-inactivity-check");
+      expect(recorded.filter((r) => r.status === "succeeded")).toHaveLength(10);
+      expect(recorded.filter((r) => r.status === "running" || r.status === "failed")).toEqual([]);
     } finally {
+      await db.pool.query(`DROP TRIGGER slow_commit ON scheduler.job_runs; DROP FUNCTION slow_commit()`);
       await pool.end();
     }
   });
