@@ -9,7 +9,7 @@
  * - warm per-request overhead: p50/p95 of a real task over HTTP against the built bundle, next to
  *   the runner called directly and the task's SQL alone on a warm connection.
  *
- * `npx tsx bench/cold-start.ts [--runs N] [--requests N]`; uses DATABASE_URL or an embedded
+ * `npx tsx bench/cold-start.ts [--runs N] [--requests N] [--verify]`; uses DATABASE_URL or an embedded
  * PostgreSQL. Writes bench/results/cold-start.json. The functions are exported for the benchmark suite.
  */
 import type { ChildProcess } from "node:child_process";
@@ -30,7 +30,7 @@ import { createHandler } from "../functions/router.js";
 import { runTask } from "../functions/runner.js";
 import { sqlOf } from "../functions/task-sql.js";
 import { build } from "../scripts/build.js";
-import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
+import { createDevIdentity, serveCerts, stripSignature } from "../scripts/lib/dev-identity.js";
 import type { EmbeddedServer } from "../scripts/lib/embedded-postgres.js";
 import { freePort, startEmbeddedPostgres } from "../scripts/lib/embedded-postgres.js";
 import { applyAppSchema, migrate } from "../scripts/lib/migrate.js";
@@ -205,6 +205,9 @@ function argument(name: string, fallback: number): number {
 
 async function main(): Promise<void> {
   const runs = argument("--runs", 15);
+  // cloud-run: the deployed mode, tokens arrive with their signature stripped and no certificate is
+  // fetched; verify: local runs, the first request also fetches the certificates.
+  const authMode = process.argv.includes("--verify") ? "verify" : "cloud-run";
   const requests = argument("--requests", 300);
 
   let server: EmbeddedServer | undefined;
@@ -225,6 +228,8 @@ async function main(): Promise<void> {
   const hello = writeHelloWorld();
   const identity = createDevIdentity({ audience: "http://localhost:8080" });
   const certs = await serveCerts(identity);
+  const mintToken = (): string =>
+    authMode === "cloud-run" ? stripSignature(identity.signIdToken()) : identity.signIdToken();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     NODE_ENV: "production",
@@ -232,6 +237,7 @@ async function main(): Promise<void> {
     AUTH_AUDIENCE: identity.audience,
     AUTH_ALLOWED_EMAILS: identity.email,
     AUTH_CERTS_URL: certs.url,
+    AUTH_MODE: authMode,
   };
 
   try {
@@ -257,7 +263,7 @@ async function main(): Promise<void> {
     const taskCall = (base: string): Promise<Response> =>
       fetch(`${base}/`, {
         method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${identity.signIdToken()}` },
+        headers: { "content-type": "application/json", authorization: `Bearer ${mintToken()}` },
         body: JSON.stringify({ task: BENCH_TASK }),
       });
     for (let i = 0; i < bootRuns; i += 1) {
@@ -271,7 +277,7 @@ async function main(): Promise<void> {
 
     // 3. Warm per-request cost: HTTP to the bundle, the runner directly, the SQL alone.
     const warm = await bootToFirst200(built.outDir, env, taskCall);
-    const token = identity.signIdToken();
+    const token = mintToken();
     const http: number[] = [];
     for (let i = 0; i < requests + 50; i += 1) {
       const started = performance.now();
@@ -328,7 +334,12 @@ async function main(): Promise<void> {
     const routerCost = await measureRouterCost(requests);
 
     const results = {
-      machine: { node: process.version, cpus: (await import("node:os")).cpus().length },
+      machine: {
+        node: process.version,
+        cpus: (await import("node:os")).cpus().length,
+        loadAverage: (await import("node:os")).loadavg(),
+      },
+      authMode,
       moduleLoad: {
         helloWorld: { processMs: summarize(load.hello.wall), importMs: summarize(load.hello.import) },
         function: { processMs: summarize(load.fn.wall), importMs: summarize(load.fn.import) },
@@ -345,6 +356,7 @@ async function main(): Promise<void> {
     };
     const ratio = (a: number, b: number): string => (a / b).toFixed(2);
     const { moduleLoad: m, bootToFirst200: b, warm: w } = results;
+    console.log(`AUTH_MODE=${authMode}`);
     console.log("                         hello-world   function   ratio");
     console.log(
       `module load, process    ${m.helloWorld.processMs.p50.toFixed(1).padStart(9)} ms ${m.function.processMs.p50.toFixed(1).padStart(7)} ms  ${ratio(m.function.processMs.p50, m.helloWorld.processMs.p50)}x`,

@@ -21,7 +21,10 @@ import { runTask } from "./runner.js";
 export interface ScheduledTasksOptions {
   readonly env: Env;
   readonly log?: Logger;
-  /** How email tasks load their handler (their SDKs load only when one runs). */
+  /**
+   * How email tasks load their handler; by default the email module, imported on the first email
+   * task (SendGrid and Secret Manager load only then) and given the settings parsed at cold start.
+   */
   readonly loadEmailHandler?: RunnerDeps["loadEmailHandler"];
   /** For tests and local runs: the authenticator's fetch and clock. */
   readonly authDeps?: Omit<AuthDeps, "log">;
@@ -55,13 +58,24 @@ export function createScheduledTasksFunction(options: ScheduledTasksOptions): Sc
   }
   const pools: PoolProvider = createPoolProvider(config.database, config.poolMax, log);
   const authenticator = createAuthenticator(config.auth, { ...options.authDeps, log });
+  let emailConfigured = false;
+  const loadEmailHandler: NonNullable<RunnerDeps["loadEmailHandler"]> =
+    options.loadEmailHandler ??
+    (async (task) => {
+      const email = await import("./email/index.js");
+      if (!emailConfigured) {
+        email.configureEmail(config.email);
+        emailConfigured = true;
+      }
+      return email.loadEmailHandler(task);
+    });
   const handler = createHandler({
     authenticator,
     pool: () => pools.get(),
     runTask,
     log,
     projectId: config.projectId,
-    ...(options.loadEmailHandler ? { loadEmailHandler: options.loadEmailHandler } : {}),
+    loadEmailHandler,
   });
   // After the module has loaded (so the framework starts listening as early as a hello-world
   // does), the driver loads in the background: every task request needs it.

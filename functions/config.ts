@@ -8,6 +8,8 @@ import type { AuthConfig } from "./auth.js";
 import { parseAuthEnv } from "./auth.js";
 import type { TaskDefinition } from "./catalog.js";
 import { tasks } from "./catalog.js";
+import type { EmailConfig } from "./email/config.js";
+import { EmailConfigError, parseEmailEnv } from "./email/config.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -22,16 +24,6 @@ export type DatabaseConfig =
       readonly database: string;
       readonly ipType: IpType;
     };
-
-export interface EmailConfig {
-  /** The key itself (local runs) ... */
-  readonly apiKey?: string;
-  /** ... or the Secret Manager version that holds it (deployed). */
-  readonly apiKeySecret?: string;
-  readonly baseUrl?: string;
-  readonly from?: string;
-  readonly opsEmail?: string;
-}
 
 export interface FunctionConfig {
   readonly database: DatabaseConfig;
@@ -54,8 +46,6 @@ export interface ParsedConfig {
 const DEFAULT_POOL_MAX = 2;
 const MAX_POOL_MAX = 50;
 const instanceConnectionNamePattern = /^[a-z0-9][a-z0-9.:-]*:[a-z0-9-]+:[a-z0-9][a-z0-9-]*$/i;
-const secretVersionPattern = /^projects\/[^/\s]+\/secrets\/[^/\s]+\/versions\/[^/\s]+$/;
-const emailPattern = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 const ipTypes = ["PUBLIC", "PRIVATE", "PSC"] as const;
 export type IpType = (typeof ipTypes)[number];
 
@@ -135,39 +125,23 @@ function parsePoolMax(env: Env, problems: string[]): number {
   return parsed;
 }
 
-function parseEmail(env: Env, problems: string[], warnings: string[]): EmailConfig {
-  const apiKey = value(env, "SENDGRID_API_KEY");
-  const apiKeySecret = value(env, "SENDGRID_API_KEY_SECRET");
-  const baseUrl = value(env, "SENDGRID_BASE_URL");
-  const from = value(env, "MAIL_FROM");
-  const opsEmail = value(env, "OPS_EMAIL");
-  if (apiKey && apiKeySecret) {
-    problems.push("set either SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET, not both");
+/** The email tasks' settings, by their own parser (pure, like this one). */
+function parseEmail(env: Env, problems: string[], warnings: string[]): EmailConfig | undefined {
+  let email: EmailConfig;
+  try {
+    email = parseEmailEnv(env);
+  } catch (error) {
+    if (!(error instanceof EmailConfigError)) throw error;
+    problems.push(...error.problems);
+    return undefined;
   }
-  if (apiKeySecret && !secretVersionPattern.test(apiKeySecret)) {
-    problems.push(
-      "SENDGRID_API_KEY_SECRET must be a Secret Manager version name: projects/<project>/secrets/<secret>/versions/<version or latest>",
+  const hasEmailTasks = (tasks as readonly TaskDefinition[]).some((task) => task.kind === "email");
+  if (hasEmailTasks && email.key.source === "none") {
+    warnings.push(
+      "neither SENDGRID_API_KEY nor SENDGRID_API_KEY_SECRET is set: email tasks write their messages to the log and the local mailbox instead of sending them",
     );
   }
-  if (baseUrl) {
-    const protocol = URL.canParse(baseUrl) ? new URL(baseUrl).protocol : "";
-    if (protocol !== "http:" && protocol !== "https:")
-      problems.push("SENDGRID_BASE_URL is not an http(s) URL");
-  }
-  if (from && !emailPattern.test(from)) problems.push("MAIL_FROM is not an email address");
-  if (opsEmail && !emailPattern.test(opsEmail)) problems.push("OPS_EMAIL is not an email address");
-  const hasEmailTasks = (tasks as readonly TaskDefinition[]).some((task) => task.kind === "email");
-  if (hasEmailTasks && !apiKey && !apiKeySecret) {
-    warnings.push("neither SENDGRID_API_KEY nor SENDGRID_API_KEY_SECRET is set: email tasks cannot send");
-  }
-  if (hasEmailTasks && !from) warnings.push("MAIL_FROM is not set: email tasks cannot send");
-  return {
-    ...(apiKey ? { apiKey } : {}),
-    ...(apiKeySecret ? { apiKeySecret } : {}),
-    ...(baseUrl ? { baseUrl } : {}),
-    ...(from ? { from } : {}),
-    ...(opsEmail ? { opsEmail } : {}),
-  };
+  return email;
 }
 
 /** Reads and checks the function's environment. Pure: no connection, no file, no network. */
@@ -180,7 +154,7 @@ export function parseConfig(env: Env): ParsedConfig {
   problems.push(...auth.problems);
   const email = parseEmail(env, problems, warnings);
   const projectId = value(env, "GOOGLE_CLOUD_PROJECT") ?? value(env, "GCP_PROJECT");
-  if (problems.length > 0 || !database || !auth.config) return { problems, warnings };
+  if (problems.length > 0 || !database || !auth.config || !email) return { problems, warnings };
   return {
     config: { database, poolMax, auth: auth.config, email, projectId },
     problems,

@@ -4,8 +4,9 @@
  * answers 400 with an HTML page carrying the parser's stack trace (unless NODE_ENV=production).
  * The framework has no hook for this (functions-framework-nodejs issue #686), so the final
  * handler of the framework's own Express is replaced with one that answers in the function's
- * JSON error shape; and a body declared larger than the function accepts is refused before it
- * is read at all.
+ * JSON error shape; a body declared larger than the function accepts is refused before it is
+ * read at all; and the two paths the framework answers itself with an empty 404 (/favicon.ico,
+ * /robots.txt) get the same JSON 404 as any other unknown path.
  *
  * The Express used is the framework's own (resolved from its package, already loaded by the time
  * the function's module loads): nothing new is loaded at cold start.
@@ -40,6 +41,22 @@ export function answerFrameworkErrorsAsJson(log: Logger, maxBodyBytes: number): 
   const original = application.handle;
   application.handle = function handle(req, res, callback) {
     if (callback) return original.call(this, req, res, callback);
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/favicon.ico" || path === "/robots.txt") {
+      respond(req, res, toAnswer({ kind: "error", error: notFound() }), log, "not_found");
+      return undefined;
+    }
+    // The framework would inflate a compressed body before any limit applies (a few KB of gzip can
+    // become megabytes); Cloud Scheduler never compresses.
+    const encoding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+    if (encoding !== "identity") {
+      const error = new ScheduledTaskError(
+        "unsupported_media_type",
+        "compressed bodies are not accepted (Content-Encoding must be absent or identity)",
+      );
+      respond(req, res, toAnswer({ kind: "error", error }), log, error.code);
+      return undefined;
+    }
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
       const error = new ScheduledTaskError(
@@ -55,6 +72,10 @@ export function answerFrameworkErrorsAsJson(log: Logger, maxBodyBytes: number): 
   return true;
 }
 
+function notFound(): ScheduledTaskError {
+  return new ScheduledTaskError("not_found", "no such path: the function serves POST / and GET /health");
+}
+
 function finalAnswer(req: IncomingMessage, res: ServerResponse, error: unknown, log: Logger): void {
   const type = (error as { type?: unknown } | undefined)?.type;
   if (type === "request.aborted") {
@@ -66,7 +87,7 @@ function finalAnswer(req: IncomingMessage, res: ServerResponse, error: unknown, 
 }
 
 function classify(error: unknown, type: unknown): [ErrorCode, string] {
-  if (error === undefined) return ["not_found", "no such path: the function serves POST / and GET /health"];
+  if (error === undefined) return ["not_found", notFound().message];
   switch (type) {
     case "entity.parse.failed":
       return ["bad_request", "the body is not valid JSON (an object is expected)"];
@@ -94,7 +115,7 @@ function respond(
   code: ErrorCode,
 ): void {
   log[answer.status >= 500 ? "error" : "warn"](
-    `${req.method} ${req.url?.split("?")[0]}: ${answer.status} ${code}`,
+    `${req.method} ${(req.url ?? "/").split("?")[0]?.slice(0, 200)}: ${answer.status} ${code}`,
     {
       httpRequest: { requestMethod: req.method, status: answer.status },
       code,
@@ -104,7 +125,7 @@ function respond(
     res.destroy();
     return;
   }
-  if (code === "payload_too_large") {
+  if (code === "payload_too_large" || code === "unsupported_media_type") {
     // Not worth reading: the connection closes instead.
     res.setHeader("Connection", "close");
   } else {

@@ -50,10 +50,10 @@ interface RequestContext {
 
 type Route = (context: RequestContext) => Promise<Outcome>;
 
-const routes: Readonly<Record<string, { readonly method: string; readonly handle: Route }>> = {
-  "/": { method: "POST", handle: runRoute },
-  "/health": { method: "GET", handle: healthRoute },
-};
+const routes: ReadonlyMap<string, { readonly method: string; readonly handle: Route }> = new Map([
+  ["/", { method: "POST", handle: runRoute }],
+  ["/health", { method: "GET", handle: healthRoute }],
+]);
 
 export function createHandler(deps: HandlerDeps): Handler {
   return async (req, res) => {
@@ -61,7 +61,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     const log = deps.log.child(traceFields(req.header("x-cloud-trace-context"), deps.projectId));
     let outcome: Outcome;
     try {
-      const route = routes[req.path];
+      const route = routes.get(req.path);
       if (!route) {
         throw new ScheduledTaskError("not_found", "no such path: the function serves POST / and GET /health");
       }
@@ -105,7 +105,7 @@ function send(res: Response, answer: Answer): void {
 
 function logRequest(log: Logger, req: Request, answer: Answer, outcome: Outcome, ms: number): void {
   const fields: Record<string, unknown> = {
-    httpRequest: { requestMethod: req.method, requestUrl: req.path, status: answer.status },
+    httpRequest: { requestMethod: req.method, requestUrl: clip(req.path, 200), status: answer.status },
     latencyMs: Math.round(ms * 100) / 100,
   };
   if (outcome.kind === "run") {
@@ -113,7 +113,7 @@ function logRequest(log: Logger, req: Request, answer: Answer, outcome: Outcome,
     fields.runId = outcome.result.runId;
     fields.outcome = outcome.result.status;
   }
-  const line = `${req.method} ${req.path}: ${answer.status}`;
+  const line = `${req.method} ${clip(req.path, 200)}: ${answer.status}`;
   if (outcome.kind === "error") {
     const { error } = outcome;
     if (error instanceof ScheduledTaskError) {

@@ -46,7 +46,13 @@ const pool = createPool({ connectionString: url, max: 2, log });
 let code: number;
 try {
   const result = await runTask(
-    { pool, log },
+    {
+      pool,
+      log,
+      // Email tasks read their settings (SENDGRID_*, MAIL_FROM, OPS_EMAIL) from the environment.
+      loadEmailHandler: (emailTask) =>
+        import("../functions/email/index.js").then((email) => email.loadEmailHandler(emailTask)),
+    },
     { task, trigger: "cli", dryRun: flags.has("--dry-run"), force: flags.has("--force") },
   );
   console.log(JSON.stringify(result, null, 2));

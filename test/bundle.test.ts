@@ -112,6 +112,9 @@ describe("the built function under functions-framework", () => {
       engines: { node: ">=22" },
       dependencies: {
         "@google-cloud/functions-framework": ours.dependencies["@google-cloud/functions-framework"],
+        "@google-cloud/cloud-sql-connector": ours.dependencies["@google-cloud/cloud-sql-connector"],
+        "@sendgrid/mail": ours.dependencies["@sendgrid/mail"],
+        "@google-cloud/secret-manager": ours.dependencies["@google-cloud/secret-manager"],
       },
     });
   });
@@ -132,6 +135,15 @@ describe("the built function under functions-framework", () => {
     expect(answer.body).toMatchObject({ status: "succeeded", rowsAffected: 3 });
     const runs = await db.pool.query("SELECT trigger, status FROM scheduler.job_runs");
     expect(runs.rows).toEqual([{ trigger: "scheduler", status: "succeeded" }]);
+  });
+
+  it("when an email task is posted, then its lazily loaded chunk and external SDK run it", async () => {
+    const answer = await call(url, {
+      token: identity.signIdToken(),
+      body: { task: "send-daily-vendor-reports", dryRun: true },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ status: "succeeded", dryRun: true });
   });
 
   it("when the body is malformed JSON, then the framework's parser error comes back in the JSON error shape", async () => {

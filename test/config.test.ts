@@ -16,6 +16,27 @@ describe("parseConfig", () => {
     expect(config?.poolMax).toBe(2);
     expect(config?.projectId).toBe("demo-project");
     expect(config?.auth.allowedEmails.has(auth.AUTH_ALLOWED_EMAILS)).toBe(true);
+    expect(config?.email.key).toEqual({ source: "none" });
+  });
+
+  it("when the SendGrid key is a Secret Manager version, then the email settings carry it, and no warning is logged", () => {
+    const { config, problems, warnings } = parseConfig({
+      ...url,
+      ...auth,
+      SENDGRID_API_KEY_SECRET: "projects/demo-project/secrets/sendgrid/versions/latest",
+      MAIL_FROM: "reports@delivery.example",
+      OPS_EMAIL: "ops@delivery.example",
+    });
+    expect(problems).toEqual([]);
+    expect(warnings).toEqual([]);
+    expect(config?.email).toMatchObject({
+      key: {
+        source: "secret-manager",
+        secretVersion: "projects/demo-project/secrets/sendgrid/versions/latest",
+      },
+      mailFrom: "reports@delivery.example",
+      opsEmail: "ops@delivery.example",
+    });
   });
 
   it("when Cloud SQL is named with its user and database, then the connector is configured with IAM on a public IP", () => {
@@ -92,7 +113,7 @@ describe("parseConfig", () => {
         SENDGRID_API_KEY: "SG.x",
         SENDGRID_API_KEY_SECRET: "projects/p/secrets/s/versions/1",
       },
-      ["set either SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET, not both"],
+      ["set SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET, not both"],
     ],
     [
       "a SENDGRID_API_KEY_SECRET that is not a version name",
@@ -111,10 +132,15 @@ describe("parseConfig", () => {
         OPS_EMAIL: "ops at example",
       },
       [
-        "SENDGRID_BASE_URL is not an http(s) URL",
-        "MAIL_FROM is not an email address",
-        "OPS_EMAIL is not an email address",
+        "SENDGRID_BASE_URL must be an http(s) URL",
+        "MAIL_FROM must be an email address",
+        "OPS_EMAIL must be an email address",
       ],
+    ],
+    [
+      "a SendGrid key without MAIL_FROM",
+      { ...auth, ...url, SENDGRID_API_KEY: "SG.x" },
+      ["MAIL_FROM is required when a SendGrid key is configured (a sender verified in SendGrid)"],
     ],
   ];
 

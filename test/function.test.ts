@@ -175,6 +175,19 @@ describe("POST / runs a task", () => {
     expect(executed[0]?.rows_affected).toBe("3");
   });
 
+  it("when an email task is posted, then the email module is loaded on demand and runs it", async () => {
+    const answer = await call(fn.url, {
+      token: token(),
+      body: { task: "send-daily-vendor-reports", dryRun: true },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      task: "send-daily-vendor-reports",
+      status: "succeeded",
+      dryRun: true,
+    });
+  });
+
   it("when another run of the task holds its lock, then 200 skipped", async () => {
     const holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
@@ -420,6 +433,39 @@ describe("POST / refuses bad requests before anything runs", () => {
     const anonymous = await call(fn.url, { body: { task: "drop-all-tables" } });
     expect(anonymous.status).toBe(401);
     expect(anonymous.text).not.toContain("auto-cancel-unconfirmed-orders");
+  });
+
+  it("when the framework itself would answer (charset, compression, its ignored paths), then the answer is still the JSON error shape", async () => {
+    const latin1 = await call(fn.url, {
+      method: "POST",
+      token: token(),
+      raw: '{"task": "generate-daily-stats"}',
+      headers: { "content-type": "application/json; charset=latin1" },
+    });
+    expect(latin1.status).toBe(415);
+    expect(latin1.body.error?.code).toBe("unsupported_media_type");
+    const gzipped = await call(fn.url, {
+      method: "POST",
+      token: token(),
+      raw: "compressed?",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+    });
+    expect(gzipped.status).toBe(415);
+    expect(gzipped.body.error?.message).toMatch(/compressed/);
+    for (const path of ["/robots.txt", "/favicon.ico"]) {
+      const ignored = await call(`${fn.url}${path}`, { token: token() });
+      expect(ignored.status).toBe(404);
+      expect(ignored.body.error?.code).toBe("not_found");
+    }
+    const proto = await call(fn.url, {
+      method: "POST",
+      token: token(),
+      raw: '{"task": "generate-daily-stats", "__proto__": {"force": true}}',
+      headers: { "content-type": "application/json" },
+    });
+    expect(proto.status).toBe(400);
+    expect(proto.body.error?.message).toMatch(/unknown field "__proto__"/);
+    expect(await runsOf("generate-daily-stats")).toHaveLength(0);
   });
 
   it("when the path is unknown, then 404", async () => {
