@@ -468,14 +468,19 @@ export const oddPath: fc.Arbitrary<string> = fc.constantFrom(
 
 /** A hostile request, sometimes sent to another path (a path may add 404 to what is allowed). */
 export function hostileRequestAnywhere(options: HostileOptions): fc.Arbitrary<HostileRequest> {
-  return fc.tuple(hostileRequest(options), fc.option(oddPath, { freq: 5 })).map(([request, path]) =>
-    path === null || request.method !== "POST"
-      ? request
-      : withSummary({
-          ...request,
-          path,
-          defect: `${request.defect} at ${path.slice(0, 40)}`,
-          expected: request.expected.includes(404) ? request.expected : [...request.expected, 404],
-        }),
-  );
+  return fc
+    .tuple(
+      hostileRequest(options),
+      fc.oneof({ weight: 17, arbitrary: fc.constant(null) }, { weight: 3, arbitrary: oddPath }),
+    )
+    .map(([request, path]) =>
+      path === null || request.method !== "POST"
+        ? request
+        : withSummary({
+            ...request,
+            path,
+            defect: `${request.defect} at ${path.slice(0, 40)}`,
+            expected: request.expected.includes(404) ? request.expected : [...request.expected, 404],
+          }),
+    );
 }

@@ -83,6 +83,13 @@ describe("hostile HTTP input against the built function", () => {
       { numRuns: RUNS, endOnFailure: true },
     );
 
+    // The corpus reached every check, not only the first one (the path): each refusal is well
+    // represented and no single status dominates.
+    for (const status of ["400", "401", "403", "404", "405", "413", "415"]) {
+      expect(byStatus.counts.get(status) ?? 0, `answers ${status}`).toBeGreaterThan(RUNS / 200);
+    }
+    expect(Math.max(...byStatus.counts.values())).toBeLessThan(RUNS * 0.5);
+
     expect(stack.fn.exitCode()).toBeNull();
     const after = await fingerprint(stack.db.pool);
     expect(after).toEqual(before);
