@@ -133,6 +133,7 @@ function logRequest(log: Logger, req: Request, answer: Answer, outcome: Outcome,
     const { error } = outcome;
     if (error instanceof ScheduledTaskError) {
       fields.code = error.code;
+      if (typeof error.details?.task === "string") fields.task = error.details.task;
       const why = `${line} ${error.code}: ${error.message}`;
       if (error.status >= 500) log.error(why, { ...fields, cause: describeCause(error) });
       else log.warn(why, fields);
@@ -172,24 +173,36 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
       details: { tasks: taskNames },
     });
   }
-  const pool = await deps.pool();
-  const runLog = log.child({ caller: caller.email });
-  const result = await deps.runTask(
-    {
-      pool,
-      log: runLog,
-      ...(deps.loadEmailHandler ? { loadEmailHandler: deps.loadEmailHandler } : {}),
-    },
-    {
-      task,
-      trigger: scheduler ? "scheduler" : "http",
-      jobName: scheduler?.jobName,
-      scheduleTime: scheduler?.scheduleTime,
-      dryRun: body.dryRun,
-      force: body.force,
-    },
-  );
-  return { kind: "run", result };
+  try {
+    const pool = await deps.pool();
+    const runLog = log.child({ caller: caller.email });
+    const result = await deps.runTask(
+      {
+        pool,
+        log: runLog,
+        ...(deps.loadEmailHandler ? { loadEmailHandler: deps.loadEmailHandler } : {}),
+      },
+      {
+        task,
+        trigger: scheduler ? "scheduler" : "http",
+        jobName: scheduler?.jobName,
+        scheduleTime: scheduler?.scheduleTime,
+        dryRun: body.dryRun,
+        force: body.force,
+      },
+    );
+    return { kind: "run", result };
+  } catch (error) {
+    // A run that could not even start (the database down) has no record: its ERROR log line is
+    // the only trace, and the failed-runs alert counts only lines that name their task.
+    if (error instanceof ScheduledTaskError && error.details?.task === undefined) {
+      throw new ScheduledTaskError(error.code, error.message, {
+        cause: error.cause,
+        details: { ...error.details, task: task.name },
+      });
+    }
+    throw error;
+  }
 }
 
 function checkJsonBody(req: Request): void {
@@ -239,7 +252,32 @@ export function parseTaskBody(body: unknown): TaskBody {
 }
 
 // Cloud Scheduler writes the schedule time in RFC 3339 UTC ("Zulu") format.
-const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
+const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/i;
+
+/**
+ * The time the header names, or undefined. `new Date` rolls impossible dates over ("2026-02-30"
+ * becomes March 2nd) instead of refusing them, so each field is checked against the calendar: a
+ * tick that never existed must not be recorded as another one.
+ */
+function parseScheduleTime(text: string): Date | undefined {
+  const match = rfc3339.exec(text);
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const offsetOk = match[9] === undefined || (Number(match[9]) <= 23 && Number(match[10]) <= 59);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) {
+    return undefined;
+  }
+  const time = new Date(text);
+  return offsetOk && !Number.isNaN(time.getTime()) ? time : undefined;
+}
 const jobNamePattern = /^[\x21-\x7e]{1,500}$/;
 
 /**
@@ -259,8 +297,8 @@ export function schedulerHeaders(req: Request): { jobName?: string; scheduleTime
   }
   let time: Date | undefined;
   if (scheduleTime !== undefined) {
-    time = rfc3339.test(scheduleTime) ? new Date(scheduleTime) : undefined;
-    if (!time || Number.isNaN(time.getTime())) {
+    time = parseScheduleTime(scheduleTime);
+    if (!time) {
       throw new ScheduledTaskError(
         "bad_request",
         "X-CloudScheduler-ScheduleTime must be an RFC 3339 time, e.g. 2026-01-31T04:15:00Z",
