@@ -20,7 +20,16 @@ export async function scanNodes(
     `EXPLAIN (FORMAT JSON) ${inlined}`,
   );
   const nodes: string[] = [];
+  const indexesUnder = (node: PlanNode): string[] => [
+    ...(node["Index Name"] ? [node["Index Name"]] : []),
+    ...(node.Plans ?? []).flatMap(indexesUnder),
+  ];
   const walk = (node: PlanNode): void => {
+    if (node["Node Type"] === "Bitmap Heap Scan") {
+      // Its Bitmap Index Scan children name the indexes but not the table.
+      nodes.push(`Bitmap Heap Scan using ${indexesUnder(node).join(", ")} on ${node["Relation Name"]}`);
+      return;
+    }
     if (node["Relation Name"] && node["Node Type"] !== "ModifyTable") {
       nodes.push(
         node["Index Name"]
