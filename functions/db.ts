@@ -9,7 +9,12 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
 export interface PoolOptions {
-  connectionString: string;
+  /** A postgres:// URL; or, with the Cloud SQL connector, `stream` + `user` + `database`. */
+  connectionString?: string;
+  /** The Cloud SQL connector's socket factory (from `connector.getOptions`). */
+  stream?: pg.PoolConfig["stream"];
+  user?: string;
+  database?: string;
   /** Connections kept by this process: size it to the requests one instance serves at once. */
   max?: number;
   /** How long to wait for a connection before the request answers 503. */
@@ -19,7 +24,10 @@ export interface PoolOptions {
 
 export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    ...(options.connectionString !== undefined ? { connectionString: options.connectionString } : {}),
+    ...(options.stream !== undefined ? { stream: options.stream } : {}),
+    ...(options.user !== undefined ? { user: options.user } : {}),
+    ...(options.database !== undefined ? { database: options.database } : {}),
     max: options.max ?? 2,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
     idleTimeoutMillis: 60_000,
@@ -33,31 +41,5 @@ export function createPool(options: PoolOptions): pg.Pool {
   return pool;
 }
 
-/**
- * Checks a client out of the pool with an 'error' listener for as long as it is held. pg-pool listens
- * only to idle clients: a held client whose connection dies between two queries (killed backend,
- * network loss while an email task talks to SendGrid) would otherwise throw an uncaught error and
- * stop the instance. Release through the returned function, never `client.release` directly.
- */
-export async function checkout(
-  pool: pg.Pool,
-  log?: Logger,
-): Promise<{ client: pg.PoolClient; release: (error?: Error | boolean) => void }> {
-  const client = await pool.connect();
-  let broken = false;
-  const onError = (error: Error): void => {
-    broken = true;
-    log?.warn("a database connection in use failed", { error });
-  };
-  client.on("error", onError);
-  let released = false;
-  return {
-    client,
-    release(error?: Error | boolean) {
-      if (released) return;
-      released = true;
-      client.removeListener("error", onError);
-      client.release(error ?? broken);
-    },
-  };
-}
+// Kept free of a runtime pg import, so the runner does not load pg with the module (see checkout.ts).
+export { checkout } from "./checkout.js";

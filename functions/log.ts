@@ -42,3 +42,21 @@ export function createLogger(base: LogFields = {}, sink: LogSink = stdoutSink): 
 
 /** A logger that drops everything (tests, quiet CLI modes). */
 export const silentLogger: Logger = createLogger({}, () => undefined);
+
+/**
+ * Cloud Logging's trace fields from `X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=OPTIONS`, so a
+ * request's lines group under its trace. Without the project id the trace cannot be named.
+ */
+export function traceFields(header: string | undefined, projectId: string | undefined): LogFields {
+  if (!header || !projectId) return {};
+  const match = /^([0-9a-f]{32})(?:\/(\d{1,20}))?(?:;o=([01]))?$/i.exec(header.trim());
+  if (!match) return {};
+  const [, traceId, spanId, sampled] = match;
+  const fields: LogFields = { "logging.googleapis.com/trace": `projects/${projectId}/traces/${traceId}` };
+  // The header's span id is decimal; Cloud Logging wants 16 hex digits.
+  if (spanId) {
+    fields["logging.googleapis.com/spanId"] = BigInt(spanId).toString(16).padStart(16, "0").slice(-16);
+  }
+  if (sampled !== undefined) fields["logging.googleapis.com/trace_sampled"] = sampled === "1";
+  return fields;
+}

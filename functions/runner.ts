@@ -7,7 +7,7 @@
 import type { TaskDefinition } from "./catalog.js";
 import { timeZoneOf } from "./catalog.js";
 import type { Pool, PoolClient } from "./db.js";
-import { checkout } from "./db.js";
+import { checkout } from "./checkout.js";
 import type { RunErrorCode } from "./errors.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "./errors.js";
 import type { Logger } from "./log.js";

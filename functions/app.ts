@@ -1,0 +1,72 @@
+/**
+ * The production wiring of the function, as a factory: `functions/index.ts` registers what it
+ * returns with the framework, and a local server (npm start) can build the very same handler from
+ * its own environment. The environment is read once, here; with any problem in it every request
+ * is refused (fail closed) and the log says what to fix, one line per problem.
+ */
+import type { AuthDeps } from "./auth.js";
+import { createAuthenticator } from "./auth.js";
+import type { Env, FunctionConfig } from "./config.js";
+import { parseConfig } from "./config.js";
+import type { PoolProvider } from "./database.js";
+import { createPoolProvider } from "./database.js";
+import { answerFrameworkErrorsAsJson } from "./framework-errors.js";
+import type { Logger } from "./log.js";
+import { createLogger } from "./log.js";
+import type { Handler } from "./router.js";
+import { createHandler, createRefusingHandler, MAX_BODY_BYTES } from "./router.js";
+import type { RunnerDeps } from "./runner.js";
+import { runTask } from "./runner.js";
+
+export interface ScheduledTasksOptions {
+  readonly env: Env;
+  readonly log?: Logger;
+  /** How email tasks load their handler (their SDKs load only when one runs). */
+  readonly loadEmailHandler?: RunnerDeps["loadEmailHandler"];
+  /** For tests and local runs: the authenticator's fetch and clock. */
+  readonly authDeps?: Omit<AuthDeps, "log">;
+}
+
+export interface ScheduledTasksFunction {
+  readonly handler: Handler;
+  /** Undefined when the environment has problems (then `handler` refuses every request). */
+  readonly config: FunctionConfig | undefined;
+  readonly problems: readonly string[];
+  /** Closes the instance's pool, if one was opened. */
+  close(): Promise<void>;
+}
+
+export function createScheduledTasksFunction(options: ScheduledTasksOptions): ScheduledTasksFunction {
+  const log = options.log ?? createLogger();
+  answerFrameworkErrorsAsJson(log, MAX_BODY_BYTES);
+  const { config, problems, warnings } = parseConfig(options.env);
+  for (const warning of warnings) log.warn(`configuration: ${warning}`);
+  if (!config) {
+    for (const problem of problems) log.error(`configuration: ${problem}`);
+    log.error(
+      `the function refuses every request until its configuration is fixed (${problems.length} problem${problems.length === 1 ? "" : "s"})`,
+    );
+    return {
+      handler: createRefusingHandler(log, options.env.GOOGLE_CLOUD_PROJECT),
+      config: undefined,
+      problems,
+      close: async () => undefined,
+    };
+  }
+  const pools: PoolProvider = createPoolProvider(config.database, config.poolMax, log);
+  const authenticator = createAuthenticator(config.auth, { ...options.authDeps, log });
+  const handler = createHandler({
+    authenticator,
+    pool: () => pools.get(),
+    runTask,
+    log,
+    projectId: config.projectId,
+    ...(options.loadEmailHandler ? { loadEmailHandler: options.loadEmailHandler } : {}),
+  });
+  // After the module has loaded (so the framework starts listening as early as a hello-world
+  // does), the driver loads in the background: every task request needs it.
+  setImmediate(() => {
+    pools.preload().catch((error: unknown) => log.warn("could not preload the database driver", { error }));
+  });
+  return { handler, config, problems, close: () => pools.end() };
+}

@@ -1,0 +1,274 @@
+/**
+ * The HTTP layer: check the request, authenticate, find the task, hand it to the runner, and
+ * answer through `toAnswer`. Everything is caught here: the framework's own answer to a thrown
+ * error would be a 500 carrying the error's message (unless NODE_ENV=production), and an
+ * unhandled rejection would kill the instance with every request in it.
+ *
+ * Order of checks: what only looks at the request's shape (path, method, content type, size,
+ * body fields, scheduler headers) first, since it reveals nothing and costs nothing; then the
+ * token; then anything that names tasks (a 404 lists them) or touches the database.
+ */
+import type { Request, Response } from "@google-cloud/functions-framework";
+import type { Answer, Outcome } from "./answer.js";
+import { HttpRefusal, toAnswer } from "./answer.js";
+import type { Caller } from "./auth.js";
+import { findTask, taskNames } from "./catalog.js";
+import type { Pool } from "./db.js";
+import { publicMessage, ScheduledTaskError } from "./errors.js";
+import type { Logger } from "./log.js";
+import { traceFields } from "./log.js";
+import type { RunnerDeps, RunRequest, RunResult } from "./runner.js";
+
+/** Larger than any valid body by two orders of magnitude; the framework itself would take 1 GB. */
+export const MAX_BODY_BYTES = 8 * 1024;
+
+export interface Authenticator {
+  authenticate(authorization: string | undefined): Promise<Caller>;
+}
+
+export type RunTask = (deps: RunnerDeps, request: RunRequest) => Promise<RunResult>;
+
+export interface HandlerDeps {
+  readonly authenticator: Authenticator;
+  /** The instance's pool, created on first use. */
+  readonly pool: () => Promise<Pool>;
+  readonly runTask: RunTask;
+  readonly log: Logger;
+  readonly loadEmailHandler?: RunnerDeps["loadEmailHandler"];
+  /** For the trace field of log lines. */
+  readonly projectId?: string | undefined;
+  readonly now?: () => Date;
+}
+
+export type Handler = (req: Request, res: Response) => Promise<void>;
+
+interface RequestContext {
+  readonly req: Request;
+  readonly log: Logger;
+  readonly deps: HandlerDeps;
+}
+
+type Route = (context: RequestContext) => Promise<Outcome>;
+
+const routes: ReadonlyMap<string, { readonly method: string; readonly handle: Route }> = new Map([
+  ["/", { method: "POST", handle: runRoute }],
+  ["/health", { method: "GET", handle: healthRoute }],
+]);
+
+export function createHandler(deps: HandlerDeps): Handler {
+  return async (req, res) => {
+    const started = performance.now();
+    const log = deps.log.child(traceFields(req.header("x-cloud-trace-context"), deps.projectId));
+    let outcome: Outcome;
+    try {
+      const route = routes.get(req.path);
+      if (!route) {
+        throw new ScheduledTaskError("not_found", "no such path: the function serves POST / and GET /health");
+      }
+      if (req.method !== route.method) {
+        throw new HttpRefusal("method_not_allowed", `${req.path} accepts ${route.method} only`, {
+          Allow: route.method,
+        });
+      }
+      outcome = await route.handle({ req, log, deps });
+    } catch (error) {
+      outcome = { kind: "error", error };
+    }
+    const answer = toAnswer(outcome);
+    send(res, answer);
+    logRequest(log, req, answer, outcome, performance.now() - started);
+  };
+}
+
+/** Every request of a misconfigured deployment: refused, and the log says why at cold start. */
+export function createRefusingHandler(log: Logger, projectId?: string): Handler {
+  return async (req, res) => {
+    const error = new ScheduledTaskError(
+      "unavailable",
+      "the function is not configured; its log at start-up says what is missing",
+    );
+    const answer = toAnswer({ kind: "error", error });
+    send(res, answer);
+    const requestLog = log.child(traceFields(req.header("x-cloud-trace-context"), projectId));
+    logRequest(requestLog, req, answer, { kind: "error", error }, 0);
+  };
+}
+
+function send(res: Response, answer: Answer): void {
+  if (res.headersSent) return;
+  res.status(answer.status);
+  for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
+  res.setHeader("Cache-Control", "no-store");
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.end(JSON.stringify(answer.body));
+}
+
+function logRequest(log: Logger, req: Request, answer: Answer, outcome: Outcome, ms: number): void {
+  const fields: Record<string, unknown> = {
+    httpRequest: { requestMethod: req.method, requestUrl: clip(req.path, 200), status: answer.status },
+    latencyMs: Math.round(ms * 100) / 100,
+  };
+  if (outcome.kind === "run") {
+    fields.task = outcome.result.task;
+    fields.runId = outcome.result.runId;
+    fields.outcome = outcome.result.status;
+  }
+  const line = `${req.method} ${clip(req.path, 200)}: ${answer.status}`;
+  if (outcome.kind === "error") {
+    const { error } = outcome;
+    if (error instanceof ScheduledTaskError) {
+      fields.code = error.code;
+      const why = `${line} ${error.code}: ${error.message}`;
+      if (error.status >= 500) log.error(why, { ...fields, cause: describeCause(error) });
+      else log.warn(why, fields);
+    } else {
+      log.error(`${line} internal error: ${publicMessage(error)}`, fields);
+    }
+    return;
+  }
+  if (answer.status >= 500) log.error(line, fields);
+  else if (answer.status >= 400) log.warn(line, fields);
+  else log.info(line, fields);
+}
+
+function describeCause(error: ScheduledTaskError): string | undefined {
+  return error.cause === undefined ? undefined : publicMessage(error.cause);
+}
+
+// --- POST / ----------------------------------------------------------------------------------
+
+interface TaskBody {
+  readonly task: string;
+  readonly dryRun: boolean;
+  readonly force: boolean;
+}
+
+const bodyFields = new Set(["task", "dryRun", "force"]);
+
+async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
+  checkJsonBody(req);
+  const body = parseTaskBody(req.body);
+  const scheduler = schedulerHeaders(req);
+  const caller = await deps.authenticator.authenticate(req.header("authorization"));
+
+  const task = findTask(body.task);
+  if (!task) {
+    throw new ScheduledTaskError("not_found", `unknown task ${JSON.stringify(clip(body.task, 100))}`, {
+      details: { tasks: taskNames },
+    });
+  }
+  const pool = await deps.pool();
+  const runLog = log.child({ caller: caller.email });
+  const result = await deps.runTask(
+    {
+      pool,
+      log: runLog,
+      ...(deps.loadEmailHandler ? { loadEmailHandler: deps.loadEmailHandler } : {}),
+    },
+    {
+      task,
+      trigger: scheduler ? "scheduler" : "http",
+      jobName: scheduler?.jobName,
+      scheduleTime: scheduler?.scheduleTime,
+      dryRun: body.dryRun,
+      force: body.force,
+    },
+  );
+  return { kind: "run", result };
+}
+
+function checkJsonBody(req: Request): void {
+  const declared = Number(req.header("content-length"));
+  const received = req.rawBody?.length ?? 0;
+  if ((Number.isFinite(declared) && declared > MAX_BODY_BYTES) || received > MAX_BODY_BYTES) {
+    throw new ScheduledTaskError("payload_too_large", `the body is larger than ${MAX_BODY_BYTES} bytes`);
+  }
+  const mediaType = (req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+  if (mediaType !== "application/json") {
+    throw new ScheduledTaskError(
+      "unsupported_media_type",
+      `the body must be JSON sent with Content-Type: application/json (got ${mediaType ? JSON.stringify(clip(mediaType, 100)) : "none"})`,
+    );
+  }
+}
+
+/** The body, exactly: `task`, optional boolean `dryRun` and `force`, nothing else. */
+export function parseTaskBody(body: unknown): TaskBody {
+  if (body === undefined) {
+    throw new ScheduledTaskError("bad_request", 'the body is empty: send {"task": "<name>"}');
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ScheduledTaskError("bad_request", 'the body must be a JSON object: {"task": "<name>"}');
+  }
+  const record = body as Record<string, unknown>;
+  const unknown = Object.keys(record).filter((key) => !bodyFields.has(key));
+  if (unknown.length > 0) {
+    const named = unknown.slice(0, 5).map((key) => JSON.stringify(clip(key, 50)));
+    throw new ScheduledTaskError(
+      "bad_request",
+      `unknown field${unknown.length > 1 ? "s" : ""} ${named.join(", ")}${unknown.length > 5 ? ", ..." : ""}: the body takes task, dryRun and force`,
+    );
+  }
+  const { task, dryRun, force } = record;
+  if (task === undefined) throw new ScheduledTaskError("bad_request", "task is required");
+  if (typeof task !== "string" || task.length === 0) {
+    throw new ScheduledTaskError("bad_request", "task must be a non-empty string");
+  }
+  if (dryRun !== undefined && typeof dryRun !== "boolean") {
+    throw new ScheduledTaskError("bad_request", "dryRun must be true or false");
+  }
+  if (force !== undefined && typeof force !== "boolean") {
+    throw new ScheduledTaskError("bad_request", "force must be true or false");
+  }
+  return { task, dryRun: dryRun === true, force: force === true };
+}
+
+// Cloud Scheduler writes the schedule time in RFC 3339 UTC ("Zulu") format.
+const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
+const jobNamePattern = /^[\x21-\x7e]{1,500}$/;
+
+/**
+ * Cloud Scheduler's headers, checked: a run records them, and the schedule time is what makes a
+ * second delivery of the same tick a duplicate. Cloud Scheduler documents no retry-count header
+ * for HTTP targets, so a run's attempt is not known here.
+ */
+export function schedulerHeaders(req: Request): { jobName?: string; scheduleTime?: Date } | undefined {
+  const jobName = req.header("x-cloudscheduler-jobname");
+  const scheduleTime = req.header("x-cloudscheduler-scheduletime");
+  if (jobName === undefined && scheduleTime === undefined) return undefined;
+  if (jobName !== undefined && !jobNamePattern.test(jobName)) {
+    throw new ScheduledTaskError(
+      "bad_request",
+      "X-CloudScheduler-JobName must be 1 to 500 printable characters without spaces",
+    );
+  }
+  let time: Date | undefined;
+  if (scheduleTime !== undefined) {
+    time = rfc3339.test(scheduleTime) ? new Date(scheduleTime) : undefined;
+    if (!time || Number.isNaN(time.getTime())) {
+      throw new ScheduledTaskError(
+        "bad_request",
+        "X-CloudScheduler-ScheduleTime must be an RFC 3339 time, e.g. 2026-01-31T04:15:00Z",
+      );
+    }
+  }
+  return {
+    ...(jobName !== undefined ? { jobName } : {}),
+    ...(time !== undefined ? { scheduleTime: time } : {}),
+  };
+}
+
+// --- GET /health -----------------------------------------------------------------------------
+
+async function healthRoute({ req, deps }: RequestContext): Promise<Outcome> {
+  await deps.authenticator.authenticate(req.header("authorization"));
+  const pool = await deps.pool();
+  // Only /health needs cron arithmetic: its module (and croner) load on the first health request.
+  const { readHealth } = await import("./health.js");
+  const report = await readHealth(pool, deps.now?.() ?? new Date());
+  return { kind: "ok", body: report };
+}
+
+function clip(text: string, length: number): string {
+  return text.length > length ? `${text.slice(0, length)}...` : text;
+}

@@ -1,0 +1,165 @@
+/**
+ * The deployable bundle itself: built by `npm run build`'s code into a folder of its own, served
+ * by the real `functions-framework` CLI in a child process, and called over HTTP with a real task
+ * against the test database.
+ */
+import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BuildResult } from "../scripts/build.js";
+import { build } from "../scripts/build.js";
+import type { CertsServer, DevIdentity } from "../scripts/lib/dev-identity.js";
+import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
+import { freePort } from "../scripts/lib/embedded-postgres.js";
+import { useTestDatabase } from "./helpers/database.js";
+import { call } from "./helpers/function-server.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+// The package's exports hide its CLI; its entry point sits next to it.
+const frameworkCli = join(
+  dirname(createRequire(import.meta.url).resolve("@google-cloud/functions-framework")),
+  "main.js",
+);
+const AUDIENCE = "https://scheduled-tasks-bundle-uc.a.run.app";
+const SCHEDULER = "scheduler@demo-project.iam.gserviceaccount.com";
+
+const db = useTestDatabase();
+let built: BuildResult;
+let identity: DevIdentity;
+let certs: CertsServer;
+let child: ChildProcess | undefined;
+let url: string;
+const output: string[] = [];
+
+async function waitUntilServing(port: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child?.exitCode !== null && child?.exitCode !== undefined) {
+      throw new Error(`functions-framework exited with ${child.exitCode}: ${output.join("")}`);
+    }
+    try {
+      await fetch(`http://127.0.0.1:${port}/health`);
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`functions-framework did not listen: ${output.join("")}`);
+      await new Promise((next) => setTimeout(next, 50));
+    }
+  }
+}
+
+beforeAll(async () => {
+  // Inside the project, so the bundle resolves its external packages from node_modules as it will
+  // from the deployed function's own node_modules.
+  built = await build(join(root, "dist", `.test-function-${randomBytes(4).toString("hex")}`));
+  identity = createDevIdentity({ audience: AUDIENCE, email: SCHEDULER });
+  certs = await serveCerts(identity);
+  const port = await freePort();
+  child = spawn(
+    process.execPath,
+    [frameworkCli, `--source=${built.outDir}`, "--target=scheduledTasks", `--port=${port}`],
+    {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: db.url,
+        AUTH_AUDIENCE: AUDIENCE,
+        AUTH_ALLOWED_EMAILS: SCHEDULER,
+        AUTH_CERTS_URL: certs.url,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  url = `http://127.0.0.1:${port}`;
+  await waitUntilServing(port);
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((done) => child?.once("exit", done));
+    child.kill("SIGTERM");
+    await exited;
+  }
+  await certs?.close();
+  if (built) rmSync(built.outDir, { recursive: true, force: true });
+});
+
+describe("the built function under functions-framework", () => {
+  it("when the bundle is built, then it holds the task SQL, not the framework, and its package.json lists the framework", () => {
+    const bundle = readFileSync(join(built.outDir, "index.js"), "utf8");
+    expect(bundle).toContain("order_auto_cancel_minutes");
+    expect(bundle).not.toContain("function_registry");
+    // pg and the health report's cron library are chunks of their own, loaded after module load.
+    expect(bundle).not.toContain("SCRAM-SHA-256");
+    expect(built.files.some((file) => file.path.startsWith("chunks/db-"))).toBe(true);
+    expect(built.files.some((file) => file.path.startsWith("chunks/health-"))).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(built.outDir, "package.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    const ours = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    expect(manifest).toMatchObject({
+      type: "module",
+      main: "index.js",
+      engines: { node: ">=22" },
+      dependencies: {
+        "@google-cloud/functions-framework": ours.dependencies["@google-cloud/functions-framework"],
+      },
+    });
+  });
+
+  it("when the scheduler posts a real task, then the bundle runs it against the database and answers 200", async () => {
+    await db.pool.query(
+      "INSERT INTO orders (status, placed_at) SELECT 'pending', now() - interval '2 hours' FROM generate_series(1, 3)",
+    );
+    const answer = await call(url, {
+      token: identity.signIdToken(),
+      body: { task: "auto-cancel-unconfirmed-orders" },
+      headers: {
+        "x-cloudscheduler-jobname": "auto-cancel-unconfirmed-orders",
+        "x-cloudscheduler-scheduletime": "2026-11-29T05:00:00Z",
+      },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ status: "succeeded", rowsAffected: 3 });
+    const runs = await db.pool.query("SELECT trigger, status FROM scheduler.job_runs");
+    expect(runs.rows).toEqual([{ trigger: "scheduler", status: "succeeded" }]);
+  });
+
+  it("when the body is malformed JSON, then the framework's parser error comes back in the JSON error shape", async () => {
+    const answer = await call(url, {
+      method: "POST",
+      token: identity.signIdToken(),
+      raw: '{"task": ',
+      headers: { "content-type": "application/json" },
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(answer.body.error?.code).toBe("bad_request");
+    expect(answer.text).not.toMatch(/SyntaxError|<html|node_modules/i);
+  });
+
+  it("when /health is asked with a token, then the lazily loaded health chunk answers", async () => {
+    const answer = await call(`${url}/health`, { token: identity.signIdToken() });
+    expect(answer.status).toBe(200);
+    expect((answer.body as { tasks?: unknown[] }).tasks?.length).toBeGreaterThan(0);
+  });
+
+  it("when requests have been served, then the process logged only structured JSON after the framework's banner", () => {
+    const lines = output
+      .join("")
+      .split("\n")
+      .filter((line) => line.startsWith("{"));
+    expect(lines.length).toBeGreaterThan(3);
+    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+    expect(output.join("")).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  });
+});

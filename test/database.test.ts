@@ -1,0 +1,58 @@
+/** The instance's pool: created on first use, reused, and through the Cloud SQL connector when configured. */
+import { afterEach, describe, expect, it } from "vitest";
+import { createPoolProvider } from "../functions/database.js";
+import { ScheduledTaskError } from "../functions/errors.js";
+import { createLogger } from "../functions/log.js";
+import { useTestDatabase } from "./helpers/database.js";
+
+const db = useTestDatabase();
+const savedCredentials = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+
+afterEach(() => {
+  if (savedCredentials === undefined) delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+  else process.env.GOOGLE_APPLICATION_CREDENTIALS = savedCredentials;
+});
+
+describe("createPoolProvider", () => {
+  it("when the pool is asked for twice, then it is created once and reused", async () => {
+    const provider = createPoolProvider(
+      { kind: "url", connectionString: db.url },
+      2,
+      createLogger({}, () => undefined),
+    );
+    try {
+      const [first, second] = await Promise.all([provider.get(), provider.get()]);
+      expect(first).toBe(second);
+      expect((await first.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+      expect(await provider.get()).toBe(first);
+    } finally {
+      await provider.end();
+    }
+  });
+
+  it("when Cloud SQL is configured and the connector cannot get credentials, then unavailable (503), logged, and the next request tries again", async () => {
+    // A credentials file that does not exist fails at once, without probing a metadata server.
+    process.env.GOOGLE_APPLICATION_CREDENTIALS = "/nonexistent/scheduled-jobs-test-credentials.json";
+    const lines: string[] = [];
+    const provider = createPoolProvider(
+      {
+        kind: "cloud-sql",
+        instanceConnectionName: "demo-project:europe-west1:delivery-db",
+        user: "scheduler@demo-project.iam",
+        database: "delivery",
+        ipType: "PUBLIC",
+      },
+      2,
+      createLogger({}, (line) => lines.push(line)),
+    );
+    for (let attempt = 1; attempt <= 2; attempt += 1) {
+      const error = await provider.get().catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ScheduledTaskError);
+      expect((error as ScheduledTaskError).status).toBe(503);
+      expect(lines).toHaveLength(attempt);
+    }
+    expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({ severity: "ERROR" });
+    expect(lines[0]).toMatch(/could not set up the database connection/);
+    await provider.end();
+  });
+});
