@@ -182,7 +182,18 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
     failure =
       error instanceof RunFailure
         ? error
-        : new RunFailure(classifyDatabaseError(error), publicMessage(error), 0, undefined, { cause: error });
+        : error instanceof ScheduledTaskError && isRunErrorCode(error.code)
+          ? // An email task's own verdict (Secret Manager unreachable: 503), with how far it got.
+            new RunFailure(
+              error.code,
+              error.message,
+              Number(error.details?.rowsAffected ?? 0) || 0,
+              error.details ? { ...error.details } : undefined,
+              { cause: error },
+            )
+          : new RunFailure(classifyDatabaseError(error), publicMessage(error), 0, undefined, {
+              cause: error,
+            });
   }
 
   const status = failure ? "failed" : "succeeded";
@@ -385,6 +396,17 @@ async function runBatched(
     if (changed < batch.size) return { rowsAffected: total };
     if (Date.now() >= deadline) return { rowsAffected: total, more: true };
   }
+}
+
+const runErrorCodes: ReadonlySet<string> = new Set<RunErrorCode>([
+  "guard_tripped",
+  "task_failed",
+  "unavailable",
+  "timeout",
+]);
+
+function isRunErrorCode(code: string): code is RunErrorCode {
+  return runErrorCodes.has(code);
 }
 
 function guardTripped(task: TaskDefinition, rows: number, limit: number): RunFailure {
