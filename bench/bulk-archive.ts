@@ -19,7 +19,7 @@ import type { Figure } from "./lib/report.js";
 import { figure, formatMs } from "./lib/report.js";
 
 /** One UPDATE of every row the task would archive: the predicate of sql/tasks/archive-old-orders.sql. */
-const oneUpdate = `
+export const oneUpdate = `
 UPDATE orders
 SET is_active = false,
     updated_at = now()
@@ -149,7 +149,7 @@ export async function bulkArchive(context: BenchContext, backlog: number): Promi
     const early = batched.batches.slice(0, tenth);
     const late = batched.batches.slice(-tenth);
     const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
-    const batchNote = `${batched.rows} rows (expected ${due}) in ${batched.batches.length} batches of ${task.batch!.size}; batch p50 ${formatMs(percentile(batched.batches, 50))}, p99 ${formatMs(percentile(batched.batches, 99))}; first tenth of batches ${formatMs(mean(early))} on average, last tenth ${formatMs(mean(late))}${batched.more ? "; stopped at its time budget with work left" : ""}`;
+    const batchNote = `${batched.rows} rows (${due} were due when the data was generated; orders keep crossing the 90-day line) in ${batched.batches.length} batches of ${task.batch!.size}; batch p50 ${formatMs(percentile(batched.batches, 50))}, p99 ${formatMs(percentile(batched.batches, 99))}; first tenth of batches ${formatMs(mean(early))} on average, last tenth ${formatMs(mean(late))}${batched.more ? "; stopped at its time budget with work left" : ""}`;
     return [
       figure({
         section,
@@ -159,7 +159,7 @@ export async function bulkArchive(context: BenchContext, backlog: number): Promi
         reference: "one UPDATE of the same rows",
         referenceValue: single.ms,
         goal: "≤ 1.5x",
-        verdict: batched.ms <= 1.5 * single.ms && batched.rows === due && !batched.more ? "pass" : "short",
+        verdict: batched.ms <= 1.5 * single.ms && batched.rows >= due && !batched.more ? "pass" : "short",
         note: batchNote,
         details: { orders, due, batched, single },
       }),

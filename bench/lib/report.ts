@@ -71,7 +71,8 @@ export function formatMs(ms: number): string {
 
 function formatRatio(ratio: number | null): string {
   if (ratio === null || !Number.isFinite(ratio)) return "";
-  return ratio >= 10 ? `${ratio.toFixed(0)}x` : `${ratio.toFixed(2)}x`;
+  if (ratio >= 10) return `${ratio.toFixed(0)}x`;
+  return ratio >= 0.01 ? `${ratio.toFixed(2)}x` : `${ratio.toPrecision(2)}x`;
 }
 
 const escapeCell = (text: string): string => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
