@@ -36,6 +36,8 @@ export async function startEmbeddedPostgres(options: {
   persistent: boolean;
   port?: number;
   log?: (message: unknown) => void;
+  /** More server settings (`-c name=value` pairs), after the defaults: the benchmarks tune for bulk loads. */
+  postgresFlags?: string[];
 }): Promise<EmbeddedServer> {
   const port = options.port ?? (await freePort());
   const server = new EmbeddedPostgres({
@@ -48,7 +50,15 @@ export async function startEmbeddedPostgres(options: {
     createPostgresUser: userInfo().uid === 0,
     onLog: options.log ?? (() => undefined),
     onError: options.log ?? (() => undefined),
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "fsync=off"],
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "max_connections=200",
+      "-c",
+      "fsync=off",
+      ...(options.postgresFlags ?? []),
+    ],
   });
   const initialised = existsSync(`${options.dataDir}/PG_VERSION`);
   if (!initialised) {

@@ -1,0 +1,139 @@
+/**
+ * The server the benchmark runs on: the one DATABASE_URL names (it needs CREATEDB), or an embedded
+ * PostgreSQL started here and removed at the end. Each data set is a database of its own; the bulk
+ * archive clones a generated database (CREATE DATABASE ... TEMPLATE, a file copy) so that the batched
+ * run and its reference start from the same rows.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.js";
+import { applyAppSchema, migrate } from "../../scripts/lib/migrate.js";
+import type { DataSpec } from "./data.js";
+import { generationStatements } from "./data.js";
+
+/**
+ * Settings of the embedded server, for bulk loads on a small shared machine: a buffer cache that
+ * holds the 5M-order working set, no checkpoint in the middle of a load or a timed run, memory for
+ * index builds. (fsync=off comes with the embedded server; synchronous_commit stays on, so a commit
+ * still waits for its WAL write as it would in production.)
+ */
+export const embeddedSettings: Readonly<Record<string, string>> = {
+  shared_buffers: "1GB",
+  work_mem: "32MB",
+  maintenance_work_mem: "512MB",
+  max_wal_size: "8GB",
+  checkpoint_timeout: "30min",
+  wal_buffers: "64MB",
+  effective_cache_size: "4GB",
+};
+
+export interface BenchServer {
+  readonly embedded: boolean;
+  /** Settings given to the embedded server (empty for DATABASE_URL). */
+  readonly settings: Readonly<Record<string, string>>;
+  url(database: string): string;
+  admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>;
+  stop(): Promise<void>;
+}
+
+export async function startServer(log: (line: string) => void): Promise<BenchServer> {
+  const external = process.env.DATABASE_URL;
+  if (external) {
+    const base = new URL(external);
+    const url = (database: string): string => {
+      const parsed = new URL(base);
+      parsed.pathname = `/${database}`;
+      return parsed.toString();
+    };
+    return withAdmin({ embedded: false, settings: {}, url, stop: async () => undefined }, external);
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), "scheduled-jobs-bench-pg-"));
+  log(`starting an embedded PostgreSQL in ${dataDir}`);
+  const server = await startEmbeddedPostgres({
+    dataDir,
+    persistent: false,
+    postgresFlags: Object.entries(embeddedSettings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+  });
+  return withAdmin(
+    {
+      embedded: true,
+      settings: embeddedSettings,
+      url: (database) => server.url(database),
+      stop: async () => {
+        await server.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    },
+    server.url("postgres"),
+  );
+}
+
+function withAdmin(server: Omit<BenchServer, "admin">, adminUrl: string): BenchServer {
+  return {
+    ...server,
+    async admin(work) {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        return await work(client);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+const identifier = (name: string): string => {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a database name: ${name}`);
+  return name;
+};
+
+export async function dropDatabase(server: BenchServer, name: string): Promise<void> {
+  await server.admin((c) => c.query(`DROP DATABASE IF EXISTS ${identifier(name)} WITH (FORCE)`));
+}
+
+/**
+ * A database with the app schema, the generated data, then the migrations (the task indexes are
+ * built on the loaded tables, as `npm run migrate` would on production's), vacuumed and analysed.
+ */
+export async function createDataset(
+  server: BenchServer,
+  name: string,
+  spec: DataSpec,
+  log: (line: string) => void,
+): Promise<{ url: string; generationMs: number }> {
+  const started = Date.now();
+  await dropDatabase(server, name);
+  await server.admin((c) => c.query(`CREATE DATABASE ${identifier(name)}`));
+  const url = server.url(name);
+  await applyAppSchema(url);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    // The generated keys are valid by construction: skip the per-row foreign key triggers (the
+    // load is 2-3x faster). Needs a superuser; on a server where we are not one, the load is slower.
+    await client.query("SET session_replication_role = replica").catch(() => undefined);
+    for (const step of generationStatements(spec)) {
+      const stepStart = Date.now();
+      await client.query(step.sql);
+      log(`  ${name}: ${step.label} in ${((Date.now() - stepStart) / 1000).toFixed(1)} s`);
+    }
+    await client.query("RESET session_replication_role").catch(() => undefined);
+    const migrateStart = Date.now();
+    await migrate(url);
+    log(`  ${name}: migrations (task indexes) in ${((Date.now() - migrateStart) / 1000).toFixed(1)} s`);
+    // Frozen and analysed, so that clones start equal and plans rest on statistics.
+    await client.query("VACUUM (FREEZE, ANALYZE)");
+  } finally {
+    await client.end();
+  }
+  return { url, generationMs: Date.now() - started };
+}
+
+export async function cloneDatabase(server: BenchServer, template: string, name: string): Promise<string> {
+  await dropDatabase(server, name);
+  await server.admin((c) => c.query(`CREATE DATABASE ${identifier(name)} TEMPLATE ${identifier(template)}`));
+  return server.url(name);
+}
