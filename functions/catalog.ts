@@ -168,6 +168,38 @@ export const tasks = [
     batch: { size: 10000, timeBudgetSeconds: 240 },
     paused: false,
   },
+  {
+    name: "send-daily-vendor-reports",
+    description:
+      "Email every restaurant its figures for yesterday (orders, delivered, cancelled, revenue) through SendGrid, 1,000 per API call; a rerun sends only the reports not sent yet.",
+    kind: "email",
+    schedule: "0 7 * * *",
+    timeoutSeconds: 540,
+    retry: retryThrice,
+    batch: { size: 1000, timeBudgetSeconds: 420 },
+    paused: false,
+  },
+  {
+    name: "send-order-confirmations",
+    description:
+      "Send the order confirmations that the trigger on orders queued in scheduler.email_outbox; failed ones are retried, then parked as dead.",
+    kind: "email",
+    schedule: "* * * * *",
+    timeoutSeconds: 90,
+    retry: noRetry,
+    batch: { size: 1000, timeBudgetSeconds: 45 },
+    paused: false,
+  },
+  {
+    name: "alert-failed-runs",
+    description:
+      "Email OPS_EMAIL the runs that failed since the last alert (each once) and the tasks that are overdue.",
+    kind: "email",
+    schedule: "*/15 * * * *",
+    timeoutSeconds: 60,
+    retry: noRetry,
+    paused: false,
+  },
 ] as const satisfies readonly TaskDefinition[];
 
 export type Task = (typeof tasks)[number];

@@ -32,3 +32,32 @@ export function createPool(options: PoolOptions): pg.Pool {
   });
   return pool;
 }
+
+/**
+ * Checks a client out of the pool with an 'error' listener for as long as it is held. pg-pool listens
+ * only to idle clients: a held client whose connection dies between two queries (killed backend,
+ * network loss while an email task talks to SendGrid) would otherwise throw an uncaught error and
+ * stop the instance. Release through the returned function, never `client.release` directly.
+ */
+export async function checkout(
+  pool: pg.Pool,
+  log?: Logger,
+): Promise<{ client: pg.PoolClient; release: (error?: Error | boolean) => void }> {
+  const client = await pool.connect();
+  let broken = false;
+  const onError = (error: Error): void => {
+    broken = true;
+    log?.warn("a database connection in use failed", { error });
+  };
+  client.on("error", onError);
+  let released = false;
+  return {
+    client,
+    release(error?: Error | boolean) {
+      if (released) return;
+      released = true;
+      client.removeListener("error", onError);
+      client.release(error ?? broken);
+    },
+  };
+}

@@ -7,6 +7,7 @@
 import type { TaskDefinition } from "./catalog.js";
 import { timeZoneOf } from "./catalog.js";
 import type { Pool, PoolClient } from "./db.js";
+import { checkout } from "./db.js";
 import type { RunErrorCode } from "./errors.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "./errors.js";
 import type { Logger } from "./log.js";
@@ -112,8 +113,9 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
   const log = (deps.log ?? silentLogger).child({ task: task.name });
 
   let client: PoolClient;
+  let release: (error?: Error | boolean) => void;
   try {
-    client = await deps.pool.connect();
+    ({ client, release } = await checkout(deps.pool, log));
   } catch (error) {
     throw new ScheduledTaskError("unavailable", "the database is unreachable", { cause: error });
   }
@@ -138,7 +140,7 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
     if (!row) throw new Error("scheduler.start_run returned no row");
     runId = row.run_id;
     if (row.outcome !== "started") {
-      client.release();
+      release();
       log.info(
         row.outcome === "skipped"
           ? `${task.name}: skipped, another run holds the task's lock`
@@ -157,7 +159,7 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
     }
   } catch (error) {
     // The session may hold the lock or odd settings: never give it back to the pool.
-    client.release(error instanceof Error ? error : true);
+    release(true);
     const code = classifyDatabaseError(error);
     throw new ScheduledTaskError(
       code === "unavailable" ? "unavailable" : "internal",
@@ -180,13 +182,24 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
     failure =
       error instanceof RunFailure
         ? error
-        : new RunFailure(classifyDatabaseError(error), publicMessage(error), 0, undefined, { cause: error });
+        : error instanceof ScheduledTaskError && isRunErrorCode(error.code)
+          ? // An email task's own verdict (Secret Manager unreachable: 503), with how far it got.
+            new RunFailure(
+              error.code,
+              error.message,
+              Number(error.details?.rowsAffected ?? 0) || 0,
+              error.details ? { ...error.details } : undefined,
+              { cause: error },
+            )
+          : new RunFailure(classifyDatabaseError(error), publicMessage(error), 0, undefined, {
+              cause: error,
+            });
   }
 
   const status = failure ? "failed" : "succeeded";
   const rowsAffected = failure ? failure.rowsAffected : (work?.rowsAffected ?? 0);
   const more = work?.more === true;
-  const durationMs = await finishRun(deps.pool, client, failure, runId, {
+  const durationMs = await finishRun(deps.pool, client, release, failure, runId, {
     status,
     rowsAffected,
     more,
@@ -235,6 +248,7 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
 async function finishRun(
   pool: Pool,
   client: PoolClient,
+  release: (error?: Error | boolean) => void,
   failure: RunFailure | undefined,
   runId: string,
   end: { status: string; rowsAffected: number; more: boolean; code: string | null; message: string | null },
@@ -245,14 +259,14 @@ async function finishRun(
   if (!connectionLost) {
     try {
       const result = await client.query<{ duration_ms: number }>(sql, params);
-      client.release();
+      release();
       return result.rows[0]?.duration_ms ?? 0;
     } catch (error) {
-      client.release(error instanceof Error ? error : true);
+      release(true);
       if (classifyDatabaseError(error) !== "unavailable") throw error;
     }
   } else {
-    client.release(true);
+    release(true);
   }
   // The run's own connection is gone (and its lock with it): record the end on a fresh one.
   const result = await pool.query<{ duration_ms: number }>(sql, params);
@@ -382,6 +396,17 @@ async function runBatched(
     if (changed < batch.size) return { rowsAffected: total };
     if (Date.now() >= deadline) return { rowsAffected: total, more: true };
   }
+}
+
+const runErrorCodes: ReadonlySet<string> = new Set<RunErrorCode>([
+  "guard_tripped",
+  "task_failed",
+  "unavailable",
+  "timeout",
+]);
+
+function isRunErrorCode(code: string): code is RunErrorCode {
+  return runErrorCodes.has(code);
 }
 
 function guardTripped(task: TaskDefinition, rows: number, limit: number): RunFailure {

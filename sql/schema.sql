@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS orders (
   restaurant_id bigint REFERENCES restaurants (id),
   status order_status NOT NULL DEFAULT 'pending',
   total_amount numeric(12, 2) NOT NULL DEFAULT 0,
+  -- Where the order-confirmation email goes (see scheduler.order_confirmation_recipient).
+  customer_email text,
   placed_at timestamptz,
   delivered_at timestamptz,
   cancelled_at timestamptz,

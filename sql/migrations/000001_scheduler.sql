@@ -71,7 +71,20 @@ BEGIN
     RETURN;
   END IF;
 
-  -- The run that held the lock may have finished between the first check and the lock.
+  -- We hold the lock, so no run of this task is really running: one still marked so was cut off
+  -- (instance stopped, connection lost) before it could record its end. This UPDATE also waits
+  -- for a run that is recording its end right now: finish_run gives the lock back before its
+  -- transaction commits, and the row lock is held until then.
+  UPDATE scheduler.job_runs r
+  SET status = 'failed',
+      error_code = 'interrupted',
+      message = 'the run was interrupted before it recorded its end (instance stopped or connection lost)',
+      finished_at = clock_timestamp(),
+      duration_ms = round(extract(epoch FROM clock_timestamp() - r.started_at) * 1000)
+  WHERE r.task = p_task AND r.status = 'running';
+
+  -- The run that held the lock may have succeeded between the first check and the lock; this
+  -- statement's snapshot is taken after the wait above, so it sees that run's commit.
   IF p_schedule_time IS NOT NULL AND NOT p_dry_run THEN
     SELECT r.id INTO v_id FROM scheduler.job_runs r
     WHERE r.task = p_task AND r.schedule_time = p_schedule_time AND r.status = 'succeeded' AND NOT r.dry_run;
@@ -81,16 +94,6 @@ BEGIN
       RETURN;
     END IF;
   END IF;
-
-  -- We hold the lock, so no run of this task is really running: one still marked so was cut off
-  -- (instance stopped, connection lost) before it could record its end.
-  UPDATE scheduler.job_runs r
-  SET status = 'failed',
-      error_code = 'interrupted',
-      message = 'the run was interrupted before it recorded its end (instance stopped or connection lost)',
-      finished_at = clock_timestamp(),
-      duration_ms = round(extract(epoch FROM clock_timestamp() - r.started_at) * 1000)
-  WHERE r.task = p_task AND r.status = 'running';
 
   INSERT INTO scheduler.job_runs (task, trigger, job_name, schedule_time, attempt, status, dry_run, forced)
   VALUES (p_task, p_trigger, p_job_name, p_schedule_time, p_attempt, 'running', p_dry_run, p_forced)

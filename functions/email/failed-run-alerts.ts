@@ -1,0 +1,143 @@
+/**
+ * alert-failed-runs: one email to ops listing the runs that failed since the last alert (each failed
+ * run is reported once: job_runs.alerted_at) and the tasks that are overdue. An alert is sent when
+ * there is a new failure or a task became overdue since the last alert, so a lasting outage is not
+ * mailed every 15 minutes.
+ */
+import { Cron } from "croner";
+import type { TaskDefinition } from "../catalog.js";
+import { runnerOf, tasks, timeZoneOf } from "../catalog.js";
+import type { EmailTaskContext, TaskWork } from "../runner.js";
+import { deliver, DeliveryStopped } from "./deliver.js";
+import type { EmailWorkOptions } from "./runtime.js";
+import { ScheduledTaskError } from "../errors.js";
+
+interface FailedRun {
+  id: string;
+  task: string;
+  error_code: string | null;
+  message: string | null;
+  started_at: Date;
+}
+
+/** How many failed runs one alert lists; the rest go in the next one. */
+const MAX_RUNS_PER_ALERT = 200;
+
+export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkOptions): Promise<TaskWork> {
+  const { client, runId, task } = ctx;
+  const failed = (
+    await client.query<FailedRun>(
+      `SELECT id, task, error_code, message, started_at FROM scheduler.job_runs
+       WHERE status = 'failed' AND alerted_at IS NULL AND NOT dry_run
+       ORDER BY id LIMIT $1`,
+      [MAX_RUNS_PER_ALERT],
+    )
+  ).rows;
+  const overdue = await overdueTasks(ctx, tasks);
+  const previous = await client.query<{ overdue_tasks: string[] }>(
+    "SELECT overdue_tasks FROM scheduler.ops_alerts ORDER BY id DESC LIMIT 1",
+  );
+  const alreadyReported = new Set(previous.rows[0]?.overdue_tasks ?? []);
+  const newlyOverdue = overdue.filter((name) => !alreadyReported.has(name));
+  if (failed.length === 0 && newlyOverdue.length === 0) return { rowsAffected: 0 };
+  if (ctx.dryRun) return { rowsAffected: failed.length };
+
+  const recipient = options.opsEmail;
+  if (!recipient) {
+    throw new ScheduledTaskError("task_failed", "OPS_EMAIL is not set: there is no one to alert");
+  }
+  const lines = failed.map(
+    (run) =>
+      `- ${run.task}, run ${run.id} at ${run.started_at.toISOString()}: ${run.error_code ?? "failed"}: ${run.message ?? ""}`,
+  );
+  const text = [
+    failed.length > 0 ? `Runs that failed since the last alert (${failed.length}):` : "No new failed runs.",
+    ...lines,
+    "",
+    overdue.length > 0
+      ? `Overdue tasks (no success in their last two scheduled runs): ${overdue.join(", ")}`
+      : "No task is overdue.",
+    "",
+    "Run history: scheduler.job_runs; health: GET /health.",
+  ].join("\n");
+  const subject =
+    failed.length > 0
+      ? `[scheduled jobs] ${failed.length} failed run(s)${overdue.length ? `, ${overdue.length} overdue task(s)` : ""}`
+      : `[scheduled jobs] ${overdue.length} overdue task(s)`;
+
+  let messageId = "";
+  try {
+    await deliver(
+      {
+        from: options.mailFrom,
+        subject: "{{subject}}",
+        text: "{{body}}",
+        category: task.name,
+        messages: [
+          {
+            to: recipient,
+            substitutions: { subject, body: text },
+            customArgs: { email_key: `ops-alert:${runId}` },
+          },
+        ],
+      },
+      {
+        onSent: async (_, id) => {
+          messageId = id;
+          // Recorded right after SendGrid's 202 so these failures are never reported again.
+          await client.query(
+            `WITH marked AS (
+               UPDATE scheduler.job_runs SET alerted_at = now() WHERE id = ANY($1::bigint[]) RETURNING id)
+             INSERT INTO scheduler.ops_alerts (run_id, recipient, failed_run_ids, overdue_tasks, message_id)
+             VALUES ($2, $3, $1::bigint[], $4::text[], $5)`,
+            [failed.map((run) => run.id), runId, recipient, overdue, id],
+          );
+        },
+        onRejected: async (_, reason) => {
+          throw new ScheduledTaskError("task_failed", `SendGrid refused OPS_EMAIL: ${reason}`);
+        },
+      },
+      { transport: options.transport, deadline: ctx.deadline, retry: options.retry, log: ctx.log },
+    );
+  } catch (error) {
+    if (error instanceof DeliveryStopped) {
+      throw new ScheduledTaskError("task_failed", `SendGrid: ${error.message}; the alert was not sent`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  ctx.log.info(`${task.name}: alerted ${recipient} about ${failed.length} failed run(s)`, {
+    messageId,
+    overdue,
+  });
+  return { rowsAffected: failed.length };
+}
+
+/**
+ * Tasks whose last success (or, never having succeeded, whose first run) is older than their last
+ * two scheduled runs that should have finished by now. Tasks that never ran here, paused tasks and
+ * tasks run by pg_cron are not judged.
+ */
+async function overdueTasks(ctx: EmailTaskContext, catalog: readonly TaskDefinition[]): Promise<string[]> {
+  const history = await ctx.client.query<{ task: string; since: Date | null }>(
+    `SELECT task, coalesce(max(started_at) FILTER (WHERE status = 'succeeded'), min(started_at)) AS since
+     FROM scheduler.job_runs WHERE NOT dry_run AND status <> 'skipped' GROUP BY task`,
+  );
+  const since = new Map(history.rows.map((row) => [row.task, row.since]));
+  const now = Date.now();
+  const overdue: string[] = [];
+  for (const task of catalog) {
+    if (task.paused || runnerOf(task) !== "cloud") continue;
+    const reference = since.get(task.name);
+    if (!reference) continue;
+    const settled = new Date(now - (task.timeoutSeconds + 60) * 1000);
+    const ticks = new Cron(task.schedule, { timezone: timeZoneOf(task), paused: true }).previousRuns(
+      2,
+      settled,
+    );
+    const secondLast = ticks[1];
+    if (secondLast && reference.getTime() < secondLast.getTime()) overdue.push(task.name);
+  }
+  return overdue;
+}

@@ -1,0 +1,33 @@
+/**
+ * The email tasks' entry point, imported with a dynamic `import()` only when an email task runs, so
+ * SQL requests never load SendGrid, Secret Manager or this code:
+ *
+ *   loadEmailHandler: (task) => import("./email/index.js").then((email) => email.loadEmailHandler(task))
+ */
+import type { TaskDefinition } from "../catalog.js";
+import type { EmailTaskHandler } from "../runner.js";
+import type { EmailConfig } from "./config.js";
+import { parseEmailEnv } from "./config.js";
+import type { EmailRuntime, EmailRuntimeOptions } from "./runtime.js";
+import { createEmailRuntime } from "./runtime.js";
+
+export type { EmailConfig } from "./config.js";
+export { EmailConfigError, parseEmailEnv } from "./config.js";
+export type { EmailRuntime, EmailRuntimeOptions } from "./runtime.js";
+export { createEmailRuntime } from "./runtime.js";
+
+let runtime: EmailRuntime | undefined;
+
+/**
+ * Sets this instance's email settings (the function's config module calls it with what it parsed at
+ * cold start). Without it, the first email task reads them from the process environment.
+ */
+export function configureEmail(options: EmailConfig | EmailRuntimeOptions): void {
+  runtime = createEmailRuntime("config" in options ? options : { config: options });
+}
+
+/** The handler the runner calls for an email task; the key and the SDK are kept for the instance. */
+export function loadEmailHandler(task: TaskDefinition): Promise<EmailTaskHandler> {
+  runtime ??= createEmailRuntime({ config: parseEmailEnv(process.env) });
+  return runtime.handlerFor(task);
+}

@@ -1,0 +1,135 @@
+/**
+ * The email tasks of one instance: picks the transport (SendGrid when a key is configured, the local
+ * mailbox otherwise), keeps the key and the SDK client for the life of the instance, and hands the
+ * runner the handler of each email task.
+ */
+import type { TaskDefinition } from "../catalog.js";
+import type { EmailTaskContext, EmailTaskHandler, TaskWork } from "../runner.js";
+import type { EmailConfig } from "./config.js";
+import type { RetryPolicy } from "./deliver.js";
+import { defaultRetryPolicy } from "./deliver.js";
+import { alertFailedRuns } from "./failed-run-alerts.js";
+import { createLocalMailboxTransport } from "./local-mailbox.js";
+import { sendOrderConfirmations } from "./order-confirmations.js";
+import type { ApiKeySource, SecretVersionReader } from "./secrets.js";
+import { envKey, secretManagerKey } from "./secrets.js";
+import type { MailTransport } from "./transport.js";
+import { sendVendorReports } from "./vendor-reports.js";
+
+/** Where alerts go locally when OPS_EMAIL is unset (nothing is sent then anyway). */
+const LOCAL_OPS_EMAIL = "ops@localhost.localdomain";
+
+const DEFAULT_SEND_TIMEOUT_MS = 15_000;
+
+export interface OutboxPolicy {
+  /** Runs that may try one outbox row before it is parked as dead. */
+  readonly maxAttempts: number;
+  /** Delay before the retry after the first failed attempt; doubles with each attempt. */
+  readonly backoffSeconds: number;
+}
+
+export interface EmailWorkOptions {
+  readonly transport: MailTransport;
+  readonly mailFrom: string;
+  readonly opsEmail: string | undefined;
+  readonly retry: RetryPolicy;
+  /**
+   * How long a claimed message stays reserved for the run that claimed it. Longer than any run
+   * (the catalog's timeouts are at most 15 minutes), so a live run's messages are never taken over.
+   */
+  readonly leaseSeconds: number;
+  readonly outbox: OutboxPolicy;
+}
+
+export interface EmailRuntimeOptions {
+  readonly config: EmailConfig;
+  /** Replaces the SecretManagerServiceClient (tests). */
+  readonly secretClient?: SecretVersionReader | (() => Promise<SecretVersionReader>);
+  readonly retry?: Partial<RetryPolicy>;
+  readonly outbox?: Partial<OutboxPolicy>;
+  readonly leaseSeconds?: number;
+  /** Per SendGrid API call. */
+  readonly sendTimeoutMs?: number;
+}
+
+export interface EmailRuntime {
+  handlerFor(task: TaskDefinition): Promise<EmailTaskHandler>;
+}
+
+type Work = (ctx: EmailTaskContext, options: EmailWorkOptions) => Promise<TaskWork>;
+
+const workByTask: Readonly<Record<string, Work>> = {
+  "send-daily-vendor-reports": sendVendorReports,
+  "send-order-confirmations": sendOrderConfirmations,
+  "alert-failed-runs": alertFailedRuns,
+};
+
+export function createEmailRuntime(options: EmailRuntimeOptions): EmailRuntime {
+  const { config } = options;
+  const retry: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
+  const outbox: OutboxPolicy = { maxAttempts: 5, backoffSeconds: 60, ...options.outbox };
+  const leaseSeconds = options.leaseSeconds ?? 1800;
+
+  let apiKey: ApiKeySource | undefined;
+  let sendgrid: Promise<MailTransport> | undefined;
+  const sendgridTransport = (ctx: EmailTaskContext): Promise<MailTransport> => {
+    const key = config.key;
+    if (key.source === "none") throw new Error("no SendGrid key is configured");
+    apiKey ??=
+      key.source === "env"
+        ? envKey(key.apiKey)
+        : secretManagerKey({
+            secretVersion: key.secretVersion,
+            refreshSeconds: config.secretRefreshSeconds,
+            client: options.secretClient,
+            log: ctx.log,
+          });
+    const source = apiKey;
+    sendgrid ??= import("./sendgrid.js")
+      .then(({ createSendGridTransport }) =>
+        createSendGridTransport({
+          apiKey: source,
+          baseUrl: config.baseUrl,
+          timeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
+        }),
+      )
+      .catch((error: unknown) => {
+        sendgrid = undefined;
+        throw error;
+      });
+    return sendgrid;
+  };
+
+  return {
+    handlerFor(task: TaskDefinition): Promise<EmailTaskHandler> {
+      const work = workByTask[task.name];
+      if (!work) return Promise.reject(new Error(`no email handler for the task "${task.name}"`));
+      return Promise.resolve(async (runnerContext: EmailTaskContext) => {
+        const ctx = { ...runnerContext, startedAt: Date.now() };
+        let transport: MailTransport;
+        if (config.key.source === "none") {
+          transport = createLocalMailboxTransport(ctx.pool, ctx.log);
+        } else {
+          transport = await sendgridTransport(ctx);
+          // Read the key before claiming anything: an unreachable Secret Manager fails the run (503)
+          // with every message still due.
+          if (!ctx.dryRun) await apiKey!();
+        }
+        // No attempt may start that could not finish before the task's timeout.
+        const sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+        const latestStart = ctx.startedAt + ctx.task.timeoutSeconds * 1000 - sendTimeoutMs - 5000;
+        return work(
+          { ...ctx, deadline: Math.min(ctx.deadline, latestStart) },
+          {
+            transport,
+            mailFrom: config.mailFrom,
+            opsEmail: config.opsEmail ?? (config.key.source === "none" ? LOCAL_OPS_EMAIL : undefined),
+            retry,
+            leaseSeconds,
+            outbox,
+          },
+        );
+      });
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { EmailConfigError, parseEmailEnv } from "../../functions/email/config.js";
+
+const SECRET = "projects/delivery/secrets/sendgrid-api-key/versions/latest";
+const MAIL_FROM = "reports@delivery.example";
+
+describe("parseEmailEnv", () => {
+  it.each([
+    [
+      {},
+      {
+        key: { source: "none" },
+        mailFrom: "scheduled-jobs@localhost.localdomain",
+        secretRefreshSeconds: 600,
+      },
+    ],
+    [
+      {
+        SENDGRID_API_KEY: "SG.x",
+        MAIL_FROM,
+        OPS_EMAIL: "ops@example.com",
+        SENDGRID_BASE_URL: "http://127.0.0.1:9",
+      },
+      {
+        key: { source: "env", apiKey: "SG.x" },
+        mailFrom: MAIL_FROM,
+        opsEmail: "ops@example.com",
+        baseUrl: "http://127.0.0.1:9",
+      },
+    ],
+    [
+      { SENDGRID_API_KEY_SECRET: SECRET, MAIL_FROM, SENDGRID_SECRET_REFRESH_SECONDS: "60" },
+      { key: { source: "secret-manager", secretVersion: SECRET }, secretRefreshSeconds: 60 },
+    ],
+  ])("when the environment is %j, then the settings are read", (env, expected) => {
+    expect(parseEmailEnv(env)).toMatchObject(expected);
+  });
+
+  it.each([
+    [{ SENDGRID_API_KEY: "SG.x", SENDGRID_API_KEY_SECRET: SECRET, MAIL_FROM }, /not both/],
+    [{ SENDGRID_API_KEY_SECRET: "sendgrid-key", MAIL_FROM }, /Secret Manager version name/],
+    [{ SENDGRID_API_KEY: "SG.x" }, /MAIL_FROM is required/],
+    [{ MAIL_FROM: "not an address" }, /MAIL_FROM must be an email address/],
+    [{ OPS_EMAIL: "ops" }, /OPS_EMAIL must be an email address/],
+    [{ SENDGRID_BASE_URL: "ftp://x" }, /SENDGRID_BASE_URL must be an http\(s\) URL/],
+    [{ SENDGRID_SECRET_REFRESH_SECONDS: "soon" }, /whole number/],
+  ])("when the environment is %j, then it is refused with a precise message", (env, message) => {
+    expect(() => parseEmailEnv(env)).toThrow(EmailConfigError);
+    expect(() => parseEmailEnv(env)).toThrow(message);
+  });
+
+  it("when a key is configured, then the error message never contains it", () => {
+    try {
+      parseEmailEnv({ SENDGRID_API_KEY: "SG.very-secret", SENDGRID_API_KEY_SECRET: SECRET });
+    } catch (error) {
+      expect(String((error as Error).message)).not.toContain("very-secret");
+      return;
+    }
+    throw new Error("expected a refusal");
+  });
+});

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { FakeSendGrid } from "../helpers/fake-sendgrid.js";
+import { startFakeSendGrid } from "../helpers/fake-sendgrid.js";
+import { useTestDatabase } from "../helpers/database.js";
+import { fastRetries, OPS_EMAIL, resetEmailState, runEmailTask, sendGridConfig } from "../helpers/email.js";
+
+const TASK = "alert-failed-runs";
+const db = useTestDatabase();
+let fake: FakeSendGrid;
+
+beforeAll(async () => {
+  fake = await startFakeSendGrid();
+});
+afterAll(async () => {
+  await fake.close();
+});
+beforeEach(async () => {
+  fake.reset();
+  await resetEmailState(db.pool);
+});
+
+const options = () => ({ config: sendGridConfig(fake), ...fastRetries });
+
+async function addRun(
+  task: string,
+  status: string,
+  startedAgo: string,
+  message: string | null = null,
+): Promise<string> {
+  const result = await db.pool.query<{ id: string }>(
+    `INSERT INTO scheduler.job_runs (task, trigger, status, error_code, message, started_at, finished_at)
+     VALUES ($1, 'scheduler', $2, CASE WHEN $2 = 'failed' THEN 'task_failed' END, $3, now() - $4::interval, now() - $4::interval)
+     RETURNING id`,
+    [task, status, message, startedAgo],
+  );
+  return result.rows[0]!.id;
+}
+
+describe("alert-failed-runs", () => {
+  it("when runs failed, then ops gets one email listing them, and each failure is alerted only once", async () => {
+    const first = await addRun(
+      "auto-cancel-unconfirmed-orders",
+      "failed",
+      "3 minutes",
+      "relation does not exist",
+    );
+    const second = await addRun("generate-daily-stats", "failed", "2 minutes", "statement timeout");
+    await addRun("auto-cancel-unconfirmed-orders", "succeeded", "1 minute");
+
+    const result = await runEmailTask(db.pool, options(), TASK);
+    expect(result).toMatchObject({ status: "succeeded", rowsAffected: 2 });
+    expect(fake.invalid).toEqual([]);
+    expect(fake.emails).toHaveLength(1);
+    const [alert] = fake.emails;
+    expect(alert!.to).toBe(OPS_EMAIL);
+    expect(alert!.subject).toBe("[scheduled jobs] 2 failed run(s)");
+    expect(alert!.text).toContain(`auto-cancel-unconfirmed-orders, run ${first}`);
+    expect(alert!.text).toContain("relation does not exist");
+    expect(alert!.text).toContain(`generate-daily-stats, run ${second}`);
+
+    const again = await runEmailTask(db.pool, options(), TASK);
+    expect(again).toMatchObject({ status: "succeeded", rowsAffected: 0 });
+    expect(fake.emails).toHaveLength(1);
+
+    const third = await addRun("cleanup-expired-sessions", "failed", "10 seconds", "boom");
+    await runEmailTask(db.pool, options(), TASK);
+    expect(fake.emails).toHaveLength(2);
+    expect(fake.emails[1]!.text).toContain(`cleanup-expired-sessions, run ${third}`);
+    expect(fake.emails[1]!.text).not.toContain(`run ${first}`);
+    const recorded = await db.pool.query(
+      "SELECT failed_run_ids, message_id FROM scheduler.ops_alerts ORDER BY id",
+    );
+    expect(recorded.rows.map((row) => row.failed_run_ids)).toEqual([[first, second], [third]]);
+    expect(recorded.rows[1].message_id).toBe(fake.emails[1]!.messageId);
+  });
+
+  it("when SendGrid fails, then the run fails and the failures are alerted by the next run", async () => {
+    await addRun("generate-daily-stats", "failed", "2 minutes", "statement timeout");
+    fake.setFault(() => ({ status: 503 }));
+    const failed = await runEmailTask(db.pool, options(), TASK);
+    expect(failed).toMatchObject({ status: "failed", code: "task_failed" });
+    fake.setFault(undefined);
+    const next = await runEmailTask(db.pool, options(), TASK);
+    // The alert's own failed run is reported too.
+    expect(next).toMatchObject({ status: "succeeded", rowsAffected: 2 });
+    expect(fake.emails).toHaveLength(1);
+    expect(fake.emails[0]!.text).toContain("alert-failed-runs, run");
+  });
+
+  it("when a task has had no success for two of its ticks, then it is reported overdue, once", async () => {
+    await addRun("cleanup-expired-sessions", "succeeded", "5 hours"); // hourly
+    await addRun("auto-cancel-unconfirmed-orders", "succeeded", "10 seconds"); // every minute, fine
+    const result = await runEmailTask(db.pool, options(), TASK);
+    expect(result).toMatchObject({ status: "succeeded", rowsAffected: 0 });
+    expect(fake.emails).toHaveLength(1);
+    expect(fake.emails[0]!.subject).toBe("[scheduled jobs] 1 overdue task(s)");
+    expect(fake.emails[0]!.text).toContain(
+      "Overdue tasks (no success in their last two scheduled runs): cleanup-expired-sessions",
+    );
+    await runEmailTask(db.pool, options(), TASK);
+    expect(fake.emails).toHaveLength(1);
+  });
+
+  it("when nothing failed and nothing is overdue, then no email is sent", async () => {
+    await addRun("auto-cancel-unconfirmed-orders", "succeeded", "10 seconds");
+    expect(await runEmailTask(db.pool, options(), TASK)).toMatchObject({
+      status: "succeeded",
+      rowsAffected: 0,
+    });
+    expect(fake.calls).toHaveLength(0);
+  });
+
+  it("when OPS_EMAIL is not set and a key is, then the run fails saying so and alerts nothing", async () => {
+    await addRun("generate-daily-stats", "failed", "2 minutes", "x");
+    const result = await runEmailTask(
+      db.pool,
+      { ...options(), config: sendGridConfig(fake, { opsEmail: undefined }) },
+      TASK,
+    );
+    expect(result).toMatchObject({
+      status: "failed",
+      code: "task_failed",
+      message: expect.stringMatching(/OPS_EMAIL/),
+    });
+    const pending = await db.pool.query(
+      "SELECT count(*)::int AS n FROM scheduler.job_runs WHERE alerted_at IS NULL AND status = 'failed'",
+    );
+    expect(pending.rows[0].n).toBe(2);
+  });
+});

@@ -1,0 +1,335 @@
+/**
+ * The runner's contract against real PostgreSQL: one run per task at a time, no second success for a
+ * schedule time, dry runs and the blast-radius guard change nothing, timeouts and failures are
+ * recorded, batched tasks stay within their batch size and time budget.
+ */
+import pg from "pg";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { TaskDefinition } from "../functions/catalog.js";
+import { findTask } from "../functions/catalog.js";
+import { createPool } from "../functions/db.js";
+import { ScheduledTaskError } from "../functions/errors.js";
+import type { BatchProgress, RunRequest } from "../functions/runner.js";
+import { runTask } from "../functions/runner.js";
+import { freePort } from "../scripts/lib/embedded-postgres.js";
+import { useTestDatabase } from "./helpers/database.js";
+
+const db = useTestDatabase();
+
+function task(name: string, overrides: Partial<TaskDefinition> = {}): TaskDefinition {
+  const found = findTask(name);
+  if (!found) throw new Error(`no task ${name}`);
+  return { ...found, ...overrides };
+}
+
+function run(
+  request: Partial<RunRequest> & { task: TaskDefinition },
+  onProgress?: (p: BatchProgress) => void,
+) {
+  return runTask(
+    { pool: db.pool, ...(onProgress ? { onProgress } : {}) },
+    { trigger: "scheduler", ...request },
+  );
+}
+
+async function runs(taskName: string) {
+  const result = await db.pool.query(
+    `SELECT id::text, status, rows_affected::int, error_code, message, schedule_time, job_name, attempt, dry_run, forced, more,
+            finished_at IS NOT NULL AS finished
+     FROM scheduler.job_runs WHERE task = $1 ORDER BY id`,
+    [taskName],
+  );
+  return result.rows;
+}
+
+/** Holds an exclusive lock on a table from another connection until released. */
+async function lockTable(table: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  await client.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  return async () => {
+    await client.query("ROLLBACK");
+    await client.end();
+  };
+}
+
+async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+beforeEach(async () => {
+  await db.pool.query(`TRUNCATE orders, drivers, user_sessions, scheduler.job_runs RESTART IDENTITY CASCADE`);
+});
+
+describe("runner", () => {
+  it("when a run succeeds, then its record says what happened and the session is handed back clean", async () => {
+    await db.pool.query(
+      `INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour')`,
+    );
+    const scheduleTime = new Date("2026-11-29T10:05:00Z");
+    const result = await run({
+      task: task("driver-inactivity-check"),
+      jobName: "driver-inactivity-check",
+      scheduleTime,
+      attempt: 2,
+    });
+    expect(result).toMatchObject({
+      status: "succeeded",
+      rowsAffected: 1,
+      task: "driver-inactivity-check",
+      dryRun: false,
+    });
+    expect(await runs("driver-inactivity-check")).toEqual([
+      expect.objectContaining({
+        id: result.runId,
+        status: "succeeded",
+        rows_affected: 1,
+        schedule_time: scheduleTime,
+        job_name: "driver-inactivity-check",
+        attempt: 2,
+        finished: true,
+      }),
+    ]);
+    // The pooled connection got its default settings and no lock back.
+    const client = await db.pool.connect();
+    try {
+      const settings = await client.query(
+        `SELECT current_setting('statement_timeout') AS timeout,
+                (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory') AS locks`,
+      );
+      expect(settings.rows[0]).toEqual({ timeout: "0", locks: 0 });
+    } finally {
+      client.release();
+    }
+  });
+
+  it("when a second run starts while the first holds the task's lock, then the second is skipped and recorded", async () => {
+    await db.pool.query(
+      `INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour')`,
+    );
+    const release = await lockTable("drivers");
+    const first = run({ task: task("driver-inactivity-check") });
+    await waitFor(async () => (await runs("driver-inactivity-check")).some((r) => r.status === "running"));
+    const second = await run({ task: task("driver-inactivity-check") });
+    expect(second).toMatchObject({ status: "skipped" });
+    await release();
+    expect(await first).toMatchObject({ status: "succeeded", rowsAffected: 1 });
+    expect((await runs("driver-inactivity-check")).map((r) => r.status).sort()).toEqual([
+      "skipped",
+      "succeeded",
+    ]);
+  });
+
+  it("when a schedule time already succeeded, then a redelivery is a duplicate pointing at the original run", async () => {
+    const scheduleTime = new Date("2026-11-29T10:00:00Z");
+    const first = await run({ task: task("driver-inactivity-check"), scheduleTime });
+    const again = await run({ task: task("driver-inactivity-check"), scheduleTime, attempt: 1 });
+    expect(again).toEqual({
+      status: "duplicate",
+      runId: first.runId,
+      task: "driver-inactivity-check",
+      dryRun: false,
+    });
+    const other = await run({
+      task: task("driver-inactivity-check"),
+      scheduleTime: new Date("2026-11-29T10:05:00Z"),
+    });
+    expect(other.status).toBe("succeeded");
+    expect(await runs("driver-inactivity-check")).toHaveLength(2);
+  });
+
+  it("when 20 deliveries of one schedule time arrive at once, then exactly one executes (ten rounds)", async () => {
+    const pool = createPool({ connectionString: db.url, max: 20 });
+    // Widen the moment between a run giving its lock back and its success committing: a deferred
+    // trigger sleeps at commit time, after finish_run has unlocked.
+    await db.pool.query(`
+      CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$;
+      CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON scheduler.job_runs
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.status = 'succeeded') EXECUTE FUNCTION slow_commit();`);
+    try {
+      for (let round = 0; round < 10; round++) {
+        await db.pool.query(
+          `INSERT INTO drivers (is_available, updated_at) SELECT true, now() - interval '1 hour' FROM generate_series(1, 5)`,
+        );
+        const scheduleTime = new Date(Date.UTC(2026, 10, 29, 11, round));
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            runTask({ pool }, { task: task("driver-inactivity-check"), trigger: "scheduler", scheduleTime }),
+          ),
+        );
+        const succeeded = results.filter((r) => r.status === "succeeded");
+        expect(succeeded, `round ${round}`).toHaveLength(1);
+        expect(succeeded[0]).toMatchObject({ rowsAffected: 5 });
+        expect(results.every((r) => ["succeeded", "skipped", "duplicate"].includes(r.status))).toBe(true);
+      }
+      const recorded = await runs("driver-inactivity-check");
+      expect(recorded.filter((r) => r.status === "succeeded")).toHaveLength(10);
+      expect(recorded.filter((r) => r.status === "running" || r.status === "failed")).toEqual([]);
+    } finally {
+      await db.pool.query(`DROP TRIGGER slow_commit ON scheduler.job_runs; DROP FUNCTION slow_commit()`);
+      await pool.end();
+    }
+  });
+
+  it("when a run is a dry run, then it reports the rows it would change and changes nothing", async () => {
+    await db.pool.query(
+      `INSERT INTO orders (status, placed_at) SELECT 'pending', now() - interval '1 hour' FROM generate_series(1, 3)`,
+    );
+    const scheduleTime = new Date("2026-11-29T12:00:00Z");
+    const result = await run({ task: task("auto-cancel-unconfirmed-orders"), dryRun: true, scheduleTime });
+    expect(result).toMatchObject({ status: "succeeded", rowsAffected: 3, dryRun: true });
+    expect(
+      (await db.pool.query(`SELECT count(*)::int AS n FROM orders WHERE status = 'pending'`)).rows[0].n,
+    ).toBe(3);
+    // A dry run does not use up the schedule time.
+    expect(await run({ task: task("auto-cancel-unconfirmed-orders"), scheduleTime })).toMatchObject({
+      status: "succeeded",
+      rowsAffected: 3,
+    });
+  });
+
+  it("when a statement would change more rows than maxRows, then nothing changes, the run fails with both numbers, and force overrides", async () => {
+    await db.pool.query(
+      `INSERT INTO orders (status, placed_at) SELECT 'pending', now() - interval '1 hour' FROM generate_series(1, 6)`,
+    );
+    const guarded = task("auto-cancel-unconfirmed-orders", { maxRows: 5 });
+    const tripped = await run({ task: guarded });
+    expect(tripped).toMatchObject({
+      status: "failed",
+      code: "guard_tripped",
+      details: { wouldChange: 6, maxRows: 5 },
+    });
+    expect(tripped.status === "failed" && tripped.message).toMatch(
+      /would change 6 rows, more than its limit of 5/,
+    );
+    expect(
+      (await db.pool.query(`SELECT count(*)::int AS n FROM orders WHERE status = 'pending'`)).rows[0].n,
+    ).toBe(6);
+    expect((await runs(guarded.name))[0]).toMatchObject({
+      status: "failed",
+      error_code: "guard_tripped",
+      rows_affected: 0,
+    });
+
+    expect(await run({ task: guarded, force: true })).toMatchObject({ status: "succeeded", rowsAffected: 6 });
+    expect((await runs(guarded.name))[1]).toMatchObject({ forced: true, status: "succeeded" });
+  });
+
+  it("when a batched task would change more rows than maxRows, then no batch runs", async () => {
+    await db.pool.query(
+      `INSERT INTO user_sessions (expires_at) SELECT now() - interval '1 day' FROM generate_series(1, 12)`,
+    );
+    const guarded = task("cleanup-expired-sessions", {
+      maxRows: 10,
+      batch: { size: 4, timeBudgetSeconds: 60 },
+    });
+    expect(await run({ task: guarded })).toMatchObject({ status: "failed", code: "guard_tripped" });
+    expect((await db.pool.query(`SELECT count(*)::int AS n FROM user_sessions`)).rows[0].n).toBe(12);
+    expect(await run({ task: guarded, force: true })).toMatchObject({
+      status: "succeeded",
+      rowsAffected: 12,
+    });
+  });
+
+  it("when a statement exceeds the task's timeout, then the run is recorded as failed with a timeout and the lock is free", async () => {
+    await db.pool.query(
+      `INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour')`,
+    );
+    const slow = task("driver-inactivity-check", { timeoutSeconds: 1 });
+    const release = await lockTable("drivers");
+    try {
+      const started = Date.now();
+      const result = await run({ task: slow });
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(result).toMatchObject({ status: "failed", code: "timeout" });
+      expect(result.status === "failed" && result.message).toMatch(/statement timeout/);
+    } finally {
+      await release();
+    }
+    expect((await runs(slow.name))[0]).toMatchObject({
+      status: "failed",
+      error_code: "timeout",
+      finished: true,
+    });
+    expect(await run({ task: slow })).toMatchObject({ status: "succeeded", rowsAffected: 1 });
+  });
+
+  it("when the task's SQL fails, then the failure is recorded with the database's message", async () => {
+    await db.pool.query(`ALTER TABLE drivers RENAME COLUMN is_available TO available`);
+    try {
+      const result = await run({ task: task("driver-inactivity-check") });
+      expect(result).toMatchObject({ status: "failed", code: "task_failed" });
+      expect((await runs("driver-inactivity-check"))[0]).toMatchObject({
+        status: "failed",
+        error_code: "task_failed",
+        message: expect.stringMatching(/column "is_available" does not exist/),
+      });
+    } finally {
+      await db.pool.query(`ALTER TABLE drivers RENAME COLUMN available TO is_available`);
+    }
+  });
+
+  it("when a batched task has more rows than one batch, then every row is processed in transactions no larger than a batch", async () => {
+    await db.pool.query(`
+      INSERT INTO orders (status, delivered_at, updated_at)
+      SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 25)`);
+    const progress: BatchProgress[] = [];
+    const batched = task("archive-old-orders", { batch: { size: 10, timeBudgetSeconds: 60 } });
+    const result = await run({ task: batched }, (p) => progress.push(p));
+    expect(result).toMatchObject({ status: "succeeded", rowsAffected: 25 });
+    expect(result).not.toHaveProperty("more");
+    expect(progress.map((p) => p.rowsSoFar)).toEqual([10, 20, 25]);
+    // Rows changed by one transaction share its xmin: no transaction changed more than a batch.
+    const perTransaction = await db.pool.query(
+      `SELECT xmin::text, count(*)::int AS n FROM orders GROUP BY xmin`,
+    );
+    expect(perTransaction.rows.map((r) => r.n).sort()).toEqual([10, 10, 5]);
+  });
+
+  it("when a batched task runs out of time budget, then it stops after the batch in hand and answers more", async () => {
+    await db.pool.query(
+      `INSERT INTO user_sessions (expires_at) SELECT now() - interval '1 day' FROM generate_series(1, 9)`,
+    );
+    const hurried = task("cleanup-expired-sessions", { batch: { size: 4, timeBudgetSeconds: 0 } });
+    expect(await run({ task: hurried })).toMatchObject({ status: "succeeded", rowsAffected: 4, more: true });
+    expect((await runs(hurried.name))[0]).toMatchObject({ more: true });
+    expect((await db.pool.query(`SELECT count(*)::int AS n FROM user_sessions`)).rows[0].n).toBe(5);
+  });
+
+  it("when a run was cut off without recording its end, then the next run marks it interrupted", async () => {
+    await db.pool.query(
+      `INSERT INTO scheduler.job_runs (task, trigger, status) VALUES ('driver-inactivity-check', 'scheduler', 'running')`,
+    );
+    expect(await run({ task: task("driver-inactivity-check") })).toMatchObject({ status: "succeeded" });
+    expect((await runs("driver-inactivity-check"))[0]).toMatchObject({
+      status: "failed",
+      error_code: "interrupted",
+      finished: true,
+    });
+  });
+
+  it("when the database is unreachable, then the runner says so with the unavailable code", async () => {
+    const pool = createPool({
+      connectionString: `postgres://nobody@127.0.0.1:${await freePort()}/none`,
+      connectionTimeoutMillis: 2000,
+    });
+    try {
+      const error = await runTask({ pool }, { task: task("driver-inactivity-check"), trigger: "http" }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ScheduledTaskError);
+      expect(error).toMatchObject({
+        code: "unavailable",
+        status: 503,
+        message: "the database is unreachable",
+      });
+    } finally {
+      await pool.end();
+    }
+  });
+});
