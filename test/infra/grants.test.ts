@@ -9,7 +9,9 @@ import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TaskDefinition } from "../../functions/catalog.js";
 import { runnerOf, tasks } from "../../functions/catalog.js";
+import { createEmailRuntime } from "../../functions/email/runtime.js";
 import { createPool } from "../../functions/db.js";
 import { createLogger } from "../../functions/log.js";
 import { runTask } from "../../functions/runner.js";
@@ -30,6 +32,18 @@ const roles = [granted, bare, schedulerOnly, viaCli];
 const pools: pg.Pool[] = [];
 
 const sqlTasks = tasks.filter((task) => task.kind === "sql" && runnerOf(task) === "cloud");
+const cloudTasks = tasks.filter((task) => runnerOf(task) === "cloud");
+// No SendGrid key: the email tasks write to scheduler.local_mailbox instead of sending.
+const email = createEmailRuntime({
+  config: {
+    key: { source: "none" },
+    baseUrl: undefined,
+    mailFrom: "reports@delivery.example",
+    opsEmail: "ops@delivery.example",
+    secretRefreshSeconds: 600,
+  },
+});
+const loadEmailHandler = (task: TaskDefinition) => email.handlerFor(task);
 const SERVICE = { type: "cloud_run_revision", "labels.service_name": "scheduled-tasks" };
 
 function poolAs(role: string): pg.Pool {
@@ -52,12 +66,13 @@ beforeAll(async () => {
   }
   // Work for every task, so each one really reads and writes its tables.
   await db.pool.query(`
-    INSERT INTO restaurants (name) VALUES ('a');
+    INSERT INTO restaurants (name, email) VALUES ('a', 'owner@restaurant.example');
     INSERT INTO orders (restaurant_id, status, placed_at) SELECT id, 'pending', now() - interval '2 hours' FROM restaurants;
     INSERT INTO orders (restaurant_id, status, delivered_at, total_amount)
       SELECT id, 'delivered', now() - interval '100 days', 10 FROM restaurants;
     INSERT INTO orders (restaurant_id, status, created_at, total_amount)
       SELECT id, 'delivered', now() - interval '1 day', 12 FROM restaurants;
+    INSERT INTO orders (restaurant_id, status, customer_email) SELECT id, 'confirmed', 'eater@example.com' FROM restaurants;
     INSERT INTO reviews (restaurant_id, rating) SELECT id, 4 FROM restaurants;
     INSERT INTO menus (created_at) VALUES (now() - interval '40 days');
     INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '2 hours');
@@ -106,31 +121,33 @@ describe("the function's database user", () => {
     ).toEqual([]);
   });
 
-  it("when granted, then the role runs every SQL task, and each success feeds the succeeded-runs metric", async () => {
+  it("when granted, then the role runs every task Cloud Scheduler runs, and each success feeds the succeeded-runs metric", async () => {
     const statements = await grantTaskPrivileges(db.url, granted);
     // Granting again changes nothing and does not fail.
     expect(await grantTaskPrivileges(db.url, granted)).toEqual(statements);
     const pool = poolAs(granted);
     const { lines, log } = capturingLogger();
     const outcomes: Record<string, string> = {};
-    for (const task of sqlTasks) {
-      const result = await runTask({ pool, log }, { task, trigger: "cli" });
+    for (const task of cloudTasks) {
+      const result = await runTask({ pool, log, loadEmailHandler }, { task, trigger: "cli" });
       outcomes[task.name] = result.status === "failed" ? `failed: ${result.message}` : result.status;
     }
-    expect(outcomes).toEqual(Object.fromEntries(sqlTasks.map((task) => [task.name, "succeeded"])));
+    expect(outcomes).toEqual(Object.fromEntries(cloudTasks.map((task) => [task.name, "succeeded"])));
     const successes = lines.filter((line) =>
       matchesFilter(succeededRunsFilter("scheduled-tasks"), line, SERVICE),
     );
-    expect(successes.map((line) => line.task)).toEqual(sqlTasks.map((task) => task.name));
+    expect(successes.map((line) => line.task)).toEqual(cloudTasks.map((task) => task.name));
     expect(lines.filter((line) => matchesFilter(failedRunsFilter("scheduled-tasks"), line, SERVICE))).toEqual(
       [],
     );
     // The work was real: the fixtures changed.
-    const { rows } = await db.pool.query<{ cancelled: string; sessions: string }>(
+    const { rows } = await db.pool.query<{ cancelled: string; sessions: string; mails: string }>(
       `SELECT (SELECT count(*) FROM orders WHERE status = 'cancelled') AS cancelled,
-              (SELECT count(*) FROM user_sessions) AS sessions`,
+              (SELECT count(*) FROM user_sessions) AS sessions,
+              (SELECT count(*) FROM scheduler.local_mailbox) AS mails`,
     );
-    expect(rows[0]).toEqual({ cancelled: "1", sessions: "0" });
+    expect(rows[0]).toMatchObject({ cancelled: "1", sessions: "0" });
+    expect(Number(rows[0]?.mails)).toBeGreaterThan(0);
   });
 
   it("when a dry run is asked, then the granted role can count too, and its success line is not counted as a run", async () => {
