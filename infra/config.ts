@@ -167,7 +167,7 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
     problems.push(`scheduled-jobs:opsEmail "${opsEmail}" is not an email address`);
   }
 
-  const absenceMinutes = raw.absenceAlertMaxIntervalMinutes ?? 60;
+  const absenceMinutes = asNumber(raw.absenceAlertMaxIntervalMinutes) ?? 60;
   if (!Number.isInteger(absenceMinutes) || (absenceMinutes as number) < 1) {
     problems.push(
       `scheduled-jobs:absenceAlertMaxIntervalMinutes must be a whole number of minutes, at least 1`,
@@ -276,13 +276,13 @@ function parseOverrides(
           else override[field] = fieldValue.trim();
           break;
         case "paused":
-          if (typeof fieldValue !== "boolean") problems.push(`${where}.paused must be true or false`);
-          else override.paused = fieldValue;
+          if (asBoolean(fieldValue) === undefined) problems.push(`${where}.paused must be true or false`);
+          else override.paused = asBoolean(fieldValue);
           break;
         case "attemptDeadlineSeconds":
-          if (typeof fieldValue !== "number")
+          if (asNumber(fieldValue) === undefined)
             problems.push(`${where}.attemptDeadlineSeconds must be a number`);
-          else override.attemptDeadlineSeconds = fieldValue;
+          else override.attemptDeadlineSeconds = asNumber(fieldValue);
           break;
         default:
           problems.push(
@@ -404,7 +404,7 @@ function resolveDatabase(raw: unknown, prefix: string, problems: string[]): Data
   const databaseName = stringField(value, "databaseName", key, problems);
   if (databaseName === undefined) problems.push(`${key}.databaseName is required`);
   const connectionName = stringField(value, "connectionName", key, problems);
-  const create = value.create === true;
+  const create = asBoolean(value.create) === true;
   if (create === (connectionName !== undefined)) {
     problems.push(
       `${key}: set either "create": true or "connectionName" (an existing instance), not both or neither`,
@@ -430,7 +430,7 @@ function resolveDatabase(raw: unknown, prefix: string, problems: string[]): Data
       instanceProject: parts[0]!,
       instanceName: parts[2]!,
       databaseName: databaseName ?? "",
-      createIamUser: value.createIamUser !== false,
+      createIamUser: asBoolean(value.createIamUser) !== false,
     };
   }
   const allowed = [
@@ -468,8 +468,24 @@ function resolveDatabase(raw: unknown, prefix: string, problems: string[]): Data
     edition,
     diskSizeGb: integerField(value, "diskSizeGb", key, 10, 65536, problems) ?? 10,
     databaseName: databaseName ?? "",
-    deletionProtection: value.deletionProtection !== false,
+    deletionProtection: asBoolean(value.deletionProtection) !== false,
   };
+}
+
+/**
+ * `pulumi config set --path` may store `true` or `300` as strings; both spellings are accepted.
+ */
+function asBoolean(value: unknown): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  return undefined;
+}
+
+function asNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return value;
+  if (typeof value === "string" && /^\d+$/.test(value.trim())) return Number(value.trim());
+  return undefined;
 }
 
 function isTimeZone(zone: string): boolean {
@@ -515,9 +531,9 @@ function integerField(
   max: number,
   problems: string[],
 ): number | undefined {
-  const raw = value[field];
-  if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== "number" || !Number.isInteger(raw) || raw < min || raw > max) {
+  if (value[field] === undefined || value[field] === null) return undefined;
+  const raw = asNumber(value[field]);
+  if (raw === undefined || !Number.isInteger(raw) || raw < min || raw > max) {
     problems.push(`${key}.${field} must be a whole number from ${min} to ${max}`);
     return undefined;
   }

@@ -106,6 +106,19 @@ describe("task overrides", () => {
     expect(problems.join("\n")).toMatch(/"in-database" is scheduled by pg_cron/);
   });
 
+  it("when pulumi config set --path stored booleans and numbers as strings, then they are read as such", () => {
+    const config = resolveConfig({
+      ...valid,
+      database: { create: "true", databaseName: "d", deletionProtection: "false" },
+      taskOverrides: { "archive-old-orders": { paused: "true", attemptDeadlineSeconds: "1200" } },
+      function: { maxInstances: "5" },
+    });
+    const archive = config.jobs.find((job) => job.task === "archive-old-orders");
+    expect(archive).toMatchObject({ paused: true, attemptDeadlineSeconds: 1200 });
+    expect(config.database).toMatchObject({ mode: "create", deletionProtection: false });
+    expect(config.function.maxInstances).toBe(5);
+  });
+
   it("when the stack sets a default time zone, then tasks without their own zone are read in it", () => {
     const config = resolveConfig({ ...valid, defaultTimeZone: "America/New_York" });
     expect(new Set(config.jobs.map((job) => job.timeZone))).toEqual(new Set(["America/New_York"]));
