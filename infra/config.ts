@@ -151,7 +151,7 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
   }
 
   const jobs = resolveJobs(catalog, raw.taskOverrides, defaultTimeZone, problems);
-  const fn = resolveFunction(raw.function, region ?? "", jobs, problems);
+  const fn = resolveFunction(raw.function, jobs, problems);
   const database = resolveDatabase(raw.database, prefix, problems);
 
   const alertEmail = requireString(raw.alertEmail, "scheduled-jobs:alertEmail", problems);
@@ -321,7 +321,6 @@ export function cronProblem(schedule: string, timeZone: string): number | string
 
 function resolveFunction(
   raw: unknown,
-  region: string,
   jobs: readonly JobSpec[],
   problems: string[],
 ): FunctionConfig | undefined {
@@ -379,7 +378,6 @@ function resolveFunction(
       `the longest job deadline (${longest} s) leaves the function no room under its ${FUNCTION_TIMEOUT_MAX_SECONDS} s limit`,
     );
   }
-  void region;
   return {
     name,
     memory,
