@@ -6,7 +6,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { createAuthenticator, parseAuthEnv, signatureRemovedMarker } from "../../functions/auth.js";
 import { runnerOf, tasks } from "../../functions/catalog.js";
+import { parseEmailEnv } from "../../functions/email/config.js";
 import type { Inputs, StackRun } from "./harness.js";
 import {
   baseConfig,
@@ -146,6 +148,57 @@ describe("the stack built from the catalog", () => {
       MAIL_FROM: "no-reply@example.com",
       OPS_EMAIL: "ops@example.com",
     });
+  });
+
+  it("when the function parses its deployed environment, then auth and email settings are complete and valid", () => {
+    const env = inputsOf(run, FUNCTION, "scheduled-tasks").serviceConfig.environmentVariables as Record<
+      string,
+      string
+    >;
+    const auth = parseAuthEnv(env);
+    expect(auth.problems).toEqual([]);
+    expect(auth.config).toMatchObject({ mode: "cloud-run", audiences: [run.values.functionUrl] });
+    expect(parseEmailEnv(env)).toMatchObject({
+      key: { source: "secret-manager", secretVersion: env.SENDGRID_API_KEY_SECRET },
+      mailFrom: "no-reply@example.com",
+      opsEmail: "ops@example.com",
+    });
+  });
+
+  it("when a job's token reaches the deployed function, then the function accepts it, and a token of any other account is refused", async () => {
+    const env = inputsOf(run, FUNCTION, "scheduled-tasks").serviceConfig.environmentVariables as Record<
+      string,
+      string
+    >;
+    const authenticator = createAuthenticator(parseAuthEnv(env).config!);
+    // What Cloud Run forwards once its IAM has verified the scheduler's token: the claims, unsigned.
+    const forwarded = (audience: string, email: string): string => {
+      const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+      const now = Math.floor(Date.now() / 1000);
+      const claims = {
+        iss: "https://accounts.google.com",
+        aud: audience,
+        email,
+        email_verified: true,
+        sub: "1",
+        iat: now,
+        exp: now + 3600,
+      };
+      return `Bearer ${part({ alg: "RS256", kid: "google", typ: "JWT" })}.${part(claims)}.${signatureRemovedMarker}`;
+    };
+    for (const job of run.of(JOB)) {
+      const { audience, serviceAccountEmail } = job.inputs.httpTarget.oidcToken as Record<string, string>;
+      await expect(
+        authenticator.authenticate(forwarded(audience!, serviceAccountEmail!)),
+      ).resolves.toMatchObject({
+        email: serviceAccountEmail,
+      });
+    }
+    await expect(
+      authenticator.authenticate(
+        forwarded(String(run.values.functionUrl), String(run.values.runtimeServiceAccount)),
+      ),
+    ).rejects.toThrow(/not allowed to call this function/);
   });
 
   describe("security review", () => {
