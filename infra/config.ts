@@ -131,6 +131,9 @@ export function loadConfig(): StackConfig {
 const OBJECT_KEYS = ["taskOverrides", "database", "function", "absenceAlertMaxIntervalMinutes"] as const;
 const STRING_KEYS = ["prefix", "defaultTimeZone", "alertEmail", "mailFrom", "opsEmail"] as const;
 
+/** Every `scheduled-jobs:` key the program reads (the SendGrid key is read by the entry, as a secret). */
+export const CONFIG_KEYS: readonly string[] = [...STRING_KEYS, ...OBJECT_KEYS, "sendgridApiKey"];
+
 /** Validates raw config against the catalog; throws one StackConfigError listing every problem. */
 export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[] = tasks): StackConfig {
   const problems: string[] = [];

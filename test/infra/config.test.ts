@@ -2,11 +2,14 @@
  * The stack's configuration, validated before anything is created: every mistake an operator can
  * make in `pulumi config` fails the program with a message that names the key and the fix.
  */
+import { readFileSync } from "node:fs";
+import { load } from "js-yaml";
 import { describe, expect, it } from "vitest";
 import type { TaskDefinition } from "../../functions/catalog.js";
 import { tasks } from "../../functions/catalog.js";
 import type { RawConfig } from "../../infra/config.js";
 import {
+  CONFIG_KEYS,
   cronProblem,
   functionTimeoutSeconds,
   resolveConfig,
@@ -195,5 +198,29 @@ describe("cron intervals", () => {
     ["0 9 * * 1-5", 3 * 86400],
   ])("when the schedule is %s, then the longest gap is %i s", (schedule, seconds) => {
     expect(cronProblem(schedule, "UTC")).toBe(seconds);
+  });
+});
+
+describe("Pulumi.dev.yaml", () => {
+  const text = readFileSync(new URL("../../Pulumi.dev.yaml", import.meta.url), "utf8");
+  const config = (load(text) as { config: Record<string, unknown> }).config;
+
+  it("when read as a stack's config, then it is valid", () => {
+    const raw: Record<string, unknown> = { project: config["gcp:project"], region: config["gcp:region"] };
+    for (const [key, value] of Object.entries(config)) {
+      if (key.startsWith("scheduled-jobs:")) raw[key.slice("scheduled-jobs:".length)] = value;
+    }
+    const resolved = resolveConfig(raw);
+    expect(resolved.database.mode).toBe("create");
+    expect(resolved.jobs.find((job) => job.task === "archive-old-orders")?.schedule).toBe("0 4 * * 0");
+  });
+
+  it("when compared with what the program reads, then it shows every key (the SendGrid key as the command to set it)", () => {
+    for (const key of CONFIG_KEYS) {
+      if (key === "sendgridApiKey")
+        expect(text).toContain("pulumi config set --secret scheduled-jobs:sendgridApiKey");
+      else expect(Object.keys(config), key).toContain(`scheduled-jobs:${key}`);
+    }
+    expect(Object.keys(config)).toEqual(expect.arrayContaining(["gcp:project", "gcp:region"]));
   });
 });
