@@ -6,12 +6,10 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.js";
 
-/** Project roles of the function's runtime identity: reach Cloud SQL as an IAM user, write logs. */
-export const RUNTIME_PROJECT_ROLES = [
-  "roles/cloudsql.client",
-  "roles/cloudsql.instanceUser",
-  "roles/logging.logWriter",
-] as const;
+/** Roles of the function's runtime identity on the database's project: reach Cloud SQL as an IAM user. */
+export const RUNTIME_DATABASE_ROLES = ["roles/cloudsql.client", "roles/cloudsql.instanceUser"] as const;
+/** Roles of the function's runtime identity on the stack's project: write its logs. */
+export const RUNTIME_PROJECT_ROLES = ["roles/logging.logWriter"] as const;
 
 /**
  * Project roles of the identity that builds the function. New projects may build with a default
@@ -34,7 +32,16 @@ export interface Identities {
   readonly bindings: readonly gcp.projects.IAMMember[];
 }
 
-export function createIdentities(project: string, prefix: string, apis: Apis): Identities {
+/**
+ * `databaseProject` is the project of the Cloud SQL instance: the stack's own, or another one when
+ * the stack uses an existing instance there (Cloud SQL checks the roles in the instance's project).
+ */
+export function createIdentities(
+  project: string,
+  prefix: string,
+  apis: Apis,
+  databaseProject = project,
+): Identities {
   const dependsOn = [apis.iam, apis.cloudresourcemanager];
   const account = (role: string, displayName: string, description: string): gcp.serviceaccount.Account =>
     new gcp.serviceaccount.Account(
@@ -58,15 +65,16 @@ export function createIdentities(project: string, prefix: string, apis: Apis): I
     "Builds the scheduled-tasks function from its uploaded source.",
   );
   const bindings: gcp.projects.IAMMember[] = [];
-  const bind = (who: string, sa: gcp.serviceaccount.Account, role: string): void => {
+  const bind = (who: string, sa: gcp.serviceaccount.Account, role: string, onProject = project): void => {
     bindings.push(
       new gcp.projects.IAMMember(
         `${who}-${role.replace(/^roles\//, "").replace(/\./g, "-")}`,
-        { project, role, member: pulumi.interpolate`serviceAccount:${sa.email}` },
+        { project: onProject, role, member: pulumi.interpolate`serviceAccount:${sa.email}` },
         { dependsOn },
       ),
     );
   };
+  for (const role of RUNTIME_DATABASE_ROLES) bind("runtime", runtime, role, databaseProject);
   for (const role of RUNTIME_PROJECT_ROLES) bind("runtime", runtime, role);
   for (const role of BUILD_PROJECT_ROLES) bind("build", build, role);
   return { runtime, scheduler, build, bindings };

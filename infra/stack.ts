@@ -41,7 +41,8 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
     }
   }
   const apis = enableApis(project);
-  const identities = createIdentities(project, prefix, apis);
+  const databaseProject = config.database.mode === "existing" ? config.database.instanceProject : project;
+  const identities = createIdentities(project, prefix, apis, databaseProject);
   const secret = createSendGridSecret(
     project,
     prefix,

@@ -443,6 +443,20 @@ describe("per-stack overrides", () => {
       }),
     );
     expect(run.of("gcp:sql/databaseInstance:DatabaseInstance")).toEqual([]);
+    // Cloud SQL checks the runtime identity's roles in the instance's project, not the stack's.
+    const runtimeGrants = run
+      .of(PROJECT_MEMBER)
+      .filter(
+        (grant) =>
+          grant.inputs.member === `serviceAccount:sched-jobs-runtime@${PROJECT}.iam.gserviceaccount.com`,
+      )
+      .map((grant) => `${String(grant.inputs.project)}: ${String(grant.inputs.role)}`)
+      .sort();
+    expect(runtimeGrants).toEqual([
+      `${PROJECT}: roles/logging.logWriter`,
+      "shared-prod: roles/cloudsql.client",
+      "shared-prod: roles/cloudsql.instanceUser",
+    ]);
     expect(run.of("gcp:sql/database:Database")).toEqual([]);
     expect(run.one("gcp:sql/user:User").inputs).toMatchObject({
       project: "shared-prod",
