@@ -83,3 +83,114 @@ export function splitStatements(sql: string): string[] {
     .map((part) => part.replace(/^\s*--.*$/gm, "").trim())
     .filter((part) => part.length > 0);
 }
+
+export type TablePrivilege = "SELECT" | "INSERT" | "UPDATE" | "DELETE";
+
+/**
+ * The app's tables the scheduled tasks touch, and how. A task that touches another table needs a
+ * line here (the grants test runs every SQL task as a role holding only these grants).
+ */
+export const TASK_TABLE_PRIVILEGES: Readonly<Record<string, readonly TablePrivilege[]>> = {
+  // auto-cancel-unconfirmed-orders, archive-old-orders (UPDATE ... FOR UPDATE), generate-daily-stats
+  orders: ["SELECT", "UPDATE"],
+  system_settings: ["SELECT"],
+  // update-restaurant-ratings
+  restaurants: ["SELECT", "UPDATE"],
+  reviews: ["SELECT"],
+  // cleanup-orphaned-menus
+  menus: ["SELECT", "DELETE"],
+  restaurant_menus: ["SELECT"],
+  // driver-inactivity-check
+  drivers: ["SELECT", "UPDATE"],
+  // cleanup-expired-sessions, cleanup-distance-requests: their batches pick rows with
+  // SELECT ... FOR UPDATE SKIP LOCKED, which PostgreSQL allows only with UPDATE privilege.
+  user_sessions: ["SELECT", "UPDATE", "DELETE"],
+  distance_requests: ["SELECT", "UPDATE", "DELETE"],
+  // generate-daily-stats (an upsert)
+  daily_order_stats: ["SELECT", "INSERT", "UPDATE"],
+};
+
+/** Tables of the scheduler schema that the function must not write: the migrations' own record. */
+const SCHEDULER_TABLES_WITHOUT_GRANT = new Set(["schema_migrations"]);
+
+/**
+ * Grants a database role (the function's Cloud SQL IAM user) exactly what the tasks need: the
+ * scheduler's run history and functions, and the listed privileges on the app's tables. A new IAM
+ * database user owns nothing and may do nothing until this runs; run it as the tables' owner (the
+ * admin user), after `migrate`, and again after a migration adds scheduler tables. Idempotent.
+ *
+ * Returns the statements it ran.
+ */
+export async function grantTaskPrivileges(
+  connectionString: string,
+  role: string,
+  tablePrivileges: Readonly<Record<string, readonly TablePrivilege[]>> = TASK_TABLE_PRIVILEGES,
+): Promise<string[]> {
+  const client = new pg.Client({ connectionString, application_name: "scheduled-jobs-migrate" });
+  await client.connect();
+  const statements: string[] = [];
+  try {
+    const found = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
+    if (found.rowCount === 0) {
+      throw new Error(
+        `the database role "${role}" does not exist: create the function's IAM database user first (\`pulumi up\` does; its name is the stack output databaseUser)`,
+      );
+    }
+    const grantee = pg.escapeIdentifier(role);
+    const relations = await client.query<{ name: string; kind: string }>(
+      `SELECT c.relname AS name, c.relkind::text AS kind
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'scheduler' AND c.relkind IN ('r', 'p', 'v', 'm')
+       ORDER BY c.relname`,
+    );
+    if (relations.rowCount === 0) {
+      throw new Error("the scheduler schema has no tables: run the migrations first (`npm run migrate`)");
+    }
+    statements.push(`GRANT USAGE ON SCHEMA scheduler TO ${grantee}`);
+    for (const relation of relations.rows) {
+      if (SCHEDULER_TABLES_WITHOUT_GRANT.has(relation.name)) continue;
+      const privileges =
+        relation.kind === "v" || relation.kind === "m" ? "SELECT" : "SELECT, INSERT, UPDATE, DELETE";
+      statements.push(`GRANT ${privileges} ON scheduler.${pg.escapeIdentifier(relation.name)} TO ${grantee}`);
+    }
+    statements.push(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA scheduler TO ${grantee}`);
+
+    const missing: string[] = [];
+    const schemas = new Set<string>();
+    const tableGrants: string[] = [];
+    for (const [table, privileges] of Object.entries(tablePrivileges)) {
+      const located = await client.query<{ schema: string | null }>(
+        `SELECT n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.oid = to_regclass($1)`,
+        [table],
+      );
+      const schema = located.rows[0]?.schema;
+      if (!schema) {
+        missing.push(table);
+        continue;
+      }
+      schemas.add(schema);
+      tableGrants.push(
+        `GRANT ${privileges.join(", ")} ON ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)} TO ${grantee}`,
+      );
+    }
+    if (missing.length > 0) {
+      throw new Error(
+        `the app's tables ${missing.join(", ")} are not in this database (search_path): is this the app's database? (\`npm run migrate -- --with-app-schema\` creates them on an empty one)`,
+      );
+    }
+    for (const schema of [...schemas].sort())
+      statements.push(`GRANT USAGE ON SCHEMA ${pg.escapeIdentifier(schema)} TO ${grantee}`);
+    statements.push(...tableGrants);
+
+    await client.query("BEGIN");
+    for (const statement of statements) await client.query(statement);
+    await client.query("COMMIT");
+    return statements;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
