@@ -65,6 +65,7 @@ beforeAll(async () => {
   await applyAppSchema(cluster.url());
   await migrate(cluster.url());
   db = new pg.Pool({ connectionString: cluster.url(), max: 3 });
+  await db.query("CREATE EXTENSION IF NOT EXISTS pg_cron");
 }, 60_000);
 
 afterAll(async () => {
@@ -176,6 +177,8 @@ describe("sql/pg_cron_setup.sql on a real pg_cron", () => {
 
 describe("a job's command, run as pg_cron runs it", () => {
   beforeEach(async () => {
+    // No scheduled job may touch the fixtures meanwhile: these tests run the commands themselves.
+    await db.query("SELECT cron.unschedule(jobid) FROM cron.job");
     await db.query("TRUNCATE orders, restaurants, user_sessions, drivers RESTART IDENTITY CASCADE");
   });
 
@@ -188,6 +191,39 @@ describe("a job's command, run as pg_cron runs it", () => {
     await runAsPgCron(jobCommand(small, sqlFiles[small.name]!));
     const { rows } = await db.query<{ n: string }>("SELECT count(*) AS n FROM user_sessions");
     expect(rows[0]?.n).toBe("1");
+  });
+
+  it("when a later batch fails, then the batches before it stay committed", async () => {
+    await db.query(
+      "INSERT INTO user_sessions (expires_at) SELECT now() - interval '1 hour' FROM generate_series(1, 5)",
+    );
+    // Batches go oldest first: the newest expired session, which the trigger refuses to delete, fails the third.
+    await db.query("INSERT INTO user_sessions (expires_at) VALUES (now() - interval '1 minute')");
+    await db.query(`
+      CREATE OR REPLACE FUNCTION pg_cron_test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF OLD.expires_at > now() - interval '10 minutes' THEN RAISE EXCEPTION 'poisoned session'; END IF;
+        RETURN OLD;
+      END $$;
+      CREATE TRIGGER poison BEFORE DELETE ON user_sessions FOR EACH ROW EXECUTE FUNCTION pg_cron_test_poison();`);
+    try {
+      const small = { ...task("cleanup-expired-sessions"), batch: { size: 2, timeBudgetSeconds: 60 } };
+      await expect(runAsPgCron(jobCommand(small, sqlFiles[small.name]!))).rejects.toThrow(/poisoned session/);
+      const { rows } = await db.query<{ n: string }>("SELECT count(*) AS n FROM user_sessions");
+      expect(rows[0]?.n).toBe("2");
+    } finally {
+      await db.query("DROP TRIGGER poison ON user_sessions; DROP FUNCTION pg_cron_test_poison()");
+    }
+  });
+
+  it("when a batched task's time budget is spent, then it starts no further batch", async () => {
+    await db.query(
+      "INSERT INTO user_sessions (expires_at) SELECT now() - interval '1 hour' FROM generate_series(1, 7)",
+    );
+    const spent = { ...task("cleanup-expired-sessions"), batch: { size: 2, timeBudgetSeconds: 0 } };
+    await runAsPgCron(jobCommand(spent, sqlFiles[spent.name]!));
+    const { rows } = await db.query<{ n: string }>("SELECT count(*) AS n FROM user_sessions");
+    expect(rows[0]?.n).toBe("5");
   });
 
   it("when a single-statement task would change more than maxRows, then it fails and changes nothing", async () => {
