@@ -1,0 +1,60 @@
+/**
+ * Writes the pg_cron setup scripts from the task catalog and sql/tasks/*.sql:
+ * - sql/pg_cron_setup.sql schedules every SQL task (a database where pg_cron runs them all);
+ * - sql/pg_cron_setup_hybrid.sql schedules the tasks whose runner is "pg_cron" (Cloud Scheduler runs the rest).
+ * `--check` fails when either file is out of date (CI).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { tasks } from "../functions/catalog.js";
+import type { PgCronScope } from "./lib/pg-cron.js";
+import { renderPgCronSetup } from "./lib/pg-cron.js";
+import { readTaskSqlFiles } from "./lib/sql-files.js";
+
+export const generateCommand = "npm run pg-cron:generate";
+
+export const pgCronSetupFiles: readonly { readonly fileName: string; readonly scope: PgCronScope }[] = [
+  { fileName: "sql/pg_cron_setup.sql", scope: "all-sql" },
+  { fileName: "sql/pg_cron_setup_hybrid.sql", scope: "pg_cron-runner" },
+];
+
+export function pathOf(fileName: string): string {
+  return fileURLToPath(new URL(`../${fileName}`, import.meta.url));
+}
+
+/** Each setup file's path and its content as the catalog and the task SQL say it should be. */
+export function renderPgCronSetupFiles(): { fileName: string; path: string; content: string }[] {
+  const sqlFiles = readTaskSqlFiles();
+  return pgCronSetupFiles.map(({ fileName, scope }) => ({
+    fileName,
+    path: pathOf(fileName),
+    content: renderPgCronSetup(tasks, sqlFiles, { scope, fileName, generateCommand }),
+  }));
+}
+
+function main(): void {
+  const check = process.argv.includes("--check");
+  let stale = 0;
+  for (const file of renderPgCronSetupFiles()) {
+    if (check) {
+      let current = "";
+      try {
+        current = readFileSync(file.path, "utf8");
+      } catch {
+        // missing counts as out of date
+      }
+      if (current !== file.content) {
+        console.error(`${file.fileName} is out of date: run \`${generateCommand}\`.`);
+        stale += 1;
+      } else {
+        console.log(`${file.fileName} is up to date.`);
+      }
+    } else {
+      writeFileSync(file.path, file.content);
+      console.log(`wrote ${file.fileName}`);
+    }
+  }
+  if (stale > 0) process.exit(1);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

@@ -1,0 +1,123 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { TaskDefinition } from "../functions/catalog.js";
+import { runnerOf, tasks } from "../functions/catalog.js";
+import { renderPgCronSetupFiles } from "../scripts/generate-pg-cron.js";
+import type { PgCronScope } from "../scripts/lib/pg-cron.js";
+import { JOB_MARKER, renderPgCronSetup } from "../scripts/lib/pg-cron.js";
+import { readTaskSqlFiles } from "../scripts/lib/sql-files.js";
+
+const sqlFiles = readTaskSqlFiles();
+
+function render(
+  catalog: readonly TaskDefinition[],
+  scope: PgCronScope = "all-sql",
+  files = sqlFiles,
+): string {
+  return renderPgCronSetup(catalog, files, { scope, fileName: "test.sql", generateCommand: "test" });
+}
+
+/** The jobs a setup script schedules: name and schedule of each cron.schedule call. */
+function scheduledJobs(script: string): [string, string][] {
+  return [...script.matchAll(/^SELECT cron\.schedule\('([^']+)', '([^']+)', \$pg_cron_job\$(.*)$/gm)].map(
+    (match) => {
+      expect(match[3]).toBe(`${JOB_MARKER} ${match[1]}`);
+      return [match[1]!, match[2]!];
+    },
+  );
+}
+
+describe("the generated pg_cron setup scripts", () => {
+  it.each(renderPgCronSetupFiles().map((file) => [file.fileName, file] as const))(
+    "when %s is compared with a fresh rendering, then it is up to date (run `npm run pg-cron:generate`)",
+    (_, file) => {
+      expect(readFileSync(file.path, "utf8")).toBe(file.content);
+    },
+  );
+
+  it("when the catalog is rendered, then every SQL task is scheduled once, under its name and schedule", () => {
+    const committed = readFileSync(new URL("../sql/pg_cron_setup.sql", import.meta.url), "utf8");
+    expect(scheduledJobs(committed)).toEqual(
+      tasks.filter((task) => task.kind === "sql").map((task) => [task.name, task.schedule]),
+    );
+  });
+
+  it("when a task is added to the catalog, then the script schedules it and keeps it out of the removal", () => {
+    const added: TaskDefinition = {
+      ...tasks[0],
+      name: "purge-old-carts",
+      description: "Delete carts abandoned for a week.",
+      schedule: "20 3 * * *",
+    };
+    const script = render([...tasks, added], "all-sql", {
+      ...sqlFiles,
+      "purge-old-carts": { statement: "DELETE FROM carts WHERE updated_at < now() - interval '7 days';" },
+    });
+    expect(scheduledJobs(script)).toContainEqual(["purge-old-carts", "20 3 * * *"]);
+    expect(script).toMatch(/j\.jobname <> ALL \(ARRAY\[[^\]]*'purge-old-carts'/);
+    expect(script).toContain("DELETE FROM carts WHERE updated_at < now() - interval '7 days'\n$pg_cron_sql$");
+  });
+
+  it("when tasks are paused, then the script deactivates exactly those", () => {
+    const script = render(tasks.map((task) => ({ ...task, paused: task.name === "archive-old-orders" })));
+    expect(script).toContain("('archive-old-orders', true)");
+    expect(script).toContain("('auto-cancel-unconfirmed-orders', false)");
+  });
+
+  it("when no task's runner is pg_cron, then the hybrid script schedules nothing and removes what the other script scheduled", () => {
+    expect(tasks.every((task) => runnerOf(task) === "cloud")).toBe(true);
+    const hybrid = render(tasks, "pg_cron-runner");
+    expect(scheduledJobs(hybrid)).toEqual([]);
+    expect(hybrid).toContain("j.jobname <> ALL (ARRAY[]::text[])");
+  });
+
+  it("when some tasks' runner is pg_cron, then the hybrid script schedules those only", () => {
+    const catalog = tasks.map((task) =>
+      task.name === "archive-old-orders" ? { ...task, runner: "pg_cron" as const } : task,
+    );
+    expect(scheduledJobs(render(catalog, "pg_cron-runner"))).toEqual([["archive-old-orders", "0 3 * * 0"]]);
+    expect(scheduledJobs(render(catalog, "all-sql"))).toHaveLength(
+      tasks.filter((task) => task.kind === "sql").length,
+    );
+  });
+
+  it("when an email task's runner is pg_cron, then rendering refuses and says why", () => {
+    const email: TaskDefinition = {
+      ...tasks[0],
+      name: "daily-vendor-report",
+      kind: "email",
+      runner: "pg_cron",
+    };
+    expect(() => render([...tasks, email])).toThrow(
+      /daily-vendor-report: runner "pg_cron" is only for SQL tasks/,
+    );
+  });
+
+  it("when an email task runs on Cloud Scheduler, then the scripts leave it out", () => {
+    const email: TaskDefinition = { ...tasks[0], name: "daily-vendor-report", kind: "email" };
+    expect(scheduledJobs(render([...tasks, email])).map(([name]) => name)).not.toContain(
+      "daily-vendor-report",
+    );
+  });
+
+  it("when a task's SQL contains one of the script's dollar-quote tags, then rendering refuses", () => {
+    expect(() =>
+      render(tasks, "all-sql", {
+        ...sqlFiles,
+        "driver-inactivity-check": { statement: "SELECT $pg_cron_job$ x $pg_cron_job$" },
+      }),
+    ).toThrow(/must not contain \$pg_cron_job\$/);
+  });
+
+  it("when a SQL task has no SQL file, then rendering refuses and names it", () => {
+    const files = { ...sqlFiles };
+    delete (files as Record<string, unknown>)["generate-daily-stats"];
+    expect(() => render(tasks, "all-sql", files)).toThrow(/generate-daily-stats: no SQL/);
+  });
+
+  it("when a task is in a time zone, then the script checks it against cron.timezone at load", () => {
+    const script = render(tasks.map((task) => ({ ...task, timeZone: "Europe/Paris" })));
+    expect(script).toContain("('generate-daily-stats', 'Europe/Paris')");
+    expect(script).toContain("current_setting('cron.timezone', true)");
+  });
+});
