@@ -174,10 +174,12 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
   const started = Date.now();
   runLog.info(`${task.name}: started${dryRun ? " (dry run)" : ""}`, { trigger: request.trigger });
 
-  let work: TaskWork | undefined;
+  let work: OpenWork | undefined;
   let failure: RunFailure | undefined;
+  let recordedDurationMs: number | undefined;
   try {
     work = await doWork(deps, client, task, runId, { dryRun, force, started, log: runLog });
+    if (work.end) recordedDurationMs = await endWithRecord(client, runId, work.rowsAffected, work.end);
   } catch (error) {
     failure =
       error instanceof RunFailure
@@ -199,17 +201,20 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
   const status = failure ? "failed" : "succeeded";
   const rowsAffected = failure ? failure.rowsAffected : (work?.rowsAffected ?? 0);
   const more = work?.more === true;
-  const durationMs = await finishRun(deps.pool, client, release, failure, runId, {
-    status,
-    rowsAffected,
-    more,
-    code: failure?.code ?? null,
-    message: failure?.message ?? null,
-  }).catch((error: unknown) => {
-    // The run stays "running" in the history; the next run of the task marks it interrupted.
-    runLog.error(`${task.name}: could not record the end of the run`, { error: publicMessage(error) });
-    return Date.now() - started;
-  });
+  const durationMs =
+    recordedDurationMs ??
+    (await finishRun(deps.pool, client, release, failure, runId, {
+      status,
+      rowsAffected,
+      more,
+      code: failure?.code ?? null,
+      message: failure?.message ?? null,
+    }).catch((error: unknown) => {
+      // The run stays "running" in the history; the next run of the task marks it interrupted.
+      runLog.error(`${task.name}: could not record the end of the run`, { error: publicMessage(error) });
+      return Date.now() - started;
+    }));
+  if (recordedDurationMs !== undefined) release();
 
   if (failure) {
     runLog.error(`${task.name}: failed: ${failure.message}`, {
@@ -245,6 +250,35 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
   };
 }
 
+/**
+ * Ends a single-statement task's open transaction and records the run's success in one round trip.
+ * A commit records inside the task's transaction, so the work and its record commit together (if
+ * the COMMIT fails, neither happened and the caller records the failure); a rollback (dry run)
+ * records after it. Every value is produced here (run id from the database, a row count), none
+ * comes from a request.
+ */
+async function endWithRecord(
+  client: PoolClient,
+  runId: string,
+  rowsAffected: number,
+  end: "COMMIT" | "ROLLBACK",
+): Promise<number> {
+  if (!/^\d+$/.test(runId) || !Number.isSafeInteger(rowsAffected)) {
+    throw new Error("refusing to record a run with a malformed id or row count");
+  }
+  const record = `SELECT scheduler.finish_run(${runId}, 'succeeded', ${rowsAffected}, false, NULL, NULL) AS duration_ms`;
+  let results: unknown;
+  try {
+    results = await client.query(end === "COMMIT" ? `${record};\nCOMMIT` : `ROLLBACK;\n${record}`);
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+  const list = (Array.isArray(results) ? results : [results]) as { rows?: { duration_ms?: number }[] }[];
+  const recorded = list.find((result) => result.rows?.[0]?.duration_ms !== undefined);
+  return recorded?.rows?.[0]?.duration_ms ?? 0;
+}
+
 async function finishRun(
   pool: Pool,
   client: PoolClient,
@@ -273,6 +307,11 @@ async function finishRun(
   return result.rows[0]?.duration_ms ?? 0;
 }
 
+/** Work whose transaction is still open, to be ended together with the run's record. */
+interface OpenWork extends TaskWork {
+  readonly end?: "COMMIT" | "ROLLBACK";
+}
+
 interface WorkOptions {
   readonly dryRun: boolean;
   readonly force: boolean;
@@ -286,7 +325,7 @@ async function doWork(
   task: TaskDefinition,
   runId: string,
   options: WorkOptions,
-): Promise<TaskWork> {
+): Promise<OpenWork> {
   if (task.kind === "email") {
     if (!deps.loadEmailHandler) {
       throw new RunFailure("task_failed", `email tasks are not configured in this process`, 0);
@@ -313,7 +352,7 @@ async function runSingleStatement(
   client: PoolClient,
   task: TaskDefinition,
   options: WorkOptions,
-): Promise<TaskWork> {
+): Promise<OpenWork> {
   const { statement } = sqlOf(task);
   if (!statement) throw new Error(`sql/tasks/${task.name}.sql has no single statement`);
   let rows: number;
@@ -330,8 +369,8 @@ async function runSingleStatement(
     await client.query("ROLLBACK");
     throw guardTripped(task, rows, task.maxRows);
   }
-  await client.query(options.dryRun ? "ROLLBACK" : "COMMIT");
-  return { rowsAffected: rows };
+  // Left open: the run's end is recorded in the same round trip as the COMMIT or ROLLBACK.
+  return { rowsAffected: rows, end: options.dryRun ? "ROLLBACK" : "COMMIT" };
 }
 
 /**

@@ -259,6 +259,36 @@ describe("runner", () => {
     expect(await run({ task: slow })).toMatchObject({ status: "succeeded", rowsAffected: 1 });
   });
 
+  it("when the task's COMMIT fails, then neither its changes nor a success are kept, and the failure is recorded", async () => {
+    await db.pool.query(`
+      INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour');
+      CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+      CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER UPDATE ON drivers
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();`);
+    try {
+      const result = await run({ task: task("driver-inactivity-check") });
+      expect(result).toMatchObject({ status: "failed", code: "task_failed", message: "refused at commit" });
+      expect((await db.pool.query(`SELECT is_available FROM drivers`)).rows).toEqual([
+        { is_available: true },
+      ]);
+      expect(await runs("driver-inactivity-check")).toEqual([
+        expect.objectContaining({
+          status: "failed",
+          rows_affected: 0,
+          message: "refused at commit",
+          finished: true,
+        }),
+      ]);
+    } finally {
+      await db.pool.query(`DROP TRIGGER refuse_at_commit ON drivers; DROP FUNCTION refuse_at_commit()`);
+    }
+    expect(await run({ task: task("driver-inactivity-check") })).toMatchObject({
+      status: "succeeded",
+      rowsAffected: 1,
+    });
+  });
+
   it("when the task's SQL fails, then the failure is recorded with the database's message", async () => {
     await db.pool.query(`ALTER TABLE drivers RENAME COLUMN is_available TO available`);
     try {
