@@ -57,7 +57,7 @@ export async function perCall(
         referenceValue: p(sqlAlone, 50),
         goal: "overhead < 2 ms (the whole request's budget)",
         verdict: overhead50 < 2 ? "pass" : "short",
-        note: `overhead ${overhead50.toFixed(2)} ms; ${trips} round trips per run against 1 (start_run, BEGIN + statement, COMMIT, finish_run); ${context.options.runs.calls} calls each, alternating`,
+        note: `overhead ${overhead50.toFixed(2)} ms; ${trips} round trips per run against 1 (start_run; BEGIN + statement; finish_run + COMMIT); ${context.options.runs.calls} calls each, alternating`,
         details: { runner: summary(runner), sqlAlone: summary(sqlAlone), roundTrips: trips },
       }),
       figure({
