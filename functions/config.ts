@@ -7,6 +7,7 @@
 import type { AuthConfig } from "./auth.js";
 import { parseAuthEnv } from "./auth.js";
 import type { TaskDefinition } from "./catalog.js";
+import type { ScheduleOverride, ScheduleOverrides } from "./catalog.js";
 import { tasks } from "./catalog.js";
 import type { EmailConfig } from "./email/config.js";
 import { EmailConfigError, parseEmailEnv } from "./email/config.js";
@@ -33,6 +34,8 @@ export interface FunctionConfig {
   readonly email: EmailConfig;
   /** For the trace field of log lines (`projects/<id>/traces/<trace>`). */
   readonly projectId: string | undefined;
+  /** The stack's schedule overrides (TASK_OVERRIDES, set by the Pulumi program). */
+  readonly scheduleOverrides: ScheduleOverrides;
 }
 
 export interface ParsedConfig {
@@ -144,6 +147,67 @@ function parseEmail(env: Env, problems: string[], warnings: string[]): EmailConf
   return email;
 }
 
+/**
+ * TASK_OVERRIDES: a JSON object {taskName: {schedule?, timeZone?, paused?}}, the schedule Cloud
+ * Scheduler really uses for each task a stack overrides. The Pulumi program writes it from validated
+ * config (cron syntax included); here the shape, the names and the time zones are checked again.
+ */
+function parseScheduleOverrides(env: Env, problems: string[]): ScheduleOverrides {
+  const raw = value(env, "TASK_OVERRIDES");
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    problems.push("TASK_OVERRIDES is not valid JSON");
+    return {};
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    problems.push("TASK_OVERRIDES must be a JSON object of task names");
+    return {};
+  }
+  const overrides: Record<string, ScheduleOverride> = {};
+  for (const [name, override] of Object.entries(parsed)) {
+    const where = `TASK_OVERRIDES.${name}`;
+    if (!tasks.some((task) => task.name === name)) {
+      problems.push(`${where}: no such task in the catalog`);
+      continue;
+    }
+    if (typeof override !== "object" || override === null || Array.isArray(override)) {
+      problems.push(`${where} must be an object with schedule, timeZone or paused`);
+      continue;
+    }
+    const { schedule, timeZone, paused, ...unknown } = override as Record<string, unknown>;
+    for (const field of Object.keys(unknown)) problems.push(`${where}.${field} is not an override field`);
+    if (
+      schedule !== undefined &&
+      (typeof schedule !== "string" || schedule.trim().split(/\s+/).length !== 5)
+    ) {
+      problems.push(`${where}.schedule must be a 5-field cron expression`);
+    }
+    if (timeZone !== undefined && (typeof timeZone !== "string" || !isTimeZone(timeZone))) {
+      problems.push(`${where}.timeZone must be an IANA time zone`);
+    }
+    if (paused !== undefined && typeof paused !== "boolean")
+      problems.push(`${where}.paused must be true or false`);
+    overrides[name] = {
+      ...(typeof schedule === "string" ? { schedule } : {}),
+      ...(typeof timeZone === "string" ? { timeZone } : {}),
+      ...(typeof paused === "boolean" ? { paused } : {}),
+    };
+  }
+  return overrides;
+}
+
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Reads and checks the function's environment. Pure: no connection, no file, no network. */
 export function parseConfig(env: Env): ParsedConfig {
   const problems: string[] = [];
@@ -154,9 +218,10 @@ export function parseConfig(env: Env): ParsedConfig {
   problems.push(...auth.problems);
   const email = parseEmail(env, problems, warnings);
   const projectId = value(env, "GOOGLE_CLOUD_PROJECT") ?? value(env, "GCP_PROJECT");
+  const scheduleOverrides = parseScheduleOverrides(env, problems);
   if (problems.length > 0 || !database || !auth.config || !email) return { problems, warnings };
   return {
-    config: { database, poolMax, auth: auth.config, email, projectId },
+    config: { database, poolMax, auth: auth.config, email, projectId, scheduleOverrides },
     problems,
     warnings,
   };

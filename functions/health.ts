@@ -10,7 +10,7 @@
  */
 import { Cron } from "croner";
 import type { TaskDefinition, TaskKind, TaskRunner } from "./catalog.js";
-import { runnerOf, tasks, timeZoneOf } from "./catalog.js";
+import { runnerOf, scheduledTasks, timeZoneOf } from "./catalog.js";
 import type { Pool } from "./db.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "./errors.js";
 
@@ -80,7 +80,7 @@ export async function readHealth(pool: Pool, now: Date): Promise<HealthReport> {
   }
   const byTask = new Map(rows.map((row) => [row.task, row]));
   const historySince = rows[0]?.history_since ?? null;
-  const report = tasks.map((task) => taskHealth(task, byTask.get(task.name), historySince, now));
+  const report = scheduledTasks().map((task) => taskHealth(task, byTask.get(task.name), historySince, now));
   return {
     status: report.some((t) => t.overdue || t.lastStatus === "failed") ? "attention" : "ok",
     now: now.toISOString(),

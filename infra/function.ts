@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.js";
 import type { FunctionConfig, JobSpec } from "./config.js";
 import { functionTimeoutSeconds } from "./config.js";
+import { overridesOf } from "../functions/catalog.js";
 
 /** The name the framework registers the handler under (`functions.http('scheduledTasks', ...)`). */
 export const ENTRY_POINT = "scheduledTasks";
@@ -174,6 +175,7 @@ export function createFunction(args: {
           SENDGRID_API_KEY_SECRET: env.sendGridSecretVersion,
           MAIL_FROM: env.mailFrom,
           OPS_EMAIL: env.opsEmail,
+          ...scheduleOverridesEnv(args.jobs),
         },
       },
     },
@@ -193,4 +195,10 @@ export function createFunction(args: {
     member: pulumi.interpolate`serviceAccount:${args.schedulerEmail}`,
   });
   return { function: fn, bucket, object, url, serviceName, invoker };
+}
+
+/** TASK_OVERRIDES for the function (absent when the stack overrides nothing): see `overridesOf`. */
+export function scheduleOverridesEnv(jobs: readonly JobSpec[]): { TASK_OVERRIDES?: string } {
+  const overrides = overridesOf(jobs);
+  return Object.keys(overrides).length > 0 ? { TASK_OVERRIDES: JSON.stringify(overrides) } : {};
 }

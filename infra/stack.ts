@@ -2,7 +2,7 @@
  * Wires the stack together from a validated configuration: APIs, identities, secret, database,
  * function, jobs, alerts. Returns what an operator needs as stack outputs.
  */
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { createAlerts } from "./alerts.js";
 import { enableApis } from "./apis.js";
 import type { StackConfig } from "./config.js";
@@ -32,14 +32,6 @@ export interface StackOutputs {
 
 export function createStack(config: StackConfig, secrets: StackSecrets): StackOutputs {
   const { project, region, prefix } = config;
-  for (const job of config.jobs) {
-    if (job.overridden.includes("timeZone")) {
-      // The runner reads dates ("yesterday") in the catalog's zone; only the firing time moves.
-      void pulumi.log.warn(
-        `task "${job.task}" fires in ${job.timeZone} by this stack's override, but its SQL still reads dates in the catalog's time zone`,
-      );
-    }
-  }
   const apis = enableApis(project);
   const databaseProject = config.database.mode === "existing" ? config.database.instanceProject : project;
   const identities = createIdentities(project, prefix, apis, databaseProject);

@@ -142,6 +142,34 @@ describe("parseConfig", () => {
       { ...auth, ...url, SENDGRID_API_KEY: "SG.x" },
       ["MAIL_FROM is required when a SendGrid key is configured (a sender verified in SendGrid)"],
     ],
+    [
+      "TASK_OVERRIDES that is not JSON",
+      { ...auth, ...url, TASK_OVERRIDES: "{paused" },
+      ["TASK_OVERRIDES is not valid JSON"],
+    ],
+    [
+      "TASK_OVERRIDES that is a list",
+      { ...auth, ...url, TASK_OVERRIDES: "[]" },
+      ["TASK_OVERRIDES must be a JSON object of task names"],
+    ],
+    [
+      "TASK_OVERRIDES with bad names, fields and values",
+      {
+        ...auth,
+        ...url,
+        TASK_OVERRIDES: JSON.stringify({
+          "no-such-task": { paused: true },
+          "archive-old-orders": { schedule: "@daily", timeZone: "Mars/Olympus", paused: "yes", retries: 3 },
+        }),
+      },
+      [
+        "TASK_OVERRIDES.no-such-task: no such task in the catalog",
+        "TASK_OVERRIDES.archive-old-orders.retries is not an override field",
+        "TASK_OVERRIDES.archive-old-orders.schedule must be a 5-field cron expression",
+        "TASK_OVERRIDES.archive-old-orders.timeZone must be an IANA time zone",
+        "TASK_OVERRIDES.archive-old-orders.paused must be true or false",
+      ],
+    ],
   ];
 
   it.each(cases)("when the environment has %s, then each problem is named once", (_, env, expected) => {

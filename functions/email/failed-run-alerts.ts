@@ -6,7 +6,7 @@
  */
 import { Cron } from "croner";
 import type { TaskDefinition } from "../catalog.js";
-import { runnerOf, tasks, timeZoneOf } from "../catalog.js";
+import { runnerOf, scheduledTasks, timeZoneOf } from "../catalog.js";
 import type { EmailTaskContext, TaskWork } from "../runner.js";
 import { deliver, DeliveryStopped } from "./deliver.js";
 import type { EmailWorkOptions } from "./runtime.js";
@@ -33,7 +33,7 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
       [MAX_RUNS_PER_ALERT],
     )
   ).rows;
-  const overdue = await overdueTasks(ctx, tasks);
+  const overdue = await overdueTasks(ctx, scheduledTasks());
   const previous = await client.query<{ overdue_tasks: string[] }>(
     "SELECT overdue_tasks FROM scheduler.ops_alerts ORDER BY id DESC LIMIT 1",
   );

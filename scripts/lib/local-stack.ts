@@ -16,6 +16,7 @@ import type { AddressInfo } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { overridesOf } from "../../functions/catalog.js";
 import type { CertsServer, DevIdentity } from "./dev-identity.js";
 import { createDevIdentity, devInvokerEmail, serveCerts } from "./dev-identity.js";
 import type { EmbeddedServer } from "./embedded-postgres.js";
@@ -153,6 +154,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         // Without a SendGrid key the email tasks write to the local mailbox; they still need addresses.
         MAIL_FROM: "no-reply@delivery.example",
         OPS_EMAIL: "ops@delivery.example",
+        // The stack's overrides, as the Pulumi program passes them, so health matches what fires.
+        ...scheduleOverridesEnv(options.jobs),
         ...options.functionEnv,
       },
       (line) => {
@@ -411,4 +414,10 @@ export async function serveConsole(port: number, functionUrl: string, token: () 
     server.listen(port, "127.0.0.1", () => r());
   });
   return server;
+}
+
+/** TASK_OVERRIDES for the local function, as the Pulumi program gives the deployed one. */
+function scheduleOverridesEnv(jobs: readonly Job[]): { TASK_OVERRIDES?: string } {
+  const overrides = overridesOf(jobs.map((job) => ({ ...job, task: job.task.name })));
+  return Object.keys(overrides).length > 0 ? { TASK_OVERRIDES: JSON.stringify(overrides) } : {};
 }

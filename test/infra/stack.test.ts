@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createAuthenticator, parseAuthEnv, signatureRemovedMarker } from "../../functions/auth.js";
 import { runnerOf, tasks } from "../../functions/catalog.js";
+import { parseConfig } from "../../functions/config.js";
 import { parseEmailEnv } from "../../functions/email/config.js";
 import type { Inputs, StackRun } from "./harness.js";
 import {
@@ -434,6 +435,31 @@ describe("per-stack overrides", () => {
     expect(
       overridden.of("gcp:monitoring/alertPolicy:AlertPolicy").map((policy) => policy.name),
     ).not.toContain("absent-driver-inactivity-check");
+  });
+
+  it("when a stack overrides schedules, then the function is told (TASK_OVERRIDES) and its own parser accepts exactly those", async () => {
+    const bundle = fakeBundle();
+    const envOf = (r: StackRun) =>
+      inputsOf(r, FUNCTION, "scheduled-tasks").serviceConfig.environmentVariables as Record<string, string>;
+    expect(envOf(await runStack(baseConfig(bundle))).TASK_OVERRIDES).toBeUndefined();
+    const env = envOf(
+      await runStack(
+        baseConfig(bundle, {
+          taskOverrides: {
+            "archive-old-orders": { schedule: "0 4 * * 0", timeZone: "Europe/Paris" },
+            "driver-inactivity-check": { paused: true },
+            "cleanup-distance-requests": { attemptDeadlineSeconds: 900 },
+          },
+        }),
+      ),
+    );
+    expect(JSON.parse(env.TASK_OVERRIDES!)).toEqual({
+      "archive-old-orders": { schedule: "0 4 * * 0", timeZone: "Europe/Paris" },
+      "driver-inactivity-check": { paused: true },
+    });
+    const parsed = parseConfig({ ...env, DB_USER: "runtime@p.iam" });
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.config?.scheduleOverrides).toEqual(JSON.parse(env.TASK_OVERRIDES!));
   });
 
   it("when the database is an existing instance, then no instance is created and the IAM user goes on that instance", async () => {
