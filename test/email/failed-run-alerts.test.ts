@@ -1,25 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { FakeSendGrid } from "../helpers/fake-sendgrid.js";
-import { startFakeSendGrid } from "../helpers/fake-sendgrid.js";
+import { describe, expect, it } from "vitest";
 import { useTestDatabase } from "../helpers/database.js";
-import { fastRetries, OPS_EMAIL, resetEmailState, runEmailTask, sendGridConfig } from "../helpers/email.js";
+import { fastRetries, OPS_EMAIL, runEmailTask, sendGridConfig, useFakeSendGrid } from "../helpers/email.js";
 
 const TASK = "alert-failed-runs";
 const db = useTestDatabase();
-let fake: FakeSendGrid;
+const sendGrid = useFakeSendGrid(db);
 
-beforeAll(async () => {
-  fake = await startFakeSendGrid();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(async () => {
-  fake.reset();
-  await resetEmailState(db.pool);
-});
-
-const options = () => ({ config: sendGridConfig(fake), ...fastRetries });
+const options = () => ({ config: sendGridConfig(sendGrid.fake), ...fastRetries });
 
 async function addRun(
   task: string,
@@ -49,9 +36,9 @@ describe("alert-failed-runs", () => {
 
     const result = await runEmailTask(db.pool, options(), TASK);
     expect(result).toMatchObject({ status: "succeeded", rowsAffected: 2 });
-    expect(fake.invalid).toEqual([]);
-    expect(fake.emails).toHaveLength(1);
-    const [alert] = fake.emails;
+    expect(sendGrid.fake.invalid).toEqual([]);
+    expect(sendGrid.fake.emails).toHaveLength(1);
+    const [alert] = sendGrid.fake.emails;
     expect(alert!.to).toBe(OPS_EMAIL);
     expect(alert!.subject).toBe("[scheduled jobs] 2 failed run(s)");
     expect(alert!.text).toContain(`auto-cancel-unconfirmed-orders, run ${first}`);
@@ -60,31 +47,31 @@ describe("alert-failed-runs", () => {
 
     const again = await runEmailTask(db.pool, options(), TASK);
     expect(again).toMatchObject({ status: "succeeded", rowsAffected: 0 });
-    expect(fake.emails).toHaveLength(1);
+    expect(sendGrid.fake.emails).toHaveLength(1);
 
     const third = await addRun("cleanup-expired-sessions", "failed", "10 seconds", "boom");
     await runEmailTask(db.pool, options(), TASK);
-    expect(fake.emails).toHaveLength(2);
-    expect(fake.emails[1]!.text).toContain(`cleanup-expired-sessions, run ${third}`);
-    expect(fake.emails[1]!.text).not.toContain(`run ${first}`);
+    expect(sendGrid.fake.emails).toHaveLength(2);
+    expect(sendGrid.fake.emails[1]!.text).toContain(`cleanup-expired-sessions, run ${third}`);
+    expect(sendGrid.fake.emails[1]!.text).not.toContain(`run ${first}`);
     const recorded = await db.pool.query(
       "SELECT failed_run_ids, message_id FROM scheduler.ops_alerts ORDER BY id",
     );
     expect(recorded.rows.map((row) => row.failed_run_ids)).toEqual([[first, second], [third]]);
-    expect(recorded.rows[1].message_id).toBe(fake.emails[1]!.messageId);
+    expect(recorded.rows[1].message_id).toBe(sendGrid.fake.emails[1]!.messageId);
   });
 
   it("when SendGrid fails, then the run fails and the failures are alerted by the next run", async () => {
     await addRun("generate-daily-stats", "failed", "2 minutes", "statement timeout");
-    fake.setFault(() => ({ status: 503 }));
+    sendGrid.fake.setFault(() => ({ status: 503 }));
     const failed = await runEmailTask(db.pool, options(), TASK);
     expect(failed).toMatchObject({ status: "failed", code: "task_failed" });
-    fake.setFault(undefined);
+    sendGrid.fake.setFault(undefined);
     const next = await runEmailTask(db.pool, options(), TASK);
     // The alert's own failed run is reported too.
     expect(next).toMatchObject({ status: "succeeded", rowsAffected: 2 });
-    expect(fake.emails).toHaveLength(1);
-    expect(fake.emails[0]!.text).toContain("alert-failed-runs, run");
+    expect(sendGrid.fake.emails).toHaveLength(1);
+    expect(sendGrid.fake.emails[0]!.text).toContain("alert-failed-runs, run");
   });
 
   it("when a task has had no success for two of its ticks, then it is reported overdue, once", async () => {
@@ -92,13 +79,13 @@ describe("alert-failed-runs", () => {
     await addRun("auto-cancel-unconfirmed-orders", "succeeded", "10 seconds"); // every minute, fine
     const result = await runEmailTask(db.pool, options(), TASK);
     expect(result).toMatchObject({ status: "succeeded", rowsAffected: 0 });
-    expect(fake.emails).toHaveLength(1);
-    expect(fake.emails[0]!.subject).toBe("[scheduled jobs] 1 overdue task(s)");
-    expect(fake.emails[0]!.text).toContain(
+    expect(sendGrid.fake.emails).toHaveLength(1);
+    expect(sendGrid.fake.emails[0]!.subject).toBe("[scheduled jobs] 1 overdue task(s)");
+    expect(sendGrid.fake.emails[0]!.text).toContain(
       "Overdue tasks (no success in their last two scheduled runs): cleanup-expired-sessions",
     );
     await runEmailTask(db.pool, options(), TASK);
-    expect(fake.emails).toHaveLength(1);
+    expect(sendGrid.fake.emails).toHaveLength(1);
   });
 
   it("when nothing failed and nothing is overdue, then no email is sent", async () => {
@@ -107,14 +94,14 @@ describe("alert-failed-runs", () => {
       status: "succeeded",
       rowsAffected: 0,
     });
-    expect(fake.calls).toHaveLength(0);
+    expect(sendGrid.fake.calls).toHaveLength(0);
   });
 
   it("when OPS_EMAIL is not set and a key is, then the run fails saying so and alerts nothing", async () => {
     await addRun("generate-daily-stats", "failed", "2 minutes", "x");
     const result = await runEmailTask(
       db.pool,
-      { ...options(), config: sendGridConfig(fake, { opsEmail: undefined }) },
+      { ...options(), config: sendGridConfig(sendGrid.fake, { opsEmail: undefined }) },
       TASK,
     );
     expect(result).toMatchObject({

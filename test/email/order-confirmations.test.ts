@@ -1,30 +1,20 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import pg from "pg";
 import { createEmailRuntime } from "../../functions/email/runtime.js";
 import { silentLogger } from "../../functions/log.js";
-import type { FakeSendGrid } from "../helpers/fake-sendgrid.js";
-import { startFakeSendGrid } from "../helpers/fake-sendgrid.js";
 import { useTestDatabase } from "../helpers/database.js";
-import { emailTask, fastRetries, resetEmailState, runEmailTask, sendGridConfig } from "../helpers/email.js";
+import { emailTask, fastRetries, runEmailTask, sendGridConfig, useFakeSendGrid } from "../helpers/email.js";
 
 const TASK = "send-order-confirmations";
 const db = useTestDatabase();
-let fake: FakeSendGrid;
-
-beforeAll(async () => {
-  fake = await startFakeSendGrid();
-});
-afterAll(async () => {
-  await fake.close();
-});
+// The helper empties the sendGrid.fake and the email tables first; hooks run in the order registered.
+const sendGrid = useFakeSendGrid(db);
 beforeEach(async () => {
-  fake.reset();
-  await resetEmailState(db.pool);
   await db.pool.query("INSERT INTO restaurants (name, email) VALUES ('Pizza Uno', 'uno@example.com')");
 });
 
 const options = (outbox = { maxAttempts: 3, backoffSeconds: 0 }) => ({
-  config: sendGridConfig(fake),
+  config: sendGridConfig(sendGrid.fake),
   ...fastRetries,
   outbox,
 });
@@ -70,10 +60,10 @@ describe("the order-confirmation outbox", () => {
     await confirmOrders(1500);
     const result = await runEmailTask(db.pool, options(), TASK);
     expect(result).toMatchObject({ status: "succeeded", rowsAffected: 1500 });
-    expect(fake.invalid).toEqual([]);
-    expect(fake.calls.map((c) => c.personalizations)).toEqual([1000, 500]);
+    expect(sendGrid.fake.invalid).toEqual([]);
+    expect(sendGrid.fake.calls.map((c) => c.personalizations)).toEqual([1000, 500]);
     expect(await outbox()).toEqual({ sent: 1500 });
-    const mail = fake.emails.find((email) => email.to === "customer42@example.com")!;
+    const mail = sendGrid.fake.emails.find((email) => email.to === "customer42@example.com")!;
     expect(mail.subject).toBe("Your order #42 is confirmed");
     expect(mail.text).toContain("Pizza Uno has confirmed your order #42.");
     expect(mail.text).toContain("Order total: 12.50");
@@ -85,12 +75,12 @@ describe("the order-confirmation outbox", () => {
 
     const again = await runEmailTask(db.pool, options(), TASK);
     expect(again).toMatchObject({ status: "succeeded", rowsAffected: 0 });
-    expect(fake.emails.length).toBe(1500);
+    expect(sendGrid.fake.emails.length).toBe(1500);
   });
 
   it("when a tick is delivered 20 times at once while orders keep being confirmed, then no confirmation is sent twice", async () => {
     await confirmOrders(500);
-    fake.setLatency(20);
+    sendGrid.fake.setLatency(20);
     const scheduleTime = new Date("2026-01-03T10:00:00Z");
     const results = await Promise.all([
       ...Array.from({ length: 20 }, () =>
@@ -102,7 +92,7 @@ describe("the order-confirmation outbox", () => {
     // Whatever the first drain did not see, the next tick sends.
     await runEmailTask(db.pool, options(), TASK);
     const counts = new Map<string, number>();
-    for (const email of fake.emails) counts.set(email.to, (counts.get(email.to) ?? 0) + 1);
+    for (const email of sendGrid.fake.emails) counts.set(email.to, (counts.get(email.to) ?? 0) + 1);
     expect(counts.size).toBe(800);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     expect(await outbox()).toEqual({ sent: 800 });
@@ -110,7 +100,7 @@ describe("the order-confirmation outbox", () => {
 
   it("when two drains run at the same time past the task lock, then SKIP LOCKED gives them disjoint rows and none is sent twice", async () => {
     await confirmOrders(3000);
-    fake.setLatency(30);
+    sendGrid.fake.setLatency(30);
     // Two instances, each with its own pool and its own run, calling the handler directly (as if
     // the advisory lock had been lost): only the outbox's claim keeps them apart.
     const drain = async (): Promise<number> => {
@@ -146,7 +136,7 @@ describe("the order-confirmation outbox", () => {
     expect(a).toBeGreaterThan(0);
     expect(b).toBeGreaterThan(0);
     const counts = new Map<string, number>();
-    for (const email of fake.emails) counts.set(email.to, (counts.get(email.to) ?? 0) + 1);
+    for (const email of sendGrid.fake.emails) counts.set(email.to, (counts.get(email.to) ?? 0) + 1);
     expect(counts.size).toBe(3000);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     expect(await outbox()).toEqual({ sent: 3000 });
@@ -154,7 +144,7 @@ describe("the order-confirmation outbox", () => {
 
   it("when SendGrid keeps failing, then a row is retried by later runs and parked as dead after N attempts with the last error", async () => {
     await confirmOrders(2);
-    fake.setFault(() => ({ status: 500 }));
+    sendGrid.fake.setFault(() => ({ status: 500 }));
     for (let attempt = 1; attempt <= 3; attempt++) {
       const result = await runEmailTask(db.pool, options(), TASK);
       expect(result).toMatchObject({ status: "failed", code: "task_failed" });
@@ -167,15 +157,15 @@ describe("the order-confirmation outbox", () => {
     }
     const dead = await db.pool.query("SELECT last_error FROM scheduler.email_outbox LIMIT 1");
     expect(dead.rows[0].last_error).toMatch(/SendGrid answered 500.*gave up after 3 retries/);
-    fake.setFault(undefined);
+    sendGrid.fake.setFault(undefined);
     const after = await runEmailTask(db.pool, options(), TASK);
     expect(after).toMatchObject({ status: "succeeded", rowsAffected: 0 });
-    expect(fake.emails.length).toBe(0);
+    expect(sendGrid.fake.emails.length).toBe(0);
   });
 
   it("when a failed row's backoff has not elapsed, then the next run leaves it alone", async () => {
     await confirmOrders(1);
-    fake.failNext({ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 });
+    sendGrid.fake.failNext({ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 });
     const failed = await runEmailTask(db.pool, options({ maxAttempts: 5, backoffSeconds: 60 }), TASK);
     expect(failed.status).toBe("failed");
     const next = await runEmailTask(db.pool, options({ maxAttempts: 5, backoffSeconds: 60 }), TASK);

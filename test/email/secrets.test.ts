@@ -1,26 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { SecretVersionReader } from "../../functions/email/secrets.js";
-import type { FakeSendGrid } from "../helpers/fake-sendgrid.js";
-import { startFakeSendGrid } from "../helpers/fake-sendgrid.js";
 import { useTestDatabase } from "../helpers/database.js";
-import { fastRetries, resetEmailState, runEmailTask, seedVendors, sendGridConfig } from "../helpers/email.js";
+import { fastRetries, runEmailTask, seedVendors, sendGridConfig, useFakeSendGrid } from "../helpers/email.js";
 import { createEmailRuntime } from "../../functions/email/runtime.js";
 import { runTask } from "../../functions/runner.js";
 import { emailTask } from "../helpers/email.js";
 
 const SECRET = "projects/delivery/secrets/sendgrid-api-key/versions/latest";
 const db = useTestDatabase();
-let fake: FakeSendGrid;
-
-beforeAll(async () => {
-  fake = await startFakeSendGrid();
-});
-afterAll(async () => {
-  await fake.close();
-});
+// The helper empties the sendGrid.fake and the email tables first; hooks run in the order registered.
+const sendGrid = useFakeSendGrid(db);
 beforeEach(async () => {
-  fake.reset();
-  await resetEmailState(db.pool);
   await seedVendors(db.pool, 3);
 });
 
@@ -37,14 +27,14 @@ function secretClient(answer: () => Promise<string>) {
 }
 
 const config = (refreshSeconds = 600) =>
-  sendGridConfig(fake, {
+  sendGridConfig(sendGrid.fake, {
     key: { source: "secret-manager", secretVersion: SECRET },
     secretRefreshSeconds: refreshSeconds,
   });
 
 describe("the SendGrid key from Secret Manager", () => {
   it("when email tasks run twice on one instance, then the key is read once, lazily, and used", async () => {
-    const { client, calls } = secretClient(async () => fake.apiKey);
+    const { client, calls } = secretClient(async () => sendGrid.fake.apiKey);
     const runtime = createEmailRuntime({ config: config(), secretClient: client, ...fastRetries });
     expect(calls).toEqual([]);
     const deps = { pool: db.pool, loadEmailHandler: runtime.handlerFor.bind(runtime) };
@@ -56,7 +46,7 @@ describe("the SendGrid key from Secret Manager", () => {
     const second = await runTask(deps, { task: emailTask("send-order-confirmations"), trigger: "http" });
     expect(second).toMatchObject({ status: "succeeded", rowsAffected: 1 });
     expect(calls).toEqual([SECRET]);
-    expect(fake.emails).toHaveLength(4);
+    expect(sendGrid.fake.emails).toHaveLength(4);
   });
 
   it("when the refresh interval has passed, then the key is read again, and a rotated key is used", async () => {
@@ -66,7 +56,7 @@ describe("the SendGrid key from Secret Manager", () => {
     const deps = { pool: db.pool, loadEmailHandler: runtime.handlerFor.bind(runtime) };
     const refused = await runTask(deps, { task: emailTask("send-daily-vendor-reports"), trigger: "http" });
     expect(refused).toMatchObject({ status: "failed", message: expect.stringMatching(/401/) });
-    key = fake.apiKey;
+    key = sendGrid.fake.apiKey;
     const sent = await runTask(deps, { task: emailTask("send-daily-vendor-reports"), trigger: "http" });
     expect(sent).toMatchObject({ status: "succeeded", rowsAffected: 3 });
     expect(calls.length).toBeGreaterThanOrEqual(2);
@@ -88,7 +78,7 @@ describe("the SendGrid key from Secret Manager", () => {
     });
     const claimed = await db.pool.query("SELECT count(*)::int AS n FROM scheduler.vendor_report_deliveries");
     expect(claimed.rows[0].n).toBe(0);
-    expect(fake.calls).toHaveLength(0);
+    expect(sendGrid.fake.calls).toHaveLength(0);
   });
 
   it("when Secret Manager refuses access, then the run fails (500) naming the secret, not its value", async () => {
@@ -111,7 +101,7 @@ describe("the SendGrid key from Secret Manager", () => {
     let up = true;
     const { client, calls } = secretClient(() =>
       up
-        ? Promise.resolve(fake.apiKey)
+        ? Promise.resolve(sendGrid.fake.apiKey)
         : Promise.reject(Object.assign(new Error("unavailable"), { code: 14 })),
     );
     const runtime = createEmailRuntime({ config: config(0), secretClient: client, ...fastRetries });

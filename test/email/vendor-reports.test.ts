@@ -1,38 +1,25 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { FakeSendGrid } from "../helpers/fake-sendgrid.js";
-import { startFakeSendGrid } from "../helpers/fake-sendgrid.js";
+import { describe, expect, it } from "vitest";
 import { useTestDatabase } from "../helpers/database.js";
 import {
   capturingLogger,
   emailTask,
   fastRetries,
   MAIL_FROM,
-  resetEmailState,
   runEmailTask,
   seedVendors,
   sendGridConfig,
+  useFakeSendGrid,
 } from "../helpers/email.js";
 
 const TASK = "send-daily-vendor-reports";
 const db = useTestDatabase();
-let fake: FakeSendGrid;
+const sendGrid = useFakeSendGrid(db);
 
-beforeAll(async () => {
-  fake = await startFakeSendGrid();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(async () => {
-  fake.reset();
-  await resetEmailState(db.pool);
-});
-
-const options = () => ({ config: sendGridConfig(fake), ...fastRetries });
+const options = () => ({ config: sendGridConfig(sendGrid.fake), ...fastRetries });
 
 function countsByRecipient(): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const email of fake.emails) counts.set(email.to, (counts.get(email.to) ?? 0) + 1);
+  for (const email of sendGrid.fake.emails) counts.set(email.to, (counts.get(email.to) ?? 0) + 1);
   return counts;
 }
 
@@ -49,8 +36,8 @@ describe("send-daily-vendor-reports", () => {
     const result = await runEmailTask(db.pool, options(), TASK);
 
     expect(result).toMatchObject({ status: "succeeded", rowsAffected: 2500 });
-    expect(fake.invalid).toEqual([]);
-    expect(fake.calls.map((call) => [call.personalizations, call.status])).toEqual([
+    expect(sendGrid.fake.invalid).toEqual([]);
+    expect(sendGrid.fake.calls.map((call) => [call.personalizations, call.status])).toEqual([
       [1000, 202],
       [1000, 202],
       [500, 202],
@@ -62,7 +49,7 @@ describe("send-daily-vendor-reports", () => {
 
     // Each email carries its own restaurant's figures for yesterday (UTC), not today's order.
     const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-    const seventh = fake.emails.find((email) => email.to === "vendor7@example.com")!;
+    const seventh = sendGrid.fake.emails.find((email) => email.to === "vendor7@example.com")!;
     expect(seventh.from).toBe(MAIL_FROM);
     expect(seventh.subject).toBe(`Your orders on ${yesterday}: Restaurant 7`);
     expect(seventh.text).toContain("Hello Restaurant 7,");
@@ -71,7 +58,7 @@ describe("send-daily-vendor-reports", () => {
     expect(seventh.text).toMatch(/Cancelled: +1\n/);
     expect(seventh.text).toContain("Revenue (delivered orders): 10.00");
     expect(seventh.customArgs).toEqual({ email_key: `vendor-report:7:${yesterday}` });
-    const ninth = fake.emails.find((email) => email.to === "vendor9@example.com")!;
+    const ninth = sendGrid.fake.emails.find((email) => email.to === "vendor9@example.com")!;
     expect(ninth.text).toMatch(/Orders placed: +1\n/);
     expect(ninth.text).toContain("Revenue (delivered orders): 0.00");
 
@@ -86,20 +73,20 @@ describe("send-daily-vendor-reports", () => {
     const scheduleTime = new Date("2026-01-02T07:00:00Z");
     const first = await runEmailTask(db.pool, options(), TASK, { trigger: "scheduler", scheduleTime });
     expect(first).toMatchObject({ status: "succeeded", rowsAffected: 1200 });
-    const callsAfterFirst = fake.calls.length;
+    const callsAfterFirst = sendGrid.fake.calls.length;
 
     const duplicate = await runEmailTask(db.pool, options(), TASK, { trigger: "scheduler", scheduleTime });
     expect(duplicate.status).toBe("duplicate");
     const forced = await runEmailTask(db.pool, options(), TASK, { trigger: "http" });
     expect(forced).toMatchObject({ status: "succeeded", rowsAffected: 0 });
 
-    expect(fake.calls.length).toBe(callsAfterFirst);
-    expect(fake.emails.length).toBe(1200);
+    expect(sendGrid.fake.calls.length).toBe(callsAfterFirst);
+    expect(sendGrid.fake.emails.length).toBe(1200);
   });
 
   it("when one tick is delivered 20 times at once, then one run sends, the others are skipped or duplicates, and each vendor gets one email", async () => {
     await seedVendors(db.pool, 1500);
-    fake.setLatency(50);
+    sendGrid.fake.setLatency(50);
     const scheduleTime = new Date("2026-01-03T07:00:00Z");
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
@@ -112,7 +99,7 @@ describe("send-daily-vendor-reports", () => {
     const counts = countsByRecipient();
     expect(counts.size).toBe(1500);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
-    expect(fake.calls).toHaveLength(2);
+    expect(sendGrid.fake.calls).toHaveLength(2);
   });
 
   it.each([
@@ -123,14 +110,14 @@ describe("send-daily-vendor-reports", () => {
     "when SendGrid answers %s mid-run, then the run retries and every vendor gets exactly one email",
     async (_, faults) => {
       await seedVendors(db.pool, 2500);
-      fake.setFault((call) => (call === 2 ? faults[0] : call === 3 ? faults[1] : undefined));
+      sendGrid.fake.setFault((call) => (call === 2 ? faults[0] : call === 3 ? faults[1] : undefined));
       const started = Date.now();
       const result = await runEmailTask(db.pool, options(), TASK);
       expect(result).toMatchObject({ status: "succeeded", rowsAffected: 2500 });
       if (faults[0] && "retryAfterSeconds" in faults[0])
         expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
       const faultStatuses = faults.map((fault) => ("status" in fault ? fault.status : "hang"));
-      expect(fake.calls.map((call) => call.status)).toEqual([202, ...faultStatuses, 202, 202]);
+      expect(sendGrid.fake.calls.map((call) => call.status)).toEqual([202, ...faultStatuses, 202, 202]);
       const counts = countsByRecipient();
       expect(counts.size).toBe(2500);
       expect([...counts.values()].every((n) => n === 1)).toBe(true);
@@ -139,7 +126,7 @@ describe("send-daily-vendor-reports", () => {
 
   it("when SendGrid keeps failing mid-run, then the run fails having recorded what was sent, and a rerun sends exactly the rest", async () => {
     await seedVendors(db.pool, 2500);
-    fake.setFault((call) => (call >= 2 ? { status: 500 } : undefined));
+    sendGrid.fake.setFault((call) => (call >= 2 ? { status: 500 } : undefined));
     const log = capturingLogger();
     const failed = await runEmailTask(db.pool, options(), TASK, {}, log);
     expect(failed).toMatchObject({ status: "failed", code: "task_failed" });
@@ -150,9 +137,9 @@ describe("send-daily-vendor-reports", () => {
     ]);
     expect(run.rows[0]).toEqual({ status: "failed", rows_affected: "1000" });
     // 1 good call, then 1 + 3 retries of the second batch.
-    expect(fake.calls.length).toBe(5);
+    expect(sendGrid.fake.calls.length).toBe(5);
 
-    fake.setFault(undefined);
+    sendGrid.fake.setFault(undefined);
     const rerun = await runEmailTask(db.pool, options(), TASK);
     expect(rerun).toMatchObject({ status: "succeeded", rowsAffected: 1500 });
     const counts = countsByRecipient();
@@ -171,12 +158,12 @@ describe("send-daily-vendor-reports", () => {
     const third = await runEmailTask(db.pool, options(), TASK);
     expect(third).toMatchObject({ status: "succeeded", rowsAffected: 500 });
     expect(countsByRecipient().size).toBe(2500);
-    expect(fake.emails).toHaveLength(2500);
+    expect(sendGrid.fake.emails).toHaveLength(2500);
   });
 
   it("when SendGrid asks to wait longer than the run has left, then the run fails at once and leaves the reports for the next run", async () => {
     await seedVendors(db.pool, 10);
-    fake.failNext({ status: 429, retryAfterSeconds: 3600 });
+    sendGrid.fake.failNext({ status: 429, retryAfterSeconds: 3600 });
     const started = Date.now();
     const result = await runEmailTask(db.pool, options(), TASK);
     expect(Date.now() - started).toBeLessThan(5000);
@@ -191,11 +178,11 @@ describe("send-daily-vendor-reports", () => {
 
   it("when SendGrid accepts a call but its answer never arrives, then that call is sent again (the documented at-least-once window) under the same email_key", async () => {
     await seedVendors(db.pool, 10);
-    fake.failNext({ acceptThenHang: true });
+    sendGrid.fake.failNext({ acceptThenHang: true });
     const result = await runEmailTask(db.pool, options(), TASK);
     expect(result).toMatchObject({ status: "succeeded", rowsAffected: 10 });
-    expect(fake.emails.length).toBe(20);
-    const keys = fake.emails.map((email) => email.customArgs.email_key);
+    expect(sendGrid.fake.emails.length).toBe(20);
+    const keys = sendGrid.fake.emails.map((email) => email.customArgs.email_key);
     expect(new Set(keys).size).toBe(10);
   });
 
@@ -215,7 +202,7 @@ describe("send-daily-vendor-reports", () => {
     const second = await runEmailTask(db.pool, options(), TASK);
     expect(second).toMatchObject({ status: "succeeded", rowsAffected: 4 });
     expect(countsByRecipient().size).toBe(10);
-    expect(fake.emails.length).toBe(10);
+    expect(sendGrid.fake.emails.length).toBe(10);
   });
 
   it("when one address is invalid, then SendGrid's 400 stops only that vendor, and the run fails to say so", async () => {
@@ -224,8 +211,8 @@ describe("send-daily-vendor-reports", () => {
     const result = await runEmailTask(db.pool, options(), TASK);
     expect(result).toMatchObject({ status: "failed", code: "task_failed" });
     expect(result.status === "failed" && result.message).toMatch(/refused 1 recipient/);
-    expect(fake.emails.length).toBe(999);
-    expect(fake.calls.map((c) => c.status)).toEqual([400, 202]);
+    expect(sendGrid.fake.emails.length).toBe(999);
+    expect(sendGrid.fake.calls.map((c) => c.status)).toEqual([400, 202]);
     const rejected = await db.pool.query(
       "SELECT restaurant_id, last_error FROM scheduler.vendor_report_deliveries WHERE status = 'rejected'",
     );
@@ -239,11 +226,11 @@ describe("send-daily-vendor-reports", () => {
 
   it("when SendGrid refuses a call without naming the recipient, then halving isolates it in a few calls and the others are sent", async () => {
     await seedVendors(db.pool, 1000);
-    fake.refuseUnnamed(["vendor700@example.com"]);
+    sendGrid.fake.refuseUnnamed(["vendor700@example.com"]);
     const result = await runEmailTask(db.pool, options(), TASK);
     expect(result).toMatchObject({ status: "failed", code: "task_failed" });
-    expect(fake.emails).toHaveLength(999);
-    expect(fake.calls.length).toBeLessThanOrEqual(21);
+    expect(sendGrid.fake.emails).toHaveLength(999);
+    expect(sendGrid.fake.calls.length).toBeLessThanOrEqual(21);
     const rejected = await db.pool.query(
       "SELECT restaurant_id FROM scheduler.vendor_report_deliveries WHERE status = 'rejected'",
     );
@@ -253,13 +240,13 @@ describe("send-daily-vendor-reports", () => {
 
   it("when SendGrid refuses every message without naming a recipient, then the search stops early and nothing is marked rejected", async () => {
     await seedVendors(db.pool, 1000);
-    fake.refuseUnnamed(Array.from({ length: 1000 }, (_, i) => `vendor${i + 1}@example.com`));
+    sendGrid.fake.refuseUnnamed(Array.from({ length: 1000 }, (_, i) => `vendor${i + 1}@example.com`));
     const result = await runEmailTask(db.pool, options(), TASK);
     expect(result).toMatchObject({ status: "failed", code: "task_failed" });
     expect(result.status === "failed" && result.message).toMatch(
       /refused the message itself|refused every message/,
     );
-    expect(fake.calls.length).toBeLessThanOrEqual(30);
+    expect(sendGrid.fake.calls.length).toBeLessThanOrEqual(30);
     expect(await deliveries()).toEqual({ pending: 1000 });
   });
 
@@ -268,20 +255,20 @@ describe("send-daily-vendor-reports", () => {
     await db.pool.query("UPDATE restaurants SET email = 'Shared@example.com' WHERE id IN (1, 3)");
     const result = await runEmailTask(db.pool, options(), TASK);
     expect(result).toMatchObject({ status: "succeeded", rowsAffected: 3 });
-    expect(fake.invalid).toEqual([]);
-    expect(fake.calls.map((c) => c.personalizations)).toEqual([2, 1]);
+    expect(sendGrid.fake.invalid).toEqual([]);
+    expect(sendGrid.fake.calls.map((c) => c.personalizations)).toEqual([2, 1]);
   });
 
   it("when SendGrid refuses the key, then nothing is recorded as sent and the run fails", async () => {
     await seedVendors(db.pool, 5);
     const result = await runEmailTask(
       db.pool,
-      { ...options(), config: sendGridConfig(fake, { key: { source: "env", apiKey: "SG.wrong" } }) },
+      { ...options(), config: sendGridConfig(sendGrid.fake, { key: { source: "env", apiKey: "SG.wrong" } }) },
       TASK,
     );
     expect(result).toMatchObject({ status: "failed", code: "task_failed" });
     expect(result.status === "failed" && result.message).toMatch(/401/);
-    expect(fake.calls.length).toBe(1);
+    expect(sendGrid.fake.calls.length).toBe(1);
     expect(await deliveries()).toEqual({ pending: 5 });
   });
 
@@ -290,7 +277,7 @@ describe("send-daily-vendor-reports", () => {
     await db.pool.query("UPDATE restaurants SET email = NULL WHERE id <= 5");
     const result = await runEmailTask(db.pool, options(), TASK, { dryRun: true });
     expect(result).toMatchObject({ status: "succeeded", rowsAffected: 25, dryRun: true });
-    expect(fake.calls.length).toBe(0);
+    expect(sendGrid.fake.calls.length).toBe(0);
     expect(await deliveries()).toEqual({});
   });
 
@@ -302,7 +289,7 @@ describe("send-daily-vendor-reports", () => {
       {
         config: {
           key: { source: "none" },
-          baseUrl: fake.url,
+          baseUrl: sendGrid.fake.url,
           mailFrom: MAIL_FROM,
           opsEmail: undefined,
           secretRefreshSeconds: 600,
@@ -313,7 +300,7 @@ describe("send-daily-vendor-reports", () => {
       log,
     );
     expect(result).toMatchObject({ status: "succeeded", rowsAffected: 3 });
-    expect(fake.calls.length).toBe(0);
+    expect(sendGrid.fake.calls.length).toBe(0);
     const mailbox = await db.pool.query<{ recipient: string; subject: string; body: string }>(
       "SELECT recipient, subject, body FROM scheduler.local_mailbox ORDER BY id",
     );

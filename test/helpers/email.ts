@@ -12,7 +12,10 @@ import type { LogFields, Logger } from "../../functions/log.js";
 import { createLogger } from "../../functions/log.js";
 import type { RunRequest, RunResult } from "../../functions/runner.js";
 import { runTask } from "../../functions/runner.js";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import type { FakeSendGrid } from "./fake-sendgrid.js";
+import { startFakeSendGrid } from "./fake-sendgrid.js";
+import type { TestDatabase } from "./database.js";
 
 export const MAIL_FROM = "reports@delivery.example";
 export const OPS_EMAIL = "ops@delivery.example";
@@ -93,4 +96,28 @@ export async function seedVendors(pool: pg.Pool, count: number): Promise<void> {
      SELECT r.id, 'delivered', 99, now() FROM restaurants r WHERE r.id <= $1`,
     [Math.min(count, 3000)],
   );
+}
+
+/**
+ * A fake SendGrid for the whole test file, emptied (with the email tables) before each test: what
+ * every email test file starts with. Read the server through the handle once `beforeAll` has run.
+ */
+export function useFakeSendGrid(db: TestDatabase): { readonly fake: FakeSendGrid } {
+  let fake: FakeSendGrid | undefined;
+  beforeAll(async () => {
+    fake = await startFakeSendGrid();
+  });
+  afterAll(async () => {
+    await fake?.close();
+  });
+  beforeEach(async () => {
+    fake?.reset();
+    await resetEmailState(db.pool);
+  });
+  return {
+    get fake(): FakeSendGrid {
+      if (!fake) throw new Error("the fake SendGrid starts in beforeAll");
+      return fake;
+    },
+  };
 }
