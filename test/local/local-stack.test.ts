@@ -35,7 +35,9 @@ const functionDir = join(ROOT, ".data", `test-function-${process.pid}`);
 beforeAll(async () => {
   const prepared = await prepareDatabase(db.url, true);
   expect(prepared).toEqual({ createdAppSchema: false, migrationsApplied: [], demoDataLoaded: true });
-  clock = new ManualClock(Date.now());
+  // Half a minute past a five-minute mark: the next tick (xx:x1) fires only the every-minute jobs,
+  // so driver-inactivity-check (every 5 minutes) cannot run before the CLI's dry run of it below.
+  clock = new ManualClock(Math.floor(Date.now() / 300_000) * 300_000 + 30_000);
   stack = await startLocalStack({
     databaseUrl: db.url,
     functionPort: 0,
