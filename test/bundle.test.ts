@@ -15,6 +15,7 @@ import type { BuildResult } from "../scripts/build.js";
 import { build } from "../scripts/build.js";
 import type { CertsServer, DevIdentity } from "../scripts/lib/dev-identity.js";
 import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
+import { childEnv } from "../scripts/lib/child-env.js";
 import { freePort } from "../scripts/lib/embedded-postgres.js";
 import { useTestDatabase } from "./helpers/database.js";
 import { call } from "./helpers/function-server.js";
@@ -64,13 +65,12 @@ beforeAll(async () => {
     [frameworkCli, `--source=${built.outDir}`, "--target=scheduledTasks", `--port=${port}`],
     {
       cwd: root,
-      env: {
-        PATH: process.env.PATH,
+      env: childEnv({
         DATABASE_URL: db.url,
         AUTH_AUDIENCE: AUDIENCE,
         AUTH_ALLOWED_EMAILS: SCHEDULER,
         AUTH_CERTS_URL: certs.url,
-      },
+      }),
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

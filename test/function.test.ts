@@ -16,6 +16,7 @@ import { runTask } from "../functions/runner.js";
 import { createAuthenticator, parseAuthEnv } from "../functions/auth.js";
 import type { CertsServer, DevIdentity, IdTokenClaims, TokenSpec } from "../scripts/lib/dev-identity.js";
 import { createDevIdentity, serveCerts, stripSignature } from "../scripts/lib/dev-identity.js";
+import { underShiftedClock } from "../scripts/lib/child-env.js";
 import { freePort } from "../scripts/lib/embedded-postgres.js";
 import { useTestDatabase } from "./helpers/database.js";
 import type { RunningFunction } from "./helpers/function-server.js";
@@ -251,41 +252,47 @@ describe("POST / runs a task", () => {
     }
   });
 
-  it("when the task hits its statement timeout, then 504 timeout, recorded as failed", async () => {
-    // The catalog's shortest timeout is 30 s; the same runner with a 300 ms one keeps the test short.
-    const shortTimeout: RunTask = (deps, request) =>
-      runTask(deps, { ...request, task: { ...request.task, timeoutSeconds: 0.3 } });
-    const auth = parseAuthEnv(env).config;
-    if (!auth) throw new Error("test auth configuration is incomplete");
-    const pools = createPoolProvider({ kind: "url", connectionString: db.url }, 2, createLogger());
-    const served = await serveHandler(
-      createHandler({
-        authenticator: createAuthenticator(auth),
-        pool: () => pools.get(),
-        runTask: shortTimeout,
-        log: createLogger(),
-      }),
-    );
-    await db.pool.query(
-      "INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour')",
-    );
-    const locker = new pg.Client({ connectionString: db.url });
-    await locker.connect();
-    try {
-      await locker.query("BEGIN; SELECT * FROM drivers FOR UPDATE");
-      const answer = await call(served.url, { token: token(), body: { task: "driver-inactivity-check" } });
-      expect(answer.status).toBe(504);
-      expect(answer.body.error).toMatchObject({ code: "timeout", task: "driver-inactivity-check" });
-      expect((await runsOf("driver-inactivity-check"))[0]).toMatchObject({
-        status: "failed",
-        error_code: "timeout",
-      });
-    } finally {
-      await locker.end();
-      await served.close();
-      await pools.end();
-    }
-  });
+  // Under libfaketime (CI's shifted-clock pass) PostgreSQL's statement_timeout still fires, but a
+  // backend waiting on a lock is never woken by it; this test has no date in it, and the normal
+  // pass runs it.
+  it.skipIf(underShiftedClock())(
+    "when the task hits its statement timeout, then 504 timeout, recorded as failed",
+    async () => {
+      // The catalog's shortest timeout is 30 s; the same runner with a 300 ms one keeps the test short.
+      const shortTimeout: RunTask = (deps, request) =>
+        runTask(deps, { ...request, task: { ...request.task, timeoutSeconds: 0.3 } });
+      const auth = parseAuthEnv(env).config;
+      if (!auth) throw new Error("test auth configuration is incomplete");
+      const pools = createPoolProvider({ kind: "url", connectionString: db.url }, 2, createLogger());
+      const served = await serveHandler(
+        createHandler({
+          authenticator: createAuthenticator(auth),
+          pool: () => pools.get(),
+          runTask: shortTimeout,
+          log: createLogger(),
+        }),
+      );
+      await db.pool.query(
+        "INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour')",
+      );
+      const locker = new pg.Client({ connectionString: db.url });
+      await locker.connect();
+      try {
+        await locker.query("BEGIN; SELECT * FROM drivers FOR UPDATE");
+        const answer = await call(served.url, { token: token(), body: { task: "driver-inactivity-check" } });
+        expect(answer.status).toBe(504);
+        expect(answer.body.error).toMatchObject({ code: "timeout", task: "driver-inactivity-check" });
+        expect((await runsOf("driver-inactivity-check"))[0]).toMatchObject({
+          status: "failed",
+          error_code: "timeout",
+        });
+      } finally {
+        await locker.end();
+        await served.close();
+        await pools.end();
+      }
+    },
+  );
 });
 
 describe("POST / refuses bad requests before anything runs", () => {

@@ -11,6 +11,7 @@ import { createPool } from "../functions/db.js";
 import { ScheduledTaskError } from "../functions/errors.js";
 import type { BatchProgress, RunRequest } from "../functions/runner.js";
 import { runTask } from "../functions/runner.js";
+import { underShiftedClock } from "../scripts/lib/child-env.js";
 import { freePort } from "../scripts/lib/embedded-postgres.js";
 import { useTestDatabase } from "./helpers/database.js";
 
@@ -236,28 +237,34 @@ describe("runner", () => {
     });
   });
 
-  it("when a statement exceeds the task's timeout, then the run is recorded as failed with a timeout and the lock is free", async () => {
-    await db.pool.query(
-      `INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour')`,
-    );
-    const slow = task("driver-inactivity-check", { timeoutSeconds: 1 });
-    const release = await lockTable("drivers");
-    try {
-      const started = Date.now();
-      const result = await run({ task: slow });
-      expect(Date.now() - started).toBeLessThan(5000);
-      expect(result).toMatchObject({ status: "failed", code: "timeout" });
-      expect(result.status === "failed" && result.message).toMatch(/statement timeout/);
-    } finally {
-      await release();
-    }
-    expect((await runs(slow.name))[0]).toMatchObject({
-      status: "failed",
-      error_code: "timeout",
-      finished: true,
-    });
-    expect(await run({ task: slow })).toMatchObject({ status: "succeeded", rowsAffected: 1 });
-  });
+  // Under libfaketime (CI's shifted-clock pass) PostgreSQL's statement_timeout still fires, but a
+  // backend waiting on a lock is never woken by it; this test has no date in it, and the normal
+  // pass runs it.
+  it.skipIf(underShiftedClock())(
+    "when a statement exceeds the task's timeout, then the run is recorded as failed with a timeout and the lock is free",
+    async () => {
+      await db.pool.query(
+        `INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour')`,
+      );
+      const slow = task("driver-inactivity-check", { timeoutSeconds: 1 });
+      const release = await lockTable("drivers");
+      try {
+        const started = Date.now();
+        const result = await run({ task: slow });
+        expect(Date.now() - started).toBeLessThan(5000);
+        expect(result).toMatchObject({ status: "failed", code: "timeout" });
+        expect(result.status === "failed" && result.message).toMatch(/statement timeout/);
+      } finally {
+        await release();
+      }
+      expect((await runs(slow.name))[0]).toMatchObject({
+        status: "failed",
+        error_code: "timeout",
+        finished: true,
+      });
+      expect(await run({ task: slow })).toMatchObject({ status: "succeeded", rowsAffected: 1 });
+    },
+  );
 
   it("when the task's COMMIT fails, then neither its changes nor a success are kept, and the failure is recorded", async () => {
     await db.pool.query(`

@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { childEnv } from "../scripts/lib/child-env.js";
 import { freePort } from "../scripts/lib/embedded-postgres.js";
 import { useTestDatabase } from "./helpers/database.js";
 
@@ -19,7 +20,7 @@ function task(
       ["--import", "tsx", "scripts/task.ts", ...args],
       {
         cwd: root,
-        env: { PATH: process.env.PATH, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
+        env: childEnv({ DATABASE_URL: databaseUrl }),
       },
       (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );

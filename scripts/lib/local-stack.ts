@@ -17,6 +17,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { overridesOf } from "../../functions/catalog.js";
+import { childEnv } from "./child-env.js";
 import type { CertsServer, DevIdentity } from "./dev-identity.js";
 import { createDevIdentity, devInvokerEmail, serveCerts } from "./dev-identity.js";
 import type { EmbeddedServer } from "./embedded-postgres.js";
@@ -273,8 +274,8 @@ function spawnFunction(
     [main, "--target=scheduledTasks", `--source=${source}`, `--port=${port}`],
     {
       cwd: ROOT,
-      // Only what the function's environment holds in the cloud, plus PATH for Node itself.
-      env: { PATH: process.env.PATH ?? "", NODE_ENV: "production", ...env },
+      // Only what the function's environment holds in the cloud, plus PATH and the clock.
+      env: childEnv({ NODE_ENV: "production", ...env }),
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { childEnv } from "../../scripts/lib/child-env.js";
 import { useTestDatabase } from "../helpers/database.js";
 
 const db = useTestDatabase();
@@ -13,7 +14,7 @@ describe("loading the email code", () => {
       {
         cwd: new URL("../..", import.meta.url),
         env: {
-          PATH: process.env.PATH,
+          ...childEnv(),
           PROBE_DATABASE_URL: db.url,
           SENDGRID_API_KEY_SECRET: "projects/p/secrets/sendgrid/versions/latest",
           MAIL_FROM: "reports@delivery.example",

@@ -6,10 +6,22 @@ import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { taskNames } from "../../functions/catalog.js";
 import { main } from "../../scripts/cli.js";
+import { childEnv } from "../../scripts/lib/child-env.js";
 import { ROOT } from "../../scripts/lib/local-stack.js";
 import { useTestDatabase } from "../helpers/database.js";
 
 const db = useTestDatabase();
+/**
+ * Schedule data that meets the run history (written by the database's clock) derives from the clock
+ * at start, so the file passes on any date: generate-daily-stats' latest tick (00:05 UTC) that is
+ * settled (its timeout and a minute of grace behind us), so that running it leaves nothing overdue.
+ */
+const slot = (() => {
+  const settled = Date.now() - 3 * 60_000;
+  const day = new Date(settled);
+  const tick = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), 0, 5);
+  return new Date(tick <= settled ? tick : tick - 86_400_000);
+})();
 const emptyRoot = mkdtempSync(join(tmpdir(), "sj-cli-root-"));
 
 async function cli(
@@ -128,32 +140,28 @@ describe("the operator CLI against a database", () => {
   });
 
   it("when a slot is run twice, then the second run is a duplicate and the slot is no longer missed", async () => {
-    const now = new Date("2026-11-29T04:20:00Z");
-    const before = await cli(
-      ["missed", "--since", "2026-11-29T00:00:00Z", "--json"],
-      { DATABASE_URL: db.url },
-      now,
-    );
+    const iso = (time: Date) => time.toISOString().replace(".000Z", "Z");
+    const dayStart = new Date(Date.UTC(slot.getUTCFullYear(), slot.getUTCMonth(), slot.getUTCDate()));
+    const at = new Date(dayStart.getTime() + (4 * 60 + 20) * 60_000);
+    const before = await cli(["missed", "--since", iso(dayStart), "--json"], { DATABASE_URL: db.url }, at);
     const stats = () =>
       JSON.parse(before.out).tasks.find((t: { task: string }) => t.task === "generate-daily-stats");
-    expect(stats().missed).toEqual(["2026-11-29T00:05:00Z"]);
+    expect(stats().missed).toEqual([iso(slot)]);
 
-    const first = await cli(["run", "generate-daily-stats", "--slot", "2026-11-29T00:05:00Z"]);
+    const first = await cli(["run", "generate-daily-stats", "--slot", iso(slot)]);
     expect(first.code).toBe(0);
     expect(first.out).toMatch(/generate-daily-stats: succeeded/);
-    const second = await cli(["run", "generate-daily-stats", "--slot", "2026-11-29T00:05:00Z"]);
+    const second = await cli(["run", "generate-daily-stats", "--slot", iso(slot)]);
     expect(second.code).toBe(0);
     expect(second.out).toMatch(/this schedule time already succeeded in run \d+; nothing done/);
 
-    const after = await cli(
-      ["missed", "--since", "2026-11-29T00:00:00Z", "--json"],
-      { DATABASE_URL: db.url },
-      now,
-    );
+    const after = await cli(["missed", "--since", iso(dayStart), "--json"], { DATABASE_URL: db.url }, at);
     const task = JSON.parse(after.out).tasks.find((t: { task: string }) => t.task === "generate-daily-stats");
     expect(task.missed).toEqual([]);
-    const text = await cli(["missed", "--since", "2026-11-29T03:00:00Z"], { DATABASE_URL: db.url }, now);
-    expect(text.out).toContain("scheduled-jobs run cleanup-expired-sessions --slot 2026-11-29T04:00:00Z");
+    const since = new Date(dayStart.getTime() + 3 * 3_600_000);
+    const text = await cli(["missed", "--since", iso(since)], { DATABASE_URL: db.url }, at);
+    const hourly = new Date(dayStart.getTime() + 4 * 3_600_000);
+    expect(text.out).toContain(`scheduled-jobs run cleanup-expired-sessions --slot ${iso(hourly)}`);
   });
 
   it("when a run trips its guard, then it exits 1, history --failed shows it, and health exits 1", async () => {
@@ -203,7 +211,7 @@ describe("the scheduled-jobs bin", () => {
     expect(help.stdout).toMatch(/Usage: scheduled-jobs <command>/);
     const failure = await run(process.execPath, [join(ROOT, "bin", "scheduled-jobs.js"), "history"], {
       cwd: emptyRoot,
-      env: { PATH: process.env.PATH ?? "" },
+      env: childEnv(),
     }).catch((error: { code: number; stderr: string }) => error);
     expect(failure).toMatchObject({ code: 3 });
     expect((failure as { stderr: string }).stderr).toMatch(/the local stack is not running/);

@@ -7,6 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { childEnv } from "../../../scripts/lib/child-env.js";
 import { freePort } from "../../../scripts/lib/embedded-postgres.js";
 import { sendRaw } from "../../helpers/raw-http.js";
 
@@ -26,7 +27,7 @@ export interface FunctionProcess {
   stop(): Promise<void>;
 }
 
-/** Starts the built function with this environment (nothing inherited but PATH and HOME). */
+/** Starts the built function with this environment (nothing inherited but PATH, HOME and the clock). */
 export async function startFunction(env: Record<string, string>): Promise<FunctionProcess> {
   if (!existsSync(resolve(distDir, "index.js"))) {
     throw new Error(`${distDir}/index.js is missing: run \`npm run build\` first`);
@@ -37,7 +38,7 @@ export async function startFunction(env: Record<string, string>): Promise<Functi
     process.execPath,
     [frameworkBin, `--source=${distDir}`, "--target=scheduledTasks", `--port=${port}`],
     {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      env: childEnv(env),
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
