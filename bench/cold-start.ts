@@ -23,7 +23,8 @@ import * as functions from "@google-cloud/functions-framework";
 import { getTestServer } from "@google-cloud/functions-framework/testing";
 import pg from "pg";
 import { createAuthenticator } from "../functions/auth.js";
-import { findTask } from "../functions/catalog.js";
+import { findTask, tasks } from "../functions/catalog.js";
+import { resolveJobs } from "../functions/jobs.js";
 import { createPool } from "../functions/db.js";
 import { createLogger } from "../functions/log.js";
 import { createHandler } from "../functions/router.js";
@@ -147,6 +148,7 @@ export async function measureRouterCost(requests: number): Promise<{ helloWorld:
     "benchRouter",
     createHandler({
       authenticator,
+      jobs: resolveJobs(tasks).jobs,
       pool: async () => ({}) as never,
       runTask: async (_deps, request) => ({
         status: "succeeded",

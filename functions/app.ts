@@ -6,7 +6,6 @@
  */
 import type { AuthDeps } from "./auth.js";
 import { createAuthenticator } from "./auth.js";
-import { useScheduleOverrides } from "./catalog.js";
 import type { Env, FunctionConfig } from "./config.js";
 import { parseConfig } from "./config.js";
 import type { PoolProvider } from "./database.js";
@@ -57,7 +56,6 @@ export function createScheduledTasksFunction(options: ScheduledTasksOptions): Sc
       close: async () => undefined,
     };
   }
-  useScheduleOverrides(config.scheduleOverrides);
   const pools: PoolProvider = createPoolProvider(config.database, config.poolMax, log);
   const authenticator = createAuthenticator(config.auth, { ...options.authDeps, log });
   let emailConfigured = false;
@@ -73,6 +71,7 @@ export function createScheduledTasksFunction(options: ScheduledTasksOptions): Sc
     });
   const handler = createHandler({
     authenticator,
+    jobs: config.jobs,
     pool: () => pools.get(),
     runTask,
     log,

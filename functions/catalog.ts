@@ -209,64 +209,11 @@ export type TaskName = Task["name"];
 export const taskNames: readonly TaskName[] = tasks.map((task) => task.name);
 
 /**
- * A stack's change to when a task runs, made in Pulumi config without touching code. The deployed
- * function is told (TASK_OVERRIDES) so that its health report, overdue alerts and the task's session
- * time zone follow the schedule Cloud Scheduler really uses.
+ * The task of that name as the catalog writes it, or undefined. How a deployment schedules it (a
+ * stack's overrides applied) is its job: `resolveJobs` in functions/jobs.ts.
  */
-export interface ScheduleOverride {
-  readonly schedule?: string;
-  readonly timeZone?: string;
-  readonly paused?: boolean;
-}
-
-export type ScheduleOverrides = Readonly<Record<string, ScheduleOverride>>;
-
-let scheduled: readonly TaskDefinition[] = tasks;
-let byName = new Map<string, TaskDefinition>(tasks.map((task) => [task.name, task]));
-
-/**
- * Applies a deployment's schedule overrides, once, at cold start (the function's configuration);
- * an empty object restores the catalog as written. Names must be the catalog's.
- */
-export function useScheduleOverrides(overrides: ScheduleOverrides): void {
-  for (const name of Object.keys(overrides)) {
-    if (!tasks.some((task) => task.name === name)) throw new Error(`no task named "${name}" to override`);
-  }
-  scheduled = tasks.map((task) => {
-    const override = overrides[task.name];
-    return override ? { ...task, ...override } : task;
-  });
-  byName = new Map(scheduled.map((task) => [task.name, task]));
-}
-
-/**
- * The overrides that turn the catalog into these jobs (as Cloud Scheduler, or the local scheduler,
- * runs them): each job's schedule, time zone and paused flag where they differ from its task's.
- */
-export function overridesOf(
-  jobs: readonly { task: string; schedule: string; timeZone: string; paused: boolean }[],
-): ScheduleOverrides {
-  const overrides: Record<string, ScheduleOverride> = {};
-  for (const job of jobs) {
-    const task = tasks.find((candidate) => candidate.name === job.task);
-    if (!task) continue;
-    const override: { schedule?: string; timeZone?: string; paused?: boolean } = {};
-    if (job.schedule !== task.schedule) override.schedule = job.schedule;
-    if (job.timeZone !== timeZoneOf(task)) override.timeZone = job.timeZone;
-    if (job.paused !== task.paused) override.paused = job.paused;
-    if (Object.keys(override).length > 0) overrides[job.task] = override;
-  }
-  return overrides;
-}
-
-/** Every task as this deployment schedules it: the catalog with the stack's overrides applied. */
-export function scheduledTasks(): readonly TaskDefinition[] {
-  return scheduled;
-}
-
-/** The task of that name (with its overrides), or undefined. Safe for untrusted input: a lookup, never a path or SQL. */
 export function findTask(name: string): TaskDefinition | undefined {
-  return byName.get(name);
+  return tasks.find((task) => task.name === name);
 }
 
 export function timeZoneOf(task: TaskDefinition): string {

@@ -7,10 +7,11 @@
 import type { AuthConfig } from "./auth.js";
 import { parseAuthEnv } from "./auth.js";
 import type { TaskDefinition } from "./catalog.js";
-import type { ScheduleOverride, ScheduleOverrides } from "./catalog.js";
 import { tasks } from "./catalog.js";
 import type { EmailConfig } from "./email/config.js";
 import { EmailConfigError, parseEmailEnv } from "./email/config.js";
+import type { Job } from "./jobs.js";
+import { resolveJobs } from "./jobs.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -34,8 +35,8 @@ export interface FunctionConfig {
   readonly email: EmailConfig;
   /** For the trace field of log lines (`projects/<id>/traces/<trace>`). */
   readonly projectId: string | undefined;
-  /** The stack's schedule overrides (TASK_OVERRIDES, set by the Pulumi program). */
-  readonly scheduleOverrides: ScheduleOverrides;
+  /** Every task as this deployment schedules it (the catalog with TASK_OVERRIDES applied). */
+  readonly jobs: readonly Job[];
 }
 
 export interface ParsedConfig {
@@ -148,64 +149,24 @@ function parseEmail(env: Env, problems: string[], warnings: string[]): EmailConf
 }
 
 /**
- * TASK_OVERRIDES: a JSON object {taskName: {schedule?, timeZone?, paused?}}, the schedule Cloud
- * Scheduler really uses for each task a stack overrides. The Pulumi program writes it from validated
- * config (cron syntax included); here the shape, the names and the time zones are checked again.
+ * TASK_OVERRIDES: a JSON object {taskName: {schedule?, timeZone?, paused?, attemptDeadlineSeconds?}},
+ * what the Pulumi program (or the local stack) resolved from the stack's config. The function
+ * resolves it again with the same rule (`resolveJobs`), so its lookups, /health and alerts follow
+ * the schedule Cloud Scheduler really uses.
  */
-function parseScheduleOverrides(env: Env, problems: string[]): ScheduleOverrides {
+export function parseScheduleOverrides(env: Env, problems: string[]): readonly Job[] {
   const raw = value(env, "TASK_OVERRIDES");
-  if (raw === undefined) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    problems.push("TASK_OVERRIDES is not valid JSON");
-    return {};
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    problems.push("TASK_OVERRIDES must be a JSON object of task names");
-    return {};
-  }
-  const overrides: Record<string, ScheduleOverride> = {};
-  for (const [name, override] of Object.entries(parsed)) {
-    const where = `TASK_OVERRIDES.${name}`;
-    if (!tasks.some((task) => task.name === name)) {
-      problems.push(`${where}: no such task in the catalog`);
-      continue;
+  let overrides: unknown;
+  if (raw !== undefined) {
+    try {
+      overrides = JSON.parse(raw);
+    } catch {
+      problems.push("TASK_OVERRIDES is not valid JSON");
     }
-    if (typeof override !== "object" || override === null || Array.isArray(override)) {
-      problems.push(`${where} must be an object with schedule, timeZone or paused`);
-      continue;
-    }
-    const { schedule, timeZone, paused, ...unknown } = override as Record<string, unknown>;
-    for (const field of Object.keys(unknown)) problems.push(`${where}.${field} is not an override field`);
-    if (
-      schedule !== undefined &&
-      (typeof schedule !== "string" || schedule.trim().split(/\s+/).length !== 5)
-    ) {
-      problems.push(`${where}.schedule must be a 5-field cron expression`);
-    }
-    if (timeZone !== undefined && (typeof timeZone !== "string" || !isTimeZone(timeZone))) {
-      problems.push(`${where}.timeZone must be an IANA time zone`);
-    }
-    if (paused !== undefined && typeof paused !== "boolean")
-      problems.push(`${where}.paused must be true or false`);
-    overrides[name] = {
-      ...(typeof schedule === "string" ? { schedule } : {}),
-      ...(typeof timeZone === "string" ? { timeZone } : {}),
-      ...(typeof paused === "boolean" ? { paused } : {}),
-    };
   }
-  return overrides;
-}
-
-function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
+  const resolved = resolveJobs(tasks, { overrides, source: "TASK_OVERRIDES" });
+  problems.push(...resolved.problems);
+  return resolved.jobs;
 }
 
 /** Reads and checks the function's environment. Pure: no connection, no file, no network. */
@@ -218,10 +179,10 @@ export function parseConfig(env: Env): ParsedConfig {
   problems.push(...auth.problems);
   const email = parseEmail(env, problems, warnings);
   const projectId = value(env, "GOOGLE_CLOUD_PROJECT") ?? value(env, "GCP_PROJECT");
-  const scheduleOverrides = parseScheduleOverrides(env, problems);
+  const jobs = parseScheduleOverrides(env, problems);
   if (problems.length > 0 || !database || !auth.config || !email) return { problems, warnings };
   return {
-    config: { database, poolMax, auth: auth.config, email, projectId, scheduleOverrides },
+    config: { database, poolMax, auth: auth.config, email, projectId, jobs },
     problems,
     warnings,
   };

@@ -3,16 +3,17 @@
  * its run history (`scheduler.job_health`), and whether it is overdue.
  *
  * Overdue: the task is not paused, and the latest tick whose run should have finished by now (a
- * tick at least `timeoutSeconds` + one minute ago) is later than the tick of its last success.
+ * tick at least `timeoutSeconds` + one minute ago) is later than the latest tick a success stood
+ * for (its schedule time; a manual run's start: a manual run after a missed tick repairs it, one
+ * before a tick does not count as that tick).
  * A task that never succeeded is overdue only if the run history (of any task) reaches back
  * before that tick: the scheduler was demonstrably running then, so the task should have run.
  * A fresh deployment with an empty history is therefore never overdue.
  */
-import { Cron } from "croner";
-import type { TaskDefinition, TaskKind, TaskRunner } from "./catalog.js";
-import { runnerOf, scheduledTasks, timeZoneOf } from "./catalog.js";
-import type { Pool } from "./db.js";
+import type { TaskKind, TaskRunner } from "./catalog.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "./errors.js";
+import type { Job } from "./jobs.js";
+import { nextFireTime, previousFireTime } from "./schedule.js";
 
 /** Time after a tick within which its run (one attempt up to its timeout) is expected to finish. */
 const GRACE_BEYOND_TIMEOUT_MS = 60_000;
@@ -58,15 +59,22 @@ export interface HealthRow {
   last_status: string | null;
   last_success_at: Date | null;
   last_success_schedule_time: Date | null;
+  /** The latest tick a success stood for (schedule time, or a manual run's start). */
+  last_success_tick: Date | null;
   last_failure_at: Date | null;
   last_error: string | null;
   running: boolean;
 }
 
-export async function readHealth(pool: Pool, now: Date): Promise<HealthReport> {
+/** Anything that runs a query: a pool, or a client already holding a connection. */
+export interface Queryable {
+  query<R extends object>(text: string): Promise<{ rows: R[] }>;
+}
+
+export async function readHealth(db: Queryable, now: Date, jobs: readonly Job[]): Promise<HealthReport> {
   let rows: (HealthRow & { history_since: Date | null })[];
   try {
-    const result = await pool.query<HealthRow & { history_since: Date | null }>(
+    const result = await db.query<HealthRow & { history_since: Date | null }>(
       "SELECT h.*, (SELECT min(started_at) FROM scheduler.job_runs) AS history_since FROM scheduler.job_health h",
     );
     rows = result.rows;
@@ -80,7 +88,7 @@ export async function readHealth(pool: Pool, now: Date): Promise<HealthReport> {
   }
   const byTask = new Map(rows.map((row) => [row.task, row]));
   const historySince = rows[0]?.history_since ?? null;
-  const report = scheduledTasks().map((task) => taskHealth(task, byTask.get(task.name), historySince, now));
+  const report = jobs.map((job) => taskHealth(job, byTask.get(job.name), historySince, now));
   return {
     status: report.some((t) => t.overdue || t.lastStatus === "failed") ? "attention" : "ok",
     now: now.toISOString(),
@@ -89,20 +97,19 @@ export async function readHealth(pool: Pool, now: Date): Promise<HealthReport> {
 }
 
 export function taskHealth(
-  task: TaskDefinition,
+  task: Job,
   row: HealthRow | undefined,
   historySince: Date | null,
   now: Date,
 ): TaskHealth {
-  const cron = new Cron(task.schedule, { timezone: timeZoneOf(task) });
-  const nextRun = task.paused ? null : cron.nextRun(now);
-  const lastSuccessTick = row?.last_success_schedule_time ?? row?.last_success_at ?? null;
+  const nextRun = task.paused ? undefined : nextFireTime(task, now);
+  const lastSuccessTick = row?.last_success_tick ?? null;
   return {
     task: task.name,
     kind: task.kind,
-    runner: runnerOf(task),
+    runner: task.runner,
     schedule: task.schedule,
-    timeZone: timeZoneOf(task),
+    timeZone: task.timeZone,
     paused: task.paused,
     nextRunAt: nextRun?.toISOString() ?? null,
     lastRunAt: iso(row?.last_run_at),
@@ -116,20 +123,20 @@ export function taskHealth(
     p50Ms: row?.p50_ms ?? null,
     p95Ms: row?.p95_ms ?? null,
     running: row?.running ?? false,
-    overdue: isOverdue(task, cron, lastSuccessTick, historySince, now),
+    overdue: isOverdue(task, lastSuccessTick, historySince, now),
   };
 }
 
-function isOverdue(
-  task: TaskDefinition,
-  cron: Cron,
+/** The rule behind `overdue`, for /health and the overdue alert alike. */
+export function isOverdue(
+  task: Job,
   lastSuccessTick: Date | null,
   historySince: Date | null,
   now: Date,
 ): boolean {
   if (task.paused) return false;
   const settled = new Date(now.getTime() - task.timeoutSeconds * 1000 - GRACE_BEYOND_TIMEOUT_MS);
-  const [due] = cron.previousRuns(1, settled);
+  const due = previousFireTime(task, settled);
   if (!due) return false;
   if (lastSuccessTick) return lastSuccessTick.getTime() < due.getTime();
   return historySince !== null && historySince.getTime() <= due.getTime();

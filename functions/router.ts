@@ -12,12 +12,15 @@ import type { Request, Response } from "@google-cloud/functions-framework";
 import type { Answer, Outcome } from "./answer.js";
 import { HttpRefusal, toAnswer } from "./answer.js";
 import type { Caller } from "./auth.js";
-import { findTask, taskNames } from "./catalog.js";
 import type { Pool } from "./db.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "./errors.js";
+import type { Job } from "./jobs.js";
+import { jobNamed } from "./jobs.js";
 import type { Logger } from "./log.js";
 import { traceFields } from "./log.js";
 import type { RunnerDeps, RunRequest, RunResult } from "./runner.js";
+import type { Delivery, DeliveryHeaders } from "./ticks.js";
+import { classifyDelivery, isAheadOfArrival, scheduleTimeProblem } from "./ticks.js";
 
 /** Larger than any valid body by two orders of magnitude; the framework itself would take 1 GB. */
 export const MAX_BODY_BYTES = 8 * 1024;
@@ -30,6 +33,8 @@ export type RunTask = (deps: RunnerDeps, request: RunRequest) => Promise<RunResu
 
 export interface HandlerDeps {
   readonly authenticator: Authenticator;
+  /** Every task as this deployment schedules it (`resolveJobs`): what the function looks tasks up in. */
+  readonly jobs: readonly Job[];
   /** The instance's pool, created on first use. */
   readonly pool: () => Promise<Pool>;
   readonly runTask: RunTask;
@@ -164,29 +169,33 @@ const bodyFields = new Set(["task", "dryRun", "force"]);
 async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
   checkJsonBody(req);
   const body = parseTaskBody(req.body);
-  const scheduler = schedulerHeaders(req);
+  const arrival = deps.now?.() ?? new Date();
+  const scheduler = schedulerHeaders(req, arrival);
   const caller = await deps.authenticator.authenticate(req.header("authorization"));
 
-  const task = findTask(body.task);
+  const task = jobNamed(deps.jobs, body.task);
   if (!task) {
     throw new ScheduledTaskError("not_found", `unknown task ${JSON.stringify(clip(body.task, 100))}`, {
-      details: { tasks: taskNames },
+      details: { tasks: deps.jobs.map((job) => job.name) },
     });
   }
   try {
-    const pool = await deps.pool();
+    const delivery = await deliveryOf(task, scheduler ?? {}, arrival);
     const runLog = log.child({ caller: caller.email });
+    if (delivery.kind === "manual" && scheduler) {
+      runLog.info(`${task.name}: a manual run: ${delivery.reason}`, { jobName: delivery.jobName });
+    }
+    const pool = await deps.pool();
     const result = await deps.runTask(
       {
         pool,
         log: runLog,
+        jobs: deps.jobs,
         ...(deps.loadEmailHandler ? { loadEmailHandler: deps.loadEmailHandler } : {}),
       },
       {
         task,
-        trigger: scheduler ? "scheduler" : "http",
-        jobName: scheduler?.jobName,
-        scheduleTime: scheduler?.scheduleTime,
+        ...runOf(delivery, arrival),
         dryRun: body.dryRun,
         force: body.force,
       },
@@ -203,6 +212,38 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
     }
     throw error;
   }
+}
+
+/**
+ * A tick or a manual run (functions/ticks.ts). Only a schedule time that could be a tick needs cron
+ * arithmetic, so croner loads on the first scheduled delivery, never for a manual one.
+ */
+async function deliveryOf(job: Job, headers: DeliveryHeaders, arrival: Date): Promise<Delivery> {
+  if (headers.scheduleTime && !isAheadOfArrival(headers.scheduleTime, arrival)) {
+    const schedule = await import("./schedule.js");
+    return schedule.deliveryOf(job, headers, arrival);
+  }
+  return classifyDelivery(headers, arrival, () => false);
+}
+
+/** What the runner records: a tick holds its slot and is its own input; a manual run's input is its arrival. */
+function runOf(
+  delivery: Delivery,
+  arrival: Date,
+): Pick<RunRequest, "trigger" | "jobName" | "scheduleTime" | "requestedScheduleTime" | "tick"> {
+  return delivery.kind === "tick"
+    ? {
+        trigger: "scheduler",
+        jobName: delivery.jobName,
+        scheduleTime: delivery.scheduleTime,
+        tick: delivery.scheduleTime,
+      }
+    : {
+        trigger: "manual",
+        jobName: delivery.jobName,
+        requestedScheduleTime: delivery.requestedScheduleTime,
+        tick: arrival,
+      };
 }
 
 function checkJsonBody(req: Request): void {
@@ -281,11 +322,15 @@ function parseScheduleTime(text: string): Date | undefined {
 const jobNamePattern = /^[\x21-\x7e]{1,500}$/;
 
 /**
- * Cloud Scheduler's headers, checked: a run records them, and the schedule time is what makes a
- * second delivery of the same tick a duplicate. Cloud Scheduler documents no retry-count header
- * for HTTP targets, so a run's attempt is not known here.
+ * Cloud Scheduler's headers, checked: a run records them, and the schedule time of a tick is what
+ * makes a second delivery of it a duplicate. A time a year or more away from the arrival is absurd
+ * and refused. Cloud Scheduler documents no retry-count header for HTTP targets, so a run's attempt
+ * is not known here.
  */
-export function schedulerHeaders(req: Request): { jobName?: string; scheduleTime?: Date } | undefined {
+export function schedulerHeaders(
+  req: Request,
+  arrival: Date,
+): { jobName?: string; scheduleTime?: Date } | undefined {
   const jobName = req.header("x-cloudscheduler-jobname");
   const scheduleTime = req.header("x-cloudscheduler-scheduletime");
   if (jobName === undefined && scheduleTime === undefined) return undefined;
@@ -304,6 +349,8 @@ export function schedulerHeaders(req: Request): { jobName?: string; scheduleTime
         "X-CloudScheduler-ScheduleTime must be an RFC 3339 time, e.g. 2026-01-31T04:15:00Z",
       );
     }
+    const problem = scheduleTimeProblem(time, arrival);
+    if (problem) throw new ScheduledTaskError("bad_request", problem);
   }
   return {
     ...(jobName !== undefined ? { jobName } : {}),
@@ -318,7 +365,7 @@ async function healthRoute({ req, deps }: RequestContext): Promise<Outcome> {
   const pool = await deps.pool();
   // Only /health needs cron arithmetic: its module (and croner) load on the first health request.
   const { readHealth } = await import("./health.js");
-  const report = await readHealth(pool, deps.now?.() ?? new Date());
+  const report = await readHealth(pool, deps.now?.() ?? new Date(), deps.jobs);
   return { kind: "ok", body: report };
 }
 
@@ -328,7 +375,7 @@ async function healthRoute({ req, deps }: RequestContext): Promise<Outcome> {
 async function runsRoute({ req, deps }: RequestContext): Promise<Outcome> {
   const url = new URL(req.originalUrl ?? req.url, "http://function");
   const { parseRunQuery, recentRuns } = await import("./runs.js");
-  const query = parseRunQuery(url.searchParams, (name) => findTask(name) !== undefined);
+  const query = parseRunQuery(url.searchParams, (name) => jobNamed(deps.jobs, name) !== undefined);
   if (typeof query === "string") throw new ScheduledTaskError("bad_request", query);
   await deps.authenticator.authenticate(req.header("authorization"));
   const pool = await deps.pool();

@@ -5,24 +5,37 @@
  * how the run ended, on another connection if the first one died.
  */
 import type { TaskDefinition } from "./catalog.js";
-import { timeZoneOf } from "./catalog.js";
+import { tasks, timeZoneOf } from "./catalog.js";
 import type { Pool, PoolClient } from "./db.js";
 import { checkout } from "./checkout.js";
 import type { RunErrorCode } from "./errors.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "./errors.js";
+import type { Job } from "./jobs.js";
+import { resolveJobs } from "./jobs.js";
 import type { Logger } from "./log.js";
 import { silentLogger } from "./log.js";
 import { sqlOf } from "./task-sql.js";
 
-export type Trigger = "scheduler" | "http" | "cli";
+/**
+ * What started a run: a tick delivered by Cloud Scheduler (or the local scheduler); a manual run
+ * (a console force run, a POST without a tick); the operator CLI.
+ */
+export type Trigger = "scheduler" | "manual" | "cli";
 
 export interface RunRequest {
   readonly task: TaskDefinition;
   readonly trigger: Trigger;
   /** Cloud Scheduler's X-CloudScheduler-JobName. */
   readonly jobName?: string | undefined;
-  /** Cloud Scheduler's X-CloudScheduler-ScheduleTime: the tick this run is for. */
+  /** The tick this run is for, and its dedup slot: a second success of it is refused as a duplicate. */
   readonly scheduleTime?: Date | undefined;
+  /** A manual run's X-CloudScheduler-ScheduleTime, recorded for audit only (it takes no slot). */
+  readonly requestedScheduleTime?: Date | undefined;
+  /**
+   * The task's input, read by its SQL as `scheduler.tick()`: the schedule time of a tick, the
+   * arrival of a manual run. Defaults to `scheduleTime`, else the run's start.
+   */
+  readonly tick?: Date | undefined;
   readonly attempt?: number | undefined;
   /** Roll back (or only count) and report what would have changed. */
   readonly dryRun?: boolean | undefined;
@@ -52,6 +65,8 @@ export interface EmailTaskContext {
   /** Epoch milliseconds after which no new batch of work should start. */
   readonly deadline: number;
   readonly log: Logger;
+  /** Every task as the deployment schedules it (the overdue alert judges them all). */
+  readonly jobs: readonly Job[];
 }
 
 export interface TaskWork {
@@ -65,6 +80,8 @@ export interface RunnerDeps {
   /** Loads the email tasks' handlers; called only when an email task runs (keeps SDKs off the SQL path). */
   readonly loadEmailHandler?: (task: TaskDefinition) => Promise<EmailTaskHandler>;
   readonly onProgress?: (progress: BatchProgress) => void;
+  /** Every task as the deployment schedules it; the catalog as written when absent. */
+  readonly jobs?: readonly Job[];
 }
 
 interface RunBase {
@@ -123,7 +140,7 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
   let runId: string;
   try {
     const opened = await client.query<{ outcome: "started" | "skipped" | "duplicate"; run_id: string }>(
-      "SELECT outcome, run_id FROM scheduler.start_run($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      "SELECT outcome, run_id FROM scheduler.start_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
       [
         task.name,
         request.trigger,
@@ -134,6 +151,8 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
         force,
         task.timeoutSeconds * 1000,
         timeZoneOf(task),
+        request.requestedScheduleTime ?? null,
+        request.tick ?? null,
       ],
     );
     const row = opened.rows[0];
@@ -340,6 +359,7 @@ async function doWork(
       force: options.force,
       deadline: options.started + (task.batch?.timeBudgetSeconds ?? task.timeoutSeconds) * 1000,
       log: options.log,
+      jobs: deps.jobs ?? resolveJobs(tasks).jobs,
     });
   }
   return task.batch

@@ -174,18 +174,18 @@ export function createAlerts(args: {
     if (job.paused || job.intervalSeconds > args.absenceAlertMaxIntervalSeconds) continue;
     const window = absenceWindowSeconds(job.intervalSeconds);
     absencePolicies.set(
-      job.task,
+      job.name,
       new gcp.monitoring.AlertPolicy(
-        `absent-${job.task}`,
+        `absent-${job.name}`,
         {
           project,
-          displayName: `Scheduled jobs (${prefix}): ${job.task} has not succeeded for ${window / 60} minutes`,
+          displayName: `Scheduled jobs (${prefix}): ${job.name} has not succeeded for ${window / 60} minutes`,
           combiner: "OR",
           conditions: [
             {
-              displayName: `No success of ${job.task} for ${window / 60} minutes`,
+              displayName: `No success of ${job.name} for ${window / 60} minutes`,
               conditionAbsent: {
-                filter: pulumi.interpolate`${metricType(succeededRuns)} AND resource.type="cloud_run_revision" AND metric.label.task="${job.task}"`,
+                filter: pulumi.interpolate`${metricType(succeededRuns)} AND resource.type="cloud_run_revision" AND metric.label.task="${job.name}"`,
                 duration: `${window}s`,
                 aggregations: [
                   {
@@ -204,7 +204,7 @@ export function createAlerts(args: {
           documentation: {
             mimeType: "text/markdown",
             content: [
-              `${job.task} runs on \`${job.schedule}\` (${job.timeZone}) and has not succeeded for ${window / 60} minutes.`,
+              `${job.name} runs on \`${job.schedule}\` (${job.timeZone}) and has not succeeded for ${window / 60} minutes.`,
               "Check that its Cloud Scheduler job is enabled, that the function answers, and the task's failures.",
             ].join("\n"),
           },

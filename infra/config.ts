@@ -6,13 +6,11 @@
  */
 import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
-import { Cron } from "croner";
-import type { RetryPolicy, TaskDefinition } from "../functions/catalog.js";
-import { DEFAULT_TIME_ZONE, runnerOf, tasks } from "../functions/catalog.js";
-
-/** Cloud Scheduler's limits for an HTTP target's attempt deadline. */
-export const ATTEMPT_DEADLINE_MIN_SECONDS = 15;
-export const ATTEMPT_DEADLINE_MAX_SECONDS = 1800;
+import type { TaskDefinition } from "../functions/catalog.js";
+import { tasks } from "../functions/catalog.js";
+import type { Job } from "../functions/jobs.js";
+import { cloudJobs, resolveJobs } from "../functions/jobs.js";
+import { longestIntervalSeconds } from "../functions/schedule.js";
 /** A 2nd gen HTTP function may run for at most 60 minutes. */
 export const FUNCTION_TIMEOUT_MAX_SECONDS = 3600;
 /**
@@ -24,28 +22,13 @@ export const FUNCTION_TIMEOUT_MARGIN_SECONDS = 30;
 export type Ingress = "ALLOW_ALL" | "ALLOW_INTERNAL_ONLY" | "ALLOW_INTERNAL_AND_GCLB";
 const INGRESS_VALUES: readonly Ingress[] = ["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"];
 
-/** What a stack may change about one task's job without touching code. */
-export interface TaskOverride {
-  readonly schedule?: string;
-  readonly timeZone?: string;
-  readonly paused?: boolean;
-  /** Cloud Scheduler's attempt deadline; the task's `timeoutSeconds` by default. */
-  readonly attemptDeadlineSeconds?: number;
-}
-
-/** One Cloud Scheduler job, resolved from the catalog and the stack's overrides. */
-export interface JobSpec {
-  readonly task: string;
-  readonly description: string;
-  readonly schedule: string;
-  readonly timeZone: string;
-  readonly paused: boolean;
-  readonly attemptDeadlineSeconds: number;
-  readonly retry: RetryPolicy;
+/**
+ * One Cloud Scheduler job: a task as the stack schedules it (`resolveJobs`, the rule the function,
+ * the local scheduler and the CLI share), with what the alerts need of its cadence.
+ */
+export interface JobSpec extends Job {
   /** The longest gap between two ticks, in seconds (from the next runs of the cron). */
   readonly intervalSeconds: number;
-  /** Names of the fields a stack override changed. */
-  readonly overridden: readonly string[];
 }
 
 export type DatabaseConfig =
@@ -89,7 +72,10 @@ export interface StackConfig {
   readonly prefix: string;
   readonly function: FunctionConfig;
   readonly database: DatabaseConfig;
+  /** The jobs Cloud Scheduler runs. */
   readonly jobs: readonly JobSpec[];
+  /** Every task as the stack schedules it, pg_cron's too (what the function is told: TASK_OVERRIDES). */
+  readonly allJobs: readonly Job[];
   readonly alertEmail: string;
   readonly mailFrom: string;
   readonly opsEmail: string;
@@ -147,13 +133,14 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
     );
   }
 
-  const defaultTimeZone =
-    optionalString(raw.defaultTimeZone, "scheduled-jobs:defaultTimeZone", problems) ?? DEFAULT_TIME_ZONE;
-  if (!isTimeZone(defaultTimeZone)) {
-    problems.push(`scheduled-jobs:defaultTimeZone "${defaultTimeZone}" is not an IANA time zone`);
-  }
-
-  const jobs = resolveJobs(catalog, raw.taskOverrides, defaultTimeZone, problems);
+  const resolved = resolveJobs(catalog, {
+    overrides: raw.taskOverrides,
+    source: "scheduled-jobs:taskOverrides",
+    defaultTimeZone: raw.defaultTimeZone,
+    defaultTimeZoneSource: "scheduled-jobs:defaultTimeZone",
+  });
+  problems.push(...resolved.problems);
+  const jobs = resolved.problems.length > 0 ? [] : jobSpecs(resolved.jobs);
   const fn = resolveFunction(raw.function, jobs, problems);
   const database = resolveDatabase(raw.database, prefix, problems);
 
@@ -185,6 +172,7 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
     function: fn,
     database,
     jobs,
+    allJobs: resolved.jobs,
     alertEmail: alertEmail!,
     mailFrom: mailFrom!,
     opsEmail: opsEmail!,
@@ -192,134 +180,15 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
   };
 }
 
-/** One job per catalog task that Cloud Scheduler runs (pg_cron tasks are scheduled in the database). */
-export function resolveJobs(
-  catalog: readonly TaskDefinition[],
-  rawOverrides: unknown,
-  defaultTimeZone: string,
-  problems: string[],
-): JobSpec[] {
-  const overrides = parseOverrides(rawOverrides, catalog, problems);
-  const jobs: JobSpec[] = [];
-  for (const task of catalog) {
-    if (runnerOf(task) !== "cloud") continue;
-    const override = overrides.get(task.name) ?? {};
-    const where = `task "${task.name}"`;
-    const schedule = override.schedule ?? task.schedule;
-    const timeZone = override.timeZone ?? task.timeZone ?? defaultTimeZone;
-    const attemptDeadlineSeconds = override.attemptDeadlineSeconds ?? task.timeoutSeconds;
-    const intervalSeconds = cronProblem(schedule, timeZone);
-    if (typeof intervalSeconds === "string") {
-      problems.push(`${where}: schedule "${schedule}" ${intervalSeconds}`);
-    }
-    if (!isTimeZone(timeZone)) problems.push(`${where}: time zone "${timeZone}" is not an IANA time zone`);
-    if (
-      !Number.isInteger(attemptDeadlineSeconds) ||
-      attemptDeadlineSeconds < ATTEMPT_DEADLINE_MIN_SECONDS ||
-      attemptDeadlineSeconds > ATTEMPT_DEADLINE_MAX_SECONDS
-    ) {
-      problems.push(
-        `${where}: deadline ${attemptDeadlineSeconds} s is outside Cloud Scheduler's ${ATTEMPT_DEADLINE_MIN_SECONDS}..${ATTEMPT_DEADLINE_MAX_SECONDS} s for HTTP targets`,
-      );
-    }
-    if (!Number.isInteger(task.retry.retryCount) || task.retry.retryCount < 0 || task.retry.retryCount > 5) {
-      problems.push(`${where}: retryCount ${task.retry.retryCount} is outside Cloud Scheduler's 0..5`);
-    }
-    jobs.push({
-      task: task.name,
-      description: task.description,
-      schedule,
-      timeZone,
-      paused: override.paused ?? task.paused,
-      attemptDeadlineSeconds,
-      retry: task.retry,
-      intervalSeconds: typeof intervalSeconds === "number" ? intervalSeconds : 0,
-      overridden: Object.keys(override),
-    });
-  }
-  return jobs;
-}
+/** A fixed reference for cadences, so a preview does not depend on the day it runs. */
+const CADENCE_FROM = new Date("2030-01-06T00:00:00Z");
 
-function parseOverrides(
-  raw: unknown,
-  catalog: readonly TaskDefinition[],
-  problems: string[],
-): Map<string, TaskOverride> {
-  const result = new Map<string, TaskOverride>();
-  if (raw === undefined || raw === null) return result;
-  const key = "scheduled-jobs:taskOverrides";
-  if (typeof raw !== "object" || Array.isArray(raw)) {
-    problems.push(
-      `${key} must be an object of task name to {schedule, timeZone, paused, attemptDeadlineSeconds}`,
-    );
-    return result;
-  }
-  const cloudTasks = catalog.filter((task) => runnerOf(task) === "cloud").map((task) => task.name);
-  for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
-    const where = `${key}.${name}`;
-    if (!cloudTasks.includes(name)) {
-      const pgCron = catalog.some((task) => task.name === name);
-      problems.push(
-        pgCron
-          ? `${where}: task "${name}" is scheduled by pg_cron in the database, not by Cloud Scheduler`
-          : `${where}: unknown task "${name}" (known: ${cloudTasks.join(", ")})`,
-      );
-      continue;
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      problems.push(`${where} must be an object`);
-      continue;
-    }
-    const override: Record<string, unknown> = {};
-    for (const [field, fieldValue] of Object.entries(value as Record<string, unknown>)) {
-      switch (field) {
-        case "schedule":
-        case "timeZone":
-          if (typeof fieldValue !== "string") problems.push(`${where}.${field} must be a string`);
-          else override[field] = fieldValue.trim();
-          break;
-        case "paused":
-          if (asBoolean(fieldValue) === undefined) problems.push(`${where}.paused must be true or false`);
-          else override.paused = asBoolean(fieldValue);
-          break;
-        case "attemptDeadlineSeconds":
-          if (asNumber(fieldValue) === undefined)
-            problems.push(`${where}.attemptDeadlineSeconds must be a number`);
-          else override.attemptDeadlineSeconds = asNumber(fieldValue);
-          break;
-        default:
-          problems.push(
-            `${where}.${field} is not an override (allowed: schedule, timeZone, paused, attemptDeadlineSeconds)`,
-          );
-      }
-    }
-    result.set(name, override as TaskOverride);
-  }
-  return result;
-}
-
-/**
- * Cloud Scheduler takes unix-cron: exactly five fields, no seconds and no nicknames. Returns the
- * longest gap between ticks over the next runs, or what is wrong with the pattern.
- */
-export function cronProblem(schedule: string, timeZone: string): number | string {
-  const fields = schedule.trim().split(/\s+/);
-  if (fields.length !== 5) {
-    return `is not a 5-field cron expression (minute hour day-of-month month day-of-week)`;
-  }
-  let cron: Cron;
-  try {
-    cron = new Cron(schedule, { paused: true, ...(isTimeZone(timeZone) ? { timezone: timeZone } : {}) });
-  } catch (error) {
-    return `is not a valid cron expression: ${(error as Error).message}`;
-  }
-  const runs = cron.nextRuns(60, new Date("2030-01-06T00:00:00Z"));
-  if (runs.length < 2) return "never runs, or runs only once";
-  let longest = 0;
-  for (let index = 1; index < runs.length; index++) {
-    longest = Math.max(longest, (runs[index]!.getTime() - runs[index - 1]!.getTime()) / 1000);
-  }
-  return longest;
+/** The jobs Cloud Scheduler runs, with their cadence. */
+function jobSpecs(jobs: readonly Job[]): JobSpec[] {
+  return cloudJobs(jobs).map((job) => ({
+    ...job,
+    intervalSeconds: longestIntervalSeconds(job, CADENCE_FROM),
+  }));
 }
 
 function resolveFunction(
@@ -487,15 +356,6 @@ function asNumber(value: unknown): number | undefined {
   if (typeof value === "number") return value;
   if (typeof value === "string" && /^\d+$/.test(value.trim())) return Number(value.trim());
   return undefined;
-}
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function isEmail(value: string): boolean {

@@ -10,7 +10,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.js";
 import type { FunctionConfig, JobSpec } from "./config.js";
 import { functionTimeoutSeconds } from "./config.js";
-import { overridesOf } from "../functions/catalog.js";
+import { tasks } from "../functions/catalog.js";
+import type { Job } from "../functions/jobs.js";
+import { overridesOf } from "../functions/jobs.js";
 
 /** The name the framework registers the handler under (`functions.http('scheduledTasks', ...)`). */
 export const ENTRY_POINT = "scheduledTasks";
@@ -198,7 +200,7 @@ export function createFunction(args: {
 }
 
 /** TASK_OVERRIDES for the function (absent when the stack overrides nothing): see `overridesOf`. */
-export function scheduleOverridesEnv(jobs: readonly JobSpec[]): { TASK_OVERRIDES?: string } {
-  const overrides = overridesOf(jobs);
+export function scheduleOverridesEnv(jobs: readonly Job[]): { TASK_OVERRIDES?: string } {
+  const overrides = overridesOf(tasks, jobs);
   return Object.keys(overrides).length > 0 ? { TASK_OVERRIDES: JSON.stringify(overrides) } : {};
 }

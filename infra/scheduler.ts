@@ -33,7 +33,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
         project: args.project,
         region: args.region,
         // The job id is the task's name: the function records it from X-CloudScheduler-JobName.
-        name: job.task,
+        name: job.name,
         description: job.description,
         schedule: job.schedule,
         timeZone: job.timeZone,
@@ -50,7 +50,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
           httpMethod: "POST",
           // Without it the body arrives as application/octet-stream, which the function refuses.
           headers: { "Content-Type": "application/json" },
-          body: Buffer.from(jobBody(job.task)).toString("base64"),
+          body: Buffer.from(jobBody(job.name)).toString("base64"),
           oidcToken: { serviceAccountEmail: args.schedulerEmail, audience: args.url },
         },
       },
@@ -67,7 +67,7 @@ export function createScheduledJobs(
   return args.jobs.map(
     (job) =>
       new ScheduledJob(
-        job.task,
+        job.name,
         {
           project: args.project,
           region: args.region,

@@ -88,7 +88,7 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
     functionName: fn.function.name,
     serviceName: fn.serviceName,
     jobs: config.jobs.map((job) => ({
-      name: job.task,
+      name: job.name,
       schedule: job.schedule,
       timeZone: job.timeZone,
       paused: job.paused,

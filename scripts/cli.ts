@@ -7,7 +7,6 @@
  * (or the local stack) is unreachable.
  */
 import { parseArgs } from "node:util";
-import type { TaskDefinition } from "../functions/catalog.js";
 import { findTask, taskNames } from "../functions/catalog.js";
 import type { Pool } from "../functions/db.js";
 import { createPool } from "../functions/db.js";
@@ -15,8 +14,10 @@ import { classifyDatabaseError, ScheduledTaskError } from "../functions/errors.j
 import type { HealthReport } from "../functions/health.js";
 import type { RunnerDeps } from "../functions/runner.js";
 import type { RunRecord } from "../functions/runs.js";
-import type { Job } from "./lib/jobs.js";
-import { defaultStackFile, fireTimesBetween, jobsOf, nextFireTimes, readStackJobConfig } from "./lib/jobs.js";
+import type { Job } from "../functions/jobs.js";
+import { cloudJobs } from "../functions/jobs.js";
+import { fireTimesBetween, isFireTime, nextFireTime, nextFireTimes } from "../functions/schedule.js";
+import { defaultStackFile, stackJobs } from "./lib/jobs.js";
 import type { LocalState } from "./lib/local-state.js";
 import { readLocalState } from "./lib/local-state.js";
 
@@ -55,6 +56,10 @@ Commands:
   run <task> [--dry-run] [--force] [--slot <time>] [--direct]
                                     run a task now: through the local function when it is up, else directly;
                                     --slot runs the tick of that schedule time (backfill), never twice
+  force-run <task> [--no-schedule-time]
+                                    what the Cloud Scheduler console's "Force run" sends to the local function:
+                                    the next tick's time in X-CloudScheduler-ScheduleTime (or none); it runs as
+                                    a manual run and the real tick still runs
   missed [--since <time>]           schedule times with no successful run since then (default: 24 h ago)
   history [task] [--failed] [--limit N]
                                     recent runs, newest first (default 20)
@@ -100,6 +105,7 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
         since: { type: "string" },
         failed: { type: "boolean", default: false },
         limit: { type: "string" },
+        "no-schedule-time": { type: "boolean", default: false },
       },
     });
   } catch (error) {
@@ -115,6 +121,7 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
   const allowed: Record<string, { args: number; flags: string[] }> = {
     jobs: { args: 0, flags: [] },
     run: { args: 1, flags: ["dry-run", "force", "slot", "direct"] },
+    "force-run": { args: 1, flags: ["no-schedule-time"] },
     missed: { args: 0, flags: ["since"] },
     history: { args: 1, flags: ["failed", "limit"] },
     health: { args: 0, flags: [] },
@@ -146,6 +153,11 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
         json,
       });
     }
+    case "force-run": {
+      if (!rest[0])
+        throw new CliError(EXIT.usage, `force-run: which task? Known tasks: ${taskNames.join(", ")}`);
+      return forceRunCommand(io, jobOf(jobs, rest[0]), values["no-schedule-time"] === true, json);
+    }
     case "missed": {
       const since =
         values.since === undefined
@@ -164,7 +176,7 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       return historyCommand(io, { task: rest[0], failedOnly: values.failed === true, limit }, json);
     }
     case "health":
-      return healthCommand(io, json);
+      return healthCommand(io, jobs, json);
     case "token":
       return tokenCommand(io, json);
   }
@@ -173,16 +185,22 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
 
 // --- where things are ------------------------------------------------------------------------
 
-function loadJobs(io: Io): Job[] {
+/** Every task as the stack schedules it (`resolveJobs` over the stack's config file). */
+function loadJobs(io: Io): readonly Job[] {
   const file = io.env.PULUMI_STACK_FILE ?? defaultStackFile(io.env.PULUMI_STACK ?? "dev");
+  let resolved;
   try {
-    return jobsOf(readStackJobConfig(file));
+    resolved = stackJobs(file);
   } catch (error) {
     throw new CliError(EXIT.usage, (error as Error).message);
   }
+  if (resolved.problems.length > 0) throw new CliError(EXIT.usage, resolved.problems.join("\n"));
+  return resolved.jobs;
 }
 
-function jobOf(jobs: Job[], name: string): Job {
+/** A job Cloud Scheduler runs (pg_cron's run in the database). */
+function jobOf(allJobs: readonly Job[], name: string): Job {
+  const jobs = cloudJobs(allJobs);
   const job = jobs.find((j) => j.name === name);
   if (!job) {
     const task = findTask(name);
@@ -273,11 +291,10 @@ function parseTime(text: string, flag: string, io: Io, allowDuration: boolean): 
 }
 
 function checkSlot(job: Job, slot: Date): void {
-  const [next] = nextFireTimes(job, new Date(slot.getTime() - 1), 1);
-  if (!next || next.getTime() !== slot.getTime()) {
+  if (!isFireTime(job, slot)) {
     throw new CliError(
       EXIT.usage,
-      `--slot ${iso(slot)} is not a schedule time of ${job.name} (${job.schedule} in ${job.timeZone}); the next one after it is ${iso(next)}`,
+      `--slot ${iso(slot)} is not a schedule time of ${job.name} (${job.schedule} in ${job.timeZone}); the next one after it is ${iso(nextFireTime(job, slot))}`,
     );
   }
 }
@@ -297,7 +314,8 @@ function table(headers: string[], rows: string[][]): string {
 
 // --- jobs ------------------------------------------------------------------------------------
 
-async function jobsCommand(io: Io, jobs: Job[], json: boolean): Promise<number> {
+async function jobsCommand(io: Io, allJobs: readonly Job[], json: boolean): Promise<number> {
+  const jobs = cloudJobs(allJobs);
   const now = io.now();
   let lastStatus = new Map<string, { status: string | null; at: string | null }>();
   let note: string | undefined;
@@ -351,6 +369,8 @@ interface RunOptions {
   readonly slot: Date | undefined;
   readonly direct: boolean;
   readonly json: boolean;
+  /** Send what a console force run sends: the job's name and the next tick's time (or `undefined`: none). */
+  readonly forceRun?: { readonly scheduleTime: Date | undefined };
 }
 
 async function runCommand(io: Io, job: Job, options: RunOptions): Promise<number> {
@@ -360,7 +380,35 @@ async function runCommand(io: Io, job: Job, options: RunOptions): Promise<number
     if (answered !== undefined) return answered;
     io.err(`note: the local function at ${where.local.functionUrl} did not answer; running directly`);
   }
-  return runDirectly(io, job.task, options);
+  return runDirectly(io, job, options);
+}
+
+/**
+ * The console's "Force run" against the local function: Google documents that its
+ * X-CloudScheduler-ScheduleTime may carry the next scheduled run's time, or be omitted
+ * (https://cloud.google.com/scheduler/docs/configuring/deduplicate-job-requests). The function
+ * runs it as a manual run, so the real tick at that time still runs.
+ */
+async function forceRunCommand(io: Io, job: Job, noScheduleTime: boolean, json: boolean): Promise<number> {
+  const local = readLocalState(io.root);
+  if (!local)
+    throw new CliError(
+      EXIT.unreachable,
+      "the local stack is not running: start it with `npm start` (force-run sends to its function; `run` runs a task directly)",
+    );
+  const scheduleTime = noScheduleTime ? undefined : nextFireTime(job, io.now());
+  const options: RunOptions = {
+    dryRun: false,
+    force: false,
+    slot: undefined,
+    direct: false,
+    json,
+    forceRun: { scheduleTime },
+  };
+  const answered = await runThroughFunction(io, local, job, options);
+  if (answered === undefined)
+    throw new CliError(EXIT.unreachable, `the local function at ${local.functionUrl} did not answer`);
+  return answered;
 }
 
 async function localToken(local: LocalState): Promise<string> {
@@ -386,10 +434,16 @@ async function runThroughFunction(
       // The tick of that schedule time, as Cloud Scheduler would deliver it: same duplicate protection.
       headers["X-CloudScheduler-JobName"] = `projects/local-dev/locations/local/jobs/${job.name}`;
       headers["X-CloudScheduler-ScheduleTime"] = iso(options.slot);
+    } else if (options.forceRun) {
+      headers["X-CloudScheduler-JobName"] = `projects/local-dev/locations/local/jobs/${job.name}`;
+      if (options.forceRun.scheduleTime)
+        headers["X-CloudScheduler-ScheduleTime"] = iso(options.forceRun.scheduleTime);
     }
     if (!options.json)
       io.err(
-        `running ${job.name} through the local function at ${local.functionUrl} (batch progress shows in npm start's log)`,
+        options.forceRun
+          ? `force run of ${job.name} at ${local.functionUrl}, ${options.forceRun.scheduleTime ? `X-CloudScheduler-ScheduleTime ${iso(options.forceRun.scheduleTime)} (the next tick)` : "no X-CloudScheduler-ScheduleTime"}`
+          : `running ${job.name} through the local function at ${local.functionUrl} (batch progress shows in npm start's log)`,
       );
     response = await fetch(`${local.functionUrl}/`, {
       method: "POST",
@@ -436,7 +490,7 @@ function describeRun(result: {
   }
 }
 
-async function runDirectly(io: Io, task: TaskDefinition, options: RunOptions): Promise<number> {
+async function runDirectly(io: Io, task: Job, options: RunOptions): Promise<number> {
   const { refreshGeneratedSql } = await import("./generate-sql.js");
   const regenerated = refreshGeneratedSql();
   if (regenerated.length > 0) io.err(`sql/tasks changed: regenerated ${regenerated.join(", ")}`);
@@ -454,6 +508,7 @@ async function runDirectly(io: Io, task: TaskDefinition, options: RunOptions): P
     const result = await runTask(
       {
         pool,
+        jobs: loadJobs(io),
         ...(loadEmailHandler ? { loadEmailHandler } : {}),
         onProgress: (progress) => {
           if (!options.json)
@@ -478,7 +533,8 @@ async function runDirectly(io: Io, task: TaskDefinition, options: RunOptions): P
 /** A tick younger than this may still be running: not reported as missed. */
 const IN_FLIGHT_GRACE_MS = 60_000;
 
-async function missedCommand(io: Io, jobs: Job[], since: Date, json: boolean): Promise<number> {
+async function missedCommand(io: Io, allJobs: readonly Job[], since: Date, json: boolean): Promise<number> {
+  const jobs = cloudJobs(allJobs);
   const now = io.now();
   const { succeededSlots } = await import("../functions/runs.js");
   return withPool(io, async (pool) => {
@@ -541,10 +597,10 @@ async function historyCommand(
 
 // --- health ----------------------------------------------------------------------------------
 
-async function healthCommand(io: Io, json: boolean): Promise<number> {
+async function healthCommand(io: Io, jobs: readonly Job[], json: boolean): Promise<number> {
   const { readHealth } = await import("../functions/health.js");
   return withPool(io, async (pool) => {
-    const report: HealthReport = await readHealth(pool, io.now());
+    const report: HealthReport = await readHealth(pool, io.now(), jobs);
     if (json) io.out(JSON.stringify(report, null, 2));
     else {
       io.out(

@@ -2,11 +2,16 @@
  * Writes the pg_cron setup scripts from the task catalog and sql/tasks/*.sql:
  * - sql/pg_cron_setup.sql schedules every SQL task (a database where pg_cron runs them all);
  * - sql/pg_cron_setup_hybrid.sql schedules the tasks whose runner is "pg_cron" (Cloud Scheduler runs the rest).
- * `--check` fails when either file is out of date (CI).
+ * `--check` fails when either file is out of date (CI). The committed files schedule the catalog as
+ * written; `--stack <Pulumi.<stack>.yaml>` prints both scripts for that stack's jobs instead (its
+ * overrides and default time zone, resolved by the same rule as infra's: `resolveJobs`).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { tasks } from "../functions/catalog.js";
+import type { Job } from "../functions/jobs.js";
+import { resolveJobs } from "../functions/jobs.js";
+import { loadStackJobs } from "./lib/jobs.js";
 import type { PgCronScope } from "./lib/pg-cron.js";
 import { renderPgCronSetup } from "./lib/pg-cron.js";
 import { readTaskSqlFiles } from "./lib/sql-files.js";
@@ -22,18 +27,29 @@ export function pathOf(fileName: string): string {
   return fileURLToPath(new URL(`../${fileName}`, import.meta.url));
 }
 
-/** Each setup file's path and its content as the catalog and the task SQL say it should be. */
-export function renderPgCronSetupFiles(): { fileName: string; path: string; content: string }[] {
+/** Each setup file's path and its content as these jobs (the catalog's, by default) and the task SQL say. */
+export function renderPgCronSetupFiles(
+  jobs: readonly Job[] = resolveJobs(tasks).jobs,
+): { fileName: string; path: string; content: string }[] {
   const sqlFiles = readTaskSqlFiles();
   return pgCronSetupFiles.map(({ fileName, scope }) => ({
     fileName,
     path: pathOf(fileName),
-    content: renderPgCronSetup(tasks, sqlFiles, { scope, fileName, generateCommand }),
+    content: renderPgCronSetup(jobs, sqlFiles, { scope, fileName, generateCommand }),
   }));
 }
 
 function main(): void {
   const check = process.argv.includes("--check");
+  const stackAt = process.argv.indexOf("--stack");
+  if (stackAt >= 0) {
+    const file = process.argv[stackAt + 1];
+    if (!file) throw new Error("--stack needs a stack config file, e.g. --stack Pulumi.dev.yaml");
+    for (const rendered of renderPgCronSetupFiles(loadStackJobs(file))) {
+      process.stdout.write(`-- ${rendered.fileName} for ${file}\n${rendered.content}`);
+    }
+    return;
+  }
   let stale = 0;
   for (const file of renderPgCronSetupFiles()) {
     if (check) {

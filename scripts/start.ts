@@ -6,7 +6,8 @@
  * SENDGRID_API_KEY, SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL: passed to the function (else: local mailbox).
  */
 import { parseArgs } from "node:util";
-import { defaultStackFile, jobsOf, readStackJobConfig } from "./lib/jobs.js";
+import { cloudJobs } from "../functions/jobs.js";
+import { defaultStackFile, loadStackJobs } from "./lib/jobs.js";
 import type { Attempt } from "./lib/local-scheduler.js";
 import type { LocalStack } from "./lib/local-stack.js";
 import { DEFAULT_CONSOLE_PORT, DEFAULT_FUNCTION_PORT, startLocalStack } from "./lib/local-stack.js";
@@ -74,10 +75,9 @@ try {
     );
   }
   const stackFile = defaultStackFile();
-  const stackConfig = readStackJobConfig(stackFile);
-  const overridden = Object.keys(stackConfig.taskOverrides);
+  const jobs = loadStackJobs(stackFile);
+  const overridden = jobs.filter((job) => job.overridden.length > 0).map((job) => job.name);
   if (overridden.length > 0) say(`overrides from ${stackFile}: ${overridden.join(", ")}`);
-  const jobs = jobsOf(stackConfig);
   stack = await startLocalStack({
     databaseUrl: process.env.DATABASE_URL || undefined,
     functionPort: Number(process.env.PORT ?? DEFAULT_FUNCTION_PORT),
@@ -106,12 +106,12 @@ try {
   });
 
   const token = stack.token();
-  const fired = jobs.filter((job) => !job.paused);
+  const fired = cloudJobs(jobs).filter((job) => !job.paused);
   console.log(`
   The function     ${stack.functionUrl}   (the deployable bundle under functions-framework; private: Bearer ID token)
   Dashboard        ${stack.consoleUrl.replace("127.0.0.1", "localhost")}/dashboard   (local console: adds a development token)
   Database         ${redact(stack.databaseUrl)}
-  Scheduler        ${values["no-scheduler"] ? "off (--no-scheduler)" : `${fired.length} jobs firing, ${jobs.length - fired.length} paused`}; next: ${nextFires(stack)}
+  Scheduler        ${values["no-scheduler"] ? "off (--no-scheduler)" : `${fired.length} jobs firing, ${cloudJobs(jobs).length - fired.length} paused`}; next: ${nextFires(stack)}
 
   Call it (the token is valid for an hour; mint another with: npm run cli -- token):
 

@@ -331,7 +331,7 @@ SELECT
   count(o.id) FILTER (WHERE o.status = 'cancelled'),
   coalesce(sum(o.total_amount) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')), 0),
   now()
-FROM (SELECT current_date - 1 AS stats_date) AS day
+FROM (SELECT scheduler.tick()::date - 1 AS stats_date) AS day
 LEFT JOIN orders o
   ON o.created_at >= day.stats_date::timestamptz
   AND o.created_at < (day.stats_date + 1)::timestamptz

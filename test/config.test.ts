@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Env } from "../functions/config.js";
 import { parseConfig } from "../functions/config.js";
+import { taskNames } from "../functions/catalog.js";
 
 const auth = {
   AUTH_AUDIENCE: "https://scheduled-tasks-abc-uc.a.run.app",
@@ -150,7 +151,9 @@ describe("parseConfig", () => {
     [
       "TASK_OVERRIDES that is a list",
       { ...auth, ...url, TASK_OVERRIDES: "[]" },
-      ["TASK_OVERRIDES must be a JSON object of task names"],
+      [
+        "TASK_OVERRIDES must be an object of task name to {schedule?, timeZone?, paused?, attemptDeadlineSeconds?}",
+      ],
     ],
     [
       "TASK_OVERRIDES with bad names, fields and values",
@@ -163,11 +166,11 @@ describe("parseConfig", () => {
         }),
       },
       [
-        "TASK_OVERRIDES.no-such-task: no such task in the catalog",
-        "TASK_OVERRIDES.archive-old-orders.retries is not an override field",
-        "TASK_OVERRIDES.archive-old-orders.schedule must be a 5-field cron expression",
-        "TASK_OVERRIDES.archive-old-orders.timeZone must be an IANA time zone",
+        `TASK_OVERRIDES.no-such-task: unknown task "no-such-task" (known: ${taskNames.join(", ")})`,
         "TASK_OVERRIDES.archive-old-orders.paused must be true or false",
+        "TASK_OVERRIDES.archive-old-orders.retries is not an override (allowed: schedule, timeZone, paused, attemptDeadlineSeconds)",
+        `task "archive-old-orders" (with TASK_OVERRIDES.archive-old-orders): schedule "@daily" must have exactly five fields (minute hour day-of-month month day-of-week), as Cloud Scheduler's unix-cron takes; it has 1`,
+        `task "archive-old-orders" (with TASK_OVERRIDES.archive-old-orders): time zone "Mars/Olympus" is not an IANA time zone`,
       ],
     ],
   ];

@@ -7,7 +7,8 @@
 import { request as httpRequest } from "node:http";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { taskNames } from "../functions/catalog.js";
+import { taskNames, tasks } from "../functions/catalog.js";
+import { resolveJobs } from "../functions/jobs.js";
 import { createPoolProvider } from "../functions/database.js";
 import { createLogger } from "../functions/log.js";
 import { createHandler } from "../functions/router.js";
@@ -57,6 +58,16 @@ async function runsOf(task: string): Promise<Record<string, unknown>[]> {
   return result.rows;
 }
 
+/**
+ * A tick of the every-minute task `minutes` before the clock at start, in Cloud Scheduler's format:
+ * schedule data derives from one "now", so the suite passes on any date.
+ */
+const startedAt = Date.now();
+function minuteTick(minutesAgo: number): string {
+  const tick = Math.floor(startedAt / 60_000) * 60_000 - minutesAgo * 60_000;
+  return new Date(tick).toISOString().replace(".000Z", "Z");
+}
+
 async function addDuePendingOrders(count: number): Promise<void> {
   await db.pool.query(
     "INSERT INTO orders (status, placed_at) SELECT 'pending', now() - interval '2 hours' FROM generate_series(1, $1)",
@@ -97,6 +108,58 @@ beforeEach(async () => {
   await db.pool.query("DELETE FROM orders; DELETE FROM drivers; DELETE FROM scheduler.job_runs");
 });
 
+describe("POST /: ticks and manual runs (a console force run never swallows a real tick)", () => {
+  const task = "auto-cancel-unconfirmed-orders";
+  const jobHeaders = (scheduleTime?: string): Record<string, string> => ({
+    "x-cloudscheduler-jobname": task,
+    ...(scheduleTime ? { "x-cloudscheduler-scheduletime": scheduleTime } : {}),
+  });
+  const post = (headers: Record<string, string>) => call(fn.url, { token: token(), body: { task }, headers });
+
+  it("when a force run carries the next tick's time, then it runs as a manual run, and the real tick at that time still runs", async () => {
+    // What Google documents for "Force run": the next scheduled run's time, ahead of the arrival.
+    const next = new Date(Math.ceil((Date.now() + 30_000) / 60_000) * 60_000 + 60_000).toISOString();
+    await addDuePendingOrders(1);
+    const forced = await post(jobHeaders(next));
+    expect(forced.status).toBe(200);
+    expect(forced.body).toMatchObject({ status: "succeeded", rowsAffected: 1 });
+    const again = await post(jobHeaders(next));
+    expect(again.body).toMatchObject({ status: "succeeded" });
+    expect(again.body.runId).not.toBe(forced.body.runId);
+
+    const runs = await runsOf(task);
+    expect(runs).toHaveLength(2);
+    for (const run of runs) {
+      expect(run).toMatchObject({ trigger: "manual", job_name: task, schedule_time: null });
+      expect((run.requested_schedule_time as Date).toISOString()).toBe(next);
+    }
+    // The tick itself, once due (here: its retry, delivered after its time), runs and takes its slot.
+    const tick = minuteTick(1);
+    await addDuePendingOrders(2);
+    const real = await post(jobHeaders(tick));
+    expect(real.body).toMatchObject({ status: "succeeded", rowsAffected: 2 });
+    expect((await post(jobHeaders(tick))).body).toMatchObject({
+      status: "duplicate",
+      runId: real.body.runId,
+    });
+  });
+
+  it("when a delivery names no schedule time, or one that is not a tick of the job, then it is a manual run", async () => {
+    const offTick = new Date(new Date(minuteTick(3)).getTime() + 30_000).toISOString();
+    for (const headers of [jobHeaders(), jobHeaders(offTick), jobHeaders(offTick)]) {
+      expect((await post(headers)).body).toMatchObject({ status: "succeeded" });
+    }
+    const runs = await runsOf(task);
+    expect(runs.map((run) => run.trigger)).toEqual(["manual", "manual", "manual"]);
+    expect(runs.map((run) => (run.requested_schedule_time as Date | null)?.toISOString() ?? null)).toEqual([
+      null,
+      offTick,
+      offTick,
+    ]);
+    expect(runs.every((run) => run.schedule_time === null)).toBe(true);
+  });
+});
+
 describe("POST / runs a task", () => {
   it("when the scheduler posts a task with a valid token, then it runs, answers 200 and records the scheduler's headers", async () => {
     await addDuePendingOrders(2);
@@ -106,7 +169,7 @@ describe("POST / runs a task", () => {
       headers: {
         "x-cloudscheduler": "true",
         "x-cloudscheduler-jobname": "auto-cancel-unconfirmed-orders",
-        "x-cloudscheduler-scheduletime": "2026-11-29T04:00:00Z",
+        "x-cloudscheduler-scheduletime": minuteTick(10),
       },
     });
     expect(answer.status).toBe(200);
@@ -126,13 +189,13 @@ describe("POST / runs a task", () => {
       status: "succeeded",
       rows_affected: "2",
     });
-    expect((run?.schedule_time as Date).toISOString()).toBe("2026-11-29T04:00:00.000Z");
+    expect((run?.schedule_time as Date).toISOString()).toBe(new Date(minuteTick(10)).toISOString());
   });
 
   it("when the same schedule time is delivered again, then 200 duplicate with the original run id, and nothing runs", async () => {
     const headers = {
       "x-cloudscheduler-jobname": "auto-cancel-unconfirmed-orders",
-      "x-cloudscheduler-scheduletime": "2026-11-29T04:01:00Z",
+      "x-cloudscheduler-scheduletime": minuteTick(9),
     };
     const first = await call(fn.url, {
       token: token(),
@@ -156,7 +219,7 @@ describe("POST / runs a task", () => {
     await addDuePendingOrders(3);
     const headers = {
       "x-cloudscheduler-jobname": "auto-cancel-unconfirmed-orders",
-      "x-cloudscheduler-scheduletime": "2026-11-29T04:02:00Z",
+      "x-cloudscheduler-scheduletime": minuteTick(8),
     };
     const answers = await Promise.all(
       Array.from({ length: 20 }, () =>
@@ -202,7 +265,7 @@ describe("POST / runs a task", () => {
     }
   });
 
-  it("when dryRun is true, then the answer says what would change and nothing changes; a run without scheduler headers is an http run", async () => {
+  it("when dryRun is true, then the answer says what would change and nothing changes; a run without scheduler headers is a manual run", async () => {
     await addDuePendingOrders(4);
     const answer = await call(fn.url, {
       token: token(),
@@ -213,7 +276,7 @@ describe("POST / runs a task", () => {
     const pending = await db.pool.query("SELECT count(*)::int AS n FROM orders WHERE status = 'pending'");
     expect(pending.rows[0].n).toBe(4);
     const [run] = await runsOf("auto-cancel-unconfirmed-orders");
-    expect(run).toMatchObject({ trigger: "http", job_name: null, schedule_time: null, dry_run: true });
+    expect(run).toMatchObject({ trigger: "manual", job_name: null, schedule_time: null, dry_run: true });
   });
 
   it("when a run would change more rows than the task's limit, then 422 with the count and the limit, nothing changes, and force overrides", async () => {
@@ -267,6 +330,7 @@ describe("POST / runs a task", () => {
       const served = await serveHandler(
         createHandler({
           authenticator: createAuthenticator(auth),
+          jobs: resolveJobs(tasks).jobs,
           pool: () => pools.get(),
           runTask: shortTimeout,
           log: createLogger(),
@@ -351,6 +415,13 @@ describe("POST / refuses bad requests before anything runs", () => {
       /ScheduleTime/,
     ],
     ["a job name with spaces", { "x-cloudscheduler-jobname": "drop table orders" }, /JobName/],
+    ["the year 0000", { "x-cloudscheduler-scheduletime": "0000-01-01T00:05:00Z" }, /more than a year away/],
+    ["the year 9999", { "x-cloudscheduler-scheduletime": "9999-12-31T00:05:00Z" }, /more than a year away/],
+    [
+      "a time two years ahead",
+      { "x-cloudscheduler-scheduletime": new Date(startedAt + 2 * 366 * 86_400_000).toISOString() },
+      /more than a year away/,
+    ],
   ])("when the scheduler headers carry %s, then 400", async (_, headers, message) => {
     const answer = await call(fn.url, { token: token(), body: { task: "generate-daily-stats" }, headers });
     expect(answer.status).toBe(400);
@@ -632,6 +703,7 @@ describe("the function's environment and its database", () => {
     const served = await serveHandler(
       createHandler({
         authenticator: createAuthenticator(auth),
+        jobs: resolveJobs(tasks).jobs,
         pool: async () => db.pool,
         runTask: async (deps, request) => {
           calls += 1;

@@ -2,8 +2,12 @@ import { describe, expect, it } from "vitest";
 import type { TaskDefinition } from "../functions/catalog.js";
 import type { HealthRow } from "../functions/health.js";
 import { taskHealth } from "../functions/health.js";
+import type { Job } from "../functions/jobs.js";
+import { resolveJobs } from "../functions/jobs.js";
 
-const hourly: TaskDefinition = {
+const asJob = (task: TaskDefinition): Job => resolveJobs([task]).jobs[0]!;
+
+const hourly = asJob({
   name: "hourly-task",
   description: "A task for the health arithmetic.",
   kind: "sql",
@@ -11,7 +15,7 @@ const hourly: TaskDefinition = {
   timeoutSeconds: 120,
   retry: { retryCount: 0, minBackoffSeconds: 5, maxBackoffSeconds: 60, maxDoublings: 2 },
   paused: false,
-};
+});
 
 function row(overrides: Partial<HealthRow>): HealthRow {
   return {
@@ -25,6 +29,7 @@ function row(overrides: Partial<HealthRow>): HealthRow {
     last_status: "succeeded",
     last_success_at: null,
     last_success_schedule_time: null,
+    last_success_tick: null,
     last_failure_at: null,
     last_error: null,
     running: false,
@@ -42,6 +47,7 @@ describe("taskHealth", () => {
       row({
         last_success_at: new Date("2026-11-29T10:00:01Z"),
         last_success_schedule_time: new Date("2026-11-29T10:00:00Z"),
+        last_success_tick: new Date("2026-11-29T10:00:00Z"),
       }),
       new Date("2026-11-01T00:00:00Z"),
       now,
@@ -60,6 +66,7 @@ describe("taskHealth", () => {
       row({
         last_success_at: new Date("2026-11-29T09:00:02Z"),
         last_success_schedule_time: new Date("2026-11-29T09:00:00Z"),
+        last_success_tick: new Date("2026-11-29T09:00:00Z"),
       }),
       new Date("2026-11-01T00:00:00Z"),
       now,
@@ -70,7 +77,10 @@ describe("taskHealth", () => {
   it("when the latest tick is still within its timeout and grace, then an older success is not yet overdue", () => {
     const health = taskHealth(
       hourly,
-      row({ last_success_at: new Date("2026-11-29T09:00:02Z") }),
+      row({
+        last_success_at: new Date("2026-11-29T09:00:02Z"),
+        last_success_tick: new Date("2026-11-29T09:00:00Z"),
+      }),
       new Date("2026-11-01T00:00:00Z"),
       new Date("2026-11-29T10:02:30Z"),
     );
@@ -92,7 +102,7 @@ describe("taskHealth", () => {
   });
 
   it("when the task's schedule is read in a time zone, then the next run is that zone's wall-clock time", () => {
-    const paris: TaskDefinition = { ...hourly, schedule: "0 1 * * *", timeZone: "Europe/Paris" };
+    const paris = asJob({ ...hourly, schedule: "0 1 * * *", timeZone: "Europe/Paris" });
     // 01:00 in Paris in winter (UTC+1) is 00:00 UTC.
     expect(taskHealth(paris, undefined, null, now)).toMatchObject({
       nextRunAt: "2026-11-30T00:00:00.000Z",

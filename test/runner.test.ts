@@ -356,9 +356,10 @@ describe("runner", () => {
       connectionTimeoutMillis: 2000,
     });
     try {
-      const error = await runTask({ pool }, { task: task("driver-inactivity-check"), trigger: "http" }).catch(
-        (e: unknown) => e,
-      );
+      const error = await runTask(
+        { pool },
+        { task: task("driver-inactivity-check"), trigger: "manual" },
+      ).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ScheduledTaskError);
       expect(error).toMatchObject({
         code: "unavailable",

@@ -4,9 +4,6 @@
  * there is a new failure or a task became overdue since the last alert, so a lasting outage is not
  * mailed every 15 minutes.
  */
-import { Cron } from "croner";
-import type { TaskDefinition } from "../catalog.js";
-import { runnerOf, scheduledTasks, timeZoneOf } from "../catalog.js";
 import type { EmailTaskContext, TaskWork } from "../runner.js";
 import { deliver, DeliveryStopped } from "./deliver.js";
 import type { EmailWorkOptions } from "./runtime.js";
@@ -33,7 +30,7 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
       [MAX_RUNS_PER_ALERT],
     )
   ).rows;
-  const overdue = await overdueTasks(ctx, scheduledTasks());
+  const overdue = await overdueTasks(ctx);
   const previous = await client.query<{ overdue_tasks: string[] }>(
     "SELECT overdue_tasks FROM scheduler.ops_alerts ORDER BY id DESC LIMIT 1",
   );
@@ -55,7 +52,7 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
     ...lines,
     "",
     overdue.length > 0
-      ? `Overdue tasks (no success in their last two scheduled runs): ${overdue.join(", ")}`
+      ? `Overdue tasks (their latest tick that should have finished has no success): ${overdue.join(", ")}`
       : "No task is overdue.",
     "",
     "Run history: scheduler.job_runs; health: GET /health.",
@@ -115,29 +112,12 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
 }
 
 /**
- * Tasks whose last success (or, never having succeeded, whose first run) is older than their last
- * two scheduled runs that should have finished by now. Tasks that never ran here, paused tasks and
- * tasks run by pg_cron are not judged.
+ * The tasks /health reports overdue (one rule: `isOverdue` in health.ts, over the same view), among
+ * those Cloud Scheduler runs.
  */
-async function overdueTasks(ctx: EmailTaskContext, catalog: readonly TaskDefinition[]): Promise<string[]> {
-  const history = await ctx.client.query<{ task: string; since: Date | null }>(
-    `SELECT task, coalesce(max(started_at) FILTER (WHERE status = 'succeeded'), min(started_at)) AS since
-     FROM scheduler.job_runs WHERE NOT dry_run AND status <> 'skipped' GROUP BY task`,
-  );
-  const since = new Map(history.rows.map((row) => [row.task, row.since]));
-  const now = Date.now();
-  const overdue: string[] = [];
-  for (const task of catalog) {
-    if (task.paused || runnerOf(task) !== "cloud") continue;
-    const reference = since.get(task.name);
-    if (!reference) continue;
-    const settled = new Date(now - (task.timeoutSeconds + 60) * 1000);
-    const ticks = new Cron(task.schedule, { timezone: timeZoneOf(task), paused: true }).previousRuns(
-      2,
-      settled,
-    );
-    const secondLast = ticks[1];
-    if (secondLast && reference.getTime() < secondLast.getTime()) overdue.push(task.name);
-  }
-  return overdue;
+async function overdueTasks(ctx: EmailTaskContext): Promise<string[]> {
+  const { readHealth } = await import("../health.js");
+  const report = await readHealth(ctx.client, new Date(), ctx.jobs);
+  const cloud = new Set(ctx.jobs.filter((job) => job.runner === "cloud").map((job) => job.name));
+  return report.tasks.filter((task) => task.overdue && cloud.has(task.task)).map((task) => task.task);
 }

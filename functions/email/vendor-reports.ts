@@ -36,8 +36,11 @@ This report is sent once a day by the delivery app.
 
 export async function sendVendorReports(ctx: EmailTaskContext, options: EmailWorkOptions): Promise<TaskWork> {
   const { client, runId, task } = ctx;
-  // The session's time zone is the task's, so current_date is the task's today.
-  const dated = await client.query<{ report_date: string }>("SELECT (current_date - 1)::text AS report_date");
+  // The day before the run's tick, in the task's time zone (the session's): a retry after midnight
+  // or a backfill of a past tick reports that tick's day.
+  const dated = await client.query<{ report_date: string }>(
+    "SELECT (scheduler.tick()::date - 1)::text AS report_date",
+  );
   const reportDate = dated.rows[0]!.report_date;
 
   if (ctx.dryRun) {

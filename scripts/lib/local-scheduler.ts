@@ -10,8 +10,9 @@
  *
  * The clock is injected, so tests drive it without waiting.
  */
-import type { Job } from "./jobs.js";
-import { cronOf, fireTimesBetween, retryBackoffSeconds } from "./jobs.js";
+import type { Job } from "../../functions/jobs.js";
+import { fireTimesBetween, nextFireTime } from "../../functions/schedule.js";
+import { retryBackoffSeconds } from "./jobs.js";
 
 export interface Clock {
   now(): number;
@@ -131,7 +132,7 @@ export class LocalScheduler {
 
   private nextAfter(state: JobState, after: Date): Date | undefined {
     const floor = state.last && state.last.getTime() >= after.getTime() ? state.last : after;
-    return cronOf(state.job).nextRun(floor) ?? undefined;
+    return nextFireTime(state.job, floor);
   }
 
   private arm(): void {

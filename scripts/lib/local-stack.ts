@@ -16,13 +16,14 @@ import type { AddressInfo } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { overridesOf } from "../../functions/catalog.js";
+import { tasks } from "../../functions/catalog.js";
+import type { Job } from "../../functions/jobs.js";
+import { cloudJobs, overridesOf } from "../../functions/jobs.js";
 import { childEnv } from "./child-env.js";
 import type { CertsServer, DevIdentity } from "./dev-identity.js";
 import { createDevIdentity, devInvokerEmail, serveCerts } from "./dev-identity.js";
 import type { EmbeddedServer } from "./embedded-postgres.js";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
-import type { Job } from "./jobs.js";
 import type { Attempt, Clock } from "./local-scheduler.js";
 import { LocalScheduler } from "./local-scheduler.js";
 import { applyAppSchema, migrate } from "./migrate.js";
@@ -179,7 +180,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let scheduler: LocalScheduler | undefined;
     if (options.scheduler !== false) {
       scheduler = new LocalScheduler({
-        jobs: options.jobs,
+        jobs: cloudJobs(options.jobs),
         url: `${functionUrl}/`,
         token: () => identity.signIdToken(),
         ...(options.clock ? { clock: options.clock } : {}),
@@ -420,6 +421,6 @@ export async function serveConsole(port: number, functionUrl: string, token: () 
 
 /** TASK_OVERRIDES for the local function, as the Pulumi program gives the deployed one. */
 function scheduleOverridesEnv(jobs: readonly Job[]): { TASK_OVERRIDES?: string } {
-  const overrides = overridesOf(jobs.map((job) => ({ ...job, task: job.task.name })));
+  const overrides = overridesOf(tasks, jobs);
   return Object.keys(overrides).length > 0 ? { TASK_OVERRIDES: JSON.stringify(overrides) } : {};
 }

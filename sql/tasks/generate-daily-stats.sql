@@ -1,7 +1,9 @@
--- Upsert yesterday's order statistics. "Yesterday" is in the task's time zone (the runner sets the
--- session's TimeZone to it). The seed's version ran at 23:59 over "today", so it missed the day's
--- last minute and inserted a second row when retried; this one runs after midnight over a whole
--- day, and a rerun writes nothing unless the figures changed.
+-- Upsert yesterday's order statistics. "Yesterday" is the day before the run's tick, in the task's
+-- time zone (the runner sets the session's TimeZone to it and scheduler.tick() to the tick), so a
+-- retry after midnight or a backfill of a past tick computes that tick's day, not today's.
+-- The seed's version ran at 23:59 over "today", so it missed the day's last minute and inserted a
+-- second row when retried; this one runs after midnight over a whole day, and a rerun writes
+-- nothing unless the figures changed.
 -- Revenue counts orders that were neither cancelled nor refunded.
 INSERT INTO daily_order_stats AS stats (stats_date, total_orders, cancelled_orders, total_revenue, updated_at)
 SELECT
@@ -10,7 +12,7 @@ SELECT
   count(o.id) FILTER (WHERE o.status = 'cancelled'),
   coalesce(sum(o.total_amount) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')), 0),
   now()
-FROM (SELECT current_date - 1 AS stats_date) AS day
+FROM (SELECT scheduler.tick()::date - 1 AS stats_date) AS day
 LEFT JOIN orders o
   ON o.created_at >= day.stats_date::timestamptz
   AND o.created_at < (day.stats_date + 1)::timestamptz

@@ -1,6 +1,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import pg from "pg";
+import { tasks } from "../../functions/catalog.js";
 import { createEmailRuntime } from "../../functions/email/runtime.js";
+import { resolveJobs } from "../../functions/jobs.js";
 import { silentLogger } from "../../functions/log.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { emailTask, fastRetries, runEmailTask, sendGridConfig, useFakeSendGrid } from "../helpers/email.js";
@@ -123,6 +125,7 @@ describe("the order-confirmation outbox", () => {
           dryRun: false,
           force: false,
           deadline: Date.now() + 60_000,
+          jobs: resolveJobs(tasks).jobs,
           log: silentLogger,
         });
         return work.rowsAffected;

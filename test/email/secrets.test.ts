@@ -38,12 +38,12 @@ describe("the SendGrid key from Secret Manager", () => {
     const runtime = createEmailRuntime({ config: config(), secretClient: client, ...fastRetries });
     expect(calls).toEqual([]);
     const deps = { pool: db.pool, loadEmailHandler: runtime.handlerFor.bind(runtime) };
-    const first = await runTask(deps, { task: emailTask("send-daily-vendor-reports"), trigger: "http" });
+    const first = await runTask(deps, { task: emailTask("send-daily-vendor-reports"), trigger: "manual" });
     expect(first).toMatchObject({ status: "succeeded", rowsAffected: 3 });
     await db.pool.query(
       "INSERT INTO orders (restaurant_id, status, customer_email) VALUES (1, 'confirmed', 'c@example.com')",
     );
-    const second = await runTask(deps, { task: emailTask("send-order-confirmations"), trigger: "http" });
+    const second = await runTask(deps, { task: emailTask("send-order-confirmations"), trigger: "manual" });
     expect(second).toMatchObject({ status: "succeeded", rowsAffected: 1 });
     expect(calls).toEqual([SECRET]);
     expect(sendGrid.fake.emails).toHaveLength(4);
@@ -54,10 +54,10 @@ describe("the SendGrid key from Secret Manager", () => {
     const { client, calls } = secretClient(async () => key);
     const runtime = createEmailRuntime({ config: config(0), secretClient: client, ...fastRetries });
     const deps = { pool: db.pool, loadEmailHandler: runtime.handlerFor.bind(runtime) };
-    const refused = await runTask(deps, { task: emailTask("send-daily-vendor-reports"), trigger: "http" });
+    const refused = await runTask(deps, { task: emailTask("send-daily-vendor-reports"), trigger: "manual" });
     expect(refused).toMatchObject({ status: "failed", message: expect.stringMatching(/401/) });
     key = sendGrid.fake.apiKey;
-    const sent = await runTask(deps, { task: emailTask("send-daily-vendor-reports"), trigger: "http" });
+    const sent = await runTask(deps, { task: emailTask("send-daily-vendor-reports"), trigger: "manual" });
     expect(sent).toMatchObject({ status: "succeeded", rowsAffected: 3 });
     expect(calls.length).toBeGreaterThanOrEqual(2);
   });
@@ -106,12 +106,12 @@ describe("the SendGrid key from Secret Manager", () => {
     );
     const runtime = createEmailRuntime({ config: config(0), secretClient: client, ...fastRetries });
     const deps = { pool: db.pool, loadEmailHandler: runtime.handlerFor.bind(runtime) };
-    await runTask(deps, { task: emailTask("send-daily-vendor-reports"), trigger: "http" });
+    await runTask(deps, { task: emailTask("send-daily-vendor-reports"), trigger: "manual" });
     up = false;
     await db.pool.query(
       "INSERT INTO orders (restaurant_id, status, customer_email) VALUES (1, 'confirmed', 'c@example.com')",
     );
-    const result = await runTask(deps, { task: emailTask("send-order-confirmations"), trigger: "http" });
+    const result = await runTask(deps, { task: emailTask("send-order-confirmations"), trigger: "manual" });
     expect(result).toMatchObject({ status: "succeeded", rowsAffected: 1 });
     expect(calls.length).toBeGreaterThanOrEqual(2);
   });

@@ -77,7 +77,11 @@ describe("send-daily-vendor-reports", () => {
 
     const duplicate = await runEmailTask(db.pool, options(), TASK, { trigger: "scheduler", scheduleTime });
     expect(duplicate.status).toBe("duplicate");
-    const forced = await runEmailTask(db.pool, options(), TASK, { trigger: "http" });
+    // A force run later that day (its tick: its arrival) reports the same day: nothing is left to send.
+    const forced = await runEmailTask(db.pool, options(), TASK, {
+      trigger: "manual",
+      tick: new Date("2026-01-02T10:00:00Z"),
+    });
     expect(forced).toMatchObject({ status: "succeeded", rowsAffected: 0 });
 
     expect(sendGrid.fake.calls.length).toBe(callsAfterFirst);

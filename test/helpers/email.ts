@@ -64,7 +64,7 @@ export function runEmailTask(
   const runtime = createEmailRuntime(options);
   return runTask(
     { pool, log, loadEmailHandler: (task) => runtime.handlerFor(task) },
-    { task: emailTask(name), trigger: "http", ...request },
+    { task: emailTask(name), trigger: "manual", ...request },
   );
 }
 

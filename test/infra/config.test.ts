@@ -8,14 +8,8 @@ import { describe, expect, it } from "vitest";
 import type { TaskDefinition } from "../../functions/catalog.js";
 import { tasks } from "../../functions/catalog.js";
 import type { RawConfig } from "../../infra/config.js";
-import {
-  CONFIG_KEYS,
-  cronProblem,
-  functionTimeoutSeconds,
-  resolveConfig,
-  resolveJobs,
-  StackConfigError,
-} from "../../infra/config.js";
+import { CONFIG_KEYS, functionTimeoutSeconds, resolveConfig, StackConfigError } from "../../infra/config.js";
+import { longestIntervalSeconds } from "../../functions/schedule.js";
 
 const valid: RawConfig = {
   project: "p",
@@ -45,9 +39,19 @@ describe("task overrides", () => {
     [
       "a 6-field cron",
       { "auto-cancel-unconfirmed-orders": { schedule: "0 * * * * *" } },
-      /not a 5-field cron/,
+      /must have exactly five fields/,
     ],
-    ["a nickname", { "generate-daily-stats": { schedule: "@daily" } }, /not a 5-field cron/],
+    ["a nickname", { "generate-daily-stats": { schedule: "@daily" } }, /must have exactly five fields/],
+    [
+      "a croner extension Cloud Scheduler does not take",
+      { "generate-daily-stats": { schedule: "0 0 L * *" } },
+      /day of the month "L" is not a number/,
+    ],
+    [
+      "a deadline below the task's own timeout",
+      { "archive-old-orders": { attemptDeadlineSeconds: 600 } },
+      /attempt deadline 600 s is below the task's timeout of 900 s/,
+    ],
     [
       "an unknown time zone",
       { "generate-daily-stats": { timeZone: "Mars/Olympus_Mons" } },
@@ -102,11 +106,11 @@ describe("task overrides", () => {
       { ...tasks[0], name: "in-database", runner: "pg_cron" },
       { ...tasks[1] },
     ];
-    const problems: string[] = [];
-    expect(resolveJobs(catalog, {}, "UTC", problems).map((job) => job.task)).toEqual([tasks[1].name]);
-    expect(problems).toEqual([]);
-    resolveJobs(catalog, { "in-database": { paused: true } }, "UTC", problems);
-    expect(problems.join("\n")).toMatch(/"in-database" is scheduled by pg_cron/);
+    const jobs = resolveConfig(valid, catalog).jobs;
+    expect(jobs.map((job) => job.name)).toEqual([tasks[1].name]);
+    expect(problemsOf({ ...valid, taskOverrides: { "in-database": { paused: true } } }, catalog)).toMatch(
+      /"in-database" is scheduled by pg_cron/,
+    );
   });
 
   it("when pulumi config set --path stored booleans and numbers as strings, then they are read as such", () => {
@@ -116,7 +120,7 @@ describe("task overrides", () => {
       taskOverrides: { "archive-old-orders": { paused: "true", attemptDeadlineSeconds: "1200" } },
       function: { maxInstances: "5" },
     });
-    const archive = config.jobs.find((job) => job.task === "archive-old-orders");
+    const archive = config.jobs.find((job) => job.name === "archive-old-orders");
     expect(archive).toMatchObject({ paused: true, attemptDeadlineSeconds: 1200 });
     expect(config.database).toMatchObject({ mode: "create", deletionProtection: false });
     expect(config.function.maxInstances).toBe(5);
@@ -197,7 +201,8 @@ describe("cron intervals", () => {
     ["0 3 * * 0", 7 * 86400],
     ["0 9 * * 1-5", 3 * 86400],
   ])("when the schedule is %s, then the longest gap is %i s", (schedule, seconds) => {
-    expect(cronProblem(schedule, "UTC")).toBe(seconds);
+    const job = { name: "t", schedule, timeZone: "UTC" };
+    expect(longestIntervalSeconds(job, new Date("2030-01-06T00:00:00Z"))).toBe(seconds);
   });
 });
 
@@ -212,7 +217,7 @@ describe("Pulumi.dev.yaml", () => {
     }
     const resolved = resolveConfig(raw);
     expect(resolved.database.mode).toBe("create");
-    expect(resolved.jobs.find((job) => job.task === "archive-old-orders")?.schedule).toBe("0 4 * * 0");
+    expect(resolved.jobs.find((job) => job.name === "archive-old-orders")?.schedule).toBe("0 4 * * 0");
   });
 
   it("when compared with what the program reads, then it shows every key (the SendGrid key as the command to set it)", () => {

@@ -4,13 +4,9 @@ import { join } from "node:path";
 import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
 import { tasks } from "../../functions/catalog.js";
-import {
-  fireTimesBetween,
-  jobsOf,
-  nextFireTimes,
-  readStackJobConfig,
-  retryBackoffSeconds,
-} from "../../scripts/lib/jobs.js";
+import { resolveJobs } from "../../functions/jobs.js";
+import { fireTimesBetween, nextFireTimes } from "../../functions/schedule.js";
+import { loadStackJobs, readStackJobSettings, retryBackoffSeconds } from "../../scripts/lib/jobs.js";
 
 const iso = (dates: Date[]) => dates.map((date) => date.toISOString());
 const job = (schedule: string, timeZone: string) => ({ name: "t", schedule, timeZone });
@@ -143,9 +139,9 @@ describe("retry backoff", () => {
 
 describe("jobs and stack overrides", () => {
   it("when there are no overrides, then every cloud task of the catalog is a job with its own schedule", () => {
-    const jobs = jobsOf();
+    const { jobs } = resolveJobs(tasks);
     expect(jobs.map((j) => j.name)).toEqual(tasks.map((t) => t.name));
-    expect(jobs.every((j) => j.schedule === j.task.schedule && j.timeZone === "UTC")).toBe(true);
+    expect(jobs.every((j, i) => j.schedule === tasks[i]!.schedule && j.timeZone === "UTC")).toBe(true);
   });
 
   it("when the stack file overrides a task, then the job takes its schedule, zone and paused flag", () => {
@@ -165,7 +161,7 @@ describe("jobs and stack overrides", () => {
         "",
       ].join("\n"),
     );
-    const jobs = jobsOf(readStackJobConfig(file));
+    const jobs = loadStackJobs(file);
     const stats = jobs.find((j) => j.name === "generate-daily-stats")!;
     expect([stats.schedule, stats.timeZone, stats.paused]).toEqual(["10 0 * * *", "Europe/Berlin", false]);
     expect(jobs.find((j) => j.name === "driver-inactivity-check")!.paused).toBe(true);
@@ -189,7 +185,7 @@ describe("jobs and stack overrides", () => {
         "",
       ].join("\n"),
     );
-    const jobs = jobsOf(readStackJobConfig(file));
+    const jobs = loadStackJobs(file);
     const archive = jobs.find((j) => j.name === "archive-old-orders")!;
     expect([archive.schedule, archive.paused, archive.attemptDeadlineSeconds]).toEqual([
       "0 4 * * 0",
@@ -210,17 +206,24 @@ describe("jobs and stack overrides", () => {
       );
       return file;
     };
-    expect(() => readStackJobConfig(write(["      attemptDeadlineSeconds: 10"]))).toThrow(/from 15 to 1800/);
-    expect(() => jobsOf(readStackJobConfig(write(['      schedule: "0 0 5 0 * *"'])))).toThrow(
-      /exactly five fields/,
+    expect(() => loadStackJobs(write(["      attemptDeadlineSeconds: 10"]))).toThrow(
+      /outside Cloud Scheduler's 15\.\.1800 s/,
     );
-    expect(() => jobsOf(readStackJobConfig(write(['      schedule: "@daily"'])))).toThrow(
-      /exactly five fields/,
+    // generate-daily-stats' own timeout is 120 s: a shorter deadline would retry a run still going.
+    expect(() => loadStackJobs(write(["      attemptDeadlineSeconds: 60"]))).toThrow(
+      /attempt deadline 60 s is below the task's timeout of 120 s/,
     );
+    expect(() => loadStackJobs(write(['      schedule: "0 0 5 0 * *"']))).toThrow(/exactly five fields/);
+    expect(() => loadStackJobs(write(['      schedule: "@daily"']))).toThrow(/exactly five fields/);
+    // croner would take these; Cloud Scheduler's unix-cron does not.
+    expect(() => loadStackJobs(write(['      schedule: "0 0 L * *"']))).toThrow(/is not a number/);
+    expect(() => loadStackJobs(write(['      schedule: "0 0 ? * MON#1"']))).toThrow(/is not a number/);
   });
 
   it("when the stack file is absent, then there are no overrides", () => {
-    expect(readStackJobConfig("/nonexistent/Pulumi.dev.yaml")).toEqual({ taskOverrides: {} });
+    const settings = readStackJobSettings("/nonexistent/Pulumi.dev.yaml");
+    expect(settings.overrides).toBeUndefined();
+    expect(loadStackJobs("/nonexistent/Pulumi.dev.yaml")).toEqual(resolveJobs(tasks).jobs);
   });
 
   it("when an override names an unknown task, a bad cron or an unknown field, then loading fails and says which", () => {
@@ -230,17 +233,17 @@ describe("jobs and stack overrides", () => {
       writeFileSync(file, `config:\n  scheduled-jobs:taskOverrides:\n${body}`);
       return file;
     };
-    expect(() => readStackJobConfig(write("    no-such-task:\n      paused: true\n"))).toThrow(
+    expect(() => loadStackJobs(write("    no-such-task:\n      paused: true\n"))).toThrow(
       /unknown task "no-such-task"/,
     );
-    expect(() => readStackJobConfig(write("    generate-daily-stats:\n      sched: x\n"))).toThrow(
-      /unknown field\(s\) sched/,
+    expect(() => loadStackJobs(write("    generate-daily-stats:\n      sched: x\n"))).toThrow(
+      /generate-daily-stats\.sched is not an override/,
     );
-    expect(() =>
-      jobsOf(readStackJobConfig(write('    generate-daily-stats:\n      schedule: "61 * * * *"\n'))),
-    ).toThrow(/generate-daily-stats: schedule "61 \* \* \* \*"/);
-    expect(() =>
-      jobsOf(readStackJobConfig(write("    generate-daily-stats:\n      timeZone: Mars/Olympus\n"))),
-    ).toThrow(/time zone "Mars\/Olympus"/);
+    expect(() => loadStackJobs(write('    generate-daily-stats:\n      schedule: "61 * * * *"\n'))).toThrow(
+      /generate-daily-stats.*schedule "61 \* \* \* \*" minute 61 is outside 0-59/,
+    );
+    expect(() => loadStackJobs(write("    generate-daily-stats:\n      timeZone: Mars/Olympus\n"))).toThrow(
+      /time zone "Mars\/Olympus"/,
+    );
   });
 });

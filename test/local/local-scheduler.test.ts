@@ -2,9 +2,9 @@ import { createServer } from "node:http";
 import type { IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { findTask } from "../../functions/catalog.js";
+import { tasks } from "../../functions/catalog.js";
 import type { Job } from "../../scripts/lib/jobs.js";
-import { jobsOf } from "../../scripts/lib/jobs.js";
+import { resolveJobs } from "../../functions/jobs.js";
 import type { Attempt } from "../../scripts/lib/local-scheduler.js";
 import { LocalScheduler, ManualClock } from "../../scripts/lib/local-scheduler.js";
 
@@ -53,8 +53,7 @@ beforeEach(() => {
 });
 
 function job(name: string, overrides: Partial<Job> = {}): Job {
-  const task = findTask(name)!;
-  return { ...jobsOf().find((j) => j.name === name)!, task, ...overrides };
+  return { ...resolveJobs(tasks).jobs.find((j) => j.name === name)!, ...overrides };
 }
 
 function scheduler(jobs: Job[], start: string, onAttempt?: (attempt: Attempt) => void) {

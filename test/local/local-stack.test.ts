@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobsOf } from "../../scripts/lib/jobs.js";
+import { tasks } from "../../functions/catalog.js";
+import { resolveJobs } from "../../functions/jobs.js";
 import type { Attempt } from "../../scripts/lib/local-scheduler.js";
 import { ManualClock } from "../../scripts/lib/local-scheduler.js";
 import type { LocalStack } from "../../scripts/lib/local-stack.js";
@@ -43,7 +44,7 @@ beforeAll(async () => {
     functionPort: 0,
     consolePort: 0,
     functionDir,
-    jobs: jobsOf(),
+    jobs: resolveJobs(tasks).jobs,
     clock,
     onAttempt: (attempt) => attempts.push(attempt),
     onFunctionLog: (line) => functionLog.push(line),
@@ -155,7 +156,7 @@ describe("npm start's pieces together", () => {
     expect(runs.status).toBe(200);
     expect(((await runs.json()) as { runs: unknown[] }).runs.length).toBeGreaterThan(0);
     const health = (await (await fetch(`${stack.consoleUrl}/health`)).json()) as { tasks: unknown[] };
-    expect(health.tasks).toHaveLength(jobsOf().length);
+    expect(health.tasks).toHaveLength(tasks.length);
   });
 
   it("when the console is reached under another host name, then it refuses (no token for a rebinding page)", async () => {
