@@ -219,8 +219,8 @@ function checkJsonBody(req: Request): void {
       `the body must be JSON sent with Content-Type: application/json (got ${mediaType ? JSON.stringify(clip(mediaType, 100)) : "none"})`,
     );
   }
-  // framework-errors.ts refuses these before the body is decoded; checked again for a host that
-  // serves the handler without it.
+  // framework-errors.ts refuses a foreign charset before the body is decoded; checked again for a
+  // host that serves this handler without that wrapper. The repeated-key scan lives only here.
   const charset = contentTypeProblem(req.header("content-type"));
   if (charset !== undefined) throw new ScheduledTaskError("unsupported_media_type", charset);
   const ambiguous = req.rawBody === undefined ? undefined : jsonBodyProblem(req.rawBody);
