@@ -22,7 +22,7 @@ export interface AuthConfig {
   mode: AuthMode;
   /** Accepted `aud` values, compared without trailing slashes. */
   audiences: readonly string[];
-  /** Lower-cased `email` claims allowed to call the function. */
+  /** `email` claims allowed to call the function, compared ASCII-case-insensitively. */
   allowedEmails: ReadonlySet<string>;
   /** Where the token-signing certificates are: Google's PEM format (kid → certificate) or a JWK set. */
   certsUrl: string;
@@ -109,6 +109,14 @@ function quote(value: unknown): string {
 
 function withoutTrailingSlashes(value: string): string {
   return value.replace(/\/+$/, "");
+}
+
+/**
+ * Lower-cases A-Z only. `toLowerCase` also folds look-alikes into ASCII (U+212A KELVIN SIGN becomes
+ * "k"), so an email that is not the allowed one would compare equal to it.
+ */
+export function asciiLowerCase(value: string): string {
+  return value.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
 
 /**
@@ -360,7 +368,7 @@ export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Au
   const log = deps.log ?? silentLogger;
   const skew = config.clockSkewSeconds ?? defaultClockSkewSeconds;
   const audiences = new Set(config.audiences.map(withoutTrailingSlashes));
-  const allowed = new Set([...config.allowedEmails].map((email) => email.toLowerCase()));
+  const allowed = new Set([...config.allowedEmails].map(asciiLowerCase));
   const certificates = new CertificateCache(config.certsUrl, deps.fetch ?? globalThis.fetch, now, log);
 
   async function checkSignature(token: ParsedToken): Promise<void> {
@@ -402,11 +410,19 @@ export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Au
     if (!tokenAudiences || tokenAudiences.length === 0) {
       throw unauthenticated("the token has no audience (aud)");
     }
-    const audienceMatches = tokenAudiences.some(
-      (value) => typeof value === "string" && audiences.has(withoutTrailingSlashes(value)),
-    );
-    if (!audienceMatches) {
+    // OpenID Connect Core 1.0, 3.1.3.7 step 3: the token "MUST be rejected if [it] does not list
+    // the Client as a valid audience, or if it contains additional audiences not trusted by the
+    // Client" (https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation). Trusted
+    // here means listed in AUTH_AUDIENCE.
+    const trusted = (value: unknown): boolean =>
+      typeof value === "string" && audiences.has(withoutTrailingSlashes(value));
+    if (!tokenAudiences.some(trusted)) {
       throw unauthenticated(`the token's audience ${quote(aud)} is not this function's (AUTH_AUDIENCE)`);
+    }
+    if (!tokenAudiences.every(trusted)) {
+      throw unauthenticated(
+        `the token's audience ${quote(aud)} lists audiences besides this function's (AUTH_AUDIENCE)`,
+      );
     }
     const seconds = now() / 1000;
     if (!isNumericDate(exp)) throw unauthenticated("the token has no valid expiry (exp)");
@@ -435,12 +451,13 @@ export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Au
     if (claims.email_verified !== true) {
       throw forbidden(`the token's email ${quote(email)} is not verified (email_verified is not true)`);
     }
-    if (!allowed.has(email.toLowerCase())) {
+    if (!allowed.has(asciiLowerCase(email))) {
       throw forbidden(
         `the caller ${quote(email)} is not allowed to call this function (AUTH_ALLOWED_EMAILS)`,
       );
     }
-    return { email: email.toLowerCase(), subject: sub };
+    // As received: the log shows what the token said, not a folded form of it.
+    return { email, subject: sub };
   }
 
   return {
@@ -517,7 +534,7 @@ export function parseAuthEnv(env: Record<string, string | undefined>): {
     if (/\s/.test(audience)) problems.push(`AUTH_AUDIENCE entry ${quote(audience)} contains whitespace`);
   }
 
-  const emails = listOf(env.AUTH_ALLOWED_EMAILS).map((email) => email.toLowerCase());
+  const emails = listOf(env.AUTH_ALLOWED_EMAILS).map(asciiLowerCase);
   if (emails.length === 0) {
     problems.push(
       "AUTH_ALLOWED_EMAILS is not set: list the service account emails allowed to call the function " +

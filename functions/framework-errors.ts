@@ -4,9 +4,11 @@
  * answers 400 with an HTML page carrying the parser's stack trace (unless NODE_ENV=production).
  * The framework has no hook for this (functions-framework-nodejs issue #686), so the final
  * handler of the framework's own Express is replaced with one that answers in the function's
- * JSON error shape; a body declared larger than the function accepts is refused before it is
- * read at all; and the two paths the framework answers itself with an empty 404 (/favicon.ico,
- * /robots.txt) get the same JSON 404 as any other unknown path.
+ * JSON error shape. What only the raw request shows is refused here, before the framework reads
+ * the body: a compressed body, a charset other than UTF-8, a repeated Authorization header, a
+ * body declared larger than the function accepts, and a body without a declared length as soon
+ * as it passes that size (see functions/strict-request.ts). The two paths the framework answers
+ * itself with an empty 404 (/favicon.ico, /robots.txt) get the same JSON 404 as any other path.
  *
  * The Express used is the framework's own (resolved from its package, already loaded by the time
  * the function's module loads): nothing new is loaded at cold start.
@@ -18,6 +20,7 @@ import { toAnswer } from "./answer.js";
 import type { ErrorCode } from "./errors.js";
 import { ScheduledTaskError } from "./errors.js";
 import type { Logger } from "./log.js";
+import { contentTypeProblem, repeatedHeaderProblem } from "./strict-request.js";
 
 type Done = (error?: unknown) => void;
 interface ExpressApplication {
@@ -57,14 +60,41 @@ export function answerFrameworkErrorsAsJson(log: Logger, maxBodyBytes: number): 
       respond(req, res, toAnswer({ kind: "error", error }), log, error.code);
       return undefined;
     }
-    const declared = Number(req.headers["content-length"]);
-    if (Number.isFinite(declared) && declared > maxBodyBytes) {
-      const error = new ScheduledTaskError(
-        "payload_too_large",
-        `the body is larger than ${maxBodyBytes} bytes`,
-      );
+    // Before the framework decodes the body: it would read UTF-16 and UTF-7 as the header says.
+    const mediaType = contentTypeProblem(req.headers["content-type"]);
+    if (mediaType !== undefined) {
+      const error = new ScheduledTaskError("unsupported_media_type", mediaType);
       respond(req, res, toAnswer({ kind: "error", error }), log, error.code);
       return undefined;
+    }
+    const repeated = repeatedHeaderProblem(req.rawHeaders);
+    if (repeated !== undefined) {
+      const error = new ScheduledTaskError("bad_request", repeated);
+      respond(req, res, toAnswer({ kind: "error", error }), log, error.code);
+      return undefined;
+    }
+    const tooLarge = (): ScheduledTaskError =>
+      new ScheduledTaskError("payload_too_large", `the body is larger than ${maxBodyBytes} bytes`);
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) {
+      respond(req, res, toAnswer({ kind: "error", error: tooLarge() }), log, "payload_too_large");
+      return undefined;
+    }
+    if (req.headers["transfer-encoding"] !== undefined) {
+      // No declared length (Node's parser holds a declared one to its word): the framework would
+      // buffer up to 1 GB before any limit applies, so the bytes are counted as they arrive. The
+      // framework's reader attaches in this same call, before any byte is emitted, so both see all.
+      let received = 0;
+      const count = (chunk: Buffer): void => {
+        received += chunk.length;
+        if (received <= maxBodyBytes) return;
+        req.off("data", count);
+        // Paused, the request stops taking bytes from the socket once its small buffer is full,
+        // and the framework's reader never sees the body end.
+        req.pause();
+        respond(req, res, toAnswer({ kind: "error", error: tooLarge() }), log, "payload_too_large", true);
+      };
+      req.on("data", count);
     }
     return original.call(this, req, res, (error?: unknown) => finalAnswer(req, res, error, log));
   };
@@ -107,12 +137,16 @@ function classify(error: unknown, type: unknown): [ErrorCode, string] {
     : ["internal", "internal error"];
 }
 
+/** How long a connection whose body was refused mid-stream stays half-closed before it is closed. */
+const lingerMs = 2000;
+
 function respond(
   req: IncomingMessage,
   res: ServerResponse,
   answer: Answer,
   log: Logger,
   code: ErrorCode,
+  midStream = false,
 ): void {
   log[answer.status >= 500 ? "error" : "warn"](
     `${req.method} ${(req.url ?? "/").split("?")[0]?.slice(0, 200)}: ${answer.status} ${code}`,
@@ -125,7 +159,21 @@ function respond(
     res.destroy();
     return;
   }
-  if (code === "payload_too_large" || code === "unsupported_media_type") {
+  if (midStream) {
+    // The client is still sending. Closing at once, as Node does after a `Connection: close`
+    // answer, would close over unread bytes: the kernel then resets the connection, and the reset
+    // can destroy the answer before the client reads it (RFC 9112 section 9.6,
+    // https://www.rfc-editor.org/rfc/rfc9112#section-9.6). So for this one connection Node's
+    // close only half-closes it (the answer, then FIN); the paused request reads nothing more;
+    // and the connection closes fully once the client has had time to read the answer.
+    const socket = req.socket;
+    socket.destroySoon = () => socket.end();
+    res.setHeader("Connection", "close");
+    res.once("finish", () => {
+      socket.end();
+      setTimeout(() => socket.destroy(), lingerMs).unref();
+    });
+  } else if (code === "payload_too_large" || code === "unsupported_media_type") {
     // Not worth reading: the connection closes instead.
     res.setHeader("Connection", "close");
   } else {

@@ -19,6 +19,7 @@ import { jobNamed } from "./jobs.js";
 import type { Logger } from "./log.js";
 import { traceFields } from "./log.js";
 import type { RunnerDeps, RunRequest, RunResult } from "./runner.js";
+import { contentTypeProblem, jsonBodyProblem } from "./strict-request.js";
 import type { Delivery, DeliveryHeaders } from "./ticks.js";
 import { classifyDelivery, isAheadOfArrival, scheduleTimeProblem } from "./ticks.js";
 
@@ -259,6 +260,12 @@ function checkJsonBody(req: Request): void {
       `the body must be JSON sent with Content-Type: application/json (got ${mediaType ? JSON.stringify(clip(mediaType, 100)) : "none"})`,
     );
   }
+  // framework-errors.ts refuses a foreign charset before the body is decoded; checked again for a
+  // host that serves this handler without that wrapper. The repeated-key scan lives only here.
+  const charset = contentTypeProblem(req.header("content-type"));
+  if (charset !== undefined) throw new ScheduledTaskError("unsupported_media_type", charset);
+  const ambiguous = req.rawBody === undefined ? undefined : jsonBodyProblem(req.rawBody);
+  if (ambiguous !== undefined) throw new ScheduledTaskError("bad_request", ambiguous);
 }
 
 /** The body, exactly: `task`, optional boolean `dryRun` and `force`, nothing else. */
@@ -373,11 +380,12 @@ async function healthRoute({ req, deps }: RequestContext): Promise<Outcome> {
 
 /** Recent runs, newest first: `?task=<name>&failed=true&limit=<1..1000>` (default 50). */
 async function runsRoute({ req, deps }: RequestContext): Promise<Outcome> {
+  // The query names tasks: only an authenticated caller learns whether a name is one.
+  await deps.authenticator.authenticate(req.header("authorization"));
   const url = new URL(req.originalUrl ?? req.url, "http://function");
   const { parseRunQuery, recentRuns } = await import("./runs.js");
   const query = parseRunQuery(url.searchParams, (name) => jobNamed(deps.jobs, name) !== undefined);
   if (typeof query === "string") throw new ScheduledTaskError("bad_request", query);
-  await deps.authenticator.authenticate(req.header("authorization"));
   const pool = await deps.pool();
   try {
     return { kind: "ok", body: { runs: await recentRuns(pool, query) } };

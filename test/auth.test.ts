@@ -71,7 +71,12 @@ describe("authenticate in verify mode", () => {
   it.each([
     ["the audience is configured with a trailing slash", { audiences: ["AUD/"] }, {}],
     ["the token's audience has a trailing slash", {}, { aud: "AUD/" }],
-    ["the token's audience is an array holding ours", {}, { aud: ["https://other.example", "AUD"] }],
+    ["the token's audience is an array holding only ours", {}, { aud: ["AUD", "AUD/"] }],
+    [
+      "the token's audience is an array of configured audiences",
+      { audiences: ["https://elsewhere.example", "AUD"] },
+      { aud: ["https://elsewhere.example", "AUD"] },
+    ],
     ["the issuer is accounts.google.com without a scheme", {}, { iss: "accounts.google.com" }],
     ["the email differs from the allowed one only in case", {}, { email: "EMAIL" }],
     ["the token expired within the clock skew", {}, { exp: -30 }],
@@ -98,7 +103,8 @@ describe("authenticate in verify mode", () => {
     }
     if ("exp" in claimOverrides) claims.iat = nowSeconds() - 3600;
     const caller = await authenticator(config).authenticate(bearer(identity.signIdToken(claims)));
-    expect(caller.email).toBe(identity.email);
+    // As received, not folded.
+    expect(caller.email).toBe(claims.email ?? identity.email);
   });
 
   const hour = 3600;
@@ -303,6 +309,24 @@ describe("authenticate in verify mode", () => {
       () => bearer(identity.signIdToken({ aud: `${identity.audience}/health` })),
       "unauthenticated",
       /audience/,
+    ],
+    [
+      "the audience is an array holding ours and another",
+      () => bearer(identity.signIdToken({ aud: [identity.audience, "https://attacker.example"] })),
+      "unauthenticated",
+      /audience \["https:.*","https:\/\/attacker.example"\] lists audiences besides this function's/,
+    ],
+    [
+      "the audience is an array holding ours and a number",
+      () => bearer(identity.signIdToken({ aud: [identity.audience, 7] as unknown as string[] })),
+      "unauthenticated",
+      /lists audiences besides/,
+    ],
+    [
+      "the email matches the allowed one only when folded by toLowerCase (KELVIN SIGN for k)",
+      () => bearer(identity.signIdToken({ email: identity.email.replace("k", "\u212a") })),
+      "forbidden",
+      /is not allowed/,
     ],
     [
       "the audience is missing",
@@ -659,6 +683,17 @@ describe("parseAuthEnv", () => {
         mode: "verify",
         audiences: ["https://a.example/", "https://b.example"],
         emails: ["a@example.com", "b@example.com"],
+        certsUrl: googleCertsUrl,
+      },
+    ],
+    [
+      "an email holds a look-alike of an ASCII letter",
+      { ...base, AUTH_ALLOWED_EMAILS: "Scheduler-\u212Aey@project.iam.gserviceaccount.com" },
+      {
+        mode: "verify",
+        audiences: [base.AUTH_AUDIENCE],
+        // Only A-Z are lowered: the KELVIN SIGN stays what it is, and matches no "k".
+        emails: ["scheduler-\u212Aey@project.iam.gserviceaccount.com"],
         certsUrl: googleCertsUrl,
       },
     ],

@@ -18,7 +18,9 @@ import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
 import { childEnv } from "../scripts/lib/child-env.js";
 import { freePort } from "../scripts/lib/embedded-postgres.js";
 import { useTestDatabase } from "./helpers/database.js";
+import { MAX_BODY_BYTES } from "../functions/router.js";
 import { call } from "./helpers/function-server.js";
+import { jsonOf, sendRaw, streamChunked } from "./helpers/raw-http.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // The package's exports hide its CLI; its entry point sits next to it.
@@ -163,6 +165,84 @@ describe("the built function under functions-framework", () => {
     const answer = await call(`${url}/health`, { token: identity.signIdToken() });
     expect(answer.status).toBe(200);
     expect((answer.body as { tasks?: unknown[] }).tasks?.length).toBeGreaterThan(0);
+  });
+
+  it("when a body is sent in UTF-16 or repeats a key, then the framework does not get to run it: 415 and 400", async () => {
+    const port = Number(new URL(url).port);
+    const json = '{"task":"driver-inactivity-check","dryRun":true}';
+    const headers = (contentType: string): [string, string][] => [
+      ["content-type", contentType],
+      ["authorization", `Bearer ${identity.signIdToken()}`],
+    ];
+    const utf16 = await sendRaw(port, {
+      method: "POST",
+      path: "/",
+      headers: headers("application/json; charset=utf-16"),
+      body: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(json, "utf16le")]),
+    });
+    expect(utf16.status).toBe(415);
+    expect(jsonOf(utf16)).toMatchObject({ error: { code: "unsupported_media_type" } });
+    const repeated = await sendRaw(port, {
+      method: "POST",
+      path: "/",
+      headers: headers("application/json"),
+      body: Buffer.from('{"task":"driver-inactivity-check","task":"archive-old-orders","dryRun":true}'),
+    });
+    expect(repeated.status).toBe(400);
+    expect(jsonOf(repeated)).toMatchObject({
+      error: { message: 'the body repeats the key "task" (ambiguous JSON)' },
+    });
+    const runs = await db.pool.query(
+      "SELECT 1 FROM scheduler.job_runs WHERE task = 'driver-inactivity-check'",
+    );
+    expect(runs.rows).toEqual([]);
+  });
+
+  it("when a request repeats its Authorization header, then 400 whichever copy is valid", async () => {
+    const port = Number(new URL(url).port);
+    for (const pair of [
+      [`Bearer ${identity.signIdToken()}`, "Bearer x.y.z"],
+      ["Bearer x.y.z", `Bearer ${identity.signIdToken()}`],
+    ]) {
+      const answer = await sendRaw(port, {
+        method: "GET",
+        path: "/health",
+        headers: pair.map((value) => ["authorization", value] as const),
+      });
+      expect(answer.status).toBe(400);
+      expect(jsonOf(answer)).toMatchObject({ error: { code: "bad_request" } });
+    }
+  });
+
+  it("when a body comes without a declared length, then one under the limit runs and one past it is refused while it is still being sent", async () => {
+    const port = Number(new URL(url).port);
+    const headers: [string, string][] = [
+      ["content-type", "application/json"],
+      ["authorization", `Bearer ${identity.signIdToken()}`],
+    ];
+    const small = await sendRaw(port, {
+      method: "POST",
+      path: "/",
+      headers,
+      body: Buffer.from(
+        JSON.stringify({ task: "driver-inactivity-check", dryRun: true }).padEnd(MAX_BODY_BYTES),
+      ),
+      chunked: true,
+    });
+    expect(small.status).toBe(200);
+    expect(jsonOf(small)).toMatchObject({ status: "succeeded", dryRun: true });
+    const huge = await streamChunked(port, { path: "/", headers, totalBytes: 64 * 1024 * 1024 });
+    expect(huge.status).toBe(413);
+    expect(jsonOf(huge)).toMatchObject({ error: { code: "payload_too_large" } });
+    expect(huge.bodyFinished).toBe(false);
+  });
+
+  it("when GET /runs names a task without a token, then 401 whether the task exists or not", async () => {
+    for (const task of ["no-such-task", "driver-inactivity-check"]) {
+      const answer = await call(`${url}/runs?task=${task}`);
+      expect(answer.status).toBe(401);
+      expect(answer.text).not.toContain("unknown task");
+    }
   });
 
   it("when requests have been served, then the process logged only structured JSON after the framework's banner", () => {

@@ -70,6 +70,22 @@ export const forgery: fc.Arbitrary<Forgery> = fc.oneof(
     )
     .map((claims): Forgery => ({ defect: `claims ${show(claims)}`, claims, expected: [401] })),
   fc
+    .constantFrom("https://attacker.example", "http://localhost:8081", "")
+    // Ours and another: OpenID Connect Core 3.1.3.7 refuses a token with an untrusted audience.
+    .map((extra): Forgery => ({
+      defect: `audience ours and ${JSON.stringify(extra)}`,
+      claims: { audBesidesOurs: extra },
+      expected: [401],
+    })),
+  fc.constantFrom("\u212a", "\u212A").map(
+    // The allowed email with a look-alike that toLowerCase folds into "k".
+    (lookalike): Forgery => ({
+      defect: "email with a KELVIN SIGN for k",
+      claims: { emailLookalikeOfK: lookalike },
+      expected: [401, 403],
+    }),
+  ),
+  fc
     .constantFrom({ email_verified: false }, { email_verified: "true" }, { email_verified: undefined })
     // Genuinely signed, but the caller is not proven to be the allowed account: 401 or 403.
     .map((claims): Forgery => ({ defect: `claims ${show(claims)}`, claims, expected: [401, 403] })),
@@ -142,10 +158,15 @@ function signatureOf(defect: SignatureDefect, identity: DevIdentity, impostor: D
 
 /** The token text of a forgery. */
 export function mint(forged: Forgery, identity: DevIdentity, impostor: DevIdentity): string {
-  const { expRelative, iatRelative, ...claims } = (forged.claims ?? {}) as Record<string, unknown> & {
+  const { expRelative, iatRelative, audBesidesOurs, emailLookalikeOfK, ...claims } = (forged.claims ??
+    {}) as Record<string, unknown> & {
     expRelative?: number;
     iatRelative?: number;
+    audBesidesOurs?: string;
+    emailLookalikeOfK?: string;
   };
+  if (typeof audBesidesOurs === "string") claims.aud = [identity.audience, audBesidesOurs];
+  if (typeof emailLookalikeOfK === "string") claims.email = identity.email.replace("k", emailLookalikeOfK);
   if (typeof expRelative === "number") {
     claims.exp = now() + expRelative;
     claims.iat = now() + expRelative - 3600;

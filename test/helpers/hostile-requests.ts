@@ -185,6 +185,15 @@ const malformedJson = fc.oneof(
   }),
 );
 
+/** A query value as a client would send it; a lone surrogate goes as the bytes of U+FFFD. */
+function percentEncoded(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return "%EF%BF%BD";
+  }
+}
+
 function nested(depth: number, open: string, close: string, inner: string): string {
   return `${open.repeat(depth)}${inner}${close.repeat(depth)}`;
 }
@@ -419,6 +428,63 @@ function hostileRequestOf(options: HostileOptions): fc.Arbitrary<HostileRequest>
     authorization: { kind: "forged", forgery: forged },
   }));
 
+  const repeatedKey = fc
+    .tuple(knownTask, knownTask, fc.constantFrom("top", "escaped", "flag", "nested"))
+    .map(([first, second, how]) => {
+      const body =
+        how === "top"
+          ? `{"task":${JSON.stringify(first)},"task":${JSON.stringify(second)}}`
+          : how === "escaped"
+            ? `{"task":${JSON.stringify(first)},"t\\u0061sk":${JSON.stringify(second)}}`
+            : how === "flag"
+              ? `{"task":${JSON.stringify(first)},"dryRun":true,"dryRun":false}`
+              : `{"task":${JSON.stringify(first)},"force":[{"a":1,"a":2}]}`;
+      return post(`repeated key (${how})`, body, [400]);
+    });
+
+  // The framework would decode these as the header says; anything but UTF-8 is refused first.
+  const foreignCharset = fc
+    .tuple(
+      validBody,
+      fc.constantFrom("utf-16", "UTF-16LE", "utf-16be", '"utf-16"', "utf-7", "latin1", "utf8", "utf-32"),
+      fc.boolean(),
+    )
+    .map(([body, charset, utf8First]) => {
+      const encoded = /16/.test(charset) ? Buffer.from(body, "utf16le") : bytes(body);
+      const contentType = `${json}; ${utf8First ? "charset=utf-8; " : ""}charset=${charset}`;
+      return post(`charset ${charset}`, encoded, [415], contentType);
+    });
+
+  const repeatedAuthorization = fc
+    .tuple(
+      validBody,
+      fc.constantFrom("Bearer x.y.z", "Basic dXNlcjpwYXNz", "", "Bearer"),
+      fc.constantFrom("authorization", "Authorization", "AUTHORIZATION"),
+    )
+    .map(([body, other, name]): HostileRequest => ({
+      ...post("Authorization repeated", body, [400]),
+      // The valid token is added after these headers: two Authorization headers in all.
+      headers: [
+        ["content-type", json],
+        [name, other],
+      ],
+    }));
+
+  const runsWithoutToken = fc
+    .tuple(
+      fc.oneof(knownTask, oddTaskName),
+      fc.constantFrom("", "&limit=0", "&failed=maybe", "&sort=asc"),
+      fc.constantFrom<Authorization>({ kind: "absent" }, { kind: "raw", value: "Bearer x.y.z" }),
+    )
+    .map(([task, rest, authorization]): HostileRequest => ({
+      defect: "runs query without a valid token",
+      method: "GET",
+      path: `/runs?task=${percentEncoded(task).slice(0, 2000)}${rest}`,
+      headers: [],
+      authorization,
+      expected: [401],
+    }));
+
   const badHealth = fc
     .tuple(fc.constantFrom<Authorization>({ kind: "absent" }, { kind: "raw", value: "Bearer x.y.z" }))
     .map(([authorization]): HostileRequest => ({
@@ -447,6 +513,10 @@ function hostileRequestOf(options: HostileOptions): fc.Arbitrary<HostileRequest>
     { arbitrary: badAuthorization, weight: 4 },
     { arbitrary: forgedToken, weight: 6 },
     { arbitrary: badHealth, weight: 1 },
+    { arbitrary: repeatedKey, weight: 2 },
+    { arbitrary: foreignCharset, weight: 2 },
+    { arbitrary: repeatedAuthorization, weight: 2 },
+    { arbitrary: runsWithoutToken, weight: 1 },
   );
 }
 

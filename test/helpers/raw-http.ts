@@ -154,3 +154,97 @@ export function jsonOf(response: RawResponse): unknown {
     return undefined;
   }
 }
+
+export interface StreamedUpload {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  /** Body bytes handed to the socket before the answer came (or all of them). */
+  readonly bytesSent: number;
+  /** False when the server answered before the client had written the whole body. */
+  readonly bodyFinished: boolean;
+  readonly durationMs: number;
+}
+
+/**
+ * Sends a chunked body of about `totalBytes` (a JSON object padded with "x") as a real client streams
+ * one: chunk after chunk, waiting on the socket's back-pressure, and stopping as soon as an answer
+ * arrives. The answer is read to the end of the connection (`Connection: close`).
+ */
+export function streamChunked(
+  port: number,
+  request: {
+    readonly path: string;
+    readonly headers: ReadonlyArray<readonly [string, string]>;
+    readonly totalBytes: number;
+    readonly chunkBytes?: number;
+  },
+  options: { host?: string; timeoutMs?: number } = {},
+): Promise<StreamedUpload> {
+  const host = options.host ?? "127.0.0.1";
+  const chunkBytes = request.chunkBytes ?? 64 * 1024;
+  const lines = [
+    `POST ${request.path} HTTP/1.1`,
+    `host: ${host}:${port}`,
+    "connection: close",
+    "transfer-encoding: chunked",
+    ...request.headers.map(([name, value]) => `${name}: ${value}`),
+  ];
+  const prefix = Buffer.from('{"task":"driver-inactivity-check","padding":"');
+  const suffix = Buffer.from('"}');
+  const padding = Buffer.alloc(chunkBytes, "x");
+  const frame = (data: Buffer): Buffer =>
+    Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from("\r\n")]);
+
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = connect({ host, port });
+    const chunks: Buffer[] = [];
+    let sent = 0;
+    let finished = false;
+    let settled = false;
+    const done = (error?: Error): void => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      const data = Buffer.concat(chunks);
+      try {
+        if (data.length === 0) throw error ?? new ConnectionFailure("connection closed without an answer");
+        const response = parseResponse(data, "POST");
+        resolve({
+          ...response,
+          bytesSent: sent,
+          bodyFinished: finished,
+          durationMs: performance.now() - started,
+        });
+      } catch (parseError) {
+        reject(parseError instanceof Error ? parseError : new Error(String(parseError)));
+      }
+    };
+    const answered = (): boolean => chunks.length > 0 || settled;
+    // One chunk at a time, each after the previous one reached the kernel and the event loop had a
+    // turn: an answer that arrived meanwhile is read before anything more is written. (A write into
+    // a connection the server has reset fails, and Node then drops what it had not read yet.)
+    const pump = (): void => {
+      if (answered()) return;
+      if (sent >= request.totalBytes) {
+        finished = true;
+        socket.write(Buffer.concat([frame(suffix), Buffer.from("0\r\n\r\n")]));
+        return;
+      }
+      const body = sent === 0 ? prefix : padding.subarray(0, Math.min(chunkBytes, request.totalBytes - sent));
+      sent += body.length;
+      socket.write(frame(body), () => setImmediate(pump));
+    };
+    socket.setTimeout(options.timeoutMs ?? 60_000, () => done(new ConnectionFailure("timed out")));
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("end", () => done());
+    socket.on("close", () => done());
+    // A server that answered and closed while the body was still going out: the answer counts.
+    socket.on("error", (error) => done(error));
+    socket.on("connect", () => {
+      socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+      pump();
+    });
+  });
+}

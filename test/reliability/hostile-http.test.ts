@@ -3,6 +3,7 @@
  * wrong in some way the contract names. Every answer is the documented 4xx JSON error, the process
  * stays up, and the database is exactly as it was (no run recorded, no task's effect).
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import fc from "fast-check";
 import { MAX_BODY_BYTES } from "../../functions/router.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import { fingerprint } from "../helpers/db-fingerprint.js";
 import { authorizationFor, problemsWithAnswer, Tally } from "../helpers/hostile-check.js";
 import { hostileRequestAnywhere } from "../helpers/hostile-requests.js";
 import type { RawResponse } from "../helpers/raw-http.js";
+import { jsonOf, streamChunked } from "../helpers/raw-http.js";
 import { recordFigures } from "./helpers/figures.js";
 import { giveEveryTaskWork } from "./helpers/fixtures.js";
 import type { Stack } from "./helpers/stack.js";
@@ -110,6 +112,49 @@ describe("hostile HTTP input against the built function", () => {
       byDefect: byDefect.toObject(),
       processUp: stack.fn.exitCode() === null,
       databaseUnchanged: true,
+    });
+  });
+});
+
+/** The function process's resident memory, current and peak since the peak was last reset, in KiB. */
+function memoryOf(pid: number): { rssKiB: number; peakKiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+  return { rssKiB: field("VmRSS"), peakKiB: field("VmHWM") };
+}
+
+describe("a body streamed without a declared length", () => {
+  it("when 64 MiB arrive chunked, then 413 comes before the body ends and the function's memory stays bounded", async () => {
+    const pid = stack.fn.pid;
+    const totalBytes = 64 * 1024 * 1024;
+    // Linux: writing 5 to clear_refs resets the peak (VmHWM) to the current resident size, so the
+    // peak read afterwards is this request's alone.
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    const before = memoryOf(pid);
+    const answer = await streamChunked(stack.fn.port, {
+      path: "/",
+      headers: [
+        ["content-type", "application/json"],
+        ["authorization", `Bearer ${stack.token()}`],
+      ],
+      totalBytes,
+    });
+    const after = memoryOf(pid);
+    const peakGrowthKiB = after.peakKiB - before.peakKiB;
+
+    // Buffered whole, the body cost about 255 MiB; refused while streaming, a few socket buffers.
+    expect(peakGrowthKiB).toBeLessThan(4 * 1024);
+    expect(answer.status).toBe(413);
+    expect(jsonOf(answer)).toMatchObject({ error: { code: "payload_too_large" } });
+    expect(answer.bodyFinished).toBe(false);
+    expect(stack.fn.exitCode()).toBeNull();
+
+    recordFigures("streamed-body-limit", {
+      bodyBytesOffered: totalBytes,
+      bodyBytesWrittenBeforeTheAnswer: answer.bytesSent,
+      answerMs: Math.round(answer.durationMs),
+      rssBeforeKiB: before.rssKiB,
+      peakGrowthKiB,
     });
   });
 });
