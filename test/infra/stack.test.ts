@@ -6,10 +6,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createAuthenticator, parseAuthEnv, signatureRemovedMarker } from "../../functions/auth.js";
+import { createAuthenticator, signatureRemovedMarker } from "../../functions/auth.js";
 import { runnerOf, tasks } from "../../functions/catalog.js";
-import { parseConfig } from "../../functions/config.js";
-import { parseEmailEnv } from "../../functions/email/config.js";
+import { parseAuthEnv, parseConfig, parseEmailEnv } from "../../functions/config.js";
 import type { Inputs, StackRun } from "./harness.js";
 import {
   baseConfig,
@@ -159,7 +158,8 @@ describe("the stack built from the catalog", () => {
     const auth = parseAuthEnv(env);
     expect(auth.problems).toEqual([]);
     expect(auth.config).toMatchObject({ mode: "cloud-run", audiences: [run.values.functionUrl] });
-    expect(parseEmailEnv(env)).toMatchObject({
+    expect(parseEmailEnv(env)).toMatchObject({ problems: [] });
+    expect(parseEmailEnv(env).config).toMatchObject({
       key: { source: "secret-manager", secretVersion: env.SENDGRID_API_KEY_SECRET },
       mailFrom: "no-reply@example.com",
       opsEmail: "ops@example.com",
