@@ -9,6 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cron } from "croner";
 import type { RetryPolicy, TaskDefinition } from "../functions/catalog.js";
 import { DEFAULT_TIME_ZONE, runnerOf, tasks } from "../functions/catalog.js";
+import type { VariableName } from "../functions/environment.js";
+import { isEmailAddress, problemsWith } from "../functions/environment.js";
 
 /** Cloud Scheduler's limits for an HTTP target's attempt deadline. */
 export const ATTEMPT_DEADLINE_MIN_SECONDS = 15;
@@ -48,7 +50,11 @@ export interface JobSpec {
   readonly overridden: readonly string[];
 }
 
-export type DatabaseConfig =
+/**
+ * The Cloud SQL instance the stack creates or uses (not the function's own `DatabaseConfig`, which
+ * is how the running function connects).
+ */
+export type DatabaseDeployment =
   | {
       readonly mode: "create";
       readonly instanceName: string;
@@ -70,7 +76,11 @@ export type DatabaseConfig =
       readonly createIamUser: boolean;
     };
 
-export interface FunctionConfig {
+/**
+ * How the stack deploys the function as a Cloud Run service (not the function's own `FunctionConfig`,
+ * which it reads from its environment at cold start).
+ */
+export interface FunctionDeployment {
   readonly name: string;
   readonly memory: string;
   readonly cpu: string | undefined;
@@ -87,8 +97,8 @@ export interface StackConfig {
   readonly region: string;
   /** Prefix of service account ids, the source bucket and alert names. */
   readonly prefix: string;
-  readonly function: FunctionConfig;
-  readonly database: DatabaseConfig;
+  readonly function: FunctionDeployment;
+  readonly database: DatabaseDeployment;
   readonly jobs: readonly JobSpec[];
   readonly alertEmail: string;
   readonly mailFrom: string;
@@ -158,17 +168,13 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
   const database = resolveDatabase(raw.database, prefix, problems);
 
   const alertEmail = requireString(raw.alertEmail, "scheduled-jobs:alertEmail", problems);
-  if (alertEmail !== undefined && !isEmail(alertEmail)) {
+  if (alertEmail !== undefined && !isEmailAddress(alertEmail)) {
     problems.push(`scheduled-jobs:alertEmail "${alertEmail}" is not an email address`);
   }
   const mailFrom = requireString(raw.mailFrom, "scheduled-jobs:mailFrom", problems);
-  if (mailFrom !== undefined && !isEmail(mailFrom)) {
-    problems.push(`scheduled-jobs:mailFrom "${mailFrom}" is not an email address`);
-  }
-  const opsEmail = optionalString(raw.opsEmail, "scheduled-jobs:opsEmail", problems) ?? alertEmail;
-  if (opsEmail !== undefined && !isEmail(opsEmail)) {
-    problems.push(`scheduled-jobs:opsEmail "${opsEmail}" is not an email address`);
-  }
+  if (mailFrom !== undefined) acceptedByFunction("MAIL_FROM", mailFrom, "scheduled-jobs:mailFrom", problems);
+  const opsEmail = optionalString(raw.opsEmail, "scheduled-jobs:opsEmail", problems);
+  if (opsEmail !== undefined) acceptedByFunction("OPS_EMAIL", opsEmail, "scheduled-jobs:opsEmail", problems);
 
   const absenceMinutes = asNumber(raw.absenceAlertMaxIntervalMinutes) ?? 60;
   if (!Number.isInteger(absenceMinutes) || (absenceMinutes as number) < 1) {
@@ -187,7 +193,7 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
     jobs,
     alertEmail: alertEmail!,
     mailFrom: mailFrom!,
-    opsEmail: opsEmail!,
+    opsEmail: opsEmail ?? alertEmail!,
     absenceAlertMaxIntervalSeconds: (absenceMinutes as number) * 60,
   };
 }
@@ -326,7 +332,7 @@ function resolveFunction(
   raw: unknown,
   jobs: readonly JobSpec[],
   problems: string[],
-): FunctionConfig | undefined {
+): FunctionDeployment | undefined {
   const key = "scheduled-jobs:function";
   const value = (raw ?? {}) as Record<string, unknown>;
   if (typeof value !== "object" || Array.isArray(value)) {
@@ -393,7 +399,7 @@ function resolveFunction(
   };
 }
 
-function resolveDatabase(raw: unknown, prefix: string, problems: string[]): DatabaseConfig | undefined {
+function resolveDatabase(raw: unknown, prefix: string, problems: string[]): DatabaseDeployment | undefined {
   const key = "scheduled-jobs:database";
   if (raw === undefined || raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     problems.push(
@@ -404,6 +410,7 @@ function resolveDatabase(raw: unknown, prefix: string, problems: string[]): Data
   const value = raw as Record<string, unknown>;
   const databaseName = stringField(value, "databaseName", key, problems);
   if (databaseName === undefined) problems.push(`${key}.databaseName is required`);
+  else acceptedByFunction("DB_NAME", databaseName, `${key}.databaseName`, problems);
   const connectionName = stringField(value, "connectionName", key, problems);
   const create = asBoolean(value.create) === true;
   if (create === (connectionName !== undefined)) {
@@ -418,6 +425,7 @@ function resolveDatabase(raw: unknown, prefix: string, problems: string[]): Data
       problems.push(`${key}.connectionName "${connectionName}" must be project:region:instance`);
       return undefined;
     }
+    acceptedByFunction("INSTANCE_CONNECTION_NAME", connectionName, `${key}.connectionName`, problems);
     const allowed = ["connectionName", "databaseName", "createIamUser"];
     for (const field of Object.keys(value)) {
       if (!allowed.includes(field))
@@ -498,8 +506,14 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-function isEmail(value: string): boolean {
-  return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value);
+/**
+ * A stack value that the function reads as variable `name`, checked with the function's own parser
+ * (functions/environment.ts): a stack that deploys is one whose function starts.
+ */
+function acceptedByFunction(name: VariableName, value: string, key: string, problems: string[]): void {
+  for (const problem of problemsWith(name, value)) {
+    problems.push(`${key} "${value}" would be refused by the function (${name}): ${problem}`);
+  }
 }
 
 function requireString(value: unknown, key: string, problems: string[]): string | undefined {
