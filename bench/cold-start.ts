@@ -25,6 +25,7 @@ import pg from "pg";
 import { createAuthenticator } from "../functions/auth.js";
 import { findTask } from "../functions/catalog.js";
 import { createPool } from "../functions/db.js";
+import { writeEnvironment } from "../functions/environment.js";
 import { createLogger } from "../functions/log.js";
 import { createHandler } from "../functions/router.js";
 import { runTask } from "../functions/runner.js";
@@ -232,12 +233,14 @@ async function main(): Promise<void> {
     authMode === "cloud-run" ? stripSignature(identity.signIdToken()) : identity.signIdToken();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
-    NODE_ENV: "production",
-    DATABASE_URL: databaseUrl,
-    AUTH_AUDIENCE: identity.audience,
-    AUTH_ALLOWED_EMAILS: identity.email,
-    AUTH_CERTS_URL: certs.url,
-    AUTH_MODE: authMode,
+    ...writeEnvironment({
+      NODE_ENV: "production",
+      DATABASE_URL: databaseUrl,
+      AUTH_AUDIENCE: [identity.audience],
+      AUTH_ALLOWED_EMAILS: [identity.email],
+      AUTH_CERTS_URL: certs.url,
+      AUTH_MODE: authMode,
+    }),
   };
 
   try {

@@ -10,6 +10,7 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findTask } from "../functions/catalog.js";
+import { writeEnvironment } from "../functions/environment.js";
 import { createPool } from "../functions/db.js";
 import { sqlOf } from "../functions/task-sql.js";
 import { build } from "../scripts/build.js";
@@ -110,11 +111,13 @@ export async function functionFigures(context: BenchContext): Promise<Figure[]> 
   const certs = await serveCerts(identity);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
-    NODE_ENV: "production",
-    DATABASE_URL: databaseUrl,
-    AUTH_AUDIENCE: identity.audience,
-    AUTH_ALLOWED_EMAILS: identity.email,
-    AUTH_CERTS_URL: certs.url,
+    ...writeEnvironment({
+      NODE_ENV: "production",
+      DATABASE_URL: databaseUrl,
+      AUTH_AUDIENCE: [identity.audience],
+      AUTH_ALLOWED_EMAILS: [identity.email],
+      AUTH_CERTS_URL: certs.url,
+    }),
   };
   const taskCall =
     (token = identity.signIdToken()) =>

@@ -30,7 +30,7 @@ export type Group = keyof typeof groups;
 export interface Variable<T> {
   readonly name: string;
   readonly group: Group;
-  /** One line for docs/configuration.md. */
+  /** One line for docs/configuration.md (Markdown, like `required`, `unset` and `deployed`). */
   readonly doc: string;
   /**
    * A credential, or text that may hold one (a connection string's password): no problem quotes its
@@ -130,7 +130,7 @@ const definitions = {
     group: "database",
     doc: "A PostgreSQL connection string (local runs, tests, a database outside Cloud SQL).",
     secret: true,
-    required: "this or INSTANCE_CONNECTION_NAME",
+    required: "this or `INSTANCE_CONNECTION_NAME`",
     example: "postgres://scheduler@127.0.0.1:5432/delivery_app",
     parse(text, problems) {
       const url = urlOf(text);
@@ -148,10 +148,10 @@ const definitions = {
   }),
   INSTANCE_CONNECTION_NAME: define<string>({
     group: "database",
-    doc: "The Cloud SQL instance (<project>:<region>:<instance>), reached through the Cloud SQL Node.js Connector with IAM database authentication.",
+    doc: "The Cloud SQL instance (`<project>:<region>:<instance>`), reached through the Cloud SQL Node.js Connector with IAM database authentication.",
     secret: false,
-    required: "this or DATABASE_URL",
-    deployed: "the stack's instance (scheduled-jobs:database)",
+    required: "this or `DATABASE_URL`",
+    deployed: "the stack's instance (`scheduled-jobs:database`)",
     example: "my-project:europe-west1:delivery-db",
     parse(text, problems) {
       if (instanceConnectionNamePattern.test(text)) return text;
@@ -162,9 +162,9 @@ const definitions = {
   }),
   DB_USER: define<string>({
     group: "database",
-    doc: "The IAM database user: the runtime service account's email without .gserviceaccount.com.",
+    doc: "The IAM database user: the runtime service account's email without `.gserviceaccount.com`.",
     secret: false,
-    required: "with INSTANCE_CONNECTION_NAME",
+    required: "with `INSTANCE_CONNECTION_NAME`",
     deployed: "the runtime service account's IAM database user",
     example: "sched-jobs-runtime@my-project.iam",
     missing:
@@ -176,8 +176,8 @@ const definitions = {
     group: "database",
     doc: "The database on the Cloud SQL instance.",
     secret: false,
-    required: "with INSTANCE_CONNECTION_NAME",
-    deployed: "scheduled-jobs:database.databaseName",
+    required: "with `INSTANCE_CONNECTION_NAME`",
+    deployed: "`scheduled-jobs:database.databaseName`",
     example: "delivery_app",
     missing: "DB_NAME is not set (with INSTANCE_CONNECTION_NAME: the database to use)",
     parse: asText,
@@ -187,7 +187,7 @@ const definitions = {
     group: "database",
     // PUBLIC works from a function without a VPC connector; the connector still encrypts and
     // authorises the connection with IAM, the instance needs no authorised networks.
-    doc: "Which of the instance's addresses the connector uses: PUBLIC (no VPC connector needed; still encrypted and IAM-authorised), PRIVATE or PSC.",
+    doc: "Which of the instance's addresses the connector uses: `PUBLIC` (no VPC connector needed; still encrypted and IAM-authorised), `PRIVATE` or `PSC`.",
     secret: false,
     required: "no",
     default: "PUBLIC",
@@ -217,11 +217,11 @@ const definitions = {
   }),
   AUTH_MODE: define<AuthMode>({
     group: "auth",
-    doc: "verify: the function checks every token's signature; cloud-run: a token whose signature Cloud Run's IAM removed after checking it is judged on its claims.",
+    doc: "`verify`: the function checks every token's signature; `cloud-run`: a token whose signature Cloud Run's IAM removed after checking it is judged on its claims.",
     secret: false,
     required: "no",
     default: "verify",
-    deployed: "cloud-run",
+    deployed: "`cloud-run`",
     example: "cloud-run",
     parse(text, problems) {
       if ((authModes as readonly string[]).includes(text)) return text as AuthMode;
@@ -275,7 +275,7 @@ const definitions = {
   }),
   AUTH_CERTS_URL: define<string>({
     group: "auth",
-    doc: "Where the token-signing certificates are (Google's PEM format or a JWK set); https, or http on loopback only.",
+    doc: "Where the token-signing certificates are (Google's PEM format or a JWK set); `https`, or `http` on loopback only.",
     secret: false,
     required: "no",
     default: googleCertsUrl,
@@ -298,7 +298,7 @@ const definitions = {
   }),
   SENDGRID_API_KEY: define<string>({
     group: "email",
-    doc: "A SendGrid API key in plain text (local runs); set this or SENDGRID_API_KEY_SECRET, not both.",
+    doc: "A SendGrid API key in plain text (local runs); set this or `SENDGRID_API_KEY_SECRET`, not both.",
     secret: true,
     required: "no",
     unset: "with neither key, email tasks write their messages to the log and the local mailbox",
@@ -359,8 +359,8 @@ const definitions = {
     secret: false,
     required: "with a SendGrid key",
     default: LOCAL_MAIL_FROM,
-    unset: `${LOCAL_MAIL_FROM} when nothing is sent`,
-    deployed: "scheduled-jobs:mailFrom",
+    unset: `\`${LOCAL_MAIL_FROM}\` when nothing is sent`,
+    deployed: "`scheduled-jobs:mailFrom`",
     example: "reports@delivery.example",
     missing: "MAIL_FROM is required when a SendGrid key is configured (a sender verified in SendGrid)",
     parse(text, problems) {
@@ -372,10 +372,10 @@ const definitions = {
   }),
   OPS_EMAIL: define<string>({
     group: "email",
-    doc: "Who alert-failed-runs writes to; that task fails without it.",
+    doc: "Who `alert-failed-runs` writes to; that task fails without it.",
     secret: false,
     required: "no",
-    deployed: "scheduled-jobs:opsEmail, else scheduled-jobs:alertEmail",
+    deployed: "`scheduled-jobs:opsEmail`, else `scheduled-jobs:alertEmail`",
     example: "ops@delivery.example",
     parse(text, problems) {
       if (isEmailAddress(text)) return text;
@@ -386,12 +386,12 @@ const definitions = {
   }),
   TASK_OVERRIDES: define<ScheduleOverrides>({
     group: "schedule",
-    doc: 'The stack\'s schedule overrides, JSON {"<task>": {"schedule", "timeZone", "paused"}}, so health and overdue alerts follow what Cloud Scheduler runs.',
+    doc: 'The stack\'s schedule overrides, JSON `{"<task>": {"schedule", "timeZone", "paused"}}`, so health and overdue alerts follow what Cloud Scheduler runs.',
     secret: false,
     required: "no",
     default: {},
     unset: "the catalog's schedules",
-    deployed: "what scheduled-jobs:taskOverrides changes (absent when nothing)",
+    deployed: "what `scheduled-jobs:taskOverrides` changes (absent when nothing)",
     example: '{"archive-old-orders":{"schedule":"0 4 * * 0","timeZone":"Europe/Paris"}}',
     parse: (text, problems) => parseScheduleOverrides({ TASK_OVERRIDES: text }, problems),
     write: (overrides) => JSON.stringify(overrides),
@@ -399,17 +399,17 @@ const definitions = {
   }),
   GOOGLE_CLOUD_PROJECT: define<string>({
     group: "platform",
-    doc: "The project id for the trace field of log lines (projects/<id>/traces/<trace>).",
+    doc: "The project id for the trace field of log lines (`projects/<id>/traces/<trace>`).",
     secret: false,
     required: "no",
-    unset: "GCP_PROJECT; without either, log lines carry no trace field",
+    unset: "`GCP_PROJECT`; without either, log lines carry no trace field",
     example: "my-project",
     parse: asText,
     write: asText,
   }),
   GCP_PROJECT: define<string>({
     group: "platform",
-    doc: "The project id where GOOGLE_CLOUD_PROJECT is unset (older runtimes set this one).",
+    doc: "The project id where `GOOGLE_CLOUD_PROJECT` is unset (older runtimes set this one).",
     secret: false,
     required: "no",
     example: "my-project",
@@ -418,10 +418,10 @@ const definitions = {
   }),
   NODE_ENV: define<string>({
     group: "platform",
-    doc: "Read by functions-framework: production keeps a thrown error's message out of its own answers.",
+    doc: "Read by functions-framework: `production` keeps a thrown error's message out of its own answers.",
     secret: false,
     required: "no",
-    deployed: "production",
+    deployed: "`production`",
     example: "production",
     parse: asText,
     write: asText,

@@ -15,6 +15,7 @@ import type { RunTask } from "../functions/router.js";
 import { runTask } from "../functions/runner.js";
 import { createAuthenticator } from "../functions/auth.js";
 import { parseAuthEnv } from "../functions/config.js";
+import { writeEnvironment } from "../functions/environment.js";
 import type { CertsServer, DevIdentity, IdTokenClaims, TokenSpec } from "../scripts/lib/dev-identity.js";
 import { createDevIdentity, serveCerts, stripSignature } from "../scripts/lib/dev-identity.js";
 import { freePort } from "../scripts/lib/embedded-postgres.js";
@@ -75,14 +76,14 @@ beforeAll(async () => {
   }) as typeof process.stderr.write;
   identity = createDevIdentity({ audience: AUDIENCE, email: SCHEDULER });
   certs = await serveCerts(identity);
-  env = {
+  env = writeEnvironment({
     DATABASE_URL: db.url,
-    AUTH_AUDIENCE: AUDIENCE,
-    AUTH_ALLOWED_EMAILS: SCHEDULER,
+    AUTH_AUDIENCE: [AUDIENCE],
+    AUTH_ALLOWED_EMAILS: [SCHEDULER],
     AUTH_CERTS_URL: certs.url,
     GOOGLE_CLOUD_PROJECT: PROJECT,
-    DB_POOL_MAX: "6",
-  };
+    DB_POOL_MAX: 6,
+  });
   fn = await startFunction({ env });
 });
 
