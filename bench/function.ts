@@ -10,13 +10,12 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findTask } from "../functions/catalog.js";
-import { writeEnvironment } from "../functions/environment.js";
 import { createPool } from "../functions/db.js";
 import { sqlOf } from "../functions/task-sql.js";
 import { build } from "../scripts/build.js";
 import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
 import { applyAppSchema, migrate } from "../scripts/lib/migrate.js";
-import { bootToFirst200, loadOnce, writeHelloWorld } from "./cold-start.js";
+import { bootToFirst200, builtFunctionEnv, loadOnce, writeHelloWorld } from "./cold-start.js";
 import { projectRoot } from "./lib/child.js";
 import type { BenchContext } from "./lib/context.js";
 import { median, now, percentile, sleep } from "./lib/measure.js";
@@ -109,16 +108,7 @@ export async function functionFigures(context: BenchContext): Promise<Figure[]> 
   const eager = writeEagerWorld();
   const identity = createDevIdentity({ audience: "http://localhost:8080" });
   const certs = await serveCerts(identity);
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    ...writeEnvironment({
-      NODE_ENV: "production",
-      DATABASE_URL: databaseUrl,
-      AUTH_AUDIENCE: [identity.audience],
-      AUTH_ALLOWED_EMAILS: [identity.email],
-      AUTH_CERTS_URL: certs.url,
-    }),
-  };
+  const env = builtFunctionEnv(databaseUrl, identity, certs);
   const taskCall =
     (token = identity.signIdToken()) =>
     (base: string) =>

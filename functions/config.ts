@@ -143,6 +143,11 @@ export function parseEmailEnv(env: Env): ParsedSection<EmailConfig> {
   return section(problems, config);
 }
 
+/** The project id for log lines' trace field: GOOGLE_CLOUD_PROJECT, else GCP_PROJECT. */
+export function projectIdOf(env: Env, problems: string[] = []): string | undefined {
+  return readVariable(env, "GOOGLE_CLOUD_PROJECT", problems) ?? readVariable(env, "GCP_PROJECT", problems);
+}
+
 /** Reads and checks the function's environment. Pure: no connection, no file, no network. */
 export function parseConfig(env: Env): ParsedConfig {
   const problems: string[] = [];
@@ -160,8 +165,7 @@ export function parseConfig(env: Env): ParsedConfig {
       "neither SENDGRID_API_KEY nor SENDGRID_API_KEY_SECRET is set: email tasks write their messages to the log and the local mailbox instead of sending them",
     );
   }
-  const projectId =
-    readVariable(env, "GOOGLE_CLOUD_PROJECT", problems) ?? readVariable(env, "GCP_PROJECT", problems);
+  const projectId = projectIdOf(env, problems);
   const scheduleOverrides = readVariable(env, "TASK_OVERRIDES", problems);
   if (
     problems.length > 0 ||
