@@ -72,11 +72,11 @@ export const googleCertsUrl = "https://www.googleapis.com/oauth2/v1/certs";
 /** A development address: where mail would come from locally when MAIL_FROM is unset and nothing is sent. */
 export const LOCAL_MAIL_FROM = "scheduled-jobs@localhost.localdomain";
 
-export const authModes = ["verify", "cloud-run"] as const satisfies readonly AuthMode[];
-export const ipTypes = ["PUBLIC", "PRIVATE", "PSC"] as const;
+const authModes = ["verify", "cloud-run"] as const satisfies readonly AuthMode[];
+const ipTypes = ["PUBLIC", "PRIVATE", "PSC"] as const;
 export type IpType = (typeof ipTypes)[number];
 
-export const MAX_POOL_MAX = 50;
+const MAX_POOL_MAX = 50;
 
 const emailPattern = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
 const secretVersionPattern = /^projects\/[^/\s]+\/secrets\/[^/\s]+\/versions\/[^/\s]+$/;
