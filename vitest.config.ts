@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     exclude: ["test/reliability/**", "test/pg-cron/**", "node_modules/**"],
-    globalSetup: ["test/global-setup.ts"],
+    globalSetup: ["test/sql-setup.ts", "test/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",

@@ -7,6 +7,7 @@ export default defineConfig({
     include: ["test/pg-cron/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    globalSetup: ["test/sql-setup.ts"],
     pool: "forks",
   },
 });

@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/reliability/**/*.test.ts"],
-    globalSetup: ["test/global-setup.ts", "test/reliability/build-setup.ts"],
+    globalSetup: ["test/sql-setup.ts", "test/global-setup.ts", "test/reliability/build-setup.ts"],
     testTimeout: 300_000,
     hookTimeout: 120_000,
     pool: "forks",

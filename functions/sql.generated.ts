@@ -1,4 +1,4 @@
-// Generated from sql/tasks/*.sql by `npm run sql:generate`. Do not edit: edit the .sql files.
+// Generated from sql/tasks/*.sql (by `npm run build`, `npm run task`, `npm test` or `npm run sql:generate`). Do not edit: edit the .sql files.
 import type { TaskSqlFile } from "./task-sql.js";
 
 export const taskSql: Readonly<Record<string, TaskSqlFile>> = {

@@ -2,7 +2,8 @@
  * `npm run build`: the deployable function in dist/function/.
  *
  * - `index.js`: functions/index.ts and everything it needs, bundled by esbuild as ESM (the task SQL
- *   is already inlined through functions/sql.generated.ts, so the function reads no files). Modules
+ *   is inlined through functions/sql.generated.ts, regenerated first when sql/tasks changed, so the
+ *   bundle has the SQL of the .sql files and the function reads no files). Modules
  *   loaded on first use (the health report, the email tasks) become chunks of their own under
  *   `chunks/`, so a SQL request never parses them.
  * - `package.json`: "type": "module", "main", engines, and as dependencies exactly the packages the
@@ -17,6 +18,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
+import { refreshGeneratedSql } from "./generate-sql.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -35,6 +37,8 @@ export interface BuildResult {
   readonly outDir: string;
   readonly files: { readonly path: string; readonly bytes: number }[];
   readonly dependencies: Record<string, string>;
+  /** The generated files rewritten first because sql/tasks changed. */
+  readonly regenerated: readonly string[];
 }
 
 function packageOf(specifier: string): string {
@@ -43,6 +47,7 @@ function packageOf(specifier: string): string {
 }
 
 export async function build(outDir = join(root, "dist", "function")): Promise<BuildResult> {
+  const regenerated = refreshGeneratedSql();
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const result = await esbuild.build({
@@ -106,12 +111,14 @@ export async function build(outDir = join(root, "dist", "function")): Promise<Bu
   const files = Object.entries(result.metafile.outputs)
     .filter(([path]) => !path.endsWith(".map"))
     .map(([path, output]) => ({ path: relative(outDir, join(root, path)), bytes: output.bytes }));
-  return { outDir, files, dependencies };
+  return { outDir, files, dependencies, regenerated };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = performance.now();
   const built = await build(process.argv[2] ? resolve(process.argv[2]) : undefined);
+  if (built.regenerated.length > 0)
+    console.log(`sql/tasks changed: regenerated ${built.regenerated.join(", ")}`);
   for (const file of built.files)
     console.log(`${relative(root, join(built.outDir, file.path))}  ${(file.bytes / 1024).toFixed(1)} KiB`);
   console.log(

@@ -437,6 +437,10 @@ function describeRun(result: {
 }
 
 async function runDirectly(io: Io, task: TaskDefinition, options: RunOptions): Promise<number> {
+  const { refreshGeneratedSql } = await import("./generate-sql.js");
+  const regenerated = refreshGeneratedSql();
+  if (regenerated.length > 0) io.err(`sql/tasks changed: regenerated ${regenerated.join(", ")}`);
+  // Only now: the runner's module graph reads functions/sql.generated.ts when it loads.
   const { runTask } = await import("../functions/runner.js");
   return withPool(io, async (pool, where) => {
     if (!options.json) io.err(`running ${task.name} directly against ${where}`);

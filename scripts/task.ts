@@ -8,7 +8,7 @@ import { findTask, taskNames } from "../functions/catalog.js";
 import { createPool } from "../functions/db.js";
 import { ScheduledTaskError } from "../functions/errors.js";
 import { createLogger } from "../functions/log.js";
-import { runTask } from "../functions/runner.js";
+import { refreshGeneratedSql } from "./generate-sql.js";
 
 export const exitCodes = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
 
@@ -41,6 +41,14 @@ if (!url) {
 }
 
 // Progress lines go to stderr; stdout carries only the run's JSON.
+try {
+  const regenerated = refreshGeneratedSql();
+  if (regenerated.length > 0) console.error(`sql/tasks changed: regenerated ${regenerated.join(", ")}`);
+} catch (error) {
+  fail(exitCodes.failed, (error as Error).message);
+}
+// Only now: the runner's module graph reads functions/sql.generated.ts when it loads.
+const { runTask } = await import("../functions/runner.js");
 const log = createLogger({}, (line) => process.stderr.write(`${line}\n`));
 const pool = createPool({ connectionString: url, max: 2, log });
 let code: number;

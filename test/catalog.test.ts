@@ -3,8 +3,6 @@ import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
 import { findTask, tasks, timeZoneOf } from "../functions/catalog.js";
 import { taskSql } from "../functions/sql.generated.js";
-import { renderTaskSqlModule, generatedPath } from "../scripts/generate-sql.js";
-import { readFileSync } from "node:fs";
 
 describe("task catalog", () => {
   it.each(tasks.map((task) => [task.name, task] as const))(
@@ -49,10 +47,6 @@ describe("task catalog", () => {
         expect(sql?.statement, task.name).toBeTruthy();
       }
     }
-  });
-
-  it("when sql/tasks changes, then functions/sql.generated.ts has been regenerated", () => {
-    expect(readFileSync(generatedPath, "utf8")).toBe(renderTaskSqlModule());
   });
 
   it("when an unknown or hostile name is looked up, then nothing is found", () => {

@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { TaskDefinition } from "../functions/catalog.js";
 import { runnerOf, tasks } from "../functions/catalog.js";
-import { renderPgCronSetupFiles } from "../scripts/generate-pg-cron.js";
 import type { PgCronScope } from "../scripts/lib/pg-cron.js";
 import { JOB_MARKER, renderPgCronSetup } from "../scripts/lib/pg-cron.js";
 import { readTaskSqlFiles } from "../scripts/lib/sql-files.js";
@@ -28,13 +27,6 @@ function scheduledJobs(script: string): [string, string][] {
 }
 
 describe("the generated pg_cron setup scripts", () => {
-  it.each(renderPgCronSetupFiles().map((file) => [file.fileName, file] as const))(
-    "when %s is compared with a fresh rendering, then it is up to date (run `npm run pg-cron:generate`)",
-    (_, file) => {
-      expect(readFileSync(file.path, "utf8")).toBe(file.content);
-    },
-  );
-
   it("when the catalog is rendered, then every SQL task is scheduled once, under its name and schedule", () => {
     const committed = readFileSync(new URL("../sql/pg_cron_setup.sql", import.meta.url), "utf8");
     expect(scheduledJobs(committed)).toEqual(

@@ -143,7 +143,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // --- the function: the deployable bundle under the real framework ---
     const functionDir = options.functionDir ?? join(ROOT, "dist", "function");
     const { build } = await import("../build.js");
-    await build(functionDir);
+    const built = await build(functionDir);
+    if (built.regenerated.length > 0) log(`sql/tasks changed: regenerated ${built.regenerated.join(", ")}`);
     const recent: string[] = [];
     const child = spawnFunction(
       functionDir,
