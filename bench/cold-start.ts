@@ -22,15 +22,18 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import * as functions from "@google-cloud/functions-framework";
 import { getTestServer } from "@google-cloud/functions-framework/testing";
 import pg from "pg";
+import type { AuthMode } from "../functions/auth.js";
 import { createAuthenticator } from "../functions/auth.js";
 import { findTask, tasks } from "../functions/catalog.js";
 import { resolveJobs } from "../functions/jobs.js";
 import { createPool } from "../functions/db.js";
+import { writeEnvironment } from "../functions/environment.js";
 import { createLogger } from "../functions/log.js";
 import { createHandler } from "../functions/router.js";
 import { runTask } from "../functions/runner.js";
 import { sqlOf } from "../functions/task-sql.js";
 import { build } from "../scripts/build.js";
+import type { CertsServer, DevIdentity } from "../scripts/lib/dev-identity.js";
 import { createDevIdentity, serveCerts, stripSignature } from "../scripts/lib/dev-identity.js";
 import type { EmbeddedServer } from "../scripts/lib/embedded-postgres.js";
 import { freePort, startEmbeddedPostgres } from "../scripts/lib/embedded-postgres.js";
@@ -94,6 +97,26 @@ export async function loadOnce(entry: string, env: NodeJS.ProcessEnv): Promise<[
   const match = /IMPORT_MS=([\d.]+)/.exec(stderr);
   if (code !== 0 || !match) throw new Error(`loading ${entry} failed (${code}): ${stderr}`);
   return [wall, Number(match[1])];
+}
+
+/** The built function's process environment for these benchmarks: PATH, and the function's own. */
+export function builtFunctionEnv(
+  databaseUrl: string,
+  identity: DevIdentity,
+  certs: CertsServer,
+  authMode: AuthMode = "verify",
+): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    ...writeEnvironment({
+      NODE_ENV: "production",
+      DATABASE_URL: databaseUrl,
+      AUTH_AUDIENCE: [identity.audience],
+      AUTH_ALLOWED_EMAILS: [identity.email],
+      AUTH_CERTS_URL: certs.url,
+      AUTH_MODE: authMode,
+    }),
+  };
 }
 
 /** Spawns functions-framework and polls until `probe` answers 200: ms from spawn to that answer. */
@@ -232,15 +255,7 @@ async function main(): Promise<void> {
   const certs = await serveCerts(identity);
   const mintToken = (): string =>
     authMode === "cloud-run" ? stripSignature(identity.signIdToken()) : identity.signIdToken();
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    NODE_ENV: "production",
-    DATABASE_URL: databaseUrl,
-    AUTH_AUDIENCE: identity.audience,
-    AUTH_ALLOWED_EMAILS: identity.email,
-    AUTH_CERTS_URL: certs.url,
-    AUTH_MODE: authMode,
-  };
+  const env = builtFunctionEnv(databaseUrl, identity, certs, authMode);
 
   try {
     // 1. Module load, interleaved.

@@ -15,7 +15,7 @@ import { sqlOf } from "../functions/task-sql.js";
 import { build } from "../scripts/build.js";
 import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
 import { applyAppSchema, migrate } from "../scripts/lib/migrate.js";
-import { bootToFirst200, loadOnce, writeHelloWorld } from "./cold-start.js";
+import { bootToFirst200, builtFunctionEnv, loadOnce, writeHelloWorld } from "./cold-start.js";
 import { projectRoot } from "./lib/child.js";
 import type { BenchContext } from "./lib/context.js";
 import { median, now, percentile, sleep } from "./lib/measure.js";
@@ -108,14 +108,7 @@ export async function functionFigures(context: BenchContext): Promise<Figure[]> 
   const eager = writeEagerWorld();
   const identity = createDevIdentity({ audience: "http://localhost:8080" });
   const certs = await serveCerts(identity);
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    NODE_ENV: "production",
-    DATABASE_URL: databaseUrl,
-    AUTH_AUDIENCE: identity.audience,
-    AUTH_ALLOWED_EMAILS: identity.email,
-    AUTH_CERTS_URL: certs.url,
-  };
+  const env = builtFunctionEnv(databaseUrl, identity, certs);
   const taskCall =
     (token = identity.signIdToken()) =>
     (base: string) =>

@@ -7,7 +7,7 @@
 import type { AuthDeps } from "./auth.js";
 import { createAuthenticator } from "./auth.js";
 import type { Env, FunctionConfig } from "./config.js";
-import { parseConfig } from "./config.js";
+import { parseConfig, projectIdOf } from "./config.js";
 import type { PoolProvider } from "./database.js";
 import { createPoolProvider } from "./database.js";
 import { answerFrameworkErrorsAsJson } from "./framework-errors.js";
@@ -50,7 +50,7 @@ export function createScheduledTasksFunction(options: ScheduledTasksOptions): Sc
       `the function refuses every request until its configuration is fixed (${problems.length} problem${problems.length === 1 ? "" : "s"})`,
     );
     return {
-      handler: createRefusingHandler(log, options.env.GOOGLE_CLOUD_PROJECT),
+      handler: createRefusingHandler(log, projectIdOf(options.env)),
       config: undefined,
       problems,
       close: async () => undefined,

@@ -51,9 +51,6 @@ export interface AuthDeps {
   log?: Logger;
 }
 
-/** Google's OAuth2 signing certificates in PEM format (a JSON object, kid → X.509 certificate). */
-export const googleCertsUrl = "https://www.googleapis.com/oauth2/v1/certs";
-
 /**
  * Sixty seconds: Google's servers and Cloud Run instances keep NTP-synchronised time, so real skew is
  * far below this, while a developer machine or CI runner can drift by tens of seconds. It is small
@@ -481,8 +478,8 @@ export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Au
 }
 
 /**
- * The authenticator of a function whose authentication is not configured (`parseAuthEnv` found
- * problems): it refuses every request. A server-side fault (500), not the caller's; the problems
+ * The authenticator of a function whose authentication is not configured (`parseAuthEnv` in
+ * config.ts found problems): it refuses every request. A server-side fault (500), not the caller's; the problems
  * themselves go to the log once, at cold start, not to callers.
  */
 export function createRefusingAuthenticator(): Authenticator {
@@ -493,84 +490,5 @@ export function createRefusingAuthenticator(): Authenticator {
         "authentication is not configured on this function, so every request is refused; its log says why",
       );
     },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Configuration
-
-function listOf(value: string | undefined): string[] {
-  return (value ?? "")
-    .split(",")
-    .map((item) => item.trim())
-    .filter((item) => item !== "");
-}
-
-const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
-/**
- * Reads `AUTH_MODE`, `AUTH_AUDIENCE`, `AUTH_ALLOWED_EMAILS` and `AUTH_CERTS_URL`. Fails closed: without
- * an audience or an allowed email there is no `config`, and the function must refuse every request.
- */
-export function parseAuthEnv(env: Record<string, string | undefined>): {
-  config?: AuthConfig;
-  problems: string[];
-} {
-  const problems: string[] = [];
-
-  const modeValue = env.AUTH_MODE?.trim() || "verify";
-  let mode: AuthMode = "verify";
-  if (modeValue === "verify" || modeValue === "cloud-run") mode = modeValue;
-  else problems.push(`AUTH_MODE must be "verify" or "cloud-run", not ${quote(modeValue)}`);
-
-  const audiences = listOf(env.AUTH_AUDIENCE);
-  if (audiences.length === 0) {
-    problems.push(
-      "AUTH_AUDIENCE is not set: set it to the audience of the scheduler's ID tokens (the function's URL); " +
-        "without it every request is refused",
-    );
-  }
-  for (const audience of audiences) {
-    if (/\s/.test(audience)) problems.push(`AUTH_AUDIENCE entry ${quote(audience)} contains whitespace`);
-  }
-
-  const emails = listOf(env.AUTH_ALLOWED_EMAILS).map(asciiLowerCase);
-  if (emails.length === 0) {
-    problems.push(
-      "AUTH_ALLOWED_EMAILS is not set: list the service account emails allowed to call the function " +
-        "(comma-separated); without it every request is refused",
-    );
-  }
-  for (const email of emails) {
-    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
-      problems.push(`AUTH_ALLOWED_EMAILS entry ${quote(email)} is not an email address`);
-    }
-  }
-
-  const certsUrl = env.AUTH_CERTS_URL?.trim() || googleCertsUrl;
-  let url: URL | undefined;
-  try {
-    url = new URL(certsUrl);
-  } catch {
-    problems.push(`AUTH_CERTS_URL ${quote(certsUrl)} is not a URL`);
-  }
-  if (url) {
-    // Whoever serves the certificates decides which tokens are genuine: plain HTTP only on loopback.
-    const loopback = loopbackHosts.has(url.hostname);
-    if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-      problems.push(`AUTH_CERTS_URL ${quote(certsUrl)} must use https (plain http only for localhost)`);
-    }
-  }
-
-  if (problems.length > 0) return { problems };
-  return {
-    config: {
-      mode,
-      audiences,
-      allowedEmails: new Set(emails),
-      certsUrl,
-      clockSkewSeconds: defaultClockSkewSeconds,
-    },
-    problems,
   };
 }

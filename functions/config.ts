@@ -1,19 +1,22 @@
 /**
  * The function's configuration: every environment read of the function happens here, once, at cold
- * start. `parseConfig` takes the environment as a parameter (tests are table-driven) and returns a
- * typed configuration or one precise message per problem. Messages name variables, never values:
- * a value may be a connection string with a password in it.
+ * start, through the environment contract (functions/environment.ts: each variable's parser). This
+ * module adds the rules between variables (a database is one of two kinds, a SendGrid key needs a
+ * sender). `parseConfig` takes the environment as a parameter (tests are table-driven) and returns a
+ * typed configuration or one precise message per problem. Messages name variables, never secret
+ * values: a value may be a connection string with a password in it.
  */
 import type { AuthConfig } from "./auth.js";
-import { parseAuthEnv } from "./auth.js";
+import { defaultClockSkewSeconds } from "./auth.js";
 import type { TaskDefinition } from "./catalog.js";
 import { tasks } from "./catalog.js";
 import type { EmailConfig } from "./email/config.js";
-import { EmailConfigError, parseEmailEnv } from "./email/config.js";
+import type { Env, IpType } from "./environment.js";
+import { isSet, readVariable, requireVariable } from "./environment.js";
 import type { Job } from "./jobs.js";
 import { resolveJobs } from "./jobs.js";
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env, IpType } from "./environment.js";
 
 /** How the function reaches PostgreSQL. */
 export type DatabaseConfig =
@@ -35,7 +38,7 @@ export interface FunctionConfig {
   readonly email: EmailConfig;
   /** For the trace field of log lines (`projects/<id>/traces/<trace>`). */
   readonly projectId: string | undefined;
-  /** Every task as this deployment schedules it (the catalog with TASK_OVERRIDES applied). */
+  /** Every task as this deployment schedules it: the catalog with TASK_OVERRIDES applied (`resolveJobs`). */
   readonly jobs: readonly Job[];
 }
 
@@ -47,70 +50,40 @@ export interface ParsedConfig {
   readonly warnings: string[];
 }
 
-const DEFAULT_POOL_MAX = 2;
-const MAX_POOL_MAX = 50;
-const instanceConnectionNamePattern = /^[a-z0-9][a-z0-9.:-]*:[a-z0-9-]+:[a-z0-9][a-z0-9-]*$/i;
-const ipTypes = ["PUBLIC", "PRIVATE", "PSC"] as const;
-export type IpType = (typeof ipTypes)[number];
+/** One part of the configuration: its settings, or none and every problem that stopped them. */
+export interface ParsedSection<T> {
+  readonly config?: T;
+  readonly problems: string[];
+}
 
-function value(env: Env, name: string): string | undefined {
-  const raw = env[name];
-  if (raw === undefined) return undefined;
-  const trimmed = raw.trim();
-  return trimmed === "" ? undefined : trimmed;
+function section<T>(problems: string[], config: T | undefined): ParsedSection<T> {
+  return problems.length > 0 || config === undefined ? { problems } : { config, problems };
+}
+
+/** DATABASE_URL, or INSTANCE_CONNECTION_NAME with DB_USER, DB_NAME and DB_IP_TYPE. */
+export function parseDatabaseEnv(env: Env): ParsedSection<DatabaseConfig> {
+  const problems: string[] = [];
+  return section(problems, parseDatabase(env, problems));
 }
 
 function parseDatabase(env: Env, problems: string[]): DatabaseConfig | undefined {
-  const url = value(env, "DATABASE_URL");
-  const instance = value(env, "INSTANCE_CONNECTION_NAME");
+  const url = isSet(env, "DATABASE_URL");
+  const instance = isSet(env, "INSTANCE_CONNECTION_NAME");
   if (url && instance) {
     problems.push("set either DATABASE_URL or INSTANCE_CONNECTION_NAME (with DB_USER and DB_NAME), not both");
     return undefined;
   }
   if (url) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(url);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:")) {
-      problems.push("DATABASE_URL is not a postgres:// or postgresql:// URL");
-      return undefined;
-    }
-    if (!parsed.hostname && !parsed.searchParams.get("host")) {
-      problems.push("DATABASE_URL names no host");
-      return undefined;
-    }
-    return { kind: "url", connectionString: url };
+    const connectionString = readVariable(env, "DATABASE_URL", problems);
+    return connectionString === undefined ? undefined : { kind: "url", connectionString };
   }
   if (instance) {
-    const before = problems.length;
-    if (!instanceConnectionNamePattern.test(instance)) {
-      problems.push("INSTANCE_CONNECTION_NAME must look like <project>:<region>:<instance>");
-    }
-    const user = value(env, "DB_USER");
-    const database = value(env, "DB_NAME");
-    if (!user) {
-      problems.push(
-        "DB_USER is not set (with INSTANCE_CONNECTION_NAME: the IAM database user, e.g. the service account email without .gserviceaccount.com)",
-      );
-    }
-    if (!database) problems.push("DB_NAME is not set (with INSTANCE_CONNECTION_NAME: the database to use)");
-    // PUBLIC works from a function without a VPC connector; the connector still encrypts and
-    // authorises the connection with IAM, the instance needs no authorised networks.
-    const ipType = (value(env, "DB_IP_TYPE") ?? "PUBLIC").toUpperCase();
-    if (!(ipTypes as readonly string[]).includes(ipType)) {
-      problems.push(`DB_IP_TYPE must be one of ${ipTypes.join(", ")}`);
-    }
-    if (problems.length > before || !user || !database) return undefined;
-    return {
-      kind: "cloud-sql",
-      instanceConnectionName: instance,
-      user,
-      database,
-      ipType: ipType as IpType,
-    };
+    const instanceConnectionName = readVariable(env, "INSTANCE_CONNECTION_NAME", problems);
+    const user = requireVariable(env, "DB_USER", problems);
+    const database = requireVariable(env, "DB_NAME", problems);
+    const ipType = readVariable(env, "DB_IP_TYPE", problems);
+    if (!instanceConnectionName || !user || !database || !ipType) return undefined;
+    return { kind: "cloud-sql", instanceConnectionName, user, database, ipType };
   }
   problems.push(
     "no database configured: set DATABASE_URL, or INSTANCE_CONNECTION_NAME with DB_USER and DB_NAME",
@@ -118,72 +91,114 @@ function parseDatabase(env: Env, problems: string[]): DatabaseConfig | undefined
   return undefined;
 }
 
-function parsePoolMax(env: Env, problems: string[]): number {
-  const raw = value(env, "DB_POOL_MAX");
-  if (raw === undefined) return DEFAULT_POOL_MAX;
-  const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(parsed) || parsed < 1 || parsed > MAX_POOL_MAX) {
-    problems.push(`DB_POOL_MAX must be a whole number from 1 to ${MAX_POOL_MAX}`);
-    return DEFAULT_POOL_MAX;
-  }
-  return parsed;
-}
-
-/** The email tasks' settings, by their own parser (pure, like this one). */
-function parseEmail(env: Env, problems: string[], warnings: string[]): EmailConfig | undefined {
-  let email: EmailConfig;
-  try {
-    email = parseEmailEnv(env);
-  } catch (error) {
-    if (!(error instanceof EmailConfigError)) throw error;
-    problems.push(...error.problems);
-    return undefined;
-  }
-  const hasEmailTasks = (tasks as readonly TaskDefinition[]).some((task) => task.kind === "email");
-  if (hasEmailTasks && email.key.source === "none") {
-    warnings.push(
-      "neither SENDGRID_API_KEY nor SENDGRID_API_KEY_SECRET is set: email tasks write their messages to the log and the local mailbox instead of sending them",
-    );
-  }
-  return email;
+/**
+ * AUTH_MODE, AUTH_AUDIENCE, AUTH_ALLOWED_EMAILS and AUTH_CERTS_URL. Fails closed: without an audience
+ * or an allowed email there is no `config`, and the function must refuse every request.
+ */
+export function parseAuthEnv(env: Env): ParsedSection<AuthConfig> {
+  const problems: string[] = [];
+  const mode = readVariable(env, "AUTH_MODE", problems);
+  const audiences = requireVariable(env, "AUTH_AUDIENCE", problems);
+  const allowedEmails = requireVariable(env, "AUTH_ALLOWED_EMAILS", problems);
+  const certsUrl = readVariable(env, "AUTH_CERTS_URL", problems);
+  const config =
+    mode && audiences && allowedEmails && certsUrl
+      ? {
+          mode,
+          audiences,
+          allowedEmails: new Set(allowedEmails),
+          certsUrl,
+          clockSkewSeconds: defaultClockSkewSeconds,
+        }
+      : undefined;
+  return section(problems, config);
 }
 
 /**
- * TASK_OVERRIDES: a JSON object {taskName: {schedule?, timeZone?, paused?, attemptDeadlineSeconds?}},
- * what the Pulumi program (or the local stack) resolved from the stack's config. The function
- * resolves it again with the same rule (`resolveJobs`), so its lookups, /health and alerts follow
- * the schedule Cloud Scheduler really uses.
+ * The email tasks' settings: SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET (a Secret Manager version
+ * name), SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL and SENDGRID_SECRET_REFRESH_SECONDS.
  */
-export function parseScheduleOverrides(env: Env, problems: string[]): readonly Job[] {
-  const raw = value(env, "TASK_OVERRIDES");
-  let overrides: unknown;
-  if (raw !== undefined) {
-    try {
-      overrides = JSON.parse(raw);
-    } catch {
-      problems.push("TASK_OVERRIDES is not valid JSON");
-    }
+export function parseEmailEnv(env: Env): ParsedSection<EmailConfig> {
+  const problems: string[] = [];
+  let key: EmailConfig["key"] = { source: "none" };
+  if (isSet(env, "SENDGRID_API_KEY") && isSet(env, "SENDGRID_API_KEY_SECRET")) {
+    problems.push("set SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET, not both");
+  } else if (isSet(env, "SENDGRID_API_KEY")) {
+    const apiKey = readVariable(env, "SENDGRID_API_KEY", problems);
+    if (apiKey) key = { source: "env", apiKey };
+  } else if (isSet(env, "SENDGRID_API_KEY_SECRET")) {
+    const secretVersion = readVariable(env, "SENDGRID_API_KEY_SECRET", problems);
+    if (secretVersion) key = { source: "secret-manager", secretVersion };
   }
-  const resolved = resolveJobs(tasks, { overrides, source: "TASK_OVERRIDES" });
-  problems.push(...resolved.problems);
-  return resolved.jobs;
+  const baseUrl = readVariable(env, "SENDGRID_BASE_URL", problems);
+  // Without a key nothing is sent, and the local address does; SendGrid needs a verified sender.
+  const mailFrom =
+    key.source === "none"
+      ? readVariable(env, "MAIL_FROM", problems)
+      : requireVariable(env, "MAIL_FROM", problems);
+  const opsEmail = readVariable(env, "OPS_EMAIL", problems);
+  const secretRefreshSeconds = readVariable(env, "SENDGRID_SECRET_REFRESH_SECONDS", problems);
+  const config =
+    mailFrom !== undefined && secretRefreshSeconds !== undefined
+      ? { key, baseUrl, mailFrom, opsEmail, secretRefreshSeconds }
+      : undefined;
+  return section(problems, config);
+}
+
+/** The project id for log lines' trace field: GOOGLE_CLOUD_PROJECT, else GCP_PROJECT. */
+export function projectIdOf(env: Env, problems: string[] = []): string | undefined {
+  return readVariable(env, "GOOGLE_CLOUD_PROJECT", problems) ?? readVariable(env, "GCP_PROJECT", problems);
 }
 
 /** Reads and checks the function's environment. Pure: no connection, no file, no network. */
 export function parseConfig(env: Env): ParsedConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const database = parseDatabase(env, problems);
-  const poolMax = parsePoolMax(env, problems);
+  const database = parseDatabaseEnv(env);
+  problems.push(...database.problems);
+  const poolMax = readVariable(env, "DB_POOL_MAX", problems);
   const auth = parseAuthEnv(env);
   problems.push(...auth.problems);
-  const email = parseEmail(env, problems, warnings);
-  const projectId = value(env, "GOOGLE_CLOUD_PROJECT") ?? value(env, "GCP_PROJECT");
-  const jobs = parseScheduleOverrides(env, problems);
-  if (problems.length > 0 || !database || !auth.config || !email) return { problems, warnings };
+  const email = parseEmailEnv(env);
+  problems.push(...email.problems);
+  const hasEmailTasks = (tasks as readonly TaskDefinition[]).some((task) => task.kind === "email");
+  if (hasEmailTasks && email.config?.key.source === "none") {
+    warnings.push(
+      "neither SENDGRID_API_KEY nor SENDGRID_API_KEY_SECRET is set: email tasks write their messages to the log and the local mailbox instead of sending them",
+    );
+  }
+  const projectId = projectIdOf(env, problems);
+  const jobs = parseJobs(env, problems);
+  if (
+    problems.length > 0 ||
+    !database.config ||
+    poolMax === undefined ||
+    !auth.config ||
+    !email.config ||
+    !jobs
+  ) {
+    return { problems, warnings };
+  }
   return {
-    config: { database, poolMax, auth: auth.config, email, projectId, jobs },
+    config: {
+      database: database.config,
+      poolMax,
+      auth: auth.config,
+      email: email.config,
+      projectId,
+      jobs,
+    },
     problems,
     warnings,
   };
+}
+
+/**
+ * The jobs this deployment runs: TASK_OVERRIDES (what the Pulumi program or the local stack resolved
+ * from the stack's config) applied to the catalog by the same rule, so the function's lookups,
+ * /health and alerts follow the schedule Cloud Scheduler really uses. Undefined with a problem.
+ */
+export function parseJobs(env: Env, problems: string[]): readonly Job[] | undefined {
+  const overrides = readVariable(env, "TASK_OVERRIDES", problems);
+  return overrides === undefined ? undefined : resolveJobs(tasks, { overrides }).jobs;
 }

@@ -11,6 +11,8 @@ import { tasks } from "../functions/catalog.js";
 import type { Job } from "../functions/jobs.js";
 import { cloudJobs, resolveJobs } from "../functions/jobs.js";
 import { longestIntervalSeconds } from "../functions/schedule.js";
+import type { VariableName } from "../functions/environment.js";
+import { isEmailAddress, problemsWith } from "../functions/environment.js";
 /** A 2nd gen HTTP function may run for at most 60 minutes. */
 export const FUNCTION_TIMEOUT_MAX_SECONDS = 3600;
 /**
@@ -31,7 +33,11 @@ export interface JobSpec extends Job {
   readonly intervalSeconds: number;
 }
 
-export type DatabaseConfig =
+/**
+ * The Cloud SQL instance the stack creates or uses (not the function's own `DatabaseConfig`, which
+ * is how the running function connects).
+ */
+export type DatabaseDeployment =
   | {
       readonly mode: "create";
       readonly instanceName: string;
@@ -53,7 +59,11 @@ export type DatabaseConfig =
       readonly createIamUser: boolean;
     };
 
-export interface FunctionConfig {
+/**
+ * How the stack deploys the function as a Cloud Run service (not the function's own `FunctionConfig`,
+ * which it reads from its environment at cold start).
+ */
+export interface FunctionDeployment {
   readonly name: string;
   readonly memory: string;
   readonly cpu: string | undefined;
@@ -70,8 +80,8 @@ export interface StackConfig {
   readonly region: string;
   /** Prefix of service account ids, the source bucket and alert names. */
   readonly prefix: string;
-  readonly function: FunctionConfig;
-  readonly database: DatabaseConfig;
+  readonly function: FunctionDeployment;
+  readonly database: DatabaseDeployment;
   /** The jobs Cloud Scheduler runs. */
   readonly jobs: readonly JobSpec[];
   /** Every task as the stack schedules it, pg_cron's too (what the function is told: TASK_OVERRIDES). */
@@ -145,17 +155,13 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
   const database = resolveDatabase(raw.database, prefix, problems);
 
   const alertEmail = requireString(raw.alertEmail, "scheduled-jobs:alertEmail", problems);
-  if (alertEmail !== undefined && !isEmail(alertEmail)) {
+  if (alertEmail !== undefined && !isEmailAddress(alertEmail)) {
     problems.push(`scheduled-jobs:alertEmail "${alertEmail}" is not an email address`);
   }
   const mailFrom = requireString(raw.mailFrom, "scheduled-jobs:mailFrom", problems);
-  if (mailFrom !== undefined && !isEmail(mailFrom)) {
-    problems.push(`scheduled-jobs:mailFrom "${mailFrom}" is not an email address`);
-  }
-  const opsEmail = optionalString(raw.opsEmail, "scheduled-jobs:opsEmail", problems) ?? alertEmail;
-  if (opsEmail !== undefined && !isEmail(opsEmail)) {
-    problems.push(`scheduled-jobs:opsEmail "${opsEmail}" is not an email address`);
-  }
+  if (mailFrom !== undefined) acceptedByFunction("MAIL_FROM", mailFrom, "scheduled-jobs:mailFrom", problems);
+  const opsEmail = optionalString(raw.opsEmail, "scheduled-jobs:opsEmail", problems);
+  if (opsEmail !== undefined) acceptedByFunction("OPS_EMAIL", opsEmail, "scheduled-jobs:opsEmail", problems);
 
   const absenceMinutes = asNumber(raw.absenceAlertMaxIntervalMinutes) ?? 60;
   if (!Number.isInteger(absenceMinutes) || (absenceMinutes as number) < 1) {
@@ -175,7 +181,7 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
     allJobs: resolved.jobs,
     alertEmail: alertEmail!,
     mailFrom: mailFrom!,
-    opsEmail: opsEmail!,
+    opsEmail: opsEmail ?? alertEmail!,
     absenceAlertMaxIntervalSeconds: (absenceMinutes as number) * 60,
   };
 }
@@ -195,7 +201,7 @@ function resolveFunction(
   raw: unknown,
   jobs: readonly JobSpec[],
   problems: string[],
-): FunctionConfig | undefined {
+): FunctionDeployment | undefined {
   const key = "scheduled-jobs:function";
   const value = (raw ?? {}) as Record<string, unknown>;
   if (typeof value !== "object" || Array.isArray(value)) {
@@ -262,7 +268,7 @@ function resolveFunction(
   };
 }
 
-function resolveDatabase(raw: unknown, prefix: string, problems: string[]): DatabaseConfig | undefined {
+function resolveDatabase(raw: unknown, prefix: string, problems: string[]): DatabaseDeployment | undefined {
   const key = "scheduled-jobs:database";
   if (raw === undefined || raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     problems.push(
@@ -273,6 +279,7 @@ function resolveDatabase(raw: unknown, prefix: string, problems: string[]): Data
   const value = raw as Record<string, unknown>;
   const databaseName = stringField(value, "databaseName", key, problems);
   if (databaseName === undefined) problems.push(`${key}.databaseName is required`);
+  else acceptedByFunction("DB_NAME", databaseName, `${key}.databaseName`, problems);
   const connectionName = stringField(value, "connectionName", key, problems);
   const create = asBoolean(value.create) === true;
   if (create === (connectionName !== undefined)) {
@@ -287,6 +294,7 @@ function resolveDatabase(raw: unknown, prefix: string, problems: string[]): Data
       problems.push(`${key}.connectionName "${connectionName}" must be project:region:instance`);
       return undefined;
     }
+    acceptedByFunction("INSTANCE_CONNECTION_NAME", connectionName, `${key}.connectionName`, problems);
     const allowed = ["connectionName", "databaseName", "createIamUser"];
     for (const field of Object.keys(value)) {
       if (!allowed.includes(field))
@@ -358,8 +366,14 @@ function asNumber(value: unknown): number | undefined {
   return undefined;
 }
 
-function isEmail(value: string): boolean {
-  return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value);
+/**
+ * A stack value that the function reads as variable `name`, checked with the function's own parser
+ * (functions/environment.ts): a stack that deploys is one whose function starts.
+ */
+function acceptedByFunction(name: VariableName, value: string, key: string, problems: string[]): void {
+  for (const problem of problemsWith(name, value)) {
+    problems.push(`${key} "${value}" would be refused by the function (${name}): ${problem}`);
+  }
 }
 
 function requireString(value: unknown, key: string, problems: string[]): string | undefined {

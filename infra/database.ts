@@ -7,7 +7,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.js";
-import type { DatabaseConfig } from "./config.js";
+import type { DatabaseDeployment } from "./config.js";
 import { iamDatabaseUser } from "./iam.js";
 
 export interface Database {
@@ -23,7 +23,7 @@ export interface Database {
 export function createDatabase(
   project: string,
   region: string,
-  config: DatabaseConfig,
+  config: DatabaseDeployment,
   runtimeEmail: pulumi.Output<string>,
   apis: Apis,
 ): Database {

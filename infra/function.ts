@@ -8,10 +8,11 @@ import { join, relative } from "node:path";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.js";
-import type { FunctionConfig, JobSpec } from "./config.js";
+import type { FunctionDeployment, JobSpec } from "./config.js";
 import { functionTimeoutSeconds } from "./config.js";
 import { tasks } from "../functions/catalog.js";
-import type { Job } from "../functions/jobs.js";
+import type { ValueOf, VariableName } from "../functions/environment.js";
+import { writeEnvironment, writeVariable } from "../functions/environment.js";
 import { overridesOf } from "../functions/jobs.js";
 
 /** The name the framework registers the handler under (`functions.http('scheduledTasks', ...)`). */
@@ -57,6 +58,7 @@ export function hashDirectory(dir: string): string {
   return hash.digest("hex");
 }
 
+/** The stack's values that the deployed function's environment carries (besides its URL and caller). */
 export interface FunctionEnvironment {
   readonly instanceConnectionName: pulumi.Input<string>;
   readonly databaseUser: pulumi.Input<string>;
@@ -102,7 +104,7 @@ export function createFunction(args: {
   project: string;
   region: string;
   prefix: string;
-  config: FunctionConfig;
+  config: FunctionDeployment;
   jobs: readonly JobSpec[];
   runtimeEmail: pulumi.Output<string>;
   buildServiceAccount: pulumi.Output<string>;
@@ -163,22 +165,7 @@ export function createFunction(args: {
         maxInstanceRequestConcurrency: config.concurrency,
         ingressSettings: config.ingress,
         allTrafficOnLatestRevision: true,
-        environmentVariables: {
-          // functions-framework answers a thrown error with its message unless in production.
-          NODE_ENV: "production",
-          // Cloud Run IAM checks the token's signature before the request reaches the code.
-          AUTH_MODE: "cloud-run",
-          AUTH_AUDIENCE: url,
-          AUTH_ALLOWED_EMAILS: args.schedulerEmail,
-          INSTANCE_CONNECTION_NAME: env.instanceConnectionName,
-          DB_USER: env.databaseUser,
-          DB_NAME: env.databaseName,
-          // The version's resource name, never the key: the function reads the value at run time.
-          SENDGRID_API_KEY_SECRET: env.sendGridSecretVersion,
-          MAIL_FROM: env.mailFrom,
-          OPS_EMAIL: env.opsEmail,
-          ...scheduleOverridesEnv(args.jobs),
-        },
+        environmentVariables: deployedEnvironment(env, url, args.schedulerEmail, args.jobs),
       },
     },
     {
@@ -199,8 +186,52 @@ export function createFunction(args: {
   return { function: fn, bucket, object, url, serviceName, invoker };
 }
 
-/** TASK_OVERRIDES for the function (absent when the stack overrides nothing): see `overridesOf`. */
-export function scheduleOverridesEnv(jobs: readonly Job[]): { TASK_OVERRIDES?: string } {
-  const overrides = overridesOf(tasks, jobs);
-  return Object.keys(overrides).length > 0 ? { TASK_OVERRIDES: JSON.stringify(overrides) } : {};
+/**
+ * The deployed function's environment, each variable written by the function's own environment
+ * contract (functions/environment.ts), which reads every value back with the function's parser:
+ * the stack's values are checked when the program starts, Google's computed ones when they resolve.
+ */
+export function deployedEnvironment(
+  env: FunctionEnvironment,
+  url: pulumi.Input<string>,
+  schedulerEmail: pulumi.Input<string>,
+  jobs: readonly JobSpec[],
+): Record<string, pulumi.Input<string>> {
+  const computed = <N extends VariableName>(
+    name: N,
+    value: pulumi.Input<ValueOf<N>>,
+  ): pulumi.Output<string> =>
+    pulumi.output(value).apply((resolved) => {
+      if (resolved === undefined || resolved === null) {
+        throw new Error(
+          `the function's ${name} resolved to no value, and the function would refuse to start`,
+        );
+      }
+      return writeVariable(name, resolved as ValueOf<N>);
+    });
+  return {
+    ...writeEnvironment({
+      // functions-framework answers a thrown error with its message unless in production.
+      NODE_ENV: "production",
+      // Cloud Run IAM checks the token's signature before the request reaches the code.
+      AUTH_MODE: "cloud-run",
+      DB_NAME: env.databaseName,
+      MAIL_FROM: env.mailFrom,
+      OPS_EMAIL: env.opsEmail,
+      // What Cloud Scheduler really runs, so health and overdue alerts agree (absent when nothing).
+      TASK_OVERRIDES: overridesOf(tasks, jobs),
+    }),
+    AUTH_AUDIENCE: computed(
+      "AUTH_AUDIENCE",
+      pulumi.output(url).apply((audience) => [audience]),
+    ),
+    AUTH_ALLOWED_EMAILS: computed(
+      "AUTH_ALLOWED_EMAILS",
+      pulumi.output(schedulerEmail).apply((email) => [email]),
+    ),
+    INSTANCE_CONNECTION_NAME: computed("INSTANCE_CONNECTION_NAME", env.instanceConnectionName),
+    DB_USER: computed("DB_USER", env.databaseUser),
+    // The version's resource name, never the key: the function reads the value at run time.
+    SENDGRID_API_KEY_SECRET: computed("SENDGRID_API_KEY_SECRET", env.sendGridSecretVersion),
+  };
 }

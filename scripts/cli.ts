@@ -502,7 +502,7 @@ async function runDirectly(io: Io, task: Job, options: RunOptions): Promise<numb
     if (task.kind === "email") {
       // The email code and SendGrid load only for an email task, configured from this environment.
       const email = await import("../functions/email/index.js");
-      email.configureEmail(email.parseEmailEnv(io.env));
+      email.configureEmail(email.readEmailConfig(io.env));
       loadEmailHandler = (emailTask) => email.loadEmailHandler(emailTask);
     }
     const result = await runTask(

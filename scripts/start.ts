@@ -6,6 +6,7 @@
  * SENDGRID_API_KEY, SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL: passed to the function (else: local mailbox).
  */
 import { parseArgs } from "node:util";
+import type { VariableName } from "../functions/environment.js";
 import { cloudJobs } from "../functions/jobs.js";
 import { defaultStackFile, loadStackJobs } from "./lib/jobs.js";
 import type { Attempt } from "./lib/local-scheduler.js";
@@ -129,7 +130,7 @@ try {
 }
 
 /** The email settings of this shell, if any, for the function (which sees no other variable of it). */
-function passedThrough(names: readonly string[]): Record<string, string> {
+function passedThrough(names: readonly VariableName[]): Partial<Record<VariableName, string>> {
   return Object.fromEntries(
     names.flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])),
   );

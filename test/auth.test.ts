@@ -4,13 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthConfig, AuthMode, Authenticator } from "../functions/auth.js";
-import {
-  cacheSecondsOf,
-  createAuthenticator,
-  createRefusingAuthenticator,
-  googleCertsUrl,
-  parseAuthEnv,
-} from "../functions/auth.js";
+import { cacheSecondsOf, createAuthenticator, createRefusingAuthenticator } from "../functions/auth.js";
+import { parseAuthEnv } from "../functions/config.js";
+import { googleCertsUrl } from "../functions/environment.js";
 import { ScheduledTaskError } from "../functions/errors.js";
 import type { ErrorCode } from "../functions/errors.js";
 import { createLogger } from "../functions/log.js";

@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeEnvironment } from "../functions/environment.js";
 import type { BuildResult } from "../scripts/build.js";
 import { build } from "../scripts/build.js";
 import type { CertsServer, DevIdentity } from "../scripts/lib/dev-identity.js";
@@ -67,12 +68,14 @@ beforeAll(async () => {
     [frameworkCli, `--source=${built.outDir}`, "--target=scheduledTasks", `--port=${port}`],
     {
       cwd: root,
-      env: childEnv({
-        DATABASE_URL: db.url,
-        AUTH_AUDIENCE: AUDIENCE,
-        AUTH_ALLOWED_EMAILS: SCHEDULER,
-        AUTH_CERTS_URL: certs.url,
-      }),
+      env: childEnv(
+        writeEnvironment({
+          DATABASE_URL: db.url,
+          AUTH_AUDIENCE: [AUDIENCE],
+          AUTH_ALLOWED_EMAILS: [SCHEDULER],
+          AUTH_CERTS_URL: certs.url,
+        }),
+      ),
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

@@ -14,7 +14,9 @@ import { createLogger } from "../functions/log.js";
 import { createHandler } from "../functions/router.js";
 import type { RunTask } from "../functions/router.js";
 import { runTask } from "../functions/runner.js";
-import { createAuthenticator, parseAuthEnv } from "../functions/auth.js";
+import { createAuthenticator } from "../functions/auth.js";
+import { parseAuthEnv } from "../functions/config.js";
+import { writeEnvironment } from "../functions/environment.js";
 import type { CertsServer, DevIdentity, IdTokenClaims, TokenSpec } from "../scripts/lib/dev-identity.js";
 import { createDevIdentity, serveCerts, stripSignature } from "../scripts/lib/dev-identity.js";
 import { underShiftedClock } from "../scripts/lib/child-env.js";
@@ -86,14 +88,14 @@ beforeAll(async () => {
   }) as typeof process.stderr.write;
   identity = createDevIdentity({ audience: AUDIENCE, email: SCHEDULER });
   certs = await serveCerts(identity);
-  env = {
+  env = writeEnvironment({
     DATABASE_URL: db.url,
-    AUTH_AUDIENCE: AUDIENCE,
-    AUTH_ALLOWED_EMAILS: SCHEDULER,
+    AUTH_AUDIENCE: [AUDIENCE],
+    AUTH_ALLOWED_EMAILS: [SCHEDULER],
     AUTH_CERTS_URL: certs.url,
     GOOGLE_CLOUD_PROJECT: PROJECT,
-    DB_POOL_MAX: "6",
-  };
+    DB_POOL_MAX: 6,
+  });
   fn = await startFunction({ env });
 });
 

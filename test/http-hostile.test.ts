@@ -6,6 +6,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeEnvironment } from "../functions/environment.js";
 import { createLogger } from "../functions/log.js";
 import { MAX_BODY_BYTES } from "../functions/router.js";
 import type { CertsServer, DevIdentity } from "../scripts/lib/dev-identity.js";
@@ -33,12 +34,12 @@ beforeAll(async () => {
   impostor = createDevIdentity({ kid: identity.kid, audience: identity.audience });
   certs = await serveCerts(identity);
   fn = await startFunction({
-    env: {
+    env: writeEnvironment({
       DATABASE_URL: db.url,
-      AUTH_AUDIENCE: identity.audience,
-      AUTH_ALLOWED_EMAILS: identity.email,
+      AUTH_AUDIENCE: [identity.audience],
+      AUTH_ALLOWED_EMAILS: [identity.email],
       AUTH_CERTS_URL: certs.url,
-    },
+    }),
     log: createLogger({}, (line) => logLines.push(JSON.parse(line) as Record<string, unknown>)),
   });
   port = Number(new URL(fn.url).port);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { tasks } from "../functions/catalog.js";
-import { parseScheduleOverrides } from "../functions/config.js";
+import { parseJobs } from "../functions/config.js";
 import { readHealth } from "../functions/health.js";
 import { resolveJobs } from "../functions/jobs.js";
 import { useTestDatabase } from "./helpers/database.js";
@@ -13,7 +13,7 @@ const db = useTestDatabase();
 
 function jobsFrom(overrides: unknown): { jobs: ReturnType<typeof resolveJobs>["jobs"]; problems: string[] } {
   const problems: string[] = [];
-  const jobs = parseScheduleOverrides({ TASK_OVERRIDES: JSON.stringify(overrides) }, problems);
+  const jobs = parseJobs({ TASK_OVERRIDES: JSON.stringify(overrides) }, problems) ?? [];
   return { jobs, problems };
 }
 

@@ -5,18 +5,27 @@
  *   loadEmailHandler: (task) => import("./email/index.js").then((email) => email.loadEmailHandler(task))
  */
 import type { TaskDefinition } from "../catalog.js";
+import type { Env } from "../config.js";
+import { parseEmailEnv } from "../config.js";
 import type { EmailTaskHandler } from "../runner.js";
 import type { EmailConfig } from "./config.js";
-import { parseEmailEnv } from "./config.js";
+import { EmailConfigError } from "./config.js";
 import type { EmailRuntime, EmailRuntimeOptions } from "./runtime.js";
 import { createEmailRuntime } from "./runtime.js";
 
 export type { EmailConfig } from "./config.js";
-export { EmailConfigError, parseEmailEnv } from "./config.js";
+export { EmailConfigError } from "./config.js";
 export type { EmailRuntime, EmailRuntimeOptions } from "./runtime.js";
 export { createEmailRuntime } from "./runtime.js";
 
 let runtime: EmailRuntime | undefined;
+
+/** The email settings of this environment, read as the function reads them; throws EmailConfigError. */
+export function readEmailConfig(env: Env): EmailConfig {
+  const { config, problems } = parseEmailEnv(env);
+  if (!config) throw new EmailConfigError(problems);
+  return config;
+}
 
 /**
  * Sets this instance's email settings (the function's config module calls it with what it parsed at
@@ -28,6 +37,6 @@ export function configureEmail(options: EmailConfig | EmailRuntimeOptions): void
 
 /** The handler the runner calls for an email task; the key and the SDK are kept for the instance. */
 export function loadEmailHandler(task: TaskDefinition): Promise<EmailTaskHandler> {
-  runtime ??= createEmailRuntime({ config: parseEmailEnv(process.env) });
+  runtime ??= createEmailRuntime({ config: readEmailConfig(process.env) });
   return runtime.handlerFor(task);
 }

@@ -20,6 +20,8 @@ import { tasks } from "../../functions/catalog.js";
 import type { Job } from "../../functions/jobs.js";
 import { cloudJobs, overridesOf } from "../../functions/jobs.js";
 import { childEnv } from "./child-env.js";
+import type { VariableName } from "../../functions/environment.js";
+import { writeEnvironment } from "../../functions/environment.js";
 import type { CertsServer, DevIdentity } from "./dev-identity.js";
 import { createDevIdentity, devInvokerEmail, serveCerts } from "./dev-identity.js";
 import type { EmbeddedServer } from "./embedded-postgres.js";
@@ -51,8 +53,8 @@ export interface LocalStackOptions {
    */
   readonly functionDir?: string;
   readonly jobs: readonly Job[];
-  /** More of the function's environment (SENDGRID_API_KEY, MAIL_FROM, ...), over the local defaults. */
-  readonly functionEnv?: Readonly<Record<string, string>>;
+  /** More of the function's environment as text (SENDGRID_API_KEY, MAIL_FROM, ...), over the local defaults. */
+  readonly functionEnv?: Readonly<Partial<Record<VariableName, string>>>;
   /** Fire the jobs (default true). */
   readonly scheduler?: boolean;
   readonly clock?: Clock;
@@ -150,15 +152,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       functionDir,
       functionPort,
       {
-        DATABASE_URL: databaseUrl,
-        AUTH_AUDIENCE: functionUrl,
-        AUTH_ALLOWED_EMAILS: identity.email,
-        AUTH_CERTS_URL: certs.url,
-        // Without a SendGrid key the email tasks write to the local mailbox; they still need addresses.
-        MAIL_FROM: "no-reply@delivery.example",
-        OPS_EMAIL: "ops@delivery.example",
-        // The stack's overrides, as the Pulumi program passes them, so health matches what fires.
-        ...scheduleOverridesEnv(options.jobs),
+        ...writeEnvironment({
+          // functions-framework answers a thrown error with its message unless in production.
+          NODE_ENV: "production",
+          DATABASE_URL: databaseUrl,
+          AUTH_AUDIENCE: [functionUrl],
+          AUTH_ALLOWED_EMAILS: [identity.email],
+          AUTH_CERTS_URL: certs.url,
+          // Without a SendGrid key the email tasks write to the local mailbox; they still need addresses.
+          MAIL_FROM: "no-reply@delivery.example",
+          OPS_EMAIL: "ops@delivery.example",
+          // The stack's overrides, as the Pulumi program passes them, so health matches what fires.
+          TASK_OVERRIDES: overridesOf(tasks, options.jobs),
+        }),
         ...options.functionEnv,
       },
       (line) => {
@@ -276,7 +282,7 @@ function spawnFunction(
     {
       cwd: ROOT,
       // Only what the function's environment holds in the cloud, plus PATH and the clock.
-      env: childEnv({ NODE_ENV: "production", ...env }),
+      env: childEnv(env),
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
@@ -417,10 +423,4 @@ export async function serveConsole(port: number, functionUrl: string, token: () 
     server.listen(port, "127.0.0.1", () => r());
   });
   return server;
-}
-
-/** TASK_OVERRIDES for the local function, as the Pulumi program gives the deployed one. */
-function scheduleOverridesEnv(jobs: readonly Job[]): { TASK_OVERRIDES?: string } {
-  const overrides = overridesOf(tasks, jobs);
-  return Object.keys(overrides).length > 0 ? { TASK_OVERRIDES: JSON.stringify(overrides) } : {};
 }

@@ -164,6 +164,16 @@ describe("the rest of the configuration", () => {
       /shared-core/,
     ],
     ["no database name", { create: true }, /databaseName is required/],
+    [
+      "a connection name the function refuses (an underscore in the project)",
+      { connectionName: "shared_prod:europe-west1:orders-db", databaseName: "d" },
+      /scheduled-jobs:database\.connectionName "shared_prod:europe-west1:orders-db" would be refused by the function \(INSTANCE_CONNECTION_NAME\): INSTANCE_CONNECTION_NAME must look like/,
+    ],
+    [
+      "a blank database name, which the function reads as unset",
+      { create: true, databaseName: "   " },
+      /scheduled-jobs:database\.databaseName "" would be refused by the function \(DB_NAME\)/,
+    ],
   ])("when the database config has %s, then the program fails", (_what, database, message) => {
     expect(problemsOf({ ...valid, database })).toMatch(message);
   });

@@ -6,10 +6,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createAuthenticator, parseAuthEnv, signatureRemovedMarker } from "../../functions/auth.js";
+import { createAuthenticator, signatureRemovedMarker } from "../../functions/auth.js";
 import { runnerOf, tasks } from "../../functions/catalog.js";
-import { parseConfig } from "../../functions/config.js";
-import { parseEmailEnv } from "../../functions/email/config.js";
+import { parseAuthEnv, parseConfig, parseEmailEnv } from "../../functions/config.js";
+import { environment, variables } from "../../functions/environment.js";
+import type { VariableName } from "../../functions/environment.js";
 import type { Inputs, StackRun } from "./harness.js";
 import {
   baseConfig,
@@ -151,6 +152,20 @@ describe("the stack built from the catalog", () => {
     });
   });
 
+  it("when built, then the function's environment holds exactly what the contract says the stack deploys, nothing secret, and the function accepts it", () => {
+    const env = inputsOf(run, FUNCTION, "scheduled-tasks").serviceConfig.environmentVariables as Record<
+      string,
+      string
+    >;
+    // TASK_OVERRIDES is deployed only when the stack overrides a schedule, and this one does not.
+    const documented = variables.filter(
+      (variable) => variable.deployed && variable.name !== "TASK_OVERRIDES",
+    );
+    expect(Object.keys(env).sort()).toEqual(documented.map((variable) => variable.name).sort());
+    for (const name of Object.keys(env)) expect(environment[name as VariableName].secret, name).toBe(false);
+    expect(parseConfig(env).problems).toEqual([]);
+  });
+
   it("when the function parses its deployed environment, then auth and email settings are complete and valid", () => {
     const env = inputsOf(run, FUNCTION, "scheduled-tasks").serviceConfig.environmentVariables as Record<
       string,
@@ -159,7 +174,8 @@ describe("the stack built from the catalog", () => {
     const auth = parseAuthEnv(env);
     expect(auth.problems).toEqual([]);
     expect(auth.config).toMatchObject({ mode: "cloud-run", audiences: [run.values.functionUrl] });
-    expect(parseEmailEnv(env)).toMatchObject({
+    expect(parseEmailEnv(env)).toMatchObject({ problems: [] });
+    expect(parseEmailEnv(env).config).toMatchObject({
       key: { source: "secret-manager", secretVersion: env.SENDGRID_API_KEY_SECRET },
       mailFrom: "no-reply@example.com",
       opsEmail: "ops@example.com",
@@ -399,6 +415,44 @@ describe("the stack built from the catalog", () => {
   it("when the bundle was never built, then the program fails saying to run npm run build", async () => {
     await expect(runStack(baseConfig("/nonexistent/dist/function"))).rejects.toThrow(/npm run build/);
   });
+});
+
+describe("stack values the function reads", () => {
+  it("when mailFrom is an address the function refuses, then the program fails naming the key and the function's rule", async () => {
+    await expect(runStack(baseConfig(fakeBundle(), { mailFrom: "<jobs@delivery.example>" }))).rejects.toThrow(
+      'scheduled-jobs:mailFrom "<jobs@delivery.example>" would be refused by the function (MAIL_FROM): MAIL_FROM must be an email address',
+    );
+  });
+
+  it.each([
+    "no-reply@example.com",
+    "<jobs@delivery.example>",
+    "jobs;team@delivery.example",
+    "jobs(x)@delivery.example",
+    '"jobs"@delivery.example',
+    "Jobs <jobs@delivery.example>",
+    "jobs@delivery",
+  ])(
+    "when mailFrom and opsEmail are %j, then the stack deploys exactly when the deployed function accepts them",
+    async (address) => {
+      const bundle = fakeBundle();
+      const envOf = (r: StackRun) =>
+        inputsOf(r, FUNCTION, "scheduled-tasks").serviceConfig.environmentVariables as Record<string, string>;
+      const accepted = envOf(await runStack(baseConfig(bundle)));
+      const functionAccepts =
+        parseConfig({ ...accepted, MAIL_FROM: address, OPS_EMAIL: address }).problems.length === 0;
+      let deployed: StackRun | undefined;
+      try {
+        deployed = await runStack(baseConfig(bundle, { mailFrom: address, opsEmail: address }));
+      } catch (error) {
+        expect((error as Error).name).toBe("StackConfigError");
+        expect((error as Error).message).toContain(`scheduled-jobs:mailFrom "${address}"`);
+        expect((error as Error).message).toContain(`scheduled-jobs:opsEmail "${address}"`);
+      }
+      expect(deployed !== undefined).toBe(functionAccepts);
+      if (deployed) expect(parseConfig(envOf(deployed)).problems).toEqual([]);
+    },
+  );
 });
 
 describe("per-stack overrides", () => {

@@ -38,7 +38,9 @@ beforeAll(async () => {
   expect(prepared).toEqual({ createdAppSchema: false, migrationsApplied: [], demoDataLoaded: true });
   // Half a minute past a five-minute mark: the next tick (xx:x1) fires only the every-minute jobs,
   // so driver-inactivity-check (every 5 minutes) cannot run before the CLI's dry run of it below.
-  clock = new ManualClock(Math.floor(Date.now() / 300_000) * 300_000 + 30_000);
+  // Five minutes back, so every tick this clock fires is in the past for the function's real clock
+  // (a tick ahead of its arrival would be a force run's, run as a manual run).
+  clock = new ManualClock(Math.floor(Date.now() / 300_000) * 300_000 - 300_000 + 30_000);
   stack = await startLocalStack({
     databaseUrl: db.url,
     functionPort: 0,

@@ -4,6 +4,7 @@
  * loopback server publishes, the function process configured for both, and a client that sends
  * requests with a valid token of the allowed caller.
  */
+import { writeEnvironment } from "../../../functions/environment.js";
 import type { CertsServer, DevIdentity } from "../../../scripts/lib/dev-identity.js";
 import { createDevIdentity, serveCerts } from "../../../scripts/lib/dev-identity.js";
 import type { TestDatabase } from "../../helpers/database.js";
@@ -66,11 +67,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let fn: FunctionProcess;
   try {
     fn = await startFunction({
-      DATABASE_URL: functionUrl.toString(),
-      DB_POOL_MAX: String(options.poolMax ?? 2),
-      AUTH_AUDIENCE: identity.audience,
-      AUTH_ALLOWED_EMAILS: identity.email,
-      AUTH_CERTS_URL: certs.url,
+      ...writeEnvironment({
+        DATABASE_URL: functionUrl.toString(),
+        DB_POOL_MAX: options.poolMax ?? 2,
+        AUTH_AUDIENCE: [identity.audience],
+        AUTH_ALLOWED_EMAILS: [identity.email],
+        AUTH_CERTS_URL: certs.url,
+      }),
       ...options.env,
     });
   } catch (error) {
