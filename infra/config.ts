@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cron } from "croner";
 import type { RetryPolicy, TaskDefinition } from "../functions/catalog.js";
 import { DEFAULT_TIME_ZONE, runnerOf, tasks } from "../functions/catalog.js";
+import { OperatorError } from "./errors.js";
 
 /** Cloud Scheduler's limits for an HTTP target's attempt deadline. */
 export const ATTEMPT_DEADLINE_MIN_SECONDS = 15;
@@ -104,10 +105,9 @@ export interface RawConfig {
   readonly [key: string]: unknown;
 }
 
-export class StackConfigError extends Error {
+export class StackConfigError extends OperatorError {
   constructor(readonly problems: readonly string[]) {
     super(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
-    this.name = "StackConfigError";
   }
 }
 

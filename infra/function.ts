@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.js";
 import type { FunctionConfig, JobSpec } from "./config.js";
 import { functionTimeoutSeconds } from "./config.js";
+import { OperatorError } from "./errors.js";
 import { overridesOf } from "../functions/catalog.js";
 
 /** The name the framework registers the handler under (`functions.http('scheduledTasks', ...)`). */
@@ -28,7 +29,7 @@ export interface FunctionSource {
  */
 export function functionSource(dir: string): FunctionSource {
   if (!existsSync(join(dir, "index.js")) || !existsSync(join(dir, "package.json"))) {
-    throw new Error(
+    throw new OperatorError(
       `the function's bundle is missing: ${dir} has no index.js and package.json. Run \`npm run build\` before \`pulumi up\` (or point scheduled-jobs:function.sourceDir at the bundle).`,
     );
   }
@@ -101,6 +102,8 @@ export function createFunction(args: {
   region: string;
   prefix: string;
   config: FunctionConfig;
+  /** The bundle, read before anything is registered (see createStack). */
+  source: FunctionSource;
   jobs: readonly JobSpec[];
   runtimeEmail: pulumi.Output<string>;
   buildServiceAccount: pulumi.Output<string>;
@@ -110,8 +113,7 @@ export function createFunction(args: {
   /** Grants the function's identities need before the first deployment can succeed. */
   dependsOn: pulumi.Input<pulumi.Resource>[];
 }): DeployedFunction {
-  const { project, region, config, apis } = args;
-  const source = functionSource(config.sourceDir);
+  const { project, region, config, apis, source } = args;
   const projectNumber = gcp.organizations
     .getProjectOutput({ projectId: project })
     .apply((found) => found.number);
