@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runnerOf, tasks } from "../../functions/catalog.js";
@@ -31,9 +32,12 @@ const project = parseYaml(PROJECT_YAML) as {
 };
 const STACK = "dev";
 const SENDGRID_KEY = `SG.langhost-${Math.random().toString(36).slice(2)}`;
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+// Pulumi's wire markers: a secret is {[specialSigKey]: specialSecretSig, value}, an unknown a string.
+const {
+  specialSigKey: SECRET_SIG,
+  specialSecretSig: SECRET_VALUE_SIG,
+  unknownValue: UNKNOWN,
+} = pulumi.runtime;
 /** A run takes 2 to 4 s here; one that errors outside infra/errors.ts can take far longer to exit. */
 const TIMEOUT_MS = 25_000;
 
