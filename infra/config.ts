@@ -13,6 +13,7 @@ import { cloudJobs, resolveJobs } from "../functions/jobs.js";
 import { longestIntervalSeconds } from "../functions/schedule.js";
 import type { VariableName } from "../functions/environment.js";
 import { isEmailAddress, problemsWith } from "../functions/environment.js";
+import { OperatorError } from "./errors.js";
 /** A 2nd gen HTTP function may run for at most 60 minutes. */
 export const FUNCTION_TIMEOUT_MAX_SECONDS = 3600;
 /**
@@ -100,10 +101,9 @@ export interface RawConfig {
   readonly [key: string]: unknown;
 }
 
-export class StackConfigError extends Error {
+export class StackConfigError extends OperatorError {
   constructor(readonly problems: readonly string[]) {
     super(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
-    this.name = "StackConfigError";
   }
 }
 

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.js";
 import type { FunctionDeployment, JobSpec } from "./config.js";
 import { functionTimeoutSeconds } from "./config.js";
+import { OperatorError } from "./errors.js";
 import { tasks } from "../functions/catalog.js";
 import type { ValueOf, VariableName } from "../functions/environment.js";
 import { writeEnvironment, writeVariable } from "../functions/environment.js";
@@ -31,7 +32,7 @@ export interface FunctionSource {
  */
 export function functionSource(dir: string): FunctionSource {
   if (!existsSync(join(dir, "index.js")) || !existsSync(join(dir, "package.json"))) {
-    throw new Error(
+    throw new OperatorError(
       `the function's bundle is missing: ${dir} has no index.js and package.json. Run \`npm run build\` before \`pulumi up\` (or point scheduled-jobs:function.sourceDir at the bundle).`,
     );
   }
@@ -105,6 +106,8 @@ export function createFunction(args: {
   region: string;
   prefix: string;
   config: FunctionDeployment;
+  /** The bundle, read before anything is registered (see createStack). */
+  source: FunctionSource;
   jobs: readonly JobSpec[];
   runtimeEmail: pulumi.Output<string>;
   buildServiceAccount: pulumi.Output<string>;
@@ -114,8 +117,7 @@ export function createFunction(args: {
   /** Grants the function's identities need before the first deployment can succeed. */
   dependsOn: pulumi.Input<pulumi.Resource>[];
 }): DeployedFunction {
-  const { project, region, config, apis } = args;
-  const source = functionSource(config.sourceDir);
+  const { project, region, config, apis, source } = args;
   const projectNumber = gcp.organizations
     .getProjectOutput({ projectId: project })
     .apply((found) => found.number);

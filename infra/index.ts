@@ -4,11 +4,19 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config.js";
+import { OperatorError } from "./errors.js";
 import { createStack } from "./stack.js";
 
-const outputs = createStack(loadConfig(), {
-  sendgridApiKey: new pulumi.Config().requireSecret("sendgridApiKey"),
-});
+const config = loadConfig();
+// Not requireSecret: its error carries a stack trace, which costs Pulumi's runtime seconds to format
+// (see errors.ts) and tells the operator nothing.
+const sendgridApiKey = new pulumi.Config().getSecret("sendgridApiKey");
+if (sendgridApiKey === undefined) {
+  throw new OperatorError(
+    "Missing required configuration variable 'scheduled-jobs:sendgridApiKey': set it as a secret with `pulumi config set --secret scheduled-jobs:sendgridApiKey` (it prompts for the value)",
+  );
+}
+const outputs = createStack(config, { sendgridApiKey });
 
 export const functionUrl = outputs.functionUrl;
 export const functionName = outputs.functionName;

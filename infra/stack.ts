@@ -7,7 +7,7 @@ import { createAlerts } from "./alerts.js";
 import { enableApis } from "./apis.js";
 import type { StackConfig } from "./config.js";
 import { createDatabase } from "./database.js";
-import { createFunction } from "./function.js";
+import { createFunction, functionSource } from "./function.js";
 import { createIdentities } from "./iam.js";
 import { createScheduledJobs } from "./scheduler.js";
 import { createSendGridSecret } from "./secrets.js";
@@ -32,6 +32,9 @@ export interface StackOutputs {
 
 export function createStack(config: StackConfig, secrets: StackSecrets): StackOutputs {
   const { project, region, prefix } = config;
+  // Before the first registration: a missing bundle found halfway would leave `pulumi up` creating
+  // the APIs, identities, secret and database of a stack that cannot deploy its function.
+  const source = functionSource(config.function.sourceDir);
   const apis = enableApis(project);
   const databaseProject = config.database.mode === "existing" ? config.database.instanceProject : project;
   const identities = createIdentities(project, prefix, apis, databaseProject);
@@ -48,6 +51,7 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
     region,
     prefix,
     config: config.function,
+    source,
     jobs: config.jobs,
     runtimeEmail: identities.runtime.email,
     buildServiceAccount: identities.build.name,

@@ -164,3 +164,75 @@ export async function runStack(raw: RawConfig): Promise<StackRun> {
 export function valueOf<T>(value: pulumi.Input<T>): Promise<T> {
   return new Promise((resolve) => pulumi.output(value).apply((resolved) => resolve(resolved as T)));
 }
+
+/** A RegisterResource request as the monitor received it, in its wire form. */
+export interface WireRegistration {
+  readonly type: string;
+  readonly name: string;
+  /** The parent's URN ("" for none). */
+  readonly parent: string;
+  readonly custom: boolean;
+  /** The serialized inputs: secrets, unknowns and archives as Pulumi's signature objects. */
+  readonly inputs: Inputs;
+  /** The provider plugin version the SDK asks the engine for. */
+  readonly version: string;
+}
+
+/** Invoke answers by function token, shared by the mocks and the stub engine so both answer alike. */
+export type InvokeAnswers = Readonly<Record<string, (args: Inputs) => Inputs>>;
+
+/**
+ * Runs the program's entry, `infra/index.ts`, under mocks as a preview: the stack's config as the
+ * engine would pass it, each registration answered with its inputs (a preview's answer for a
+ * resource it would create) and recorded as the SDK serialized it. The caller resets the module
+ * registry first if this test file imported the entry before.
+ */
+export async function previewEntryUnderMocks(
+  config: Readonly<Record<string, string>>,
+  secretKeys: readonly string[],
+  invokes: InvokeAnswers,
+  stack: string,
+): Promise<{ registrations: WireRegistration[]; exports: string[] }> {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({ id: undefined, state: args.inputs }),
+      call(args) {
+        const answer = invokes[args.token];
+        if (!answer) throw new Error(`the program called a function the tests do not know: ${args.token}`);
+        return answer(args.inputs as Inputs);
+      },
+    },
+    "scheduled-jobs",
+    stack,
+    true,
+  );
+  const registrations: WireRegistration[] = [];
+  // The mock monitor receives the same RegisterResourceRequest the engine would; record it there.
+  type Request = {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getCustom(): boolean;
+    getVersion(): string;
+    getObject(): { toJavaScript(): Inputs } | undefined;
+  };
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(request: Request, callback: unknown): void;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request, callback) => {
+    registrations.push({
+      type: request.getType(),
+      name: request.getName(),
+      parent: request.getParent(),
+      custom: request.getCustom(),
+      inputs: request.getObject()?.toJavaScript() ?? {},
+      version: request.getVersion(),
+    });
+    register(request, callback);
+  };
+  pulumi.runtime.setAllConfig({ ...config }, [...secretKeys]);
+  const program = (await import("../../infra/index.js")) as Record<string, unknown>;
+  await pulumi.runtime.disconnect();
+  return { registrations, exports: Object.keys(program).sort() };
+}
