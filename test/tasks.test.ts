@@ -238,6 +238,47 @@ describe("generate-daily-stats", () => {
     ]);
   });
 
+  /** Runs the task for one tick (a backfill), in the task's zone or another. */
+  async function runTick(scheduleTime: string, timeZone?: string) {
+    const task = { ...findTask("generate-daily-stats")!, ...(timeZone ? { timeZone } : {}) };
+    return runTask({ pool: db.pool }, { task, trigger: "cli", scheduleTime: new Date(scheduleTime) });
+  }
+
+  async function statsRows() {
+    const stats = await db.pool.query<{ day: string; total_orders: number }>(
+      "SELECT stats_date::text AS day, total_orders FROM daily_order_stats ORDER BY stats_date",
+    );
+    return stats.rows;
+  }
+
+  it("when a past tick runs later (a retry after midnight, a backfill), then it computes the day before that tick, not before today", async () => {
+    await db.pool.query(`
+      INSERT INTO orders (status, total_amount, created_at) VALUES
+        ('delivered', 10, '2026-11-28T00:00:00Z'), ('delivered', 10, '2026-11-28T23:59:59Z'),
+        ('delivered', 10, '2026-11-29T00:00:00Z'), ('delivered', 10, '2026-12-01T12:00:00Z')`);
+    // The 29th's 00:05 tick, run whatever today is: the 28th's figures.
+    expect(await runTick("2026-11-29T00:05:00Z")).toMatchObject({ status: "succeeded", rowsAffected: 1 });
+    expect(await statsRows()).toEqual([{ day: "2026-11-28", total_orders: 2 }]);
+  });
+
+  it("when the task's zone changes its clocks, then yesterday is that zone's whole day (23 h in spring, 25 h in autumn)", async () => {
+    // Berlin: 29 March 2026 runs 00:00 CET (28th 23:00Z) to 24:00 CEST (29th 22:00Z), 23 hours;
+    // 25 October 2026 runs 00:00 CEST (24th 22:00Z) to 24:00 CET (25th 23:00Z), 25 hours.
+    await db.pool.query(`
+      INSERT INTO orders (status, total_amount, created_at) VALUES
+        ('delivered', 1, '2026-03-28T22:59:59Z'), ('delivered', 1, '2026-03-28T23:00:00Z'),
+        ('delivered', 1, '2026-03-29T21:59:59Z'), ('delivered', 1, '2026-03-29T22:00:00Z'),
+        ('delivered', 1, '2026-10-24T21:59:59Z'), ('delivered', 1, '2026-10-24T22:00:00Z'),
+        ('delivered', 1, '2026-10-25T22:59:59Z'), ('delivered', 1, '2026-10-25T23:00:00Z')`);
+    // 00:05 local on the day after each: 22:05Z on 29 March (CEST), 23:05Z on 25 October (CET).
+    await runTick("2026-03-29T22:05:00Z", "Europe/Berlin");
+    await runTick("2026-10-25T23:05:00Z", "Europe/Berlin");
+    expect(await statsRows()).toEqual([
+      { day: "2026-03-29", total_orders: 2 },
+      { day: "2026-10-25", total_orders: 2 },
+    ]);
+  });
+
   it("when yesterday had no orders, then its row says zero rather than being missing", async () => {
     expect(await run("generate-daily-stats")).toMatchObject({ status: "succeeded", rowsAffected: 1 });
     const stats = await db.pool.query(`SELECT total_orders, total_revenue::text FROM daily_order_stats`);

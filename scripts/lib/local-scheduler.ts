@@ -39,6 +39,9 @@ export interface Attempt {
   readonly body?: unknown;
 }
 
+/** A force run's answer: the schedule time it sent, if any. */
+export type ForceRun = Omit<Attempt, "scheduleTime"> & { readonly scheduleTime: Date | undefined };
+
 export interface LocalSchedulerOptions {
   readonly jobs: readonly Job[];
   /** The function's URL (POST target). */
@@ -230,7 +233,28 @@ export class LocalScheduler {
     }
   }
 
-  private async request(job: Job, scheduleTime: Date, attempt: number): Promise<Attempt> {
+  /**
+   * What the Cloud Scheduler console's "Force run" (or `gcloud scheduler jobs run`) sends: Google
+   * documents that its X-CloudScheduler-ScheduleTime may carry the next scheduled run's time, or be
+   * omitted (https://cloud.google.com/scheduler/docs/configuring/deduplicate-job-requests). One
+   * attempt, outside the job's ticks: the function runs it as a manual run and the tick still runs.
+   */
+  async forceRun(name: string, options: { readonly scheduleTime: "next" | "none" }): Promise<ForceRun> {
+    const job = this.options.jobs.find((candidate) => candidate.name === name);
+    if (!job) throw new Error(`no job named "${name}"`);
+    const scheduleTime =
+      options.scheduleTime === "next" ? nextFireTime(job, new Date(this.clock.now())) : undefined;
+    this.requests += 1;
+    try {
+      return await this.request(job, scheduleTime, 1);
+    } finally {
+      this.requests -= 1;
+    }
+  }
+
+  private async request(job: Job, scheduleTime: Date, attempt: number): Promise<Attempt>;
+  private async request(job: Job, scheduleTime: Date | undefined, attempt: number): Promise<ForceRun>;
+  private async request(job: Job, scheduleTime: Date | undefined, attempt: number): Promise<ForceRun> {
     const started = this.clock.now();
     const base = { job: job.name, scheduleTime, attempt };
     const controller = new AbortController();
@@ -245,7 +269,9 @@ export class LocalScheduler {
           "X-CloudScheduler": "true",
           "X-CloudScheduler-JobName": `${this.options.jobNamePrefix ?? DEFAULT_JOB_NAME_PREFIX}${job.name}`,
           // RFC 3339 in UTC ("Zulu"), as Cloud Scheduler sends it for unix-cron jobs.
-          "X-CloudScheduler-ScheduleTime": scheduleTime.toISOString().replace(/\.000Z$/, "Z"),
+          ...(scheduleTime
+            ? { "X-CloudScheduler-ScheduleTime": scheduleTime.toISOString().replace(/\.000Z$/, "Z") }
+            : {}),
           Authorization: `Bearer ${await this.options.token()}`,
         },
         body: JSON.stringify({ task: job.name }),

@@ -68,6 +68,24 @@ describe("send-daily-vendor-reports", () => {
     expect(recorded.rows[0]?.message_id).toBe(seventh.messageId);
   });
 
+  it("when a past tick runs (a retry after midnight, a backfill), then it reports the day before that tick", async () => {
+    await db.pool.query("INSERT INTO restaurants (name, email) VALUES ('Late', 'late@example.com')");
+    await db.pool.query(`
+      INSERT INTO orders (restaurant_id, status, total_amount, created_at) VALUES
+        (1, 'delivered', 10, '2026-11-28T09:00:00Z'), (1, 'delivered', 10, '2026-11-28T18:00:00Z'),
+        (1, 'delivered', 10, '2026-11-29T09:00:00Z')`);
+    const result = await runEmailTask(db.pool, options(), TASK, {
+      trigger: "scheduler",
+      scheduleTime: new Date("2026-11-29T07:00:00Z"),
+    });
+    expect(result).toMatchObject({ status: "succeeded", rowsAffected: 1 });
+    const sent = await db.pool.query(
+      "SELECT report_date::text AS day FROM scheduler.vendor_report_deliveries",
+    );
+    expect(sent.rows).toEqual([{ day: "2026-11-28" }]);
+    expect(sendGrid.fake.emails[0]!.text).toMatch(/Orders placed: +2\n/);
+  });
+
   it("when the run is delivered again, for the same or a new schedule time, then nothing new is sent", async () => {
     await seedVendors(db.pool, 1200);
     const scheduleTime = new Date("2026-01-02T07:00:00Z");

@@ -13,7 +13,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordFigures } from "./helpers/figures.js";
 import type { Stack } from "./helpers/stack.js";
-import { schedulerHeaders, startStack } from "./helpers/stack.js";
+import { pastTicks, schedulerHeaders, startStack } from "./helpers/stack.js";
 
 let stack: Stack;
 const faultsSurvived: string[] = [];
@@ -54,7 +54,7 @@ describe("database faults over HTTP", () => {
     );
     // Warm the pool first, so the outage also cuts connections the pool holds.
     expect((await stack.post({ task, dryRun: true })).status).toBe(200);
-    const tick = new Date("2026-11-29T11:00:00Z");
+    const tick = pastTicks(task)[0]!;
     const logsBefore = stack.fn.logs.length;
 
     await stack.proxy.down();
@@ -107,7 +107,7 @@ describe("database faults over HTTP", () => {
     const killer = new pg.Client({ connectionString: stack.db.url });
     await killer.connect();
     try {
-      const running = stack.post({ task }, schedulerHeaders(task, new Date("2026-11-29T02:30:00Z")));
+      const running = stack.post({ task }, schedulerHeaders(task, pastTicks(task)[0]!));
       for (let i = 0; ; i++) {
         const left = await killer.query<{ n: number }>("SELECT count(*)::int AS n FROM distance_requests");
         if (left.rows[0]!.n <= 20000) break;
@@ -133,7 +133,7 @@ describe("database faults over HTTP", () => {
       ]);
 
       await killer.query("DROP TRIGGER slow_delete ON distance_requests");
-      const retry = await stack.post({ task }, schedulerHeaders(task, new Date("2026-11-29T02:30:00Z")));
+      const retry = await stack.post({ task }, schedulerHeaders(task, pastTicks(task)[0]!));
       expect(retry.status).toBe(200);
       expect(retry.json).toMatchObject({ status: "succeeded", rowsAffected: left });
       expect((await killer.query("SELECT count(*)::int AS n FROM distance_requests")).rows[0].n).toBe(0);
@@ -155,7 +155,7 @@ describe("database faults over HTTP", () => {
     await holder.connect();
     try {
       await holder.query("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
-      const timedOut = await stack.post({ task }, schedulerHeaders(task, new Date("2026-11-29T12:00:00Z")), {
+      const timedOut = await stack.post({ task }, schedulerHeaders(task, pastTicks(task, 2)[0]!), {
         timeoutMs: 60_000,
       });
       await holder.query("ROLLBACK");
@@ -167,7 +167,7 @@ describe("database faults over HTTP", () => {
     } finally {
       await holder.end();
     }
-    const next = await stack.post({ task }, schedulerHeaders(task, new Date("2026-11-29T12:01:00Z")));
+    const next = await stack.post({ task }, schedulerHeaders(task, pastTicks(task, 2)[1]!));
     expect(next.status).toBe(200);
     expect(next.json).toMatchObject({ status: "succeeded", rowsAffected: 1 });
     expect(await functionConnections()).toBeLessThanOrEqual(2);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordFigures } from "./helpers/figures.js";
 import type { Stack } from "./helpers/stack.js";
-import { schedulerHeaders, startStack } from "./helpers/stack.js";
+import { pastTicks, schedulerHeaders, startStack } from "./helpers/stack.js";
 
 let stack: Stack;
 
@@ -41,7 +41,7 @@ describe("duplicate and concurrent delivery over HTTP", () => {
       CREATE FUNCTION slow_driver() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN PERFORM pg_sleep(0.04); RETURN NEW; END $$;
       CREATE TRIGGER slow_driver BEFORE UPDATE ON drivers FOR EACH ROW EXECUTE FUNCTION slow_driver();`);
-    const tick = new Date("2026-11-29T10:05:00Z");
+    const tick = pastTicks(task)[0]!;
     try {
       const answers = await Promise.all(
         Array.from({ length: 20 }, () => stack.post({ task }, schedulerHeaders(task, tick))),
@@ -94,7 +94,7 @@ describe("duplicate and concurrent delivery over HTTP", () => {
       BEGIN PERFORM pg_sleep(0.03); RETURN NEW; END $$;
       CREATE TRIGGER slow_archive BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION slow_archive();`);
     try {
-      const tick = new Date("2026-11-29T03:00:00Z");
+      const tick = pastTicks(task)[0]!;
       const long = stack.post({ task }, schedulerHeaders(task, tick));
       // Wait until the run holds the lock and is updating rows.
       for (let i = 0; ; i++) {

@@ -4,7 +4,10 @@
  * loopback server publishes, the function process configured for both, and a client that sends
  * requests with a valid token of the allowed caller.
  */
+import { tasks } from "../../../functions/catalog.js";
 import { writeEnvironment } from "../../../functions/environment.js";
+import { resolveJobs } from "../../../functions/jobs.js";
+import { previousFireTime } from "../../../functions/schedule.js";
 import type { CertsServer, DevIdentity } from "../../../scripts/lib/dev-identity.js";
 import { createDevIdentity, serveCerts } from "../../../scripts/lib/dev-identity.js";
 import type { TestDatabase } from "../../helpers/database.js";
@@ -127,6 +130,24 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await db.drop();
     },
   };
+}
+
+/**
+ * The `count` latest ticks of a task (as the catalog schedules it) at least a minute before the
+ * clock at start, oldest first: a real tick of the job, in the past, whatever the date.
+ */
+export function pastTicks(task: string, count = 1): Date[] {
+  const job = resolveJobs(tasks).jobs.find((candidate) => candidate.name === task);
+  if (!job) throw new Error(`no task ${task}`);
+  const ticks: Date[] = [];
+  let cursor = new Date(Date.now() - 60_000);
+  while (ticks.length < count) {
+    const tick = previousFireTime(job, cursor);
+    if (!tick) throw new Error(`${task} has no tick before ${cursor.toISOString()}`);
+    ticks.unshift(tick);
+    cursor = new Date(tick.getTime() - 1);
+  }
+  return ticks;
 }
 
 /** Cloud Scheduler's headers for one tick of a job. */
