@@ -476,19 +476,3 @@ export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Au
     },
   };
 }
-
-/**
- * The authenticator of a function whose authentication is not configured (`parseAuthEnv` in
- * config.ts found problems): it refuses every request. A server-side fault (500), not the caller's; the problems
- * themselves go to the log once, at cold start, not to callers.
- */
-export function createRefusingAuthenticator(): Authenticator {
-  return {
-    async authenticate() {
-      throw new ScheduledTaskError(
-        "internal",
-        "authentication is not configured on this function, so every request is refused; its log says why",
-      );
-    },
-  };
-}

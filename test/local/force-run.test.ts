@@ -13,7 +13,8 @@ import { createHandler } from "../../functions/router.js";
 import { runTask } from "../../functions/runner.js";
 import type { CertsServer, DevIdentity } from "../../scripts/lib/dev-identity.js";
 import { createDevIdentity, serveCerts } from "../../scripts/lib/dev-identity.js";
-import { LocalScheduler, ManualClock } from "../../scripts/lib/local-scheduler.js";
+import { LocalScheduler } from "../../scripts/lib/local-scheduler.js";
+import { ManualClock } from "../helpers/manual-clock.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { serveHandler } from "../helpers/function-server.js";
 

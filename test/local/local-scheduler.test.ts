@@ -6,7 +6,8 @@ import { tasks } from "../../functions/catalog.js";
 import type { Job } from "../../scripts/lib/jobs.js";
 import { resolveJobs } from "../../functions/jobs.js";
 import type { Attempt } from "../../scripts/lib/local-scheduler.js";
-import { LocalScheduler, ManualClock } from "../../scripts/lib/local-scheduler.js";
+import { LocalScheduler } from "../../scripts/lib/local-scheduler.js";
+import { ManualClock } from "../helpers/manual-clock.js";
 
 interface Received {
   at: number;

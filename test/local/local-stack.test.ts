@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tasks } from "../../functions/catalog.js";
 import { resolveJobs } from "../../functions/jobs.js";
 import type { Attempt } from "../../scripts/lib/local-scheduler.js";
-import { ManualClock } from "../../scripts/lib/local-scheduler.js";
+import { ManualClock } from "../helpers/manual-clock.js";
 import type { LocalStack } from "../../scripts/lib/local-stack.js";
 import { prepareDatabase, ROOT, startLocalStack } from "../../scripts/lib/local-stack.js";
 import { writeLocalState } from "../../scripts/lib/local-state.js";
