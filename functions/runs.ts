@@ -10,6 +10,8 @@ export interface RunRecord {
   readonly trigger: string;
   readonly jobName: string | null;
   readonly scheduleTime: string | null;
+  /** A manual run's X-CloudScheduler-ScheduleTime (a force run's next tick), kept for audit. */
+  readonly requestedScheduleTime: string | null;
   readonly attempt: number | null;
   readonly status: "running" | "succeeded" | "failed" | "skipped";
   readonly dryRun: boolean;
@@ -62,6 +64,7 @@ export async function recentRuns(pool: Pool, query: RunQuery = {}): Promise<RunR
     trigger: string;
     job_name: string | null;
     schedule_time: Date | null;
+    requested_schedule_time: Date | null;
     attempt: number | null;
     status: RunRecord["status"];
     dry_run: boolean;
@@ -74,7 +77,7 @@ export async function recentRuns(pool: Pool, query: RunQuery = {}): Promise<RunR
     finished_at: Date | null;
     duration_ms: number | null;
   }>(
-    `SELECT id, task, trigger, job_name, schedule_time, attempt, status, dry_run, forced, rows_affected,
+    `SELECT id, task, trigger, job_name, schedule_time, requested_schedule_time, attempt, status, dry_run, forced, rows_affected,
             more, error_code, message, started_at, finished_at, duration_ms
      FROM scheduler.job_runs
      WHERE ($1::text IS NULL OR task = $1) AND (NOT $2 OR status = 'failed')
@@ -88,6 +91,7 @@ export async function recentRuns(pool: Pool, query: RunQuery = {}): Promise<RunR
     trigger: row.trigger,
     jobName: row.job_name,
     scheduleTime: row.schedule_time?.toISOString() ?? null,
+    requestedScheduleTime: row.requested_schedule_time?.toISOString() ?? null,
     attempt: row.attempt,
     status: row.status,
     dryRun: row.dry_run,

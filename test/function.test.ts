@@ -135,6 +135,13 @@ describe("POST /: ticks and manual runs (a console force run never swallows a re
       expect(run).toMatchObject({ trigger: "manual", job_name: task, schedule_time: null });
       expect((run.requested_schedule_time as Date).toISOString()).toBe(next);
     }
+    const history = await call(`${fn.url}/runs?task=${task}`, { method: "GET", token: token() });
+    expect(
+      (history.body.runs as { trigger: string; requestedScheduleTime: string | null }[])[0],
+    ).toMatchObject({
+      trigger: "manual",
+      requestedScheduleTime: next,
+    });
     // The tick itself, once due (here: its retry, delivered after its time), runs and takes its slot.
     const tick = minuteTick(1);
     await addDuePendingOrders(2);
