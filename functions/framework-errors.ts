@@ -17,6 +17,7 @@ import { createRequire } from "node:module";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Answer } from "./answer.js";
 import { toAnswer } from "./answer.js";
+import { notFoundMessage } from "./contract.js";
 import type { ErrorCode } from "./errors.js";
 import { ScheduledTaskError } from "./errors.js";
 import type { Logger } from "./log.js";
@@ -103,7 +104,7 @@ export function answerFrameworkErrorsAsJson(log: Logger, maxBodyBytes: number): 
 }
 
 function notFound(): ScheduledTaskError {
-  return new ScheduledTaskError("not_found", "no such path: the function serves POST / and GET /health");
+  return new ScheduledTaskError("not_found", notFoundMessage);
 }
 
 function finalAnswer(req: IncomingMessage, res: ServerResponse, error: unknown, log: Logger): void {

@@ -12,6 +12,8 @@ import type { Request, Response } from "@google-cloud/functions-framework";
 import type { Answer, Outcome } from "./answer.js";
 import { HttpRefusal, toAnswer } from "./answer.js";
 import type { Caller } from "./auth.js";
+import type { RouteName, TaskBody } from "./contract.js";
+import { notFoundMessage, routeList, taskBodyFields } from "./contract.js";
 import type { Pool } from "./db.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "./errors.js";
 import type { Job } from "./jobs.js";
@@ -54,14 +56,18 @@ interface RequestContext {
   readonly deps: HandlerDeps;
 }
 
-type Route = (context: RequestContext) => Promise<Outcome>;
+type RouteHandler = (context: RequestContext) => Promise<Outcome>;
 
-const routes: ReadonlyMap<string, { readonly method: string; readonly handle: Route }> = new Map([
-  ["/", { method: "POST", handle: runRoute }],
-  ["/health", { method: "GET", handle: healthRoute }],
-  ["/runs", { method: "GET", handle: runsRoute }],
-  ["/dashboard", { method: "GET", handle: dashboardRoute }],
-]);
+const handlers: Record<RouteName, RouteHandler> = {
+  run: runRoute,
+  health: healthRoute,
+  runs: runsRoute,
+  dashboard: dashboardRoute,
+};
+
+const routes: ReadonlyMap<string, { readonly method: string; readonly handle: RouteHandler }> = new Map(
+  routeList.map((route) => [route.path, { method: route.method, handle: handlers[route.name] }]),
+);
 
 export function createHandler(deps: HandlerDeps): Handler {
   return async (req, res) => {
@@ -71,10 +77,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     try {
       const route = routes.get(req.path);
       if (!route) {
-        throw new ScheduledTaskError(
-          "not_found",
-          "no such path: the function serves POST /, GET /health, GET /runs and GET /dashboard",
-        );
+        throw new ScheduledTaskError("not_found", notFoundMessage);
       }
       if (req.method !== route.method) {
         throw new HttpRefusal("method_not_allowed", `${req.path} accepts ${route.method} only`, {
@@ -159,13 +162,7 @@ function describeCause(error: ScheduledTaskError): string | undefined {
 
 // --- POST / ----------------------------------------------------------------------------------
 
-interface TaskBody {
-  readonly task: string;
-  readonly dryRun: boolean;
-  readonly force: boolean;
-}
-
-const bodyFields = new Set(["task", "dryRun", "force"]);
+const bodyFields: ReadonlySet<string> = new Set(taskBodyFields);
 
 async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
   checkJsonBody(req);
@@ -269,7 +266,7 @@ function checkJsonBody(req: Request): void {
 }
 
 /** The body, exactly: `task`, optional boolean `dryRun` and `force`, nothing else. */
-export function parseTaskBody(body: unknown): TaskBody {
+export function parseTaskBody(body: unknown): Required<TaskBody> {
   if (body === undefined) {
     throw new ScheduledTaskError("bad_request", 'the body is empty: send {"task": "<name>"}');
   }

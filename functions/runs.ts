@@ -107,6 +107,18 @@ export async function recentRuns(pool: Pool, query: RunQuery = {}): Promise<RunR
 }
 
 /** The schedule times of one task in (since, until] that have a successful, real run. */
+/**
+ * When the run history begins (its first run of any task), or null when it is empty: before it,
+ * nothing shows that the scheduler was running, so no schedule time then counts as missed (the
+ * same rule as /health's overdue).
+ */
+export async function historyBegins(pool: Pool): Promise<Date | null> {
+  const result = await pool.query<{ since: Date | null }>(
+    "SELECT min(started_at) AS since FROM scheduler.job_runs",
+  );
+  return result.rows[0]?.since ?? null;
+}
+
 export async function succeededSlots(
   pool: Pool,
   since: Date,

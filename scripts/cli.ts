@@ -1,13 +1,13 @@
 /**
  * The operator CLI (`scheduled-jobs`, `npm run cli --`): the jobs, their history and health, a run
  * now, and the ticks to backfill, against DATABASE_URL or the local stack that `npm start` runs.
+ * `npm run task -- <task>` is this CLI's `run <task> --direct --json`.
  *
- * Exit codes: 0 done (a run succeeded, was skipped or was a duplicate; health is fine), 1 a run
- * failed or health needs attention, 2 bad usage (unknown command, task or flag), 3 the database
- * (or the local stack) is unreachable.
+ * Exit codes: scripts/lib/exit-codes.ts, the table shared with `npm run migrate`.
  */
-import { parseArgs } from "node:util";
 import { findTask, taskNames } from "../functions/catalog.js";
+import type { PostAnswer, RunAnswer, TaskBody } from "../functions/contract.js";
+import { isErrorAnswer, routes } from "../functions/contract.js";
 import type { Pool } from "../functions/db.js";
 import { createPool } from "../functions/db.js";
 import { classifyDatabaseError, ScheduledTaskError } from "../functions/errors.js";
@@ -17,6 +17,11 @@ import type { RunRecord } from "../functions/runs.js";
 import type { Job } from "../functions/jobs.js";
 import { cloudJobs } from "../functions/jobs.js";
 import { fireTimesBetween, isFireTime, nextFireTime, nextFireTimes } from "../functions/schedule.js";
+import type { Options } from "./lib/args.js";
+import { didYouMean, errorOutput, parseCommandLine, UsageError, wantsJson } from "./lib/args.js";
+import { connectionProblem, malformedUrl } from "./lib/connection-problem.js";
+import type { ExitName } from "./lib/exit-codes.js";
+import { EXIT, exitCodeLines } from "./lib/exit-codes.js";
 import { defaultStackFile, stackJobs } from "./lib/jobs.js";
 import type { LocalState } from "./lib/local-state.js";
 import { readLocalState } from "./lib/local-state.js";
@@ -38,112 +43,191 @@ const defaultIo: Io = {
   root: process.cwd(),
 };
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+export { EXIT };
+
+/** How the printed commands start: what runs from the project's directory as printed. */
+const CLI = "npm run cli --";
 
 class CliError extends Error {
   constructor(
-    readonly exitCode: number,
+    readonly exit: ExitName,
     message: string,
   ) {
     super(message);
   }
 }
 
-const usage = `Usage: scheduled-jobs <command> [options]   (npm run cli -- <command> [options])
+const options = {
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+  "dry-run": { type: "boolean", default: false },
+  force: { type: "boolean", default: false },
+  direct: { type: "boolean", default: false },
+  slot: { type: "string" },
+  since: { type: "string" },
+  failed: { type: "boolean", default: false },
+  limit: { type: "string" },
+  "no-schedule-time": { type: "boolean", default: false },
+} as const satisfies Options;
 
-Commands:
-  jobs                              every job: schedule, time zone, paused, next three runs, last status
-  run <task> [--dry-run] [--force] [--slot <time>] [--direct]
-                                    run a task now: through the local function when it is up, else directly;
-                                    --slot runs the tick of that schedule time (backfill), never twice
-  force-run <task> [--no-schedule-time]
-                                    what the Cloud Scheduler console's "Force run" sends to the local function:
-                                    the next tick's time in X-CloudScheduler-ScheduleTime (or none); it runs as
-                                    a manual run and the real tick still runs
-  missed [--since <time>]           schedule times with no successful run since then (default: 24 h ago)
-  history [task] [--failed] [--limit N]
-                                    recent runs, newest first (default 20)
-  health                            the /health view; exits 1 when a task failed or is overdue
-  token                             a development ID token for the local function (npm start must be running)
+type Flag = keyof typeof options;
 
-Options: --json (machine-readable output), --help
+interface CommandSpec {
+  readonly synopsis: string;
+  readonly summary: string;
+  readonly maxArgs: number;
+  readonly flags: readonly Flag[];
+}
+
+const commands = {
+  jobs: {
+    synopsis: "jobs",
+    summary: "every job: schedule, time zone, paused, next three runs, last status",
+    maxArgs: 0,
+    flags: [],
+  },
+  run: {
+    synopsis: "run <task> [--dry-run] [--force] [--slot <time>] [--direct]",
+    summary: `run a task now: through the local function when it is up, else directly;
+--slot runs the tick of that schedule time (backfill), never twice.
+npm run task -- <task> [--dry-run] [--force] is run <task> --direct --json`,
+    maxArgs: 1,
+    flags: ["dry-run", "force", "slot", "direct"],
+  },
+  "force-run": {
+    synopsis: "force-run <task> [--no-schedule-time]",
+    summary: `what the Cloud Scheduler console's "Force run" sends to the local function:
+the next tick's time in X-CloudScheduler-ScheduleTime (or none); it runs as
+a manual run and the real tick still runs`,
+    maxArgs: 1,
+    flags: ["no-schedule-time"],
+  },
+  missed: {
+    synopsis: "missed [--since <time>]",
+    summary: `schedule times with no successful run since then (default: 24 h ago),
+counted from when the run history begins at the earliest`,
+    maxArgs: 0,
+    flags: ["since"],
+  },
+  history: {
+    synopsis: "history [task] [--failed] [--limit N]",
+    summary: "recent runs, newest first (default 20)",
+    maxArgs: 1,
+    flags: ["failed", "limit"],
+  },
+  health: {
+    synopsis: "health",
+    summary:
+      "the /health view; exits 1 when a task failed or is overdue, 3 when the database cannot be reached",
+    maxArgs: 0,
+    flags: [],
+  },
+  token: {
+    synopsis: "token",
+    summary: "a development ID token for the local function (npm start must be running)",
+    maxArgs: 0,
+    flags: [],
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+type Command = keyof typeof commands;
+
+const indent = (text: string, by: number): string => text.replaceAll("\n", `\n${" ".repeat(by)}`);
+
+const footer = `Options: --json (machine-readable output; errors too, as JSON on stderr), --help
 Database: DATABASE_URL, else the local stack that npm start runs (.data/postgres).
 Times: ISO 8601 (2026-11-29T04:15:00Z) or, for --since, a duration ago (90m, 6h, 2d).
-Exit codes: 0 ok, 1 run failed / unhealthy, 2 bad usage, 3 database or local stack unreachable.`;
+Exit codes:
+${exitCodeLines()}`;
+
+const usage = `Usage: scheduled-jobs <command> [options]   (${CLI} <command> [options])
+
+Commands:
+${Object.values(commands)
+  .map((spec: CommandSpec) =>
+    spec.synopsis.length < 34
+      ? `  ${spec.synopsis.padEnd(34)}${indent(spec.summary, 36)}`
+      : `  ${spec.synopsis}\n${" ".repeat(36)}${indent(spec.summary, 36)}`,
+  )
+  .join("\n")}
+
+${footer}`;
+
+function commandUsage(command: Command): string {
+  const spec: CommandSpec = commands[command];
+  return `Usage: ${CLI} ${spec.synopsis} [--json]\n\n  ${indent(spec.summary, 2)}\n\n${footer}`;
+}
 
 export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  const json = wantsJson(argv);
+  const fail = (exit: ExitName, message: string): number => {
+    io.err(errorOutput(json, "scheduled-jobs", exit, EXIT[exit], message));
+    return EXIT[exit];
+  };
   try {
     return await dispatch(argv, io);
   } catch (error) {
-    if (error instanceof CliError) {
-      io.err(`scheduled-jobs: ${error.message}`);
-      return error.exitCode;
-    }
-    if (error instanceof ScheduledTaskError && error.code === "unavailable") {
-      io.err(`scheduled-jobs: ${error.message}`);
-      return EXIT.unreachable;
-    }
-    io.err(`scheduled-jobs: ${(error as Error).message}`);
-    return EXIT.failed;
+    if (error instanceof CliError) return fail(error.exit, error.message);
+    if (error instanceof UsageError) return fail("usage", error.message);
+    if (error instanceof ScheduledTaskError && error.code === "unavailable")
+      return fail("unreachable", error.message);
+    return fail("error", (error as Error).message);
   }
 }
 
 async function dispatch(argv: readonly string[], io: Io): Promise<number> {
+  const positional = argv.find((arg) => !arg.startsWith("-"));
+  const known =
+    positional !== undefined && Object.hasOwn(commands, positional) ? (positional as Command) : undefined;
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        "dry-run": { type: "boolean", default: false },
-        force: { type: "boolean", default: false },
-        direct: { type: "boolean", default: false },
-        slot: { type: "string" },
-        since: { type: "string" },
-        failed: { type: "boolean", default: false },
-        limit: { type: "string" },
-        "no-schedule-time": { type: "boolean", default: false },
-      },
-    });
+    parsed = parseCommandLine(argv, options);
   } catch (error) {
-    throw new CliError(EXIT.usage, `${(error as Error).message}\n\n${usage}`);
+    if (error instanceof UsageError) {
+      const help = `run \`${CLI} ${known ?? ""}${known ? " " : ""}--help\` for the usage`;
+      throw new CliError("usage", `${known ? `${known}: ` : ""}${error.message}; ${help}`);
+    }
+    throw error;
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
   if (values.help || command === "help") {
-    io.out(usage);
+    const about = command === "help" ? rest[0] : command;
+    io.out(about !== undefined && Object.hasOwn(commands, about) ? commandUsage(about as Command) : usage);
     return EXIT.ok;
   }
-  if (!command) throw new CliError(EXIT.usage, `a command is required\n\n${usage}`);
-  const allowed: Record<string, { args: number; flags: string[] }> = {
-    jobs: { args: 0, flags: [] },
-    run: { args: 1, flags: ["dry-run", "force", "slot", "direct"] },
-    "force-run": { args: 1, flags: ["no-schedule-time"] },
-    missed: { args: 0, flags: ["since"] },
-    history: { args: 1, flags: ["failed", "limit"] },
-    health: { args: 0, flags: [] },
-    token: { args: 0, flags: [] },
-  };
-  const spec = allowed[command];
-  if (!spec) throw new CliError(EXIT.usage, `unknown command "${command}"\n\n${usage}`);
-  if (rest.length > spec.args)
-    throw new CliError(EXIT.usage, `${command}: unexpected argument "${rest[spec.args]}"`);
+  if (!command) throw new CliError("usage", `a command is required\n\n${usage}`);
+  if (!Object.hasOwn(commands, command)) {
+    throw new CliError(
+      "usage",
+      `unknown command "${command}"${didYouMean(command, Object.keys(commands))}\n\n${usage}`,
+    );
+  }
+  const spec: CommandSpec = commands[command as Command];
+  if (rest.length > spec.maxArgs)
+    throw new CliError("usage", `${command}: unexpected argument "${rest[spec.maxArgs]}"`);
   for (const [flag, value] of Object.entries(values)) {
     if (["json", "help"].includes(flag) || value === undefined || value === false) continue;
-    if (!spec.flags.includes(flag)) throw new CliError(EXIT.usage, `${command} does not take --${flag}`);
+    if (!spec.flags.includes(flag as Flag)) {
+      const hint =
+        spec.flags.length === 0 ? "it takes no options but --json" : `it takes --${spec.flags.join(", --")}`;
+      throw new CliError("usage", `${command} does not take --${flag}: ${hint}`);
+    }
   }
   const json = values.json === true;
+  const text = (flag: Flag): string | undefined => {
+    const value = values[flag];
+    return typeof value === "string" ? value : undefined;
+  };
   const jobs = loadJobs(io);
-  switch (command) {
+  switch (command as Command) {
     case "jobs":
       return jobsCommand(io, jobs, json);
     case "run": {
-      if (!rest[0]) throw new CliError(EXIT.usage, `run: which task? Known tasks: ${taskNames.join(", ")}`);
+      if (!rest[0]) throw new CliError("usage", `run: which task? Known tasks: ${taskNames.join(", ")}`);
       const job = jobOf(jobs, rest[0]);
-      const slot = values.slot === undefined ? undefined : parseTime(values.slot, "--slot", io, false);
+      const slotText = text("slot");
+      const slot = slotText === undefined ? undefined : parseTime(slotText, "--slot", io, false);
       if (slot) checkSlot(job, slot);
       return runCommand(io, job, {
         dryRun: values["dry-run"] === true,
@@ -155,23 +239,25 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
     }
     case "force-run": {
       if (!rest[0])
-        throw new CliError(EXIT.usage, `force-run: which task? Known tasks: ${taskNames.join(", ")}`);
+        throw new CliError("usage", `force-run: which task? Known tasks: ${taskNames.join(", ")}`);
       return forceRunCommand(io, jobOf(jobs, rest[0]), values["no-schedule-time"] === true, json);
     }
     case "missed": {
+      const sinceText = text("since");
       const since =
-        values.since === undefined
+        sinceText === undefined
           ? new Date(io.now().getTime() - 86_400_000)
-          : parseTime(values.since, "--since", io, true);
+          : parseTime(sinceText, "--since", io, true);
       return missedCommand(io, jobs, since, json);
     }
     case "history": {
       if (rest[0]) jobOf(jobs, rest[0]);
       let limit = 20;
-      if (values.limit !== undefined) {
-        limit = Number(values.limit);
-        if (!/^\d+$/.test(values.limit) || limit < 1 || limit > 1000)
-          throw new CliError(EXIT.usage, "--limit must be an integer from 1 to 1000");
+      const limitText = text("limit");
+      if (limitText !== undefined) {
+        limit = Number(limitText);
+        if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000)
+          throw new CliError("usage", "--limit must be an integer from 1 to 1000");
       }
       return historyCommand(io, { task: rest[0], failedOnly: values.failed === true, limit }, json);
     }
@@ -180,7 +266,6 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
     case "token":
       return tokenCommand(io, json);
   }
-  throw new CliError(EXIT.usage, `unknown command "${command}"`);
 }
 
 // --- where things are ------------------------------------------------------------------------
@@ -192,9 +277,9 @@ function loadJobs(io: Io): readonly Job[] {
   try {
     resolved = stackJobs(file);
   } catch (error) {
-    throw new CliError(EXIT.usage, (error as Error).message);
+    throw new CliError("usage", (error as Error).message);
   }
-  if (resolved.problems.length > 0) throw new CliError(EXIT.usage, resolved.problems.join("\n"));
+  if (resolved.problems.length > 0) throw new CliError("usage", resolved.problems.join("\n"));
   return resolved.jobs;
 }
 
@@ -205,7 +290,7 @@ function jobOf(allJobs: readonly Job[], name: string): Job {
   if (!job) {
     const task = findTask(name);
     throw new CliError(
-      EXIT.usage,
+      "usage",
       task
         ? `task "${name}" runs in the database (pg_cron), not through the scheduler`
         : `unknown task "${name}". Known tasks: ${taskNames.join(", ")}`,
@@ -236,7 +321,7 @@ function target(io: Io): Target {
       where: `the local stack (${describeUrl(local.databaseUrl)})`,
     };
   throw new CliError(
-    EXIT.unreachable,
+    "unreachable",
     "no database: DATABASE_URL is not set and the local stack is not running (the embedded database in .data/postgres runs only while `npm start` does). Start it with `npm start`, or set DATABASE_URL.",
   );
 }
@@ -252,21 +337,31 @@ function describeUrl(url: string): string {
 
 async function withPool<T>(io: Io, work: (pool: Pool, where: string) => Promise<T>): Promise<T> {
   const { databaseUrl, where } = target(io);
-  const pool = createPool({ connectionString: databaseUrl, max: 2, connectionTimeoutMillis: 5000 });
-  try {
-    return await work(pool, where);
-  } catch (error) {
-    if (error instanceof CliError) throw error;
+  const malformed = malformedUrl(databaseUrl);
+  if (malformed) throw new CliError("unreachable", malformed);
+  const unreachable = (error: unknown): CliError | undefined => {
+    const cause = error instanceof ScheduledTaskError ? error.cause : error;
+    const problem = connectionProblem(cause, databaseUrl);
+    if (problem) return new CliError("unreachable", `the database at ${where} is unreachable: ${problem}`);
     const unavailable =
       error instanceof ScheduledTaskError
         ? error.code === "unavailable"
         : classifyDatabaseError(error) === "unavailable";
-    if (unavailable) {
-      const cause = error instanceof ScheduledTaskError ? error.cause : error;
-      const reason = cause instanceof Error && cause.message ? ` (${cause.message})` : "";
-      throw new CliError(EXIT.unreachable, `the database at ${where} is unreachable${reason}`);
-    }
-    throw error;
+    if (!unavailable) return undefined;
+    const reason = cause instanceof Error && cause.message ? `: ${cause.message}` : "";
+    return new CliError("unreachable", `the database at ${where} is unreachable${reason}`);
+  };
+  const pool = createPool({ connectionString: databaseUrl, max: 2, connectionTimeoutMillis: 5000 });
+  try {
+    // One connection first: whatever the command, a database it cannot use is named for its cause
+    // (a task's runner, say, would report a wrong password as the task's own failure).
+    await pool.query("SELECT 1").catch((error: unknown) => {
+      throw unreachable(error) ?? error;
+    });
+    return await work(pool, where);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw unreachable(error) ?? error;
   } finally {
     await pool.end().catch(() => undefined);
   }
@@ -285,7 +380,7 @@ function parseTime(text: string, flag: string, io: Io, allowDuration: boolean): 
     if (!Number.isNaN(date.getTime())) return date;
   }
   throw new CliError(
-    EXIT.usage,
+    "usage",
     `${flag} "${text}" is not a time: use ISO 8601 (2026-11-29T04:15:00Z)${allowDuration ? " or a duration ago (90m, 6h, 2d)" : ""}`,
   );
 }
@@ -293,7 +388,7 @@ function parseTime(text: string, flag: string, io: Io, allowDuration: boolean): 
 function checkSlot(job: Job, slot: Date): void {
   if (!isFireTime(job, slot)) {
     throw new CliError(
-      EXIT.usage,
+      "usage",
       `--slot ${iso(slot)} is not a schedule time of ${job.name} (${job.schedule} in ${job.timeZone}); the next one after it is ${iso(nextFireTime(job, slot))}`,
     );
   }
@@ -393,7 +488,7 @@ async function forceRunCommand(io: Io, job: Job, noScheduleTime: boolean, json: 
   const local = readLocalState(io.root);
   if (!local)
     throw new CliError(
-      EXIT.unreachable,
+      "unreachable",
       "the local stack is not running: start it with `npm start` (force-run sends to its function; `run` runs a task directly)",
     );
   const scheduleTime = noScheduleTime ? undefined : nextFireTime(job, io.now());
@@ -407,7 +502,7 @@ async function forceRunCommand(io: Io, job: Job, noScheduleTime: boolean, json: 
   };
   const answered = await runThroughFunction(io, local, job, options);
   if (answered === undefined)
-    throw new CliError(EXIT.unreachable, `the local function at ${local.functionUrl} did not answer`);
+    throw new CliError("unreachable", `the local function at ${local.functionUrl} did not answer`);
   return answered;
 }
 
@@ -445,39 +540,37 @@ async function runThroughFunction(
           ? `force run of ${job.name} at ${local.functionUrl}, ${options.forceRun.scheduleTime ? `X-CloudScheduler-ScheduleTime ${iso(options.forceRun.scheduleTime)} (the next tick)` : "no X-CloudScheduler-ScheduleTime"}`
           : `running ${job.name} through the local function at ${local.functionUrl} (batch progress shows in npm start's log)`,
       );
-    response = await fetch(`${local.functionUrl}/`, {
+    response = await fetch(`${local.functionUrl}${routes.run.path}`, {
       method: "POST",
       headers,
       body: JSON.stringify({
         task: job.name,
         ...(options.dryRun ? { dryRun: true } : {}),
         ...(options.force ? { force: true } : {}),
-      }),
+      } satisfies TaskBody),
     });
   } catch {
     return undefined;
   }
-  const body = (await response.json().catch(() => ({}))) as Record<string, unknown> & {
-    error?: { code: string; message: string };
-  };
-  if (options.json) io.out(JSON.stringify({ httpStatus: response.status, ...body }, null, 2));
-  else if (body.error)
-    io.out(`${job.name}: failed (HTTP ${response.status} ${body.error.code}): ${body.error.message}`);
-  else io.out(describeRun(body as never));
+  const body: unknown = await response.json().catch(() => undefined);
+  const answer: PostAnswer =
+    isErrorAnswer(body) || response.ok
+      ? (body as PostAnswer)
+      : {
+          error: {
+            code: "internal",
+            message: `the function answered ${response.status} without a JSON error`,
+          },
+        };
+  if (options.json) io.out(JSON.stringify({ httpStatus: response.status, ...answer }, null, 2));
+  else if ("error" in answer)
+    io.out(`${job.name}: failed (HTTP ${response.status} ${answer.error.code}): ${answer.error.message}`);
+  else io.out(describeRun(answer));
   if (response.ok) return EXIT.ok;
   return response.status === 503 ? EXIT.unreachable : EXIT.failed;
 }
 
-function describeRun(result: {
-  task: string;
-  status: string;
-  runId: string;
-  rowsAffected?: number;
-  durationMs?: number;
-  dryRun?: boolean;
-  more?: boolean;
-  message?: string;
-}): string {
+function describeRun(result: RunAnswer): string {
   switch (result.status) {
     case "succeeded":
       return `${result.task}: succeeded, ${result.rowsAffected} rows${result.dryRun ? " would change (dry run, nothing changed)" : ""} in ${result.durationMs} ms (run ${result.runId})${result.more ? "; more work left for the next run" : ""}`;
@@ -485,8 +578,6 @@ function describeRun(result: {
       return `${result.task}: skipped, another run of this task holds its lock (run ${result.runId})`;
     case "duplicate":
       return `${result.task}: this schedule time already succeeded in run ${result.runId}; nothing done`;
-    default:
-      return `${result.task}: ${result.status}${result.message ? `: ${result.message}` : ""} (run ${result.runId})`;
   }
 }
 
@@ -536,27 +627,46 @@ const IN_FLIGHT_GRACE_MS = 60_000;
 async function missedCommand(io: Io, allJobs: readonly Job[], since: Date, json: boolean): Promise<number> {
   const jobs = cloudJobs(allJobs);
   const now = io.now();
-  const { succeededSlots } = await import("../functions/runs.js");
+  const { historyBegins, succeededSlots } = await import("../functions/runs.js");
   return withPool(io, async (pool) => {
+    const begins = await historyBegins(pool);
+    // A brand-new stack has no history: the ticks before it are not missed, they were never due here.
+    const from = begins === null ? now : new Date(Math.max(since.getTime(), begins.getTime()));
     const results = [];
     for (const job of jobs.filter((j) => !j.paused)) {
       const until = new Date(now.getTime() - Math.max(IN_FLIGHT_GRACE_MS, job.attemptDeadlineSeconds * 1000));
-      const done = (await succeededSlots(pool, since, until)).get(job.name) ?? new Set<number>();
-      const missed = fireTimesBetween(job, since, until, 100_000).filter((t) => !done.has(t.getTime()));
+      const done = (await succeededSlots(pool, from, until)).get(job.name) ?? new Set<number>();
+      const missed =
+        from < until ? fireTimesBetween(job, from, until, 100_000).filter((t) => !done.has(t.getTime())) : [];
       results.push({ task: job.name, missed: missed.map((t) => iso(t)) });
     }
-    if (json) io.out(JSON.stringify({ since: since.toISOString(), tasks: results }, null, 2));
-    else {
-      io.out(`Schedule times since ${iso(since)} with no successful run (paused jobs left out):`);
-      for (const { task, missed } of results) {
-        if (missed.length === 0) {
-          io.out(`  ${task}: none`);
-          continue;
-        }
-        io.out(`  ${task}: ${missed.length} missed`);
-        for (const time of missed.slice(-5)) io.out(`    scheduled-jobs run ${task} --slot ${time}`);
-        if (missed.length > 5) io.out(`    ... and ${missed.length - 5} earlier (--json lists all)`);
+    if (json) {
+      const report = {
+        since: since.toISOString(),
+        historyBegins: begins?.toISOString() ?? null,
+        countedFrom: from.toISOString(),
+        tasks: results,
+      };
+      io.out(JSON.stringify(report, null, 2));
+      return EXIT.ok;
+    }
+    if (begins === null) {
+      io.out(
+        "No run is recorded yet: the history begins with the first run, so no schedule time counts as missed.",
+      );
+      return EXIT.ok;
+    }
+    const counted =
+      from > since ? `${iso(from)} (when the run history begins; asked from ${iso(since)})` : iso(since);
+    io.out(`Schedule times since ${counted} with no successful run (paused jobs left out):`);
+    for (const { task, missed } of results) {
+      if (missed.length === 0) {
+        io.out(`  ${task}: none`);
+        continue;
       }
+      io.out(`  ${task}: ${missed.length} missed; to run them (from the project's directory):`);
+      for (const time of missed.slice(-5)) io.out(`    ${CLI} run ${task} --slot ${time}`);
+      if (missed.length > 5) io.out(`    ... and ${missed.length - 5} earlier (--json lists all)`);
     }
     return EXIT.ok;
   });
@@ -644,7 +754,7 @@ async function tokenCommand(io: Io, json: boolean): Promise<number> {
   const local = readLocalState(io.root);
   if (!local)
     throw new CliError(
-      EXIT.unreachable,
+      "unreachable",
       "the local stack is not running: start it with `npm start` (tokens are signed by its development identity)",
     );
   let token: string;
@@ -652,7 +762,7 @@ async function tokenCommand(io: Io, json: boolean): Promise<number> {
     token = await localToken(local);
   } catch (error) {
     throw new CliError(
-      EXIT.unreachable,
+      "unreachable",
       `the local console at ${local.consoleUrl} did not answer: ${(error as Error).message}`,
     );
   }

@@ -1,47 +1,139 @@
 /**
  * `npm run migrate`: applies sql/migrations/ to DATABASE_URL. `--with-app-schema` first creates the
  * app's tables (local use). `--grant-to <role>` then grants that role (the function's IAM database
- * user) exactly what the tasks need.
+ * user) exactly what the tasks need. Arguments, errors and exit codes as the operator CLI's
+ * (scripts/lib/args.ts, scripts/lib/exit-codes.ts).
  */
+import { errorOutput, parseCommandLine, UsageError, wantsJson } from "./lib/args.js";
+import { connectionProblem, malformedUrl } from "./lib/connection-problem.js";
+import type { ExitName } from "./lib/exit-codes.js";
+import { EXIT, exitCodeLines } from "./lib/exit-codes.js";
 import { applyAppSchema, grantTaskPrivileges, migrate } from "./lib/migrate.js";
 
-const url = process.env.DATABASE_URL;
-if (!url) {
-  console.error(
-    "DATABASE_URL is not set: point it at the database to migrate, e.g. postgres://user@host:5432/db",
-  );
-  process.exit(2);
+export interface MigrateIo {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
 }
-const args = process.argv.slice(2);
-const grantIndex = args.findIndex((arg) => arg === "--grant-to" || arg.startsWith("--grant-to="));
-const grantArg = grantIndex === -1 ? undefined : args[grantIndex];
-const grantTo = grantArg?.startsWith("--grant-to=")
-  ? grantArg.slice("--grant-to=".length)
-  : args[grantIndex + 1];
-if (grantIndex !== -1 && (!grantTo || grantTo.startsWith("--"))) {
-  console.error(
-    "--grant-to needs the database role to grant, e.g. --grant-to sched-jobs-runtime@my-project.iam",
-  );
-  process.exit(2);
+
+const usage = `Usage: npm run migrate -- [--with-app-schema] [--grant-to <role>] [--json]
+
+  Applies sql/migrations/ to DATABASE_URL (idempotent: each migration once).
+  --with-app-schema   first create the app's tables from sql/schema.sql (an empty local database;
+                      production has them)
+  --grant-to <role>   then grant that role (the function's IAM database user, the stack output
+                      databaseUser) exactly what the tasks need
+  --json              the result, and errors, as JSON
+
+Exit codes:
+${exitCodeLines()}`;
+
+class MigrateError extends Error {
+  constructor(
+    readonly exit: ExitName,
+    message: string,
+  ) {
+    super(message);
+  }
 }
-try {
-  if (args.includes("--with-app-schema")) {
-    await applyAppSchema(url);
-    console.log("applied sql/schema.sql");
+
+export async function main(argv: readonly string[], io: MigrateIo): Promise<number> {
+  const json = wantsJson(argv);
+  try {
+    return await run(argv, io);
+  } catch (error) {
+    const exit: ExitName =
+      error instanceof MigrateError ? error.exit : error instanceof UsageError ? "usage" : "error";
+    const message = error instanceof UsageError ? `${error.message}\n\n${usage}` : (error as Error).message;
+    io.err(errorOutput(json, "migrate", exit, EXIT[exit], message));
+    return EXIT[exit];
   }
-  const result = await migrate(url);
-  for (const name of result.applied) console.log(`applied ${name}`);
-  console.log(
-    result.applied.length === 0
-      ? `up to date (${result.alreadyApplied.length} migrations already applied)`
-      : `${result.applied.length} applied, ${result.alreadyApplied.length} already applied`,
+}
+
+async function run(argv: readonly string[], io: MigrateIo): Promise<number> {
+  // No positional argument: before, any word was taken for the --grant-to role.
+  const { values } = parseCommandLine(
+    argv,
+    {
+      "with-app-schema": { type: "boolean", default: false },
+      "grant-to": { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    false,
   );
-  if (grantTo) {
-    const statements = await grantTaskPrivileges(url, grantTo);
-    for (const statement of statements) console.log(`${statement};`);
-    console.log(`granted the scheduled tasks' privileges to "${grantTo}"`);
+  if (values.help) {
+    io.out(usage);
+    return EXIT.ok;
   }
-} catch (error) {
-  console.error(`migrate: ${(error as Error).message}`);
-  process.exit(1);
+  const json = values.json === true;
+  const grantTo = typeof values["grant-to"] === "string" ? values["grant-to"] : undefined;
+  if (grantTo !== undefined && grantTo.trim() === "") {
+    throw new UsageError(
+      "--grant-to needs the database role to grant, e.g. --grant-to sched-jobs-runtime@my-project.iam",
+    );
+  }
+  const url = io.env.DATABASE_URL;
+  if (!url) {
+    throw new MigrateError(
+      "unreachable",
+      "DATABASE_URL is not set: point it at the database to migrate, e.g. postgres://user@host:5432/db",
+    );
+  }
+  const malformed = malformedUrl(url);
+  if (malformed) throw new MigrateError("unreachable", malformed);
+  const say = (line: string): void => {
+    if (!json) io.out(line);
+  };
+  try {
+    if (values["with-app-schema"]) {
+      await applyAppSchema(url);
+      say("applied sql/schema.sql");
+    }
+    const result = await migrate(url);
+    for (const name of result.applied) say(`applied ${name}`);
+    say(
+      result.applied.length === 0
+        ? `up to date (${result.alreadyApplied.length} migrations already applied)`
+        : `${result.applied.length} applied, ${result.alreadyApplied.length} already applied`,
+    );
+    let granted: string[] | undefined;
+    if (grantTo !== undefined) {
+      granted = await grantTaskPrivileges(url, grantTo);
+      for (const statement of granted) say(`${statement};`);
+      say(`granted the scheduled tasks' privileges to "${grantTo}"`);
+    }
+    if (json) {
+      io.out(
+        JSON.stringify(
+          {
+            appSchema: values["with-app-schema"] === true,
+            applied: result.applied,
+            alreadyApplied: result.alreadyApplied,
+            ...(granted ? { grantedTo: grantTo, statements: granted } : {}),
+          },
+          null,
+          2,
+        ),
+      );
+    }
+    return EXIT.ok;
+  } catch (error) {
+    const cause = (error as Error).cause ?? error;
+    const problem = connectionProblem(cause, url);
+    if (problem) throw new MigrateError("unreachable", `the database is unreachable: ${problem}`);
+    const missingTable = (cause as { code?: unknown }).code === "42P01";
+    throw new MigrateError(
+      "error",
+      `${(error as Error).message}${missingTable && !values["with-app-schema"] ? " (an empty database has none of the app's tables: --with-app-schema creates them from sql/schema.sql)" : ""}`,
+    );
+  }
+}
+
+if (process.argv[1] && /scripts[\\/]migrate\.ts$/.test(process.argv[1])) {
+  process.exitCode = await main(process.argv.slice(2), {
+    env: process.env,
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+  });
 }

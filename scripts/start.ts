@@ -6,6 +6,7 @@
  * SENDGRID_API_KEY, SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL: passed to the function (else: local mailbox).
  */
 import { parseArgs } from "node:util";
+import { isErrorAnswer } from "../functions/contract.js";
 import type { VariableName } from "../functions/environment.js";
 import { cloudJobs } from "../functions/jobs.js";
 import { defaultStackFile, loadStackJobs } from "./lib/jobs.js";
@@ -26,14 +27,15 @@ const say = (message: string): void => console.log(`[start] ${message}`);
 const hhmmss = (date: Date): string => date.toISOString().slice(11, 19);
 
 function describeAttempt(attempt: Attempt): string {
-  const body = attempt.body as
-    { status?: string; rowsAffected?: number; error?: { code: string; message: string } } | undefined;
+  const body = attempt.body;
   const what =
     attempt.status === undefined
       ? `no answer: ${attempt.error ?? "unknown"}`
-      : body?.error
-        ? `${attempt.status} ${body.error.code}: ${body.error.message}`
-        : `${attempt.status} ${body?.status ?? ""}${body?.rowsAffected !== undefined ? `, ${body.rowsAffected} rows` : ""}`;
+      : typeof body !== "object"
+        ? `${attempt.status} ${(body ?? "").slice(0, 200)}`
+        : isErrorAnswer(body)
+          ? `${attempt.status} ${body.error.code}: ${body.error.message}`
+          : `${attempt.status} ${body.status}${body.status === "succeeded" ? `, ${body.rowsAffected} rows` : ""}`;
   return `[scheduler] ${attempt.job} @${hhmmss(attempt.scheduleTime)}${attempt.attempt > 1 ? ` (retry ${attempt.attempt - 1})` : ""} -> ${what} (${attempt.durationMs} ms)`;
 }
 

@@ -8,6 +8,7 @@ import { request as httpRequest } from "node:http";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { taskNames, tasks } from "../functions/catalog.js";
+import { routeList } from "../functions/contract.js";
 import { resolveJobs } from "../functions/jobs.js";
 import { createPoolProvider } from "../functions/database.js";
 import { createLogger } from "../functions/log.js";
@@ -555,10 +556,26 @@ describe("POST / refuses bad requests before anything runs", () => {
     expect(await runsOf("generate-daily-stats")).toHaveLength(0);
   });
 
-  it("when the path is unknown, then 404", async () => {
+  it("when the path is unknown, then 404 naming every route of the contract, from the router and the framework alike", async () => {
     const answer = await call(`${fn.url}/admin`, { token: token(), body: { task: "generate-daily-stats" } });
     expect(answer.status).toBe(404);
     expect(answer.body.error?.code).toBe("not_found");
+    // The framework answers /favicon.ico itself: its 404 must not name fewer routes than the router's.
+    const framework = await call(`${fn.url}/favicon.ico`, { token: token() });
+    expect(framework.body.error?.message).toBe(answer.body.error?.message);
+    for (const route of routeList)
+      expect(answer.body.error?.message).toContain(`${route.method} ${route.path}`);
+  });
+
+  it("when a route of the contract is called with another method, then 405 with the table's method in Allow", async () => {
+    for (const route of routeList) {
+      const wrong = await call(`${fn.url}${route.path}`, {
+        method: route.method === "GET" ? "DELETE" : "GET",
+        token: token(),
+      });
+      expect(wrong.status, route.path).toBe(405);
+      expect(wrong.headers.get("allow"), route.path).toBe(route.method);
+    }
   });
 });
 

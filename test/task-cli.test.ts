@@ -1,4 +1,7 @@
-/** `npm run task`: the run's JSON on stdout and the documented exit codes, against real PostgreSQL. */
+/**
+ * `npm run task`: the run's JSON on stdout and the documented exit codes, against real PostgreSQL.
+ * It is the CLI's `run <task> --direct --json` (package.json), so it runs as npm runs it.
+ */
 import { execFile } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,8 +19,8 @@ function task(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(
-      process.execPath,
-      ["--import", "tsx", "scripts/task.ts", ...args],
+      "npm",
+      ["run", "--silent", "task", "--", ...args],
       {
         cwd: root,
         env: childEnv({ DATABASE_URL: databaseUrl }),

@@ -10,6 +10,7 @@
  *
  * The clock is injected, so tests drive it without waiting.
  */
+import type { PostAnswer, TaskBody } from "../../functions/contract.js";
 import type { Job } from "../../functions/jobs.js";
 import { fireTimesBetween, nextFireTime } from "../../functions/schedule.js";
 import { retryBackoffSeconds } from "./jobs.js";
@@ -36,7 +37,8 @@ export interface Attempt {
   readonly ok: boolean;
   readonly durationMs: number;
   readonly error?: string;
-  readonly body?: unknown;
+  /** The function's answer; its text when it is not JSON. */
+  readonly body?: PostAnswer | string;
 }
 
 /** A force run's answer: the schedule time it sent, if any. */
@@ -274,13 +276,13 @@ export class LocalScheduler {
             : {}),
           Authorization: `Bearer ${await this.options.token()}`,
         },
-        body: JSON.stringify({ task: job.name }),
+        body: JSON.stringify({ task: job.name } satisfies TaskBody),
         signal: controller.signal,
       });
       const text = await response.text();
-      let body: unknown = text;
+      let body: PostAnswer | string = text;
       try {
-        body = JSON.parse(text);
+        body = JSON.parse(text) as PostAnswer;
       } catch {
         // Not JSON: keep the text.
       }

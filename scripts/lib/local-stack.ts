@@ -17,6 +17,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { tasks } from "../../functions/catalog.js";
+import { routes, routeList } from "../../functions/contract.js";
 import type { Job } from "../../functions/jobs.js";
 import { cloudJobs, overridesOf } from "../../functions/jobs.js";
 import { childEnv } from "./child-env.js";
@@ -314,7 +315,9 @@ async function waitForFunction(
       throw new Error(`the function exited (code ${exited}) before it answered:\n${recent.join("\n")}`);
     }
     try {
-      const response = await fetch(`${url}/health`, { headers: { authorization: `Bearer ${token()}` } });
+      const response = await fetch(`${url}${routes.health.path}`, {
+        headers: { authorization: `Bearer ${token()}` },
+      });
       if (response.ok) return;
       last = `GET /health answered ${response.status}: ${await response.text()}`;
     } catch (error) {
@@ -350,7 +353,7 @@ const loopbackHosts = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
  * rebinding.
  */
 export async function serveConsole(port: number, functionUrl: string, token: () => string): Promise<Server> {
-  const proxied = new Set(["/dashboard", "/health", "/runs"]);
+  const proxied = new Set(routeList.filter((route) => route.readOnly).map((route) => route.path));
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
       res.writeHead(status, {
@@ -387,7 +390,7 @@ export async function serveConsole(port: number, functionUrl: string, token: () 
         reply(404, {
           error: {
             code: "not_found",
-            message: "the console serves /dashboard, /health, /runs and POST /token",
+            message: `the console serves ${[...proxied].join(", ")} and POST /token`,
           },
         });
         return;
