@@ -65,8 +65,16 @@ export function classifyDatabaseError(error: unknown): RunErrorCode {
   if (code === "57014" && /statement timeout/i.test(message)) return "timeout";
   if (connectionErrorCodes.has(code)) return "unavailable";
   // 08: connection exceptions; 57P01-57P03: terminated by an administrator, crash or startup;
-  // 53300: too many connections.
-  if (code.startsWith("08") || /^57P0[1-3]$/.test(code) || code === "53300") return "unavailable";
+  // 53300: too many connections; 28000/28P01: the login is refused (a rotated password, a user
+  // without the IAM grant); 3D000: the database does not exist. None is the task's fault, and a
+  // retry once the deployment is fixed succeeds: unavailable (503), not the task failing (500).
+  if (
+    code.startsWith("08") ||
+    /^57P0[1-3]$/.test(code) ||
+    ["53300", "28000", "28P01", "3D000"].includes(code)
+  ) {
+    return "unavailable";
+  }
   if (/Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)) {
     return "unavailable";
   }

@@ -721,6 +721,26 @@ describe("the function's environment and its database", () => {
       await unreachable.close();
     }
   });
+  it("when the database refuses the login or does not exist, then 503 unavailable (the deployment's fault, not the task's)", async () => {
+    const url = new URL(db.url);
+    for (const broken of [
+      Object.assign(new URL(url), { password: UNREACHABLE_PASSWORD }),
+      Object.assign(new URL(url), { pathname: "/no_such_database" }),
+    ]) {
+      const refused = await startFunction({ env: { ...env, DATABASE_URL: broken.toString() } });
+      try {
+        const answer = await call(refused.url, { token: token(), body: { task: "generate-daily-stats" } });
+        expect(answer.status).toBe(503);
+        expect(answer.body.error).toMatchObject({ code: "unavailable" });
+        const health = await call(`${refused.url}/health`, { token: token() });
+        expect(health.status).toBe(503);
+        expect(health.body.error).toMatchObject({ code: "unavailable" });
+      } finally {
+        await refused.close();
+      }
+    }
+  });
+
   it("when the runner throws something unexpected, then 500 internal without its detail, and the next request is served", async () => {
     const auth = parseAuthEnv(env).config;
     if (!auth) throw new Error("test auth configuration is incomplete");
