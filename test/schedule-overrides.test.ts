@@ -66,3 +66,43 @@ describe("schedule overrides", () => {
     expect(after).toMatchObject({ paused: true, overdue: false, schedule: "*/10 * * * *" });
   });
 });
+
+describe("overdue and manual runs", () => {
+  const hourly = resolveJobs(tasks).jobs.find((job) => job.name === "cleanup-expired-sessions")!;
+
+  async function overdueWith(rows: string): Promise<boolean> {
+    await db.pool.query("DELETE FROM scheduler.job_runs");
+    await db.pool.query(`
+      INSERT INTO scheduler.job_runs (task, trigger, status, schedule_time, requested_schedule_time, started_at, finished_at)
+      VALUES ${rows}`);
+    const report = await readHealth(db.pool, new Date(), [hourly]);
+    return report.tasks[0]!.overdue;
+  }
+
+  // Times relative to the database's clock; the latest settled hourly tick is date_trunc('hour', now() - 3 min).
+  const due = "date_trunc('hour', now() - interval '3 minutes')";
+
+  it("when the latest tick was missed and a manual run succeeded after it, then the task is not overdue", async () => {
+    expect(
+      await overdueWith(`
+        ('cleanup-expired-sessions', 'scheduler', 'succeeded', ${due} - interval '1 hour', NULL, ${due} - interval '1 hour', ${due} - interval '1 hour'),
+        ('cleanup-expired-sessions', 'manual', 'succeeded', NULL, NULL, ${due} + interval '1 minute', ${due} + interval '1 minute')`),
+    ).toBe(false);
+  });
+
+  it("when a manual run came before the latest tick (even naming that tick, as a force run does), then it does not count as that tick", async () => {
+    expect(
+      await overdueWith(`
+        ('cleanup-expired-sessions', 'scheduler', 'succeeded', ${due} - interval '1 hour', NULL, ${due} - interval '1 hour', ${due} - interval '1 hour'),
+        ('cleanup-expired-sessions', 'manual', 'succeeded', NULL, ${due}, ${due} - interval '10 minutes', ${due} - interval '10 minutes')`),
+    ).toBe(true);
+  });
+
+  it("when an old tick is backfilled after the latest tick succeeded, then the task is still not overdue", async () => {
+    expect(
+      await overdueWith(`
+        ('cleanup-expired-sessions', 'scheduler', 'succeeded', ${due}, NULL, ${due} + interval '1 second', ${due} + interval '2 seconds'),
+        ('cleanup-expired-sessions', 'cli', 'succeeded', ${due} - interval '2 hours', NULL, now(), now())`),
+    ).toBe(false);
+  });
+});
