@@ -138,7 +138,7 @@ export async function dailyTasks(
       ours: archiveBatch,
       oursParams: [batchSize],
       design: design.archiveOldOrders,
-      what: `ours: the run's first batch, at most ${batchSize} rows (its longest transaction); the reference archives the whole day in one statement`,
+      what: `ours: the run's first batch, at most ${batchSize} rows${archive.batch!.sizedByTime ? ` (the next ones are sized to aim at ${archive.batch!.sizedByTime.targetMs} ms each)` : " (its longest transaction)"}; the reference archives the whole day in one statement`,
     });
     await compare({
       name: "archive-old-orders, steady state (nothing due)",

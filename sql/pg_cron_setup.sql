@@ -251,12 +251,12 @@ WHERE id = ANY (ARRAY(
   FOR UPDATE SKIP LOCKED
 ))
 $pg_cron_sql$
-      USING 5000;
+      USING 1000;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     COMMIT;
     v_total := v_total + v_rows;
     v_batches := v_batches + 1;
-    EXIT WHEN v_rows < 5000;
+    EXIT WHEN v_rows < 1000;
     IF clock_timestamp() >= v_started + interval '600 seconds' THEN
       RAISE NOTICE '%: time budget spent after % rows in % batches; the next run goes on', 'archive-old-orders', v_total, v_batches;
       EXIT;

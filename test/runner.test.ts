@@ -328,6 +328,54 @@ describe("runner", () => {
     expect(perTransaction.rows.map((r) => r.n).sort()).toEqual([10, 10, 5]);
   });
 
+  /** Rows per transaction of the orders the archive changed, in commit order. */
+  async function archiveTransactions(): Promise<number[]> {
+    const result = await db.pool.query(
+      `SELECT count(*)::int AS n FROM orders WHERE NOT is_active GROUP BY xmin ORDER BY xmin::text::bigint`,
+    );
+    return result.rows.map((r) => r.n);
+  }
+
+  it("when batches are sized by time and rows are slow, then the next batch shrinks to what fits in the target", async () => {
+    await db.pool.query(`
+      INSERT INTO orders (status, delivered_at, updated_at)
+      SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 30);
+      -- Every archived row costs at least 50 ms, whatever the machine: a batch of n rows takes >= 50n ms.
+      CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(0.05); RETURN NEW; END $$;
+      CREATE TRIGGER slow_row BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION slow_row();`);
+    try {
+      const progress: BatchProgress[] = [];
+      const timed = task("archive-old-orders", {
+        batch: { size: 20, timeBudgetSeconds: 60, sizedByTime: { targetMs: 200, minSize: 1, maxSize: 20 } },
+      });
+      expect(await run({ task: timed }, (p) => progress.push(p))).toMatchObject({
+        status: "succeeded",
+        rowsAffected: 30,
+      });
+      const sizes = await archiveTransactions();
+      expect(progress.map((p) => p.batchRows).filter((n) => n > 0)).toEqual(sizes);
+      // The first batch takes its 20 rows; at >= 50 ms a row, 200 ms fits at most 4.
+      expect(sizes[0]).toBe(20);
+      expect(sizes.length).toBeGreaterThan(2);
+      for (const size of sizes.slice(1)) expect(size).toBeLessThanOrEqual(4);
+    } finally {
+      await db.pool.query(`DROP TRIGGER slow_row ON orders; DROP FUNCTION slow_row()`);
+    }
+  });
+
+  it("when batches are sized by time and rows are fast, then each batch doubles up to the largest size", async () => {
+    await db.pool.query(`
+      INSERT INTO orders (status, delivered_at, updated_at)
+      SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 50)`);
+    // A minute's target: any batch here is fast, so only the doubling and the bound decide.
+    const timed = task("archive-old-orders", {
+      batch: { size: 1, timeBudgetSeconds: 60, sizedByTime: { targetMs: 60_000, minSize: 1, maxSize: 16 } },
+    });
+    expect(await run({ task: timed })).toMatchObject({ status: "succeeded", rowsAffected: 50 });
+    expect(await archiveTransactions()).toEqual([1, 2, 4, 8, 16, 16, 3]);
+  });
+
   it("when a batched task runs out of time budget, then it stops after the batch in hand and answers more", async () => {
     await db.pool.query(
       `INSERT INTO user_sessions (expires_at) SELECT now() - interval '1 day' FROM generate_series(1, 9)`,
