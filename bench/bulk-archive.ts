@@ -3,10 +3,11 @@
  * batched through the real runner, beside one UPDATE of the same rows, each on its own clone of the
  * same generated database. While each runs, a writer updates random active orders (most of them in
  * the backlog) every 5 ms, as drivers and customers would; its longest wait is how long the archive
- * blocked it. A batch's duration is the time between two progress callbacks of the runner (each
- * batch is one autocommitted statement, so that is its transaction, plus a few microseconds).
+ * blocked it. A batch's duration is the runner's own timing of its one autocommitted statement
+ * (its transaction's round trip), reported with each progress callback.
  */
 import pg from "pg";
+import type { TaskDefinition } from "../functions/catalog.js";
 import { findTask } from "../functions/catalog.js";
 import { createPool } from "../functions/db.js";
 import { runTask } from "../functions/runner.js";
@@ -75,6 +76,14 @@ async function startWriter(url: string): Promise<{ stop(): Promise<WriterReport>
   };
 }
 
+/** "5000 rows", or how a run sized by time sized its batches. */
+function batchSizes(task: TaskDefinition, sizes: number[]): string {
+  const sizing = task.batch?.sizedByTime;
+  if (!sizing) return `${task.batch?.size ?? 0} rows`;
+  const full = sizes.slice(0, -1);
+  return `${Math.min(...full)} to ${Math.max(...full)} rows (p50 ${percentile(full, 50)}), sized by time: ${sizing.targetMs} ms aimed, ${sizing.minSize} to ${sizing.maxSize} rows, first ${task.batch!.size}`;
+}
+
 export async function bulkArchive(context: BenchContext, backlog: number): Promise<Figure[]> {
   const { server, log } = context;
   const section = `Bulk archive of a ${count(backlog)}-row backlog`;
@@ -112,21 +121,27 @@ export async function bulkArchive(context: BenchContext, backlog: number): Promi
 
     // Batched, through the runner.
     const batchedUrl = await cloneDatabase(server, template, `${template}_batched`);
-    let batched: { ms: number; rows: number; batches: number[]; more: boolean; writer: WriterReport };
+    let batched: {
+      ms: number;
+      rows: number;
+      batches: number[];
+      sizes: number[];
+      more: boolean;
+      writer: WriterReport;
+    };
     {
       const pool = createPool({ connectionString: batchedUrl, max: 2 });
       const writer = await startWriter(batchedUrl);
       await sleep(200);
       const batches: number[] = [];
+      const sizes: number[] = [];
       const start = now();
-      let last = start;
       const result = await runTask(
         {
           pool,
-          onProgress: () => {
-            const at = now();
-            batches.push(at - last);
-            last = at;
+          onProgress: (progress) => {
+            batches.push(progress.batchMs);
+            sizes.push(progress.batchRows);
           },
         },
         { task, trigger: "cli" },
@@ -138,7 +153,14 @@ export async function bulkArchive(context: BenchContext, backlog: number): Promi
       await dropDatabase(server, `${template}_batched`);
       if (result.status !== "succeeded")
         throw new Error(`the batched archive ended ${result.status}: ${JSON.stringify(result)}`);
-      batched = { ms, rows: result.rowsAffected, batches, more: result.more === true, writer: writerReport };
+      batched = {
+        ms,
+        rows: result.rowsAffected,
+        batches,
+        sizes,
+        more: result.more === true,
+        writer: writerReport,
+      };
       log(
         `  batched: ${batched.rows} rows in ${batches.length} batches, ${formatMs(ms)}; longest batch ${formatMs(Math.max(...batches))}; writer waited up to ${formatMs(writerReport.maxMs)}`,
       );
@@ -149,7 +171,7 @@ export async function bulkArchive(context: BenchContext, backlog: number): Promi
     const early = batched.batches.slice(0, tenth);
     const late = batched.batches.slice(-tenth);
     const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
-    const batchNote = `${batched.rows} rows (${due} were due when the data was generated; orders keep crossing the 90-day line) in ${batched.batches.length} batches of ${task.batch!.size}; batch p50 ${formatMs(percentile(batched.batches, 50))}, p99 ${formatMs(percentile(batched.batches, 99))}; first tenth of batches ${formatMs(mean(early))} on average, last tenth ${formatMs(mean(late))}${batched.more ? "; stopped at its time budget with work left" : ""}`;
+    const batchNote = `${batched.rows} rows (${due} were due when the data was generated; orders keep crossing the 90-day line) in ${batched.batches.length} batches of ${batchSizes(task, batched.sizes)}; batch p50 ${formatMs(percentile(batched.batches, 50))}, p99 ${formatMs(percentile(batched.batches, 99))}; first tenth of batches ${formatMs(mean(early))} on average, last tenth ${formatMs(mean(late))}${batched.more ? "; stopped at its time budget with work left" : ""}`;
     return [
       figure({
         section,

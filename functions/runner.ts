@@ -49,6 +49,9 @@ export interface BatchProgress {
   readonly batches: number;
   readonly rowsSoFar: number;
   readonly rowsPerSecond: number;
+  /** The rows of the batch just committed, and how long its transaction took. */
+  readonly batchRows: number;
+  readonly batchMs: number;
 }
 
 /** What an email task does once the runner holds its lock and has opened its run. */
@@ -394,9 +397,10 @@ async function runSingleStatement(
 }
 
 /**
- * Batches of at most `batch.size` rows, each its own short transaction (autocommit), until a batch
- * comes back short or the time budget is spent (then `more`: the next run goes on). A dry run and
- * the guard count first, with the task's count statement, and change nothing.
+ * Batches, each its own short transaction (autocommit), until a batch comes back short or the time
+ * budget is spent (then `more`: the next run goes on). A batch has `batch.size` rows, or, sized by
+ * time, as many as the last batch's pace fits in the target (see `BatchSizing`). A dry run and the
+ * guard count first, with the task's count statement, and change nothing.
  */
 async function runBatched(
   deps: RunnerDeps,
@@ -420,13 +424,16 @@ async function runBatched(
     if (due > task.maxRows) throw guardTripped(task, due, task.maxRows);
   }
 
+  const sizing = batch.sizedByTime;
   const deadline = options.started + batch.timeBudgetSeconds * 1000;
+  let size = sizing ? clamp(batch.size, sizing.minSize, sizing.maxSize) : batch.size;
   let total = 0;
   let batches = 0;
   for (;;) {
     let changed: number;
+    const batchStarted = performance.now();
     try {
-      changed = (await client.query(sql.batch, [batch.size])).rowCount ?? 0;
+      changed = (await client.query(sql.batch, [size])).rowCount ?? 0;
     } catch (error) {
       // Committed batches stay committed; say how far the run got.
       throw new RunFailure(
@@ -437,6 +444,7 @@ async function runBatched(
         { cause: error },
       );
     }
+    const batchMs = performance.now() - batchStarted;
     total += changed;
     batches += 1;
     const elapsed = Math.max(Date.now() - options.started, 1);
@@ -446,15 +454,26 @@ async function runBatched(
       batches,
       rowsSoFar: total,
       rowsPerSecond: Math.round((total * 1000) / elapsed),
-    };
+      batchRows: changed,
+      batchMs: Math.round(batchMs * 10) / 10,
+    } satisfies BatchProgress;
     options.log.info(
       `${task.name}: batch ${batches}, ${total} rows so far (${progress.rowsPerSecond} rows/s)`,
       progress,
     );
     deps.onProgress?.(progress);
-    if (changed < batch.size) return { rowsAffected: total };
+    if (changed < size) return { rowsAffected: total };
     if (Date.now() >= deadline) return { rowsAffected: total, more: true };
+    if (sizing) {
+      // The batch's round trip is its transaction (autocommit): its rows per millisecond decide the next.
+      const fits = Math.floor((changed * sizing.targetMs) / Math.max(batchMs, 1));
+      size = clamp(Math.min(fits, 2 * size), sizing.minSize, sizing.maxSize);
+    }
   }
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
 }
 
 const runErrorCodes: ReadonlySet<string> = new Set<RunErrorCode>([

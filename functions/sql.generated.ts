@@ -18,7 +18,7 @@ export const taskSql: Readonly<Record<string, TaskSqlFile>> = {
     "count": "SELECT count(*) AS rows FROM (\n  SELECT 1 FROM user_sessions WHERE expires_at < now() LIMIT $1\n) AS due;"
   },
   "cleanup-orphaned-menus": {
-    "statement": "DELETE FROM menus\nWHERE created_at < now() - interval '30 days'\n  AND NOT EXISTS (\n    SELECT 1 FROM restaurant_menus rm WHERE rm.menu_id = menus.id\n  );"
+    "statement": "DELETE FROM menus\nWHERE id = ANY ((SELECT scheduler.orphaned_menus(now() - interval '30 days'))::bigint[])\n  AND created_at < now() - interval '30 days';"
   },
   "driver-inactivity-check": {
     "statement": "UPDATE drivers\nSET is_available = false\nWHERE is_available\n  AND updated_at < now() - interval '30 minutes';"
@@ -31,6 +31,6 @@ export const taskSql: Readonly<Record<string, TaskSqlFile>> = {
     "count": "SELECT count(*) AS rows FROM (\n  SELECT 1 FROM scheduler.job_runs\n  WHERE started_at < now() - make_interval(days => coalesce(\n      nullif(current_setting('scheduler.run_retention_days', true), '')::integer, 30))\n    AND status <> 'running'\n  LIMIT $1\n) AS due;"
   },
   "update-restaurant-ratings": {
-    "statement": "UPDATE restaurants\nSET rating = fresh.rating,\n    updated_at = now()\nFROM (\n  SELECT r.restaurant_id, round(avg(r.rating), 2) AS rating\n  FROM reviews r\n  WHERE r.restaurant_id IN (\n    SELECT DISTINCT recent.restaurant_id FROM reviews recent\n    WHERE recent.created_at > now() - interval '2 days'\n  )\n  GROUP BY r.restaurant_id\n) AS fresh\nWHERE restaurants.id = fresh.restaurant_id\n  AND restaurants.rating IS DISTINCT FROM fresh.rating;"
+    "statement": "UPDATE restaurants\nSET rating = fresh.rating,\n    updated_at = now()\nFROM (\n  SELECT DISTINCT recent.restaurant_id FROM reviews recent\n  WHERE recent.created_at > greatest(\n    now() - interval '2 days',\n    (SELECT max(run.started_at) - interval '10 minutes' FROM scheduler.job_runs run\n     WHERE run.task = 'update-restaurant-ratings' AND run.status = 'succeeded' AND NOT run.dry_run)\n  )\n) AS reviewed\nCROSS JOIN LATERAL (\n  SELECT round(avg(r.rating), 2) AS rating FROM reviews r WHERE r.restaurant_id = reviewed.restaurant_id\n) AS fresh\nWHERE restaurants.id = reviewed.restaurant_id\n  AND restaurants.rating IS DISTINCT FROM fresh.rating;"
   },
 };

@@ -168,15 +168,17 @@ UPDATE restaurants
 SET rating = fresh.rating,
     updated_at = now()
 FROM (
-  SELECT r.restaurant_id, round(avg(r.rating), 2) AS rating
-  FROM reviews r
-  WHERE r.restaurant_id IN (
-    SELECT DISTINCT recent.restaurant_id FROM reviews recent
-    WHERE recent.created_at > now() - interval '2 days'
+  SELECT DISTINCT recent.restaurant_id FROM reviews recent
+  WHERE recent.created_at > greatest(
+    now() - interval '2 days',
+    (SELECT max(run.started_at) - interval '10 minutes' FROM scheduler.job_runs run
+     WHERE run.task = 'update-restaurant-ratings' AND run.status = 'succeeded' AND NOT run.dry_run)
   )
-  GROUP BY r.restaurant_id
+) AS reviewed
+CROSS JOIN LATERAL (
+  SELECT round(avg(r.rating), 2) AS rating FROM reviews r WHERE r.restaurant_id = reviewed.restaurant_id
 ) AS fresh
-WHERE restaurants.id = fresh.restaurant_id
+WHERE restaurants.id = reviewed.restaurant_id
   AND restaurants.rating IS DISTINCT FROM fresh.rating
 $pg_cron_sql$;
   GET DIAGNOSTICS v_rows = ROW_COUNT;
@@ -199,10 +201,8 @@ BEGIN
   END IF;
   EXECUTE $pg_cron_sql$
 DELETE FROM menus
-WHERE created_at < now() - interval '30 days'
-  AND NOT EXISTS (
-    SELECT 1 FROM restaurant_menus rm WHERE rm.menu_id = menus.id
-  )
+WHERE id = ANY ((SELECT scheduler.orphaned_menus(now() - interval '30 days'))::bigint[])
+  AND created_at < now() - interval '30 days'
 $pg_cron_sql$;
   GET DIAGNOSTICS v_rows = ROW_COUNT;
   IF v_rows > 10000 THEN
@@ -251,12 +251,12 @@ WHERE id = ANY (ARRAY(
   FOR UPDATE SKIP LOCKED
 ))
 $pg_cron_sql$
-      USING 5000;
+      USING 1000;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     COMMIT;
     v_total := v_total + v_rows;
     v_batches := v_batches + 1;
-    EXIT WHEN v_rows < 5000;
+    EXIT WHEN v_rows < 1000;
     IF clock_timestamp() >= v_started + interval '600 seconds' THEN
       RAISE NOTICE '%: time budget spent after % rows in % batches; the next run goes on', 'archive-old-orders', v_total, v_batches;
       EXIT;

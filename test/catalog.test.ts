@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { findTask, tasks } from "../functions/catalog.js";
+import type { BatchSizing } from "../functions/catalog.js";
 import { cronProblem } from "../functions/cron.js";
 import { resolveJobs } from "../functions/jobs.js";
 import { taskSql } from "../functions/sql.generated.js";
@@ -22,6 +23,17 @@ describe("task catalog", () => {
       if ("batch" in task && task.batch) {
         expect(task.batch.size).toBeGreaterThan(0);
         expect(task.batch.timeBudgetSeconds).toBeLessThan(task.timeoutSeconds);
+        const sizing: BatchSizing | undefined =
+          "sizedByTime" in task.batch ? task.batch.sizedByTime : undefined;
+        if (sizing) {
+          // Only the SQL runner sizes by time; an email batch is an API call of fixed size.
+          expect(task.kind).toBe("sql");
+          expect(sizing.minSize).toBeGreaterThan(0);
+          expect(sizing.minSize).toBeLessThanOrEqual(task.batch.size);
+          expect(task.batch.size).toBeLessThanOrEqual(sizing.maxSize);
+          // A statement timeout (the task's) far above one batch's target.
+          expect(sizing.targetMs * 10).toBeLessThan(task.timeoutSeconds * 1000);
+        }
       }
       if ("maxRows" in task && task.maxRows !== undefined) expect(task.maxRows).toBeGreaterThan(0);
     },

@@ -11,6 +11,7 @@ import { createPool } from "../functions/db.js";
 import { ScheduledTaskError } from "../functions/errors.js";
 import type { BatchProgress, RunRequest } from "../functions/runner.js";
 import { runTask } from "../functions/runner.js";
+import { sqlOf } from "../functions/task-sql.js";
 import { underShiftedClock } from "../scripts/lib/child-env.js";
 import { freePort } from "../scripts/lib/embedded-postgres.js";
 import { useTestDatabase } from "./helpers/database.js";
@@ -328,6 +329,54 @@ describe("runner", () => {
     expect(perTransaction.rows.map((r) => r.n).sort()).toEqual([10, 10, 5]);
   });
 
+  /** Rows per transaction of the orders the archive changed, in commit order. */
+  async function archiveTransactions(): Promise<number[]> {
+    const result = await db.pool.query(
+      `SELECT count(*)::int AS n FROM orders WHERE NOT is_active GROUP BY xmin ORDER BY xmin::text::bigint`,
+    );
+    return result.rows.map((r) => r.n);
+  }
+
+  it("when batches are sized by time and rows are slow, then the next batch shrinks to what fits in the target", async () => {
+    await db.pool.query(`
+      INSERT INTO orders (status, delivered_at, updated_at)
+      SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 30);
+      -- Every archived row costs at least 50 ms, whatever the machine: a batch of n rows takes >= 50n ms.
+      CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(0.05); RETURN NEW; END $$;
+      CREATE TRIGGER slow_row BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION slow_row();`);
+    try {
+      const progress: BatchProgress[] = [];
+      const timed = task("archive-old-orders", {
+        batch: { size: 20, timeBudgetSeconds: 60, sizedByTime: { targetMs: 200, minSize: 1, maxSize: 20 } },
+      });
+      expect(await run({ task: timed }, (p) => progress.push(p))).toMatchObject({
+        status: "succeeded",
+        rowsAffected: 30,
+      });
+      const sizes = await archiveTransactions();
+      expect(progress.map((p) => p.batchRows).filter((n) => n > 0)).toEqual(sizes);
+      // The first batch takes its 20 rows; at >= 50 ms a row, 200 ms fits at most 4.
+      expect(sizes[0]).toBe(20);
+      expect(sizes.length).toBeGreaterThan(2);
+      for (const size of sizes.slice(1)) expect(size).toBeLessThanOrEqual(4);
+    } finally {
+      await db.pool.query(`DROP TRIGGER slow_row ON orders; DROP FUNCTION slow_row()`);
+    }
+  });
+
+  it("when batches are sized by time and rows are fast, then each batch doubles up to the largest size", async () => {
+    await db.pool.query(`
+      INSERT INTO orders (status, delivered_at, updated_at)
+      SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 50)`);
+    // A minute's target: any batch here is fast, so only the doubling and the bound decide.
+    const timed = task("archive-old-orders", {
+      batch: { size: 1, timeBudgetSeconds: 60, sizedByTime: { targetMs: 60_000, minSize: 1, maxSize: 16 } },
+    });
+    expect(await run({ task: timed })).toMatchObject({ status: "succeeded", rowsAffected: 50 });
+    expect(await archiveTransactions()).toEqual([1, 2, 4, 8, 16, 16, 3]);
+  });
+
   it("when a batched task runs out of time budget, then it stops after the batch in hand and answers more", async () => {
     await db.pool.query(
       `INSERT INTO user_sessions (expires_at) SELECT now() - interval '1 day' FROM generate_series(1, 9)`,
@@ -336,6 +385,70 @@ describe("runner", () => {
     expect(await run({ task: hurried })).toMatchObject({ status: "succeeded", rowsAffected: 4, more: true });
     expect((await runs(hurried.name))[0]).toMatchObject({ more: true });
     expect((await db.pool.query(`SELECT count(*)::int AS n FROM user_sessions`)).rows[0].n).toBe(5);
+  });
+
+  /** A pool whose clients record every query they send: one query, one round trip. */
+  function countingPool(): { pool: pg.Pool; sent: string[] } {
+    const pool = createPool({ connectionString: db.url, max: 2 });
+    const sent: string[] = [];
+    pool.on("connect", (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const first = args[0];
+        sent.push(typeof first === "string" ? first : String((first as { text?: string }).text));
+        return query(...args);
+      };
+    });
+    return { pool, sent };
+  }
+
+  it("when a single-statement task runs, then the runner adds two round trips to its statement's", async () => {
+    await db.pool.query(
+      `INSERT INTO drivers (is_available, updated_at) SELECT true, now() - interval '1 hour' FROM generate_series(1, 3)`,
+    );
+    const { pool, sent } = countingPool();
+    try {
+      const statement = sqlOf(task("driver-inactivity-check")).statement!;
+      for (const dryRun of [true, false]) {
+        sent.length = 0;
+        const result = await runTask(
+          { pool },
+          { task: task("driver-inactivity-check"), trigger: "cli", dryRun },
+        );
+        expect(result).toMatchObject({ status: "succeeded", rowsAffected: 3 });
+        // Open the run (lock, record, settings); BEGIN with the statement; the end recorded with
+        // the COMMIT (after the ROLLBACK for a dry run).
+        expect(sent).toHaveLength(3);
+        expect(sent[0]).toContain("scheduler.start_run(");
+        expect(sent[1]).toBe(`BEGIN;\n${statement}`);
+        expect(sent[2]).toContain("scheduler.finish_run(");
+        expect(sent[2]).toContain(dryRun ? "ROLLBACK" : "COMMIT");
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("when a batched task runs, then the runner adds two round trips to its batches", async () => {
+    await db.pool.query(`
+      INSERT INTO orders (status, delivered_at, updated_at)
+      SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 25)`);
+    const { pool, sent } = countingPool();
+    try {
+      const batched = task("archive-old-orders", { batch: { size: 10, timeBudgetSeconds: 60 } });
+      expect(await runTask({ pool }, { task: batched, trigger: "cli" })).toMatchObject({
+        status: "succeeded",
+        rowsAffected: 25,
+      });
+      const batch = sqlOf(batched).batch!;
+      expect(sent.filter((text) => text === batch)).toHaveLength(3);
+      const others = sent.filter((text) => text !== batch);
+      expect(others).toHaveLength(2);
+      expect(others[0]).toContain("scheduler.start_run(");
+      expect(others[1]).toContain("scheduler.finish_run(");
+    } finally {
+      await pool.end();
+    }
   });
 
   it("when a run was cut off without recording its end, then the next run marks it interrupted", async () => {

@@ -150,6 +150,37 @@ describe("update-restaurant-ratings", () => {
     ]);
     expect(await run("update-restaurant-ratings")).toMatchObject({ status: "succeeded", rowsAffected: 0 });
   });
+
+  it("when the task succeeded before, then only restaurants reviewed since then (10 minutes' margin) are recomputed", async () => {
+    await db.pool.query(`
+      INSERT INTO restaurants (name, rating) VALUES ('before the last run', 0), ('in the margin', 0), ('since', 0);
+      INSERT INTO reviews (restaurant_id, rating, created_at) VALUES
+        (1, 5, now() - interval '3 hours'), (2, 4, now() - interval '65 minutes'), (3, 3, now() - interval '30 minutes');
+      INSERT INTO scheduler.job_runs (task, trigger, status, dry_run, started_at, finished_at) VALUES
+        ('update-restaurant-ratings', 'scheduler', 'succeeded', false, now() - interval '1 hour', now() - interval '1 hour'),
+        -- Neither a dry run nor a failure narrows the window.
+        ('update-restaurant-ratings', 'cli', 'succeeded', true, now() - interval '10 minutes', now() - interval '10 minutes'),
+        ('update-restaurant-ratings', 'scheduler', 'failed', false, now() - interval '5 minutes', now() - interval '5 minutes')`);
+    expect(await run("update-restaurant-ratings")).toMatchObject({ status: "succeeded", rowsAffected: 2 });
+    const ratings = await db.pool.query(`SELECT name, rating::text FROM restaurants ORDER BY id`);
+    expect(ratings.rows).toEqual([
+      { name: "before the last run", rating: "0.00" },
+      { name: "in the margin", rating: "4.00" },
+      { name: "since", rating: "3.00" },
+    ]);
+  });
+
+  it("when the last success is older than two days, then two days of reviews are recomputed", async () => {
+    await db.pool.query(`
+      INSERT INTO restaurants (name, rating) VALUES ('three days ago', 0), ('yesterday', 0);
+      INSERT INTO reviews (restaurant_id, rating, created_at) VALUES
+        (1, 5, now() - interval '3 days'), (2, 4, now() - interval '1 day');
+      INSERT INTO scheduler.job_runs (task, trigger, status, started_at, finished_at) VALUES
+        ('update-restaurant-ratings', 'scheduler', 'succeeded', now() - interval '5 days', now() - interval '5 days')`);
+    expect(await run("update-restaurant-ratings")).toMatchObject({ status: "succeeded", rowsAffected: 1 });
+    const ratings = await db.pool.query(`SELECT name, rating::text FROM restaurants ORDER BY id`);
+    expect(ratings.rows.map((r) => r.rating)).toEqual(["0.00", "4.00"]);
+  });
 });
 
 describe("cleanup-orphaned-menus", () => {

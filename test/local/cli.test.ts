@@ -117,7 +117,8 @@ describe("the operator CLI against a database", () => {
     expect(result.code).toBe(0);
     expect(result.err).toMatch(/running cleanup-expired-sessions directly against 127\.0\.0\.1/);
     expect(result.err).toMatch(/batch 1: 5000 rows so far \(\d+ rows\/s\)/);
-    expect(result.err).toMatch(/batch 3: 12000 rows so far/);
+    // The next batches are sized by time: how many there are depends on the machine.
+    expect(result.err).toMatch(/batch \d+: 12000 rows so far/);
     expect(result.out).toMatch(/cleanup-expired-sessions: succeeded, 12000 rows in \d+ ms \(run \d+\)/);
   });
 
