@@ -4,7 +4,7 @@
  * there is a new failure or a task became overdue since the last alert, so a lasting outage is not
  * mailed every 15 minutes.
  */
-import type { EmailTaskContext, TaskWork } from "../runner.js";
+import type { EmailTaskContext, TaskWork } from "../task-contract.js";
 import { deliver, DeliveryStopped } from "./deliver.js";
 import type { EmailWorkOptions } from "./runtime.js";
 import { ScheduledTaskError } from "../errors.js";

@@ -4,10 +4,10 @@
  * runner the handler of each email task.
  */
 import type { TaskDefinition } from "../catalog.js";
-import type { EmailTaskContext, EmailTaskHandler, TaskWork } from "../runner.js";
+import type { EmailTaskContext, EmailTaskHandler, EmailTaskOutcome } from "../task-contract.js";
 import type { EmailConfig } from "./config.js";
-import type { RetryPolicy } from "./deliver.js";
-import { defaultRetryPolicy } from "./deliver.js";
+import type { SendRetryPolicy } from "./deliver.js";
+import { defaultSendRetryPolicy } from "./deliver.js";
 import { alertFailedRuns } from "./failed-run-alerts.js";
 import { createLocalMailboxTransport } from "./local-mailbox.js";
 import { sendOrderConfirmations } from "./order-confirmations.js";
@@ -26,13 +26,15 @@ export interface OutboxPolicy {
   readonly maxAttempts: number;
   /** Delay before the retry after the first failed attempt; doubles with each attempt. */
   readonly backoffSeconds: number;
+  /** The longest delay between two attempts. */
+  readonly maxBackoffSeconds: number;
 }
 
 export interface EmailWorkOptions {
   readonly transport: MailTransport;
   readonly mailFrom: string;
   readonly opsEmail: string | undefined;
-  readonly retry: RetryPolicy;
+  readonly retry: SendRetryPolicy;
   /**
    * How long a claimed message stays reserved for the run that claimed it. Longer than any run
    * (the catalog's timeouts are at most 15 minutes), so a live run's messages are never taken over.
@@ -45,7 +47,7 @@ export interface EmailRuntimeOptions {
   readonly config: EmailConfig;
   /** Replaces the SecretManagerServiceClient (tests). */
   readonly secretClient?: SecretVersionReader | (() => Promise<SecretVersionReader>);
-  readonly retry?: Partial<RetryPolicy>;
+  readonly retry?: Partial<SendRetryPolicy>;
   readonly outbox?: Partial<OutboxPolicy>;
   readonly leaseSeconds?: number;
   /** Per SendGrid API call. */
@@ -56,7 +58,7 @@ export interface EmailRuntime {
   handlerFor(task: TaskDefinition): Promise<EmailTaskHandler>;
 }
 
-type Work = (ctx: EmailTaskContext, options: EmailWorkOptions) => Promise<TaskWork>;
+type Work = (ctx: EmailTaskContext, options: EmailWorkOptions) => Promise<EmailTaskOutcome>;
 
 const workByTask: Readonly<Record<string, Work>> = {
   "send-daily-vendor-reports": sendVendorReports,
@@ -66,8 +68,13 @@ const workByTask: Readonly<Record<string, Work>> = {
 
 export function createEmailRuntime(options: EmailRuntimeOptions): EmailRuntime {
   const { config } = options;
-  const retry: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
-  const outbox: OutboxPolicy = { maxAttempts: 5, backoffSeconds: 60, ...options.outbox };
+  const retry: SendRetryPolicy = { ...defaultSendRetryPolicy, ...options.retry };
+  const outbox: OutboxPolicy = {
+    maxAttempts: 5,
+    backoffSeconds: 60,
+    maxBackoffSeconds: 14_400,
+    ...options.outbox,
+  };
   const leaseSeconds = options.leaseSeconds ?? 1800;
 
   let apiKey: ApiKeySource | undefined;
