@@ -65,6 +65,9 @@ Commands:
                                     recent runs, newest first (default 20)
   health                            the /health view; exits 1 when a task failed or is overdue
   token                             a development ID token for the local function (npm start must be running)
+  requeue --task <task> [--from <time>] [--to <time>] [--address <email>] [--dry-run]
+                                    queue again the emails that died (no run retries them): those queued in
+                                    [--from, --to), to that address; the next run sends them
 
 Options: --json (machine-readable output), --help
 Database: DATABASE_URL, else the local stack that npm start runs (.data/postgres).
@@ -89,6 +92,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
 }
 
 async function dispatch(argv: readonly string[], io: Io): Promise<number> {
+  // Parsed on its own (its flags are its own): see the requeue section.
+  if (argv[0] === "requeue") return requeueCommand(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -657,6 +662,50 @@ async function tokenCommand(io: Io, json: boolean): Promise<number> {
     );
   }
   io.out(json ? JSON.stringify({ token, audience: local.functionUrl }) : token);
+  return EXIT.ok;
+}
+
+// --- requeue ---------------------------------------------------------------------------------
+
+async function requeueCommand(argv: readonly string[], io: Io): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      options: {
+        task: { type: "string" },
+        from: { type: "string" },
+        to: { type: "string" },
+        address: { type: "string" },
+        "dry-run": { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+      },
+    }));
+  } catch (error) {
+    throw new CliError(EXIT.usage, `requeue: ${(error as Error).message}\n\n${usage}`);
+  }
+  const { requeueDeadEmails, requeueableTasks } = await import("./lib/requeue.js");
+  const task = values.task;
+  if (!task || !requeueableTasks.includes(task)) {
+    throw new CliError(
+      EXIT.usage,
+      `requeue: --task must be one of ${requeueableTasks.join(", ")}${task ? ` (not "${task}")` : ""}`,
+    );
+  }
+  const from = values.from === undefined ? undefined : parseTime(values.from, "--from", io, true);
+  const to = values.to === undefined ? undefined : parseTime(values.to, "--to", io, true);
+  const dryRun = values["dry-run"] === true;
+  const count = await withPool(io, (pool) =>
+    requeueDeadEmails(pool, { task, from, to, address: values.address, dryRun }),
+  );
+  if (values.json) io.out(JSON.stringify({ task, requeued: dryRun ? 0 : count, matched: count, dryRun }));
+  else
+    io.out(
+      dryRun
+        ? `${task}: ${count} dead email(s) match; nothing changed (dry run)`
+        : `${task}: ${count} dead email(s) queued again; the next run sends them`,
+    );
   return EXIT.ok;
 }
 

@@ -36,9 +36,7 @@ export async function sendOrderConfirmations(
   const { client, runId } = ctx;
   if (ctx.dryRun) {
     const counted = await client.query<{ due: string }>(
-      `SELECT count(*) AS due FROM scheduler.email_outbox
-       WHERE kind = $1 AND ((status = 'pending' AND next_attempt_at <= now())
-                            OR (status = 'sending' AND lease_until < now()))`,
+      "SELECT scheduler.count_due_email_outbox($1) AS due",
       [ORDER_CONFIRMATION_KIND],
     );
     return { rowsAffected: Number(counted.rows[0]?.due ?? 0) };

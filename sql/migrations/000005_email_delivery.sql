@@ -109,3 +109,191 @@ LANGUAGE sql AS $$
   SELECT count(*) FILTER (WHERE status = 'pending')::integer, count(*) FILTER (WHERE status = 'dead')::integer
   FROM released
 $$;
+
+-- A claim belongs to its run while that run is running and its lease lasts ---------------------
+--
+-- A run that crashed (instance stopped, connection lost) leaves its claims 'sending'. The next run
+-- of the task takes them over at once instead of after the lease: it holds the task's lock, so no
+-- other run of the task is running, and start_run has marked the crashed run interrupted. A retry
+-- of the tick that crashed therefore resumes that tick's work (a lease alone would make the retry
+-- find nothing, succeed, and take the tick's slot with the day's reports unsent). What the crashed
+-- run handed to SendGrid without recording it is sent again: the at-least-once window of 000003,
+-- marked by custom_args.email_key.
+CREATE FUNCTION scheduler.claim_is_abandoned(p_lease_until timestamptz, p_run_id bigint) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT p_lease_until < now()
+      OR NOT EXISTS (SELECT 1 FROM scheduler.job_runs r WHERE r.id = p_run_id AND r.status = 'running')
+$$;
+
+CREATE OR REPLACE FUNCTION scheduler.claim_vendor_reports(
+  p_report_date date,
+  p_limit integer,
+  p_run_id bigint,
+  p_lease_seconds integer
+) RETURNS TABLE (
+  restaurant_id bigint,
+  name text,
+  email text,
+  orders bigint,
+  delivered bigint,
+  cancelled bigint,
+  revenue numeric
+)
+LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN QUERY
+  WITH due AS (
+    SELECT r.id, r.name, btrim(r.email) AS email
+    FROM restaurants r
+    LEFT JOIN scheduler.vendor_report_deliveries d
+      ON d.restaurant_id = r.id AND d.report_date = p_report_date
+    WHERE nullif(btrim(r.email), '') IS NOT NULL
+      AND (d.restaurant_id IS NULL OR d.status = 'pending'
+           OR (d.status = 'sending' AND scheduler.claim_is_abandoned(d.lease_until, d.run_id)))
+    ORDER BY r.id
+    LIMIT p_limit
+  ),
+  claimed AS (
+    INSERT INTO scheduler.vendor_report_deliveries AS v
+      (restaurant_id, report_date, email, status, attempts, run_id, lease_until)
+    SELECT due.id, p_report_date, due.email, 'sending', 1, p_run_id,
+           now() + make_interval(secs => p_lease_seconds)
+    FROM due
+    ON CONFLICT ON CONSTRAINT vendor_report_deliveries_pkey DO UPDATE
+      SET status = 'sending', attempts = v.attempts + 1, run_id = excluded.run_id,
+          lease_until = excluded.lease_until, email = excluded.email
+      WHERE v.status = 'pending'
+         OR (v.status = 'sending' AND scheduler.claim_is_abandoned(v.lease_until, v.run_id))
+    RETURNING v.restaurant_id
+  ),
+  figures AS (
+    SELECT o.restaurant_id,
+           count(*) AS orders,
+           count(*) FILTER (WHERE o.status = 'delivered') AS delivered,
+           count(*) FILTER (WHERE o.status = 'cancelled') AS cancelled,
+           coalesce(sum(o.total_amount) FILTER (WHERE o.status = 'delivered'), 0) AS revenue
+    FROM orders o
+    WHERE o.created_at >= p_report_date::timestamptz
+      AND o.created_at < (p_report_date + 1)::timestamptz
+      AND o.restaurant_id IN (SELECT c.restaurant_id FROM claimed c)
+    GROUP BY o.restaurant_id
+  )
+  SELECT due.id, due.name, due.email,
+         coalesce(f.orders, 0), coalesce(f.delivered, 0), coalesce(f.cancelled, 0), coalesce(f.revenue, 0)
+  FROM due
+  JOIN claimed c ON c.restaurant_id = due.id
+  LEFT JOIN figures f ON f.restaurant_id = due.id
+  ORDER BY due.id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scheduler.count_due_vendor_reports(p_report_date date) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+  SELECT count(*)
+  FROM restaurants r
+  LEFT JOIN scheduler.vendor_report_deliveries d
+    ON d.restaurant_id = r.id AND d.report_date = p_report_date
+  WHERE nullif(btrim(r.email), '') IS NOT NULL
+    AND (d.restaurant_id IS NULL OR d.status = 'pending'
+         OR (d.status = 'sending' AND scheduler.claim_is_abandoned(d.lease_until, d.run_id)))
+$$;
+
+CREATE OR REPLACE FUNCTION scheduler.claim_email_outbox(
+  p_kind text,
+  p_limit integer,
+  p_run_id bigint,
+  p_lease_seconds integer,
+  p_max_attempts integer
+) RETURNS TABLE (
+  id bigint,
+  order_id bigint,
+  recipient text,
+  payload jsonb,
+  attempts integer,
+  restaurant_name text
+)
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE scheduler.email_outbox o
+  SET status = 'dead',
+      last_error = coalesce(o.last_error || '; ', '') || 'its run ended during the last attempt; delivery unknown',
+      lease_until = NULL
+  WHERE o.kind = p_kind AND o.status = 'sending' AND o.attempts >= p_max_attempts
+    AND scheduler.claim_is_abandoned(o.lease_until, o.run_id);
+
+  RETURN QUERY
+  WITH due AS (
+    SELECT o.id FROM scheduler.email_outbox o
+    WHERE o.kind = p_kind
+      AND ((o.status = 'pending' AND o.next_attempt_at <= now())
+           OR (o.status = 'sending' AND scheduler.claim_is_abandoned(o.lease_until, o.run_id)))
+    ORDER BY o.id
+    LIMIT p_limit
+    FOR UPDATE SKIP LOCKED
+  ),
+  claimed AS (
+    UPDATE scheduler.email_outbox o
+    SET status = 'sending',
+        attempts = o.attempts + 1,
+        run_id = p_run_id,
+        lease_until = now() + make_interval(secs => p_lease_seconds),
+        recipient = coalesce(o.recipient, scheduler.order_confirmation_recipient(o.order_id))
+    FROM due
+    WHERE o.id = due.id
+    RETURNING o.id, o.order_id, o.recipient, o.payload, o.attempts
+  )
+  SELECT c.id, c.order_id, c.recipient, c.payload, c.attempts, r.name
+  FROM claimed c
+  LEFT JOIN orders ord ON ord.id = c.order_id
+  LEFT JOIN restaurants r ON r.id = ord.restaurant_id
+  ORDER BY c.id;
+END
+$$;
+
+-- How many outbox rows of a kind a run would claim now (dry runs).
+CREATE FUNCTION scheduler.count_due_email_outbox(p_kind text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+  SELECT count(*) FROM scheduler.email_outbox o
+  WHERE o.kind = p_kind
+    AND ((o.status = 'pending' AND o.next_attempt_at <= now())
+         OR (o.status = 'sending' AND scheduler.claim_is_abandoned(o.lease_until, o.run_id)))
+$$;
+
+-- Dead rows: alerted once, requeued by an operator ----------------------------------------------
+
+-- When ops was told this row died (alert-failed-runs lists each dead row once).
+ALTER TABLE scheduler.email_outbox ADD COLUMN alerted_at timestamptz;
+CREATE INDEX email_outbox_unalerted_dead_idx ON scheduler.email_outbox (id)
+  WHERE status = 'dead' AND alerted_at IS NULL;
+
+-- Dead rows of a kind back to pending, due now with their attempts restarted, chosen by when they
+-- were queued ([p_from, p_to)) and by address (case-insensitive); NULL matches any. The recipient is
+-- looked up again if it was missing. With p_dry_run only counts. Returns how many.
+CREATE FUNCTION scheduler.requeue_email_outbox(
+  p_kind text,
+  p_from timestamptz,
+  p_to timestamptz,
+  p_address text,
+  p_dry_run boolean
+) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_count integer;
+BEGIN
+  IF p_dry_run THEN
+    SELECT count(*) INTO v_count FROM scheduler.email_outbox o
+    WHERE o.kind = p_kind AND o.status = 'dead'
+      AND (p_from IS NULL OR o.created_at >= p_from) AND (p_to IS NULL OR o.created_at < p_to)
+      AND (p_address IS NULL OR lower(o.recipient) = lower(p_address));
+    RETURN v_count;
+  END IF;
+  UPDATE scheduler.email_outbox o
+  SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, alerted_at = NULL,
+      last_error = 'requeued by an operator; before: ' || coalesce(o.last_error, 'no error recorded')
+  WHERE o.kind = p_kind AND o.status = 'dead'
+    AND (p_from IS NULL OR o.created_at >= p_from) AND (p_to IS NULL OR o.created_at < p_to)
+    AND (p_address IS NULL OR lower(o.recipient) = lower(p_address));
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  RETURN v_count;
+END
+$$;
