@@ -184,7 +184,8 @@ export async function deliver(
   } catch (error) {
     if (error instanceof DeliveryStopped) throw error;
     // Messages SendGrid accepted but we could not record must not be released for a resend: the
-    // error goes up as it is, their claims stay 'sending' until the lease runs out.
+    // error goes up as it is, their claims stay 'sending' until the next run of the task takes them
+    // over (the at-least-once window, marked by email_key).
     if (error instanceof RecordingFailed) throw error.cause;
     throw new DeliveryStopped(publicMessage(error), report, { cause: error });
   }
