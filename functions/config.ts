@@ -115,8 +115,9 @@ export function parseAuthEnv(env: Env): ParsedSection<AuthConfig> {
 }
 
 /**
- * The email tasks' settings: SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET (a Secret Manager version
- * name), SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL and SENDGRID_SECRET_REFRESH_SECONDS.
+ * The email tasks' settings: EMAIL_TRANSPORT, SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET (a Secret
+ * Manager version name), SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL and SENDGRID_SECRET_REFRESH_SECONDS.
+ * A missing key is not a problem of the function (its SQL tasks run): the email tasks refuse to run.
  */
 export function parseEmailEnv(env: Env): ParsedSection<EmailConfig> {
   const problems: string[] = [];
@@ -130,6 +131,12 @@ export function parseEmailEnv(env: Env): ParsedSection<EmailConfig> {
     const secretVersion = readVariable(env, "SENDGRID_API_KEY_SECRET", problems);
     if (secretVersion) key = { source: "secret-manager", secretVersion };
   }
+  const transport = readVariable(env, "EMAIL_TRANSPORT", problems);
+  if (transport === "local-mailbox" && key.source !== "none") {
+    problems.push(
+      "EMAIL_TRANSPORT=local-mailbox sends nothing, yet a SendGrid key is set: unset one of them (the key to keep mail local, EMAIL_TRANSPORT to send)",
+    );
+  }
   const baseUrl = readVariable(env, "SENDGRID_BASE_URL", problems);
   // Without a key nothing is sent, and the local address does; SendGrid needs a verified sender.
   const mailFrom =
@@ -139,8 +146,8 @@ export function parseEmailEnv(env: Env): ParsedSection<EmailConfig> {
   const opsEmail = readVariable(env, "OPS_EMAIL", problems);
   const secretRefreshSeconds = readVariable(env, "SENDGRID_SECRET_REFRESH_SECONDS", problems);
   const config =
-    mailFrom !== undefined && secretRefreshSeconds !== undefined
-      ? { key, baseUrl, mailFrom, opsEmail, secretRefreshSeconds }
+    transport !== undefined && mailFrom !== undefined && secretRefreshSeconds !== undefined
+      ? { transport, key, baseUrl, mailFrom, opsEmail, secretRefreshSeconds }
       : undefined;
   return section(problems, config);
 }
@@ -162,9 +169,14 @@ export function parseConfig(env: Env): ParsedConfig {
   const email = parseEmailEnv(env);
   problems.push(...email.problems);
   const hasEmailTasks = (tasks as readonly TaskDefinition[]).some((task) => task.kind === "email");
-  if (hasEmailTasks && email.config?.key.source === "none") {
+  if (hasEmailTasks && email.config?.transport === "sendgrid" && email.config.key.source === "none") {
     warnings.push(
-      "neither SENDGRID_API_KEY nor SENDGRID_API_KEY_SECRET is set: email tasks write their messages to the log and the local mailbox instead of sending them",
+      "neither SENDGRID_API_KEY nor SENDGRID_API_KEY_SECRET is set: the email tasks fail (503) and every email stays queued until a key is configured; the SQL tasks run (EMAIL_TRANSPORT=local-mailbox is the local choice to send nothing)",
+    );
+  }
+  if (hasEmailTasks && email.config?.transport === "local-mailbox") {
+    warnings.push(
+      "EMAIL_TRANSPORT=local-mailbox: the email tasks send nothing; their messages go to the log and scheduler.local_mailbox",
     );
   }
   const projectId = projectIdOf(env, problems);

@@ -75,6 +75,9 @@ export const googleCertsUrl = "https://www.googleapis.com/oauth2/v1/certs";
 export const LOCAL_MAIL_FROM = "scheduled-jobs@localhost.localdomain";
 
 const authModes = ["verify", "cloud-run"] as const satisfies readonly AuthMode[];
+const emailTransports = ["sendgrid", "local-mailbox"] as const;
+/** Where the email tasks' messages go: SendGrid, or (an explicit local choice) the local mailbox. */
+export type EmailTransportChoice = (typeof emailTransports)[number];
 const ipTypes = ["PUBLIC", "PRIVATE", "PSC"] as const;
 export type IpType = (typeof ipTypes)[number];
 
@@ -298,12 +301,27 @@ const definitions = {
     },
     write: asText,
   }),
+  EMAIL_TRANSPORT: define<EmailTransportChoice>({
+    group: "email",
+    doc: "`sendgrid`: the email tasks send through SendGrid, and without a readable key they fail (503) with every email still queued; `local-mailbox` (what `npm start` sets when it is given no key): nothing leaves the machine, messages go to the log and `scheduler.local_mailbox`. Never a fallback: only this variable chooses the local mailbox.",
+    secret: false,
+    required: "no",
+    default: "sendgrid",
+    example: "local-mailbox",
+    parse(text, problems) {
+      if ((emailTransports as readonly string[]).includes(text)) return text as EmailTransportChoice;
+      problems.push(`EMAIL_TRANSPORT must be one of ${emailTransports.join(", ")}, not ${quote(text)}`);
+      return undefined;
+    },
+    write: asText,
+  }),
   SENDGRID_API_KEY: define<string>({
     group: "email",
     doc: "A SendGrid API key in plain text (local runs); set this or `SENDGRID_API_KEY_SECRET`, not both.",
     secret: true,
     required: "no",
-    unset: "with neither key, email tasks write their messages to the log and the local mailbox",
+    unset:
+      "with neither key, the email tasks fail (503) and every email stays queued, unless `EMAIL_TRANSPORT=local-mailbox`",
     example: "SG.xxxxxxxx.yyyyyyyy",
     parse: asText,
     write: asText,
@@ -313,7 +331,8 @@ const definitions = {
     doc: "The Secret Manager version that holds the SendGrid API key (the name, never the key), read at run time.",
     secret: false,
     required: "no",
-    unset: "with neither key, email tasks write their messages to the log and the local mailbox",
+    unset:
+      "with neither key, the email tasks fail (503) and every email stays queued, unless `EMAIL_TRANSPORT=local-mailbox`",
     deployed: "the version of the stack's SendGrid key secret",
     example: "projects/my-project/secrets/sendgrid-api-key/versions/latest",
     parse(text, problems) {
@@ -361,7 +380,7 @@ const definitions = {
     secret: false,
     required: "with a SendGrid key",
     default: LOCAL_MAIL_FROM,
-    unset: `\`${LOCAL_MAIL_FROM}\` when nothing is sent`,
+    unset: `\`${LOCAL_MAIL_FROM}\` when no key is set`,
     deployed: "`scheduled-jobs:mailFrom`",
     example: "reports@delivery.example",
     missing: "MAIL_FROM is required when a SendGrid key is configured (a sender verified in SendGrid)",

@@ -14,6 +14,7 @@ import type { Job } from "./jobs.js";
 import { resolveJobs } from "./jobs.js";
 import type { Logger } from "./log.js";
 import { silentLogger } from "./log.js";
+import type { EmailTaskHandler, TaskWork } from "./task-contract.js";
 import { sqlOf } from "./task-sql.js";
 
 /**
@@ -52,29 +53,6 @@ export interface BatchProgress {
   /** The rows of the batch just committed, and how long its transaction took. */
   readonly batchRows: number;
   readonly batchMs: number;
-}
-
-/** What an email task does once the runner holds its lock and has opened its run. */
-export type EmailTaskHandler = (context: EmailTaskContext) => Promise<TaskWork>;
-
-export interface EmailTaskContext {
-  readonly task: TaskDefinition;
-  readonly runId: string;
-  readonly pool: Pool;
-  /** The connection that holds the task's lock and its statement timeout. */
-  readonly client: PoolClient;
-  readonly dryRun: boolean;
-  readonly force: boolean;
-  /** Epoch milliseconds after which no new batch of work should start. */
-  readonly deadline: number;
-  readonly log: Logger;
-  /** Every task as the deployment schedules it (the overdue alert judges them all). */
-  readonly jobs: readonly Job[];
-}
-
-export interface TaskWork {
-  readonly rowsAffected: number;
-  readonly more?: boolean;
 }
 
 export interface RunnerDeps {
@@ -207,14 +185,10 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
       error instanceof RunFailure
         ? error
         : error instanceof ScheduledTaskError && isRunErrorCode(error.code)
-          ? // An email task's own verdict (Secret Manager unreachable: 503), with how far it got.
-            new RunFailure(
-              error.code,
-              error.message,
-              Number(error.details?.rowsAffected ?? 0) || 0,
-              error.details ? { ...error.details } : undefined,
-              { cause: error },
-            )
+          ? // An email task's own verdict before it did anything (Secret Manager unreachable: 503).
+            new RunFailure(error.code, error.message, 0, error.details ? { ...error.details } : undefined, {
+              cause: error,
+            })
           : new RunFailure(classifyDatabaseError(error), publicMessage(error), 0, undefined, {
               cause: error,
             });
@@ -353,7 +327,7 @@ async function doWork(
       throw new RunFailure("task_failed", `email tasks are not configured in this process`, 0);
     }
     const handler = await deps.loadEmailHandler(task);
-    return handler({
+    const outcome = await handler({
       task,
       runId,
       pool: deps.pool,
@@ -364,6 +338,20 @@ async function doWork(
       log: options.log,
       jobs: deps.jobs ?? resolveJobs(tasks).jobs,
     });
+    if ("stopped" in outcome) {
+      // Stopped part-way: what it did (emails SendGrid accepted) is recorded with the failure.
+      const { code, message, cause } = outcome.stopped;
+      throw new RunFailure(
+        code,
+        message,
+        outcome.rowsAffected,
+        outcome.figures ? { ...outcome.figures } : undefined,
+        {
+          cause,
+        },
+      );
+    }
+    return outcome;
   }
   return task.batch
     ? runBatched(deps, client, task, runId, task.batch, options)

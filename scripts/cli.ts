@@ -68,6 +68,10 @@ const options = {
   failed: { type: "boolean", default: false },
   limit: { type: "string" },
   "no-schedule-time": { type: "boolean", default: false },
+  task: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  address: { type: "string" },
 } as const satisfies Options;
 
 type Flag = keyof typeof options;
@@ -121,6 +125,13 @@ counted from when the run history begins at the earliest`,
       "the /health view; exits 1 when a task failed or is overdue, 3 when the database cannot be reached",
     maxArgs: 0,
     flags: [],
+  },
+  requeue: {
+    synopsis: "requeue --task <task> [--from <time>] [--to <time>] [--address <email>] [--dry-run]",
+    summary: `queue again the emails that died (no run retries them): those queued in
+[--from, --to), to that address; the next run sends them`,
+    maxArgs: 0,
+    flags: ["task", "from", "to", "address", "dry-run"],
   },
   token: {
     synopsis: "token",
@@ -263,6 +274,15 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
     }
     case "health":
       return healthCommand(io, jobs, json);
+    case "requeue":
+      return requeueCommand(io, {
+        task: text("task"),
+        from: text("from"),
+        to: text("to"),
+        address: text("address"),
+        dryRun: values["dry-run"] === true,
+        json,
+      });
     case "token":
       return tokenCommand(io, json);
   }
@@ -767,6 +787,43 @@ async function tokenCommand(io: Io, json: boolean): Promise<number> {
     );
   }
   io.out(json ? JSON.stringify({ token, audience: local.functionUrl }) : token);
+  return EXIT.ok;
+}
+
+// --- requeue ---------------------------------------------------------------------------------
+
+async function requeueCommand(
+  io: Io,
+  values: {
+    task: string | undefined;
+    from: string | undefined;
+    to: string | undefined;
+    address: string | undefined;
+    dryRun: boolean;
+    json: boolean;
+  },
+): Promise<number> {
+  const { requeueDeadEmails, requeueableTasks } = await import("./lib/requeue.js");
+  const task = values.task;
+  if (!task || !requeueableTasks.includes(task)) {
+    throw new CliError(
+      "usage",
+      `requeue: --task must be one of ${requeueableTasks.join(", ")}${task ? ` (not "${task}")` : ""}`,
+    );
+  }
+  const from = values.from === undefined ? undefined : parseTime(values.from, "--from", io, true);
+  const to = values.to === undefined ? undefined : parseTime(values.to, "--to", io, true);
+  const { dryRun } = values;
+  const count = await withPool(io, (pool) =>
+    requeueDeadEmails(pool, { task, from, to, address: values.address, dryRun }),
+  );
+  if (values.json) io.out(JSON.stringify({ task, requeued: dryRun ? 0 : count, matched: count, dryRun }));
+  else
+    io.out(
+      dryRun
+        ? `${task}: ${count} dead email(s) match; nothing changed (dry run)`
+        : `${task}: ${count} dead email(s) queued again; the next run sends them`,
+    );
   return EXIT.ok;
 }
 

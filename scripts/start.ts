@@ -3,7 +3,8 @@
  * DATABASE_URL: use that database instead of the embedded one (no demo data unless --demo-data).
  * PORT: the function's port (default 8080). CONSOLE_PORT: the console's (default 8081).
  * PULUMI_STACK: whose overrides to read (default dev: infra/Pulumi.dev.yaml or Pulumi.dev.yaml).
- * SENDGRID_API_KEY, SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL: passed to the function (else: local mailbox).
+ * SENDGRID_API_KEY, SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL: passed to the function; without a key it
+ * runs with EMAIL_TRANSPORT=local-mailbox (nothing is sent).
  */
 import { parseArgs } from "node:util";
 import { isErrorAnswer } from "../functions/contract.js";

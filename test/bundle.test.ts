@@ -3,96 +3,53 @@
  * by the real `functions-framework` CLI in a child process, and called over HTTP with a real task
  * against the test database.
  */
-import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeEnvironment } from "../functions/environment.js";
-import type { BuildResult } from "../scripts/build.js";
-import { build } from "../scripts/build.js";
 import type { CertsServer, DevIdentity } from "../scripts/lib/dev-identity.js";
 import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
-import { childEnv } from "../scripts/lib/child-env.js";
-import { freePort } from "../scripts/lib/embedded-postgres.js";
+import type { ServedFunction } from "./helpers/built-function.js";
+import { buildFunction, serveBuilt } from "./helpers/built-function.js";
 import { useTestDatabase } from "./helpers/database.js";
 import { MAX_BODY_BYTES } from "../functions/router.js";
 import { call } from "./helpers/function-server.js";
 import { jsonOf, sendRaw, streamChunked } from "./helpers/raw-http.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-// The package's exports hide its CLI; its entry point sits next to it.
-const frameworkCli = join(
-  dirname(createRequire(import.meta.url).resolve("@google-cloud/functions-framework")),
-  "main.js",
-);
 const AUDIENCE = "https://scheduled-tasks-bundle-uc.a.run.app";
 const SCHEDULER = "scheduler@demo-project.iam.gserviceaccount.com";
 
 const db = useTestDatabase();
-let built: BuildResult;
+let built: Awaited<ReturnType<typeof buildFunction>>;
 let identity: DevIdentity;
 let certs: CertsServer;
-let child: ChildProcess | undefined;
+let served: ServedFunction | undefined;
 let url: string;
-const output: string[] = [];
-
-async function waitUntilServing(port: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child?.exitCode !== null && child?.exitCode !== undefined) {
-      throw new Error(`functions-framework exited with ${child.exitCode}: ${output.join("")}`);
-    }
-    try {
-      await fetch(`http://127.0.0.1:${port}/health`);
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`functions-framework did not listen: ${output.join("")}`);
-      await new Promise((next) => setTimeout(next, 50));
-    }
-  }
-}
+let output: string[] = [];
 
 beforeAll(async () => {
-  // Inside the project, so the bundle resolves its external packages from node_modules as it will
-  // from the deployed function's own node_modules.
-  built = await build(join(root, "dist", `.test-function-${randomBytes(4).toString("hex")}`));
+  built = await buildFunction();
   identity = createDevIdentity({ audience: AUDIENCE, email: SCHEDULER });
   certs = await serveCerts(identity);
-  const port = await freePort();
-  child = spawn(
-    process.execPath,
-    [frameworkCli, `--source=${built.outDir}`, "--target=scheduledTasks", `--port=${port}`],
-    {
-      cwd: root,
-      env: childEnv(
-        writeEnvironment({
-          DATABASE_URL: db.url,
-          AUTH_AUDIENCE: [AUDIENCE],
-          AUTH_ALLOWED_EMAILS: [SCHEDULER],
-          AUTH_CERTS_URL: certs.url,
-        }),
-      ),
-      stdio: ["ignore", "pipe", "pipe"],
-    },
+  served = await serveBuilt(
+    built.outDir,
+    writeEnvironment({
+      DATABASE_URL: db.url,
+      AUTH_AUDIENCE: [AUDIENCE],
+      AUTH_ALLOWED_EMAILS: [SCHEDULER],
+      AUTH_CERTS_URL: certs.url,
+    }),
   );
-  child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  url = `http://127.0.0.1:${port}`;
-  await waitUntilServing(port);
+  url = served.url;
+  output = served.output;
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((done) => child?.once("exit", done));
-    child.kill("SIGTERM");
-    await exited;
-  }
+  await served?.stop();
   await certs?.close();
-  if (built) rmSync(built.outDir, { recursive: true, force: true });
+  built?.remove();
 });
 
 describe("the built function under functions-framework", () => {

@@ -6,7 +6,7 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { findTask } from "../functions/catalog.js";
 import { createPool } from "../functions/db.js";
-import type { EmailTaskHandler } from "../functions/runner.js";
+import type { EmailTaskHandler } from "../functions/task-contract.js";
 import { runTask } from "../functions/runner.js";
 import { useTestDatabase } from "./helpers/database.js";
 

@@ -3,8 +3,12 @@
  * (`parseEmailEnv` in functions/config.ts, through the environment contract) and hands them over.
  */
 
+import type { EmailTransportChoice } from "../environment.js";
+
 export interface EmailConfig {
-  /** Where the SendGrid key comes from; `none` means nothing is sent (local mailbox instead). */
+  /** SendGrid, or the local mailbox when a local run chose it (EMAIL_TRANSPORT): never a fallback. */
+  readonly transport: EmailTransportChoice;
+  /** Where the SendGrid key comes from; `none` with SendGrid chosen is a configuration error of the email tasks. */
   readonly key:
     | { readonly source: "env"; readonly apiKey: string }
     | { readonly source: "secret-manager"; readonly secretVersion: string }

@@ -18,20 +18,25 @@ import { MailSendError } from "./transport.js";
 /** SendGrid's limit of personalizations (and recipients) per mail/send request. */
 export const MAX_PERSONALIZATIONS = 1000;
 
-export interface RetryPolicy {
+/** How one SendGrid API call is retried within a run (Cloud Scheduler's retries are the catalog's `RetryPolicy`). */
+export interface SendRetryPolicy {
   /** Retries of one call after 5xx or timeouts (429s are bounded by the deadline only). */
   readonly maxRetries: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
 }
 
-export const defaultRetryPolicy: RetryPolicy = { maxRetries: 5, baseDelayMs: 500, maxDelayMs: 30_000 };
+export const defaultSendRetryPolicy: SendRetryPolicy = {
+  maxRetries: 5,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+};
 
 export interface DeliverOptions {
   readonly transport: MailTransport;
   /** Epoch ms: no call or retry starts after it. */
   readonly deadline: number;
-  readonly retry: RetryPolicy;
+  readonly retry: SendRetryPolicy;
   readonly log: Logger;
   readonly maxPerCall?: number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -179,7 +184,8 @@ export async function deliver(
   } catch (error) {
     if (error instanceof DeliveryStopped) throw error;
     // Messages SendGrid accepted but we could not record must not be released for a resend: the
-    // error goes up as it is, their claims stay 'sending' until the lease runs out.
+    // error goes up as it is, their claims stay 'sending' until the next run of the task takes them
+    // over (the at-least-once window, marked by email_key).
     if (error instanceof RecordingFailed) throw error.cause;
     throw new DeliveryStopped(publicMessage(error), report, { cause: error });
   }

@@ -1,10 +1,11 @@
 /**
  * alert-failed-runs: one email to ops listing the runs that failed since the last alert (each failed
- * run is reported once: job_runs.alerted_at) and the tasks that are overdue. An alert is sent when
- * there is a new failure or a task became overdue since the last alert, so a lasting outage is not
+ * run is reported once: job_runs.alerted_at), the tasks that are overdue, and the outbox emails that
+ * died (each once: email_outbox.alerted_at). An alert is sent when there is a new failure, a new
+ * dead email, or a task became overdue since the last alert, so a lasting outage is not
  * mailed every 15 minutes.
  */
-import type { EmailTaskContext, TaskWork } from "../runner.js";
+import type { EmailTaskContext, TaskWork } from "../task-contract.js";
 import { deliver, DeliveryStopped } from "./deliver.js";
 import type { EmailWorkOptions } from "./runtime.js";
 import { ScheduledTaskError } from "../errors.js";
@@ -17,7 +18,16 @@ interface FailedRun {
   started_at: Date;
 }
 
-/** How many failed runs one alert lists; the rest go in the next one. */
+interface DeadEmail {
+  id: string;
+  kind: string;
+  recipient: string | null;
+  attempts: number;
+  last_error: string | null;
+  created_at: Date;
+}
+
+/** How many failed runs (and dead emails) one alert lists; the rest go in the next one. */
 const MAX_RUNS_PER_ALERT = 200;
 
 export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkOptions): Promise<TaskWork> {
@@ -30,14 +40,22 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
       [MAX_RUNS_PER_ALERT],
     )
   ).rows;
+  // Emails no run will try again: each is listed once, with how to send it after all.
+  const dead = (
+    await client.query<DeadEmail>(
+      `SELECT id, kind, recipient, attempts, last_error, created_at FROM scheduler.email_outbox
+       WHERE status = 'dead' AND alerted_at IS NULL ORDER BY id LIMIT $1`,
+      [MAX_RUNS_PER_ALERT],
+    )
+  ).rows;
   const overdue = await overdueTasks(ctx);
   const previous = await client.query<{ overdue_tasks: string[] }>(
     "SELECT overdue_tasks FROM scheduler.ops_alerts ORDER BY id DESC LIMIT 1",
   );
   const alreadyReported = new Set(previous.rows[0]?.overdue_tasks ?? []);
   const newlyOverdue = overdue.filter((name) => !alreadyReported.has(name));
-  if (failed.length === 0 && newlyOverdue.length === 0) return { rowsAffected: 0 };
-  if (ctx.dryRun) return { rowsAffected: failed.length };
+  if (failed.length === 0 && newlyOverdue.length === 0 && dead.length === 0) return { rowsAffected: 0 };
+  if (ctx.dryRun) return { rowsAffected: failed.length + dead.length };
 
   const recipient = options.opsEmail;
   if (!recipient) {
@@ -55,12 +73,26 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
       ? `Overdue tasks (their latest tick that should have finished has no success): ${overdue.join(", ")}`
       : "No task is overdue.",
     "",
+    ...(dead.length > 0
+      ? [
+          `Emails no run will retry (dead) since the last alert (${dead.length}):`,
+          ...dead.map(
+            (row) =>
+              `- ${row.kind} ${row.id} to ${row.recipient ?? "(no address)"}, queued ${row.created_at.toISOString()}, ${row.attempts} attempt(s): ${row.last_error ?? ""}`,
+          ),
+          "Send them again: npm run cli -- requeue --task <task> [--from <time>] [--to <time>] [--address <email>]",
+          "",
+        ]
+      : []),
     "Run history: scheduler.job_runs; health: GET /health.",
   ].join("\n");
-  const subject =
-    failed.length > 0
-      ? `[scheduled jobs] ${failed.length} failed run(s)${overdue.length ? `, ${overdue.length} overdue task(s)` : ""}`
-      : `[scheduled jobs] ${overdue.length} overdue task(s)`;
+  const subject = `[scheduled jobs] ${[
+    failed.length > 0 ? `${failed.length} failed run(s)` : "",
+    overdue.length > 0 ? `${overdue.length} overdue task(s)` : "",
+    dead.length > 0 ? `${dead.length} dead email(s)` : "",
+  ]
+    .filter(Boolean)
+    .join(", ")}`;
 
   let messageId = "";
   try {
@@ -89,6 +121,10 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
              VALUES ($2, $3, $1::bigint[], $4::text[], $5)`,
             [failed.map((run) => run.id), runId, recipient, overdue, id],
           );
+          await client.query(
+            "UPDATE scheduler.email_outbox SET alerted_at = now() WHERE id = ANY($1::bigint[])",
+            [dead.map((row) => row.id)],
+          );
         },
         onRejected: async (_, reason) => {
           throw new ScheduledTaskError("task_failed", `SendGrid refused OPS_EMAIL: ${reason}`);
@@ -107,8 +143,9 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
   ctx.log.info(`${task.name}: alerted ${recipient} about ${failed.length} failed run(s)`, {
     messageId,
     overdue,
+    deadEmails: dead.length,
   });
-  return { rowsAffected: failed.length };
+  return { rowsAffected: failed.length + dead.length };
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { TaskDefinition } from "../catalog.js";
 import type { Env } from "../config.js";
 import { parseEmailEnv } from "../config.js";
-import type { EmailTaskHandler } from "../runner.js";
+import type { EmailTaskHandler } from "../task-contract.js";
 import type { EmailConfig } from "./config.js";
 import { EmailConfigError } from "./config.js";
 import type { EmailRuntime, EmailRuntimeOptions } from "./runtime.js";

@@ -1,13 +1,14 @@
 /**
- * The email tasks of one instance: picks the transport (SendGrid when a key is configured, the local
- * mailbox otherwise), keeps the key and the SDK client for the life of the instance, and hands the
+ * The email tasks of one instance: picks the transport (SendGrid, or the local mailbox when a local
+ * run chose it with EMAIL_TRANSPORT; never as a fallback for a missing key), keeps the key and the SDK client for the life of the instance, and hands the
  * runner the handler of each email task.
  */
 import type { TaskDefinition } from "../catalog.js";
-import type { EmailTaskContext, EmailTaskHandler, TaskWork } from "../runner.js";
+import { ScheduledTaskError } from "../errors.js";
+import type { EmailTaskContext, EmailTaskHandler, EmailTaskOutcome } from "../task-contract.js";
 import type { EmailConfig } from "./config.js";
-import type { RetryPolicy } from "./deliver.js";
-import { defaultRetryPolicy } from "./deliver.js";
+import type { SendRetryPolicy } from "./deliver.js";
+import { defaultSendRetryPolicy } from "./deliver.js";
 import { alertFailedRuns } from "./failed-run-alerts.js";
 import { createLocalMailboxTransport } from "./local-mailbox.js";
 import { sendOrderConfirmations } from "./order-confirmations.js";
@@ -26,13 +27,27 @@ export interface OutboxPolicy {
   readonly maxAttempts: number;
   /** Delay before the retry after the first failed attempt; doubles with each attempt. */
   readonly backoffSeconds: number;
+  /** The longest delay between two attempts. */
+  readonly maxBackoffSeconds: number;
 }
+
+/**
+ * 12 attempts, 1, 2, 4 ... minutes apart, at most 4 hours: the 12th attempt comes about 16 hours
+ * after the first, so an outage of SendGrid (or of our key) for hours parks nothing; a customer
+ * would rather get a late confirmation than none. A row that dies is listed in the next failed-runs
+ * alert and can be requeued (`npm run cli -- requeue`).
+ */
+export const defaultOutboxPolicy: OutboxPolicy = {
+  maxAttempts: 12,
+  backoffSeconds: 60,
+  maxBackoffSeconds: 14_400,
+};
 
 export interface EmailWorkOptions {
   readonly transport: MailTransport;
   readonly mailFrom: string;
   readonly opsEmail: string | undefined;
-  readonly retry: RetryPolicy;
+  readonly retry: SendRetryPolicy;
   /**
    * How long a claimed message stays reserved for the run that claimed it. Longer than any run
    * (the catalog's timeouts are at most 15 minutes), so a live run's messages are never taken over.
@@ -45,7 +60,7 @@ export interface EmailRuntimeOptions {
   readonly config: EmailConfig;
   /** Replaces the SecretManagerServiceClient (tests). */
   readonly secretClient?: SecretVersionReader | (() => Promise<SecretVersionReader>);
-  readonly retry?: Partial<RetryPolicy>;
+  readonly retry?: Partial<SendRetryPolicy>;
   readonly outbox?: Partial<OutboxPolicy>;
   readonly leaseSeconds?: number;
   /** Per SendGrid API call. */
@@ -56,7 +71,7 @@ export interface EmailRuntime {
   handlerFor(task: TaskDefinition): Promise<EmailTaskHandler>;
 }
 
-type Work = (ctx: EmailTaskContext, options: EmailWorkOptions) => Promise<TaskWork>;
+type Work = (ctx: EmailTaskContext, options: EmailWorkOptions) => Promise<EmailTaskOutcome>;
 
 const workByTask: Readonly<Record<string, Work>> = {
   "send-daily-vendor-reports": sendVendorReports,
@@ -64,10 +79,23 @@ const workByTask: Readonly<Record<string, Work>> = {
   "alert-failed-runs": alertFailedRuns,
 };
 
+function noKey(): ScheduledTaskError {
+  return new ScheduledTaskError(
+    "unavailable",
+    "no SendGrid key is configured (SENDGRID_API_KEY_SECRET or SENDGRID_API_KEY): nothing was sent and every email stays queued; a local run that means to send nothing sets EMAIL_TRANSPORT=local-mailbox",
+  );
+}
+
+/** A dry run without a key counts what is due; it never sends. */
+const unconfigured: MailTransport = {
+  name: "none",
+  send: () => Promise.reject(noKey()),
+};
+
 export function createEmailRuntime(options: EmailRuntimeOptions): EmailRuntime {
   const { config } = options;
-  const retry: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
-  const outbox: OutboxPolicy = { maxAttempts: 5, backoffSeconds: 60, ...options.outbox };
+  const retry: SendRetryPolicy = { ...defaultSendRetryPolicy, ...options.retry };
+  const outbox: OutboxPolicy = { ...defaultOutboxPolicy, ...options.outbox };
   const leaseSeconds = options.leaseSeconds ?? 1800;
 
   let apiKey: ApiKeySource | undefined;
@@ -107,8 +135,13 @@ export function createEmailRuntime(options: EmailRuntimeOptions): EmailRuntime {
       return Promise.resolve(async (runnerContext: EmailTaskContext) => {
         const ctx = { ...runnerContext, startedAt: Date.now() };
         let transport: MailTransport;
-        if (config.key.source === "none") {
+        if (config.transport === "local-mailbox") {
           transport = createLocalMailboxTransport(ctx.pool, ctx.log);
+        } else if (config.key.source === "none") {
+          // A configuration error, never a reason to pretend: nothing is claimed, every email stays
+          // queued, and the 503 makes Cloud Scheduler retry (and the failed-runs alert say so).
+          if (!ctx.dryRun) throw noKey();
+          transport = unconfigured;
         } else {
           transport = await sendgridTransport(ctx);
           // Read the key before claiming anything: an unreachable Secret Manager fails the run (503)
@@ -123,7 +156,7 @@ export function createEmailRuntime(options: EmailRuntimeOptions): EmailRuntime {
           {
             transport,
             mailFrom: config.mailFrom,
-            opsEmail: config.opsEmail ?? (config.key.source === "none" ? LOCAL_OPS_EMAIL : undefined),
+            opsEmail: config.opsEmail ?? (config.transport === "local-mailbox" ? LOCAL_OPS_EMAIL : undefined),
             retry,
             leaseSeconds,
             outbox,

@@ -77,16 +77,21 @@ export function secretManagerKey(options: SecretManagerKeyOptions): ApiKeySource
           cause: error,
         });
       }
+      // An unreadable key is a configuration error of the email tasks: 503 (Cloud Scheduler retries),
+      // nothing claimed, every email still queued once the permission or the secret is fixed.
       throw new ScheduledTaskError(
-        "task_failed",
-        `Secret Manager refused to read the SendGrid key ${options.secretVersion} (${name})`,
+        "unavailable",
+        `Secret Manager refused to read the SendGrid key ${options.secretVersion} (${name}); nothing was sent and every email stays queued`,
         { cause: error },
       );
     }
     const data = response.payload?.data;
     const key = (typeof data === "string" ? data : data ? Buffer.from(data).toString("utf8") : "").trim();
     if (!key) {
-      throw new ScheduledTaskError("task_failed", `the secret ${options.secretVersion} is empty`);
+      throw new ScheduledTaskError(
+        "unavailable",
+        `the secret ${options.secretVersion} is empty; nothing was sent and every email stays queued`,
+      );
     }
     cached = { key, readAt: now() };
     return key;

@@ -160,7 +160,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           AUTH_AUDIENCE: [functionUrl],
           AUTH_ALLOWED_EMAILS: [identity.email],
           AUTH_CERTS_URL: certs.url,
-          // Without a SendGrid key the email tasks write to the local mailbox; they still need addresses.
+          // Given no SendGrid key, a local run chooses the local mailbox, explicitly: the function
+          // itself never falls back to it. The email tasks still need addresses.
+          EMAIL_TRANSPORT:
+            options.functionEnv?.SENDGRID_API_KEY || options.functionEnv?.SENDGRID_API_KEY_SECRET
+              ? undefined
+              : "local-mailbox",
           MAIL_FROM: "no-reply@delivery.example",
           OPS_EMAIL: "ops@delivery.example",
           // The stack's overrides, as the Pulumi program passes them, so health matches what fires.

@@ -9,6 +9,7 @@ describe("parseEmailEnv", () => {
     [
       {},
       {
+        transport: "sendgrid",
         key: { source: "none" },
         mailFrom: "scheduled-jobs@localhost.localdomain",
         secretRefreshSeconds: 600,
@@ -28,6 +29,7 @@ describe("parseEmailEnv", () => {
         baseUrl: "http://127.0.0.1:9",
       },
     ],
+    [{ EMAIL_TRANSPORT: "local-mailbox" }, { transport: "local-mailbox", key: { source: "none" } }],
     [
       { SENDGRID_API_KEY_SECRET: SECRET, MAIL_FROM, SENDGRID_SECRET_REFRESH_SECONDS: "60" },
       { key: { source: "secret-manager", secretVersion: SECRET }, secretRefreshSeconds: 60 },
@@ -46,6 +48,11 @@ describe("parseEmailEnv", () => {
     [{ OPS_EMAIL: "ops" }, /OPS_EMAIL must be an email address/],
     [{ SENDGRID_BASE_URL: "ftp://x" }, /SENDGRID_BASE_URL must be an http\(s\) URL/],
     [{ SENDGRID_SECRET_REFRESH_SECONDS: "soon" }, /whole number/],
+    [{ EMAIL_TRANSPORT: "log" }, /EMAIL_TRANSPORT must be one of sendgrid, local-mailbox/],
+    [
+      { EMAIL_TRANSPORT: "local-mailbox", SENDGRID_API_KEY: "SG.x", MAIL_FROM },
+      /EMAIL_TRANSPORT=local-mailbox sends nothing, yet a SendGrid key is set/,
+    ],
   ])("when the environment is %j, then it is refused with a precise message", (env, message) => {
     const { config, problems } = parseEmailEnv(env);
     expect(config).toBeUndefined();

@@ -199,17 +199,33 @@ describe("the order-confirmation outbox", () => {
     expect(rows.rows[2].last_error).toMatch(/valid address/);
   });
 
-  it("when a drain died after claiming, then its rows are sent again only once their lease has expired", async () => {
+  it("when another drain is still running with a claim, then its rows wait for their lease; once that run has ended, they are taken over at once", async () => {
     await confirmOrders(3);
+    // A drain past the task's lock (another instance), still running: its claim is its own.
+    const other = await db.pool.query<{ id: string }>(
+      "INSERT INTO scheduler.job_runs (task, trigger, status) VALUES ('drain-elsewhere', 'http', 'running') RETURNING id",
+    );
     await db.pool.query(
-      "UPDATE scheduler.email_outbox SET status = 'sending', attempts = 1, lease_until = now() + interval '5 minutes' WHERE order_id = 1",
+      "UPDATE scheduler.email_outbox SET status = 'sending', attempts = 1, run_id = $1, lease_until = now() + interval '5 minutes' WHERE order_id = 1",
+      [other.rows[0]!.id],
     );
     expect(await runEmailTask(db.pool, options(), TASK)).toMatchObject({ rowsAffected: 2 });
-    await db.pool.query(
-      "UPDATE scheduler.email_outbox SET lease_until = now() - interval '1 second' WHERE order_id = 1",
-    );
+    await db.pool.query("UPDATE scheduler.job_runs SET status = 'failed' WHERE id = $1", [other.rows[0]!.id]);
     expect(await runEmailTask(db.pool, options(), TASK)).toMatchObject({ rowsAffected: 1 });
     const row = await db.pool.query("SELECT status, attempts FROM scheduler.email_outbox WHERE order_id = 1");
     expect(row.rows[0]).toEqual({ status: "sent", attempts: 2 });
+    expect(sendGrid.fake.emails.length).toBe(3);
+  });
+
+  it("when a running drain's lease has expired, then its rows are taken over", async () => {
+    await confirmOrders(1);
+    const other = await db.pool.query<{ id: string }>(
+      "INSERT INTO scheduler.job_runs (task, trigger, status) VALUES ('drain-elsewhere', 'http', 'running') RETURNING id",
+    );
+    await db.pool.query(
+      "UPDATE scheduler.email_outbox SET status = 'sending', attempts = 1, run_id = $1, lease_until = now() - interval '1 second'",
+      [other.rows[0]!.id],
+    );
+    expect(await runEmailTask(db.pool, options(), TASK)).toMatchObject({ rowsAffected: 1 });
   });
 });

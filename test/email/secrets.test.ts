@@ -81,7 +81,7 @@ describe("the SendGrid key from Secret Manager", () => {
     expect(sendGrid.fake.calls).toHaveLength(0);
   });
 
-  it("when Secret Manager refuses access, then the run fails (500) naming the secret, not its value", async () => {
+  it("when Secret Manager refuses access, then the run fails as a configuration error (503) naming the secret, not its value, and nothing is claimed", async () => {
     const { client } = secretClient(() =>
       Promise.reject(Object.assign(new Error("7 PERMISSION_DENIED"), { code: 7 })),
     );
@@ -92,9 +92,11 @@ describe("the SendGrid key from Secret Manager", () => {
     );
     expect(result).toMatchObject({
       status: "failed",
-      code: "task_failed",
-      message: `Secret Manager refused to read the SendGrid key ${SECRET} (PERMISSION_DENIED)`,
+      code: "unavailable",
+      message: `Secret Manager refused to read the SendGrid key ${SECRET} (PERMISSION_DENIED); nothing was sent and every email stays queued`,
     });
+    const claimed = await db.pool.query("SELECT 1 FROM scheduler.vendor_report_deliveries");
+    expect(claimed.rows).toEqual([]);
   });
 
   it("when a refresh fails but a key is held, then the held key keeps mail going", async () => {

@@ -208,23 +208,31 @@ describe("send-daily-vendor-reports", () => {
     expect(new Set(keys).size).toBe(10);
   });
 
-  it("when a run died mid-send, then its claims are resent only after their lease expires", async () => {
+  it("when a run died mid-send, then the next run of the task resumes its claims at once, lease or not, and each report goes out once", async () => {
     await seedVendors(db.pool, 10);
-    // What a run cut off between claim and send leaves behind.
+    // What a run cut off between claim and send leaves behind: its record still 'running', its
+    // claims 'sending' under a lease that has 25 minutes to go.
+    const crashed = await db.pool.query<{ id: string }>(
+      "INSERT INTO scheduler.job_runs (task, trigger, status) VALUES ($1, 'scheduler', 'running') RETURNING id",
+      [TASK],
+    );
     await db.pool.query(
       `INSERT INTO scheduler.vendor_report_deliveries (restaurant_id, report_date, email, status, attempts, run_id, lease_until)
-       SELECT id, (now() AT TIME ZONE 'UTC')::date - 1, email, 'sending', 1, 999, now() + interval '10 minutes'
+       SELECT id, (now() AT TIME ZONE 'UTC')::date - 1, email, 'sending', 1, $1, now() + interval '25 minutes'
        FROM restaurants WHERE id <= 4`,
+      [crashed.rows[0]!.id],
     );
-    const first = await runEmailTask(db.pool, options(), TASK);
-    expect(first).toMatchObject({ status: "succeeded", rowsAffected: 6 });
-    await db.pool.query(
-      "UPDATE scheduler.vendor_report_deliveries SET lease_until = now() - interval '1 second' WHERE status = 'sending'",
-    );
-    const second = await runEmailTask(db.pool, options(), TASK);
-    expect(second).toMatchObject({ status: "succeeded", rowsAffected: 4 });
-    expect(countsByRecipient().size).toBe(10);
-    expect(sendGrid.fake.emails.length).toBe(10);
+    const dry = await runEmailTask(db.pool, options(), TASK, { dryRun: true });
+    expect(dry).toMatchObject({ status: "succeeded", rowsAffected: 10 });
+    const next = await runEmailTask(db.pool, options(), TASK);
+    expect(next).toMatchObject({ status: "succeeded", rowsAffected: 10 });
+    const counts = countsByRecipient();
+    expect(counts.size).toBe(10);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    const run = await db.pool.query("SELECT status, error_code FROM scheduler.job_runs WHERE id = $1", [
+      crashed.rows[0]!.id,
+    ]);
+    expect(run.rows[0]).toEqual({ status: "failed", error_code: "interrupted" });
   });
 
   it("when one address is invalid, then SendGrid's 400 stops only that vendor, and the run fails to say so", async () => {
@@ -303,13 +311,14 @@ describe("send-daily-vendor-reports", () => {
     expect(await deliveries()).toEqual({});
   });
 
-  it("when no SendGrid key is configured, then nothing is sent: the reports go to the log and the local mailbox", async () => {
+  it("when the local mailbox is chosen, then nothing is sent: the reports go to the log and the local mailbox", async () => {
     await seedVendors(db.pool, 3);
     const log = capturingLogger();
     const result = await runEmailTask(
       db.pool,
       {
         config: {
+          transport: "local-mailbox",
           key: { source: "none" },
           baseUrl: sendGrid.fake.url,
           mailFrom: MAIL_FROM,
@@ -341,6 +350,7 @@ describe("send-daily-vendor-reports", () => {
       db.pool,
       {
         config: {
+          transport: "local-mailbox",
           key: { source: "none" },
           baseUrl: undefined,
           mailFrom: MAIL_FROM,
@@ -351,5 +361,27 @@ describe("send-daily-vendor-reports", () => {
       TASK,
     );
     expect(again).toMatchObject({ status: "succeeded", rowsAffected: 0 });
+  });
+
+  it("when SendGrid is the transport and no key is configured, then the run fails (503) with every report still due and nothing in the local mailbox", async () => {
+    await seedVendors(db.pool, 3);
+    const result = await runEmailTask(
+      db.pool,
+      { config: { ...sendGridConfig(sendGrid.fake), key: { source: "none" } } },
+      TASK,
+    );
+    expect(result).toMatchObject({ status: "failed", code: "unavailable" });
+    expect(result.status === "failed" && result.message).toMatch(/no SendGrid key is configured/);
+    expect(await deliveries()).toEqual({});
+    const mailbox = await db.pool.query("SELECT 1 FROM scheduler.local_mailbox");
+    expect(mailbox.rows).toEqual([]);
+    expect(sendGrid.fake.calls.length).toBe(0);
+    const dry = await runEmailTask(
+      db.pool,
+      { config: { ...sendGridConfig(sendGrid.fake), key: { source: "none" } } },
+      TASK,
+      { dryRun: true },
+    );
+    expect(dry).toMatchObject({ status: "succeeded", rowsAffected: 3 });
   });
 });

@@ -28,6 +28,7 @@ export function emailTask(name: string): TaskDefinition {
 
 export function sendGridConfig(fake: FakeSendGrid, overrides: Partial<EmailConfig> = {}): EmailConfig {
   return {
+    transport: "sendgrid",
     key: { source: "env", apiKey: fake.apiKey },
     baseUrl: fake.url,
     mailFrom: MAIL_FROM,

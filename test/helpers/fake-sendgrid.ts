@@ -27,11 +27,13 @@ export type Fault =
   /** Never answers and accepts nothing: the client times out. */
   | { readonly hang: true }
   /** Accepts the emails, then never answers: the ambiguous case no client can tell apart. */
-  | { readonly acceptThenHang: true };
+  | { readonly acceptThenHang: true }
+  /** Accepts the emails, then drops the connection before answering: a 202 whose answer was lost. */
+  | { readonly acceptThenDrop: true };
 
 export interface FakeCall {
   readonly personalizations: number;
-  readonly status: number | "hang";
+  readonly status: number | "hang" | "dropped";
 }
 
 export interface FakeSendGrid {
@@ -175,6 +177,11 @@ export async function startFakeSendGrid(options: { apiKey?: string } = {}): Prom
     }
     if (fault && "acceptThenHang" in fault) {
       calls.push({ personalizations, status: "hang" });
+      return;
+    }
+    if (fault && "acceptThenDrop" in fault) {
+      calls.push({ personalizations, status: "dropped" });
+      req.socket.destroy();
       return;
     }
     calls.push({ personalizations, status: 202 });

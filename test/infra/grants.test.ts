@@ -33,9 +33,10 @@ const pools: pg.Pool[] = [];
 
 const sqlTasks = tasks.filter((task) => task.kind === "sql" && runnerOf(task) === "cloud");
 const cloudTasks = tasks.filter((task) => runnerOf(task) === "cloud");
-// No SendGrid key: the email tasks write to scheduler.local_mailbox instead of sending.
+// The local mailbox: the email tasks write to scheduler.local_mailbox instead of sending.
 const email = createEmailRuntime({
   config: {
+    transport: "local-mailbox",
     key: { source: "none" },
     baseUrl: undefined,
     mailFrom: "reports@delivery.example",

@@ -122,11 +122,21 @@ describe("the operator CLI against a database", () => {
     expect(result.out).toMatch(/cleanup-expired-sessions: succeeded, 12000 rows in \d+ ms \(run \d+\)/);
   });
 
-  it("when an email task runs directly without a SendGrid key, then the email code is loaded and the run succeeds", async () => {
-    const result = await cli(["run", "send-order-confirmations", "--json"]);
-    expect(result.err).toBe("");
-    expect(result.code).toBe(0);
-    expect(JSON.parse(result.out)).toMatchObject({ task: "send-order-confirmations", status: "succeeded" });
+  it("when an email task runs directly without a SendGrid key, then it fails and sends nothing, unless the local mailbox is chosen", async () => {
+    const keyless = await cli(["run", "send-order-confirmations", "--json"]);
+    expect(keyless.code).not.toBe(0);
+    expect(JSON.parse(keyless.out)).toMatchObject({
+      task: "send-order-confirmations",
+      status: "failed",
+      code: "unavailable",
+    });
+    const local = await cli(["run", "send-order-confirmations", "--json"], {
+      DATABASE_URL: db.url,
+      EMAIL_TRANSPORT: "local-mailbox",
+    });
+    expect(local.err).toBe("");
+    expect(local.code).toBe(0);
+    expect(JSON.parse(local.out)).toMatchObject({ task: "send-order-confirmations", status: "succeeded" });
   });
 
   it("when a dry run is asked for, then it reports and changes nothing", async () => {

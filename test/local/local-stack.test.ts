@@ -148,6 +148,31 @@ describe("npm start's pieces together", () => {
     expect(answer.status).toBe(200);
   });
 
+  it("when npm start is given no SendGrid key, then it chooses the local mailbox explicitly and an email task runs", async () => {
+    expect(functionLog.join("\n")).toContain("EMAIL_TRANSPORT=local-mailbox: the email tasks send nothing");
+    const root = mkdtempSync(join(tmpdir(), "sj-cli-local-"));
+    writeLocalState(
+      {
+        pid: process.pid,
+        databaseUrl: stack.databaseUrl,
+        functionUrl: stack.functionUrl,
+        consoleUrl: stack.consoleUrl,
+        startedAt: new Date().toISOString(),
+      },
+      root,
+    );
+    const out: string[] = [];
+    const code = await main(["run", "send-order-confirmations"], {
+      env: {},
+      out: (t) => out.push(t),
+      err: (t) => out.push(t),
+      now: () => new Date(),
+      root,
+    });
+    expect(out.join("\n")).toMatch(/send-order-confirmations: (succeeded|skipped)/);
+    expect(code).toBe(0);
+  });
+
   it("when the dashboard is asked for, then the function wants a token and the local console adds one", async () => {
     expect((await fetch(`${stack.functionUrl}/dashboard`)).status).toBe(401);
     const page = await fetch(`${stack.consoleUrl}/dashboard`);
