@@ -65,6 +65,8 @@ Commands:
                                     recent runs, newest first (default 20)
   health                            the /health view; exits 1 when a task failed or is overdue
   token                             a development ID token for the local function (npm start must be running)
+  env                               the embedded database's DATABASE_URL as a shell line, for npm run task and
+                                    npm run migrate: eval "$(npm run -s cli -- env)" (npm start must be running)
 
 Options: --json (machine-readable output), --help
 Database: DATABASE_URL, else the local stack that npm start runs (.data/postgres).
@@ -126,6 +128,7 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
     history: { args: 1, flags: ["failed", "limit"] },
     health: { args: 0, flags: [] },
     token: { args: 0, flags: [] },
+    env: { args: 0, flags: [] },
   };
   const spec = allowed[command];
   if (!spec) throw new CliError(EXIT.usage, `unknown command "${command}"\n\n${usage}`);
@@ -179,6 +182,8 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       return healthCommand(io, jobs, json);
     case "token":
       return tokenCommand(io, json);
+    case "env":
+      return envCommand(io, json);
   }
   throw new CliError(EXIT.usage, `unknown command "${command}"`);
 }
@@ -657,6 +662,29 @@ async function tokenCommand(io: Io, json: boolean): Promise<number> {
     );
   }
   io.out(json ? JSON.stringify({ token, audience: local.functionUrl }) : token);
+  return EXIT.ok;
+}
+
+// --- env -------------------------------------------------------------------------------------
+
+/**
+ * The embedded database's URL, unmasked: its credentials are fixed local ones, and `npm run task` and
+ * `npm run migrate` read only DATABASE_URL. A database the user named keeps its password unprinted.
+ */
+function envCommand(io: Io, json: boolean): number {
+  const local = readLocalState(io.root);
+  if (!local)
+    throw new CliError(
+      EXIT.unreachable,
+      "the local stack is not running: start it with `npm start` (its embedded database runs only while it does)",
+    );
+  if (local.embeddedDatabase !== true)
+    throw new CliError(
+      EXIT.usage,
+      `npm start runs on the database that its DATABASE_URL names (${describeUrl(local.databaseUrl)}): use that same DATABASE_URL`,
+    );
+  const quoted = `'${local.databaseUrl.replaceAll("'", `'\\''`)}'`;
+  io.out(json ? JSON.stringify({ DATABASE_URL: local.databaseUrl }) : `export DATABASE_URL=${quoted}`);
   return EXIT.ok;
 }
 

@@ -117,6 +117,7 @@ try {
   writeLocalState({
     pid: process.pid,
     databaseUrl: stack.databaseUrl,
+    embeddedDatabase: !process.env.DATABASE_URL,
     functionUrl: stack.functionUrl,
     consoleUrl: stack.consoleUrl,
     startedAt: new Date().toISOString(),
@@ -127,7 +128,12 @@ try {
   console.log(`
   The function     ${stack.functionUrl}   (the deployable bundle under functions-framework; private: Bearer ID token)
   Dashboard        ${stack.consoleUrl.replace("127.0.0.1", "localhost")}/dashboard   (local console: adds a development token)
-  Database         ${redact(stack.databaseUrl)}
+  Database         ${redact(stack.databaseUrl)}${
+    process.env.DATABASE_URL
+      ? ""
+      : `
+                   (for npm run task and npm run migrate: eval "$(npm run -s cli -- env)" sets DATABASE_URL)`
+  }
   Scheduler        ${values["no-scheduler"] ? "off (--no-scheduler)" : `${fired.length} jobs firing, ${cloudJobs(jobs).length - fired.length} paused`}; next: ${nextFires(stack)}
 
   Call it (the token is valid for an hour; mint another with: npm run cli -- token):

@@ -8,6 +8,11 @@ import { dirname, join, resolve } from "node:path";
 export interface LocalState {
   readonly pid: number;
   readonly databaseUrl: string;
+  /**
+   * The database is npm start's embedded one (its fixed local credentials may be shown), not one the
+   * user's DATABASE_URL named (whose password is theirs and is never printed).
+   */
+  readonly embeddedDatabase?: boolean;
   /** The function (POST / and GET /health, /runs, /dashboard), behind authentication. */
   readonly functionUrl: string;
   /** The local-only console: the dashboard without a token, and POST /token. */

@@ -4,10 +4,12 @@
  * output must say so. Runs the real `npm start` in a scratch data folder, on free ports.
  */
 import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { childEnv } from "../../scripts/lib/child-env.js";
 import { freePort } from "../../scripts/lib/embedded-postgres.js";
@@ -97,6 +99,18 @@ async function startNpm(): Promise<{ npm: ChildProcess; output: () => string; po
   if (exited) throw new Error(`npm start exited before it was ready:\n${output}`);
   const pgPort = Number(/embedded PostgreSQL \(data in .*, port (\d+)\)/.exec(output)?.[1]);
   expect(pgPort).toBeGreaterThan(0);
+  // The banner masks the password and names the command that prints the URL; that URL connects.
+  expect(output).toMatch(/Database +postgres:\/\/postgres:\*\*\*@/);
+  expect(output).toContain(`eval "$(npm run -s cli -- env)"`);
+  const { stdout } = await promisify(execFile)("node", ["--import", "tsx", "scripts/cli.ts", "env"], {
+    cwd: ROOT,
+    env: childEnv({ LOCAL_DATA_DIR: dataDir }),
+  });
+  const url = /^export DATABASE_URL='(.+)'$/.exec(stdout.trim())?.[1];
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  expect((await client.query("SELECT current_database() AS db")).rows).toEqual([{ db: "delivery_app" }]);
+  await client.end();
   return { npm, output: () => output, ports: [functionPort, consolePort, pgPort] };
 }
 
