@@ -40,6 +40,14 @@ const SKIPPED: readonly { pattern: RegExp; reason: string }[] = [
     pattern: /^PROJECT=\S+ REGION=\S+$/,
     reason: "the deploy's shell variables, used only by cloud commands",
   },
+  {
+    pattern: /^npm run new-task -- /,
+    reason: "changes the project: test/new-task.test.ts runs it, and the new test, in a scratch copy",
+  },
+  {
+    pattern: /^npx vitest run test\/tasks\//,
+    reason: "the test new-task writes: test/new-task.test.ts runs it",
+  },
   { pattern: /^npm ci$/, reason: "installs the packages: CI's first step (.ci/run)" },
   {
     pattern: /^npm run build$/,
