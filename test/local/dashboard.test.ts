@@ -19,6 +19,14 @@ import { useTestDatabase } from "../helpers/database.js";
 import type { RunningFunction } from "../helpers/function-server.js";
 import { startFunction } from "../helpers/function-server.js";
 
+// The browser's own, inside the functions page.$eval serializes into the page (this project's types
+// have no DOM library).
+declare function getComputedStyle(element: unknown): {
+  color: string;
+  backgroundColor: string;
+  whiteSpace: string;
+};
+
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI) {
