@@ -139,6 +139,13 @@ counted from when the run history begins at the earliest`,
     maxArgs: 0,
     flags: [],
   },
+  env: {
+    synopsis: "env",
+    summary: `the embedded database's DATABASE_URL as a shell line, for npm run task and
+npm run migrate: eval "$(npm run -s cli -- env)" (npm start must be running)`,
+    maxArgs: 0,
+    flags: [],
+  },
 } as const satisfies Record<string, CommandSpec>;
 
 type Command = keyof typeof commands;
@@ -285,6 +292,8 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       });
     case "token":
       return tokenCommand(io, json);
+    case "env":
+      return envCommand(io, json);
   }
 }
 
@@ -824,6 +833,29 @@ async function requeueCommand(
         ? `${task}: ${count} dead email(s) match; nothing changed (dry run)`
         : `${task}: ${count} dead email(s) queued again; the next run sends them`,
     );
+  return EXIT.ok;
+}
+
+// --- env -------------------------------------------------------------------------------------
+
+/**
+ * The embedded database's URL, unmasked: its credentials are fixed local ones, and `npm run task` and
+ * `npm run migrate` read only DATABASE_URL. A database the user named keeps its password unprinted.
+ */
+function envCommand(io: Io, json: boolean): number {
+  const local = readLocalState(io.root);
+  if (!local)
+    throw new CliError(
+      "unreachable",
+      "the local stack is not running: start it with `npm start` (its embedded database runs only while it does)",
+    );
+  if (local.embeddedDatabase !== true)
+    throw new CliError(
+      "usage",
+      `npm start runs on the database that its DATABASE_URL names (${describeUrl(local.databaseUrl)}): use that same DATABASE_URL`,
+    );
+  const quoted = `'${local.databaseUrl.replaceAll("'", `'\\''`)}'`;
+  io.out(json ? JSON.stringify({ DATABASE_URL: local.databaseUrl }) : `export DATABASE_URL=${quoted}`);
   return EXIT.ok;
 }
 

@@ -3,9 +3,11 @@
  * DATABASE_URL: use that database instead of the embedded one (no demo data unless --demo-data).
  * PORT: the function's port (default 8080). CONSOLE_PORT: the console's (default 8081).
  * PULUMI_STACK: whose overrides to read (default dev: infra/Pulumi.dev.yaml or Pulumi.dev.yaml).
+ * LOCAL_DATA_DIR: where the embedded database and the stack's state file live (default .data).
  * SENDGRID_API_KEY, SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL: passed to the function; without a key it
  * runs with EMAIL_TRANSPORT=local-mailbox (nothing is sent).
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { isErrorAnswer } from "../functions/contract.js";
 import type { VariableName } from "../functions/environment.js";
@@ -14,7 +16,7 @@ import { defaultStackFile, loadStackJobs } from "./lib/jobs.js";
 import type { Attempt } from "./lib/local-scheduler.js";
 import type { LocalStack } from "./lib/local-stack.js";
 import { DEFAULT_CONSOLE_PORT, DEFAULT_FUNCTION_PORT, startLocalStack } from "./lib/local-stack.js";
-import { readLocalState, removeLocalState, writeLocalState } from "./lib/local-state.js";
+import { localDataDir, readLocalState, removeLocalState, writeLocalState } from "./lib/local-state.js";
 
 const { values } = parseArgs({
   options: {
@@ -54,22 +56,35 @@ function describeFunctionLog(line: string): string | undefined {
 
 let stack: LocalStack | undefined;
 let stoppingSince: number | undefined;
-async function shutdown(code: number): Promise<never> {
+async function shutdown(code: number, why: string): Promise<never> {
   if (stoppingSince !== undefined) {
-    // Ctrl-C reaches this process twice (from the terminal, and relayed by tsx): only a second
+    // Ctrl-C reaches this process twice (from the terminal, and relayed by npm): only a second
     // press, a moment later, means "stop now, without cleaning up".
     if (Date.now() - stoppingSince > 1500) process.exit(code);
     return new Promise<never>(() => undefined);
   }
   stoppingSince = Date.now();
-  say("stopping: scheduler, console, function, certificates server, database ...");
+  clearInterval(parentWatch);
+  say(`stopping (${why}): scheduler, console, function, certificates server, database ...`);
   if (readLocalState()?.pid === process.pid) removeLocalState();
   await stack?.stop();
   say("stopped");
   process.exit(code);
 }
-process.on("SIGINT", () => void shutdown(0));
-process.on("SIGTERM", () => void shutdown(0));
+// SIGHUP: the terminal closed. Left unhandled, each of these kills this process alone and leaves
+// PostgreSQL and functions-framework serving their ports.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => void shutdown(0, signal));
+}
+// npm relays SIGINT and SIGTERM to its child and dies of SIGHUP without relaying it; when the child
+// was a shell (`sh -c`), the shell died and this process was left orphaned and running. The start
+// script execs node, so npm's relay arrives here; a parent that dies without relaying (SIGHUP,
+// SIGKILL) shows as a new parent process id.
+const parentPid = process.ppid;
+const parentWatch = setInterval(() => {
+  if (process.ppid !== parentPid) void shutdown(0, `the process that started it (${parentPid}) is gone`);
+}, 250);
+parentWatch.unref();
 
 try {
   const running = readLocalState();
@@ -84,6 +99,7 @@ try {
   if (overridden.length > 0) say(`overrides from ${stackFile}: ${overridden.join(", ")}`);
   stack = await startLocalStack({
     databaseUrl: process.env.DATABASE_URL || undefined,
+    dataDir: join(localDataDir(), "postgres"),
     functionPort: Number(process.env.PORT ?? DEFAULT_FUNCTION_PORT),
     consolePort: Number(process.env.CONSOLE_PORT ?? DEFAULT_CONSOLE_PORT),
     ...(process.env.DATABASE_URL ? { demoData: values["demo-data"] } : {}),
@@ -104,6 +120,7 @@ try {
   writeLocalState({
     pid: process.pid,
     databaseUrl: stack.databaseUrl,
+    embeddedDatabase: !process.env.DATABASE_URL,
     functionUrl: stack.functionUrl,
     consoleUrl: stack.consoleUrl,
     startedAt: new Date().toISOString(),
@@ -114,7 +131,12 @@ try {
   console.log(`
   The function     ${stack.functionUrl}   (the deployable bundle under functions-framework; private: Bearer ID token)
   Dashboard        ${stack.consoleUrl.replace("127.0.0.1", "localhost")}/dashboard   (local console: adds a development token)
-  Database         ${redact(stack.databaseUrl)}
+  Database         ${redact(stack.databaseUrl)}${
+    process.env.DATABASE_URL
+      ? ""
+      : `
+                   (for npm run task and npm run migrate: eval "$(npm run -s cli -- env)" sets DATABASE_URL)`
+  }
   Scheduler        ${values["no-scheduler"] ? "off (--no-scheduler)" : `${fired.length} jobs firing, ${cloudJobs(jobs).length - fired.length} paused`}; next: ${nextFires(stack)}
 
   Call it (the token is valid for an hour; mint another with: npm run cli -- token):
@@ -129,7 +151,7 @@ try {
 `);
 } catch (error) {
   console.error(`[start] could not start: ${(error as Error).message}`);
-  await shutdown(1);
+  await shutdown(1, "could not start");
 }
 
 /** The email settings of this shell, if any, for the function (which sees no other variable of it). */

@@ -3,11 +3,16 @@
  * git-ignored `.data/` folder, written when the stack is up and removed when it stops.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 export interface LocalState {
   readonly pid: number;
   readonly databaseUrl: string;
+  /**
+   * The database is npm start's embedded one (its fixed local credentials may be shown), not one the
+   * user's DATABASE_URL named (whose password is theirs and is never printed).
+   */
+  readonly embeddedDatabase?: boolean;
   /** The function (POST / and GET /health, /runs, /dashboard), behind authentication. */
   readonly functionUrl: string;
   /** The local-only console: the dashboard without a token, and POST /token. */
@@ -18,8 +23,16 @@ export interface LocalState {
 export const DATA_DIR = ".data";
 export const POSTGRES_DIR = join(DATA_DIR, "postgres");
 
+/**
+ * The folder of the local stack's files: `.data` under `root`, or LOCAL_DATA_DIR, which lets a second
+ * stack (a test's, another checkout's) keep its database and state apart from the usual one.
+ */
+export function localDataDir(root = process.cwd(), env: NodeJS.ProcessEnv = process.env): string {
+  return env.LOCAL_DATA_DIR ? resolve(root, env.LOCAL_DATA_DIR) : join(root, DATA_DIR);
+}
+
 export function stateFile(root = process.cwd()): string {
-  return join(root, DATA_DIR, "local-stack.json");
+  return join(localDataDir(root), "local-stack.json");
 }
 
 export function writeLocalState(state: LocalState, root?: string): void {

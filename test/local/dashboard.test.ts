@@ -19,6 +19,14 @@ import { useTestDatabase } from "../helpers/database.js";
 import type { RunningFunction } from "../helpers/function-server.js";
 import { startFunction } from "../helpers/function-server.js";
 
+// The browser's own, inside the functions page.$eval serializes into the page (this project's types
+// have no DOM library).
+declare function getComputedStyle(element: unknown): {
+  color: string;
+  backgroundColor: string;
+  whiteSpace: string;
+};
+
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI) {
@@ -137,6 +145,47 @@ describe.skipIf(!haveChromium)("the dashboard in headless Chromium", () => {
       expect(marks.length).toBe(120 + 23 + 1);
       expect(marks.filter((c) => c === "run run-failed")).toHaveLength(7 + 1);
       expect(await page.textContent("#chart-caption")).toBe("144 runs, 8 failed");
+
+      // A failing task is red in the badge, its row and its strip.
+      const RED = "rgb(207, 34, 46)";
+      const failing = '#tasks tr[data-task="generate-daily-stats"]';
+      expect(await page.$eval("#overall", (e) => [e.className, getComputedStyle(e).backgroundColor])).toEqual(
+        ["pill attention", RED],
+      );
+      expect(await page.$eval(`${failing} td.status-failed`, (e) => getComputedStyle(e).color)).toBe(RED);
+      expect(
+        await page.$$eval(`${failing} .strip i`, (marks) =>
+          marks.map((m) => [m.className, getComputedStyle(m).backgroundColor]),
+        ),
+      ).toEqual([["strip-failed", RED]]);
+      expect(await page.$eval(`${failing} td.last-ms`, (e) => e.textContent)).toBe("3200");
+      // The strip holds the last 20 runs of a task with 120.
+      expect(
+        await page.$$eval('#tasks tr[data-task="auto-cancel-unconfirmed-orders"] .strip i', (m) => m.length),
+      ).toBe(20);
+
+      // Times in UTC, named; schedules in words beside the cron.
+      const cells = await page.$eval(failing, (tr) =>
+        [...tr.querySelectorAll("td")].map((td) => td.textContent),
+      );
+      expect(cells[1]).toBe("daily at 00:05 UTC 5 0 * * *");
+      expect(cells[2]).toMatch(/^\d{4}-\d{2}-\d{2} 00:05:00 UTC$/);
+      expect(cells[3]).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
+      const schedules = await page.$$eval("#tasks tbody tr", (trs) =>
+        trs.map((tr) => tr.querySelectorAll("td")[1]!.textContent),
+      );
+      expect(schedules).toContain("every 5 minutes */5 * * * *");
+      expect(schedules).toContain("hourly 0 * * * *");
+
+      // The chart names the task of each point; headers never wrap.
+      expect(await page.$$eval("#chart-tasks span", (spans) => spans.map((s) => s.dataset.task))).toEqual([
+        "auto-cancel-unconfirmed-orders",
+        "driver-inactivity-check",
+        "generate-daily-stats",
+      ]);
+      expect(
+        new Set(await page.$$eval("#tasks th", (ths) => ths.map((th) => getComputedStyle(th).whiteSpace))),
+      ).toEqual(new Set(["nowrap"]));
 
       mkdirSync(join(ROOT, "test-results"), { recursive: true });
       await page.screenshot({ path: join(ROOT, "test-results", "dashboard.png"), fullPage: true });
