@@ -101,12 +101,12 @@ SELECT 1 WHERE false;
   files[`functions/email/${name}.ts`] = `/**
  * ${description}
  */
-import type { EmailTaskContext, TaskWork } from "../runner.js";
+import type { EmailTaskContext, TaskWork } from "../task-contract.js";
 import type { EmailWorkOptions } from "./runtime.js";
 
 /**
  * One run: read what is due with ctx.client (the run's connection, under the task's lock), send it
- * with options.transport (SendGrid, or the local mailbox when no key is set), and return how many
+ * with options.transport (SendGrid, or the local mailbox when a local run chose it), and return how many
  * messages went out. On a dry run, count and send nothing. See order-confirmations.ts for an outbox
  * that never sends a recorded message twice.
  */
@@ -137,10 +137,11 @@ describe("${name}", () => {
         pool: db.pool,${
           kind === "email"
             ? `
-        // No SendGrid key: messages go to the local mailbox (scheduler.local_mailbox).
+        // The local mailbox, chosen explicitly: messages go to scheduler.local_mailbox.
         loadEmailHandler: (t) =>
           createEmailRuntime({
             config: {
+              transport: "local-mailbox",
               key: { source: "none" },
               baseUrl: undefined,
               mailFrom: "jobs@example.com",
