@@ -50,7 +50,10 @@ export function toAnswer(outcome: Outcome): Answer {
         // Cloud Scheduler retries a non-2xx answer by the job's retry config, with its backoff
         // (https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#retryconfig).
         const { message, runId, task, dryRun } = result;
-        return { status: errorStatus.lock_held, body: errorBody("lock_held", message, { runId, task, dryRun }) };
+        return {
+          status: errorStatus.lock_held,
+          body: errorBody("lock_held", message, { runId, task, dryRun }),
+        };
       }
       if (result.status !== "failed") return { status: 200, body: result };
       const { code, message, runId, task, durationMs, dryRun, details } = result;

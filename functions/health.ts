@@ -93,7 +93,8 @@ export interface Queryable {
 }
 
 export async function readHealth(db: Queryable, now: Date, jobs: readonly Job[]): Promise<HealthReport> {
-  type Row = Partial<HealthRow> & Partial<PauseRow> & { pause_task: string | null; history_since: Date | null };
+  type Row = Partial<HealthRow> &
+    Partial<PauseRow> & { pause_task: string | null; history_since: Date | null };
   let rows: Row[];
   try {
     // A paused task with no run yet has a pause and no health row: a full join keeps it.
@@ -208,7 +209,9 @@ function pauseWindow(row: PauseRow): PauseWindow {
 }
 
 function isPausedAt(window: PauseWindow, at: Date): boolean {
-  return window.start.getTime() <= at.getTime() && (window.end === null || at.getTime() < window.end.getTime());
+  return (
+    window.start.getTime() <= at.getTime() && (window.end === null || at.getTime() < window.end.getTime())
+  );
 }
 
 function iso(date: Date | null | undefined): string | null {

@@ -304,7 +304,8 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
       if (!rest[0]) throw new CliError("usage", `pause: which task? Known tasks: ${taskNames.join(", ")}`);
       const job = jobOf(jobs, rest[0]);
       const reason = text("reason")?.trim();
-      if (!reason) throw new CliError("usage", 'pause: --reason "..." is required (it is shown wherever the pause is)');
+      if (!reason)
+        throw new CliError("usage", 'pause: --reason "..." is required (it is shown wherever the pause is)');
       const untilText = text("until");
       const until = untilText === undefined ? undefined : parseTime(untilText, "--until", io, false);
       if (until && until.getTime() <= io.now().getTime())
