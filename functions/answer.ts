@@ -1,7 +1,8 @@
 /**
  * The one place where outcomes become HTTP answers: a run's result, a health report, or an error
  * from anywhere in the request. Cloud Scheduler retries any non-2xx answer, so 200 is given only
- * when a retry would be pointless or harmful (ran, skipped, duplicate).
+ * when a retry would be pointless or harmful (ran, skipped, duplicate, paused); a tick that found
+ * the lock held and must not be lost (overlap "retry") is 409 so that it is retried.
  */
 import type { ErrorCode } from "./errors.js";
 import { errorStatus, ScheduledTaskError } from "./errors.js";
@@ -45,6 +46,15 @@ export function toAnswer(outcome: Outcome): Answer {
       return { status: 200, body: outcome.html, contentType: "text/html; charset=utf-8" };
     case "run": {
       const { result } = outcome;
+      if (result.status === "locked") {
+        // Cloud Scheduler retries a non-2xx answer by the job's retry config, with its backoff
+        // (https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#retryconfig).
+        const { message, runId, task, dryRun } = result;
+        return {
+          status: errorStatus.lock_held,
+          body: errorBody("lock_held", message, { runId, task, dryRun }),
+        };
+      }
       if (result.status !== "failed") return { status: 200, body: result };
       const { code, message, runId, task, durationMs, dryRun, details } = result;
       return {

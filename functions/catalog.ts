@@ -72,8 +72,21 @@ export interface TaskDefinition {
    */
   readonly maxRows?: number;
   readonly paused: boolean;
+  /**
+   * What a tick does when another run of the task holds its lock: "skip" (answered 200: the next
+   * tick does the work; the default, for frequent tasks) or "retry" (answered 409, so Cloud
+   * Scheduler retries it by `retry`: for daily and weekly tasks whose tick must not be lost).
+   */
+  readonly overlap?: OverlapPolicy;
   /** Defaults to "cloud". */
   readonly runner?: TaskRunner;
+}
+
+/** See `TaskDefinition.overlap`. */
+export type OverlapPolicy = "skip" | "retry";
+
+export function overlapOf(task: Pick<TaskDefinition, "overlap">): OverlapPolicy {
+  return task.overlap ?? "skip";
 }
 
 /** Schedules are read in this zone unless a task (or a stack's config) says otherwise. */
@@ -140,6 +153,7 @@ export const tasks = [
     schedule: "0 1 * * *",
     timeoutSeconds: 120,
     retry: retryThrice,
+    overlap: "retry",
     paused: false,
   },
   {
@@ -149,6 +163,7 @@ export const tasks = [
     schedule: "0 2 * * *",
     timeoutSeconds: 120,
     retry: retryThrice,
+    overlap: "retry",
     maxRows: 10000,
     paused: false,
   },
@@ -160,6 +175,7 @@ export const tasks = [
     schedule: "0 3 * * 0",
     timeoutSeconds: 900,
     retry: retryThrice,
+    overlap: "retry",
     // Fixed batches of 5,000 rows held their row locks up to 0.36 s on a 4M backlog (10,000: up to
     // 1 s), more by the machine's load than by the rows (npm run bench): sized by time instead.
     batch: { size: 1000, timeBudgetSeconds: 600, sizedByTime: rowLockTarget },
@@ -172,6 +188,7 @@ export const tasks = [
     schedule: "30 2 * * *",
     timeoutSeconds: 600,
     retry: retryThrice,
+    overlap: "retry",
     batch: { size: 10000, timeBudgetSeconds: 420, sizedByTime: rowLockTarget },
     paused: false,
   },
@@ -182,6 +199,7 @@ export const tasks = [
     schedule: "5 0 * * *",
     timeoutSeconds: 120,
     retry: retryThrice,
+    overlap: "retry",
     paused: false,
   },
   {
@@ -192,6 +210,7 @@ export const tasks = [
     schedule: "15 4 * * *",
     timeoutSeconds: 300,
     retry: retryThrice,
+    overlap: "retry",
     batch: { size: 10000, timeBudgetSeconds: 240, sizedByTime: rowLockTarget },
     paused: false,
   },
@@ -203,6 +222,7 @@ export const tasks = [
     schedule: "0 7 * * *",
     timeoutSeconds: 540,
     retry: retryThrice,
+    overlap: "retry",
     batch: { size: 1000, timeBudgetSeconds: 420 },
     paused: false,
   },

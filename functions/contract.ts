@@ -60,8 +60,12 @@ export interface TaskBody {
 
 export const taskBodyFields: readonly (keyof TaskBody)[] = ["task", "dryRun", "force"];
 
-/** POST / with 200: the run succeeded, was skipped (lock held) or was a duplicate of a tick that succeeded. */
-export type RunAnswer = Exclude<RunResult, { readonly status: "failed" }>;
+/**
+ * POST / with 200: the run succeeded, was skipped (lock held), was a duplicate of a tick that
+ * succeeded, or the task is paused at run time (nothing ran). A tick of a task with overlap "retry"
+ * that found the lock held is 409 `lock_held` (an ErrorAnswer), so the scheduler retries it.
+ */
+export type RunAnswer = Exclude<RunResult, { readonly status: "failed" | "locked" }>;
 
 /**
  * Every non-2xx JSON answer. A failed run's error also names the run (`runId`, `task`, `dryRun`,

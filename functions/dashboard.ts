@@ -158,7 +158,7 @@ export const dashboardHtml = `<!doctype html>
       cron.textContent = task.schedule;
       schedule.appendChild(cron);
       row.appendChild(cell(schedule));
-      row.appendChild(cell(task.paused ? "paused" : time(task.nextRunAt)));
+      row.appendChild(cell(task.paused ? (task.pause ? "paused by " + task.pause.pausedBy + ": " + task.pause.reason : "paused") : time(task.nextRunAt)));
       row.appendChild(cell(time(task.lastRunAt)));
       const status = task.overdue ? "overdue" + (task.lastStatus ? " (" + task.lastStatus + ")" : "") : task.lastStatus || "no run yet";
       row.appendChild(cell(status + (task.running ? ", running" : ""), task.overdue ? "overdue" : "status-" + (task.lastStatus || "none")));

@@ -11,6 +11,8 @@ export const errorStatus = {
   method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  /** A tick that must not be lost found another run holding the task's lock: retry it later. */
+  lock_held: 409,
   guard_tripped: 422,
   task_failed: 500,
   internal: 500,

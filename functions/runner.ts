@@ -5,7 +5,7 @@
  * how the run ended, on another connection if the first one died.
  */
 import type { TaskDefinition } from "./catalog.js";
-import { tasks, timeZoneOf } from "./catalog.js";
+import { overlapOf, tasks, timeZoneOf } from "./catalog.js";
 import type { Pool, PoolClient } from "./db.js";
 import { checkout } from "./checkout.js";
 import type { RunErrorCode } from "./errors.js";
@@ -79,6 +79,19 @@ export type RunResult =
       readonly more?: true;
     })
   | (RunBase & { readonly status: "skipped"; readonly message: string })
+  /**
+   * A tick of a task whose overlap policy is "retry" found the lock held: recorded as skipped, and
+   * answered 409 so that Cloud Scheduler retries the tick by the job's policy.
+   */
+  | (RunBase & { readonly status: "locked"; readonly message: string })
+  /** The task is paused at run time (`cli pause`): nothing ran; recorded with the reason. */
+  | (RunBase & {
+      readonly status: "paused";
+      readonly reason: string;
+      readonly pausedBy: string;
+      readonly pausedAt: string;
+      readonly until: string | null;
+    })
   | (RunBase & { readonly status: "duplicate" })
   | (RunBase & {
       readonly status: "failed";
@@ -120,8 +133,18 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
 
   let runId: string;
   try {
-    const opened = await client.query<{ outcome: "started" | "skipped" | "duplicate"; run_id: string }>(
-      "SELECT outcome, run_id FROM scheduler.start_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    // The pause's row joins in the same statement: a paused task costs no extra round trip.
+    const opened = await client.query<{
+      outcome: "started" | "skipped" | "duplicate" | "paused";
+      run_id: string;
+      reason: string | null;
+      paused_by: string | null;
+      paused_at: Date | null;
+      until: Date | null;
+    }>(
+      `SELECT s.outcome, s.run_id, p.reason, p.paused_by, p.paused_at, p.until
+       FROM scheduler.start_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) s
+       LEFT JOIN scheduler.task_pauses p ON s.outcome = 'paused' AND p.task = $1`,
       [
         task.name,
         request.trigger,
@@ -139,6 +162,21 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
     const row = opened.rows[0];
     if (!row) throw new Error("scheduler.start_run returned no row");
     runId = row.run_id;
+    if (row.outcome === "paused") {
+      release();
+      const reason = row.reason ?? "paused";
+      log.info(`${task.name}: paused, not run: ${reason}`, { runId, outcome: row.outcome });
+      return {
+        status: "paused",
+        runId,
+        task: task.name,
+        dryRun,
+        reason,
+        pausedBy: row.paused_by ?? "",
+        pausedAt: row.paused_at?.toISOString() ?? "",
+        until: row.until?.toISOString() ?? null,
+      };
+    }
     if (row.outcome !== "started") {
       release();
       log.info(
@@ -149,7 +187,8 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
       );
       return row.outcome === "skipped"
         ? {
-            status: "skipped",
+            // A tick that must not be lost is answered so that the scheduler retries it.
+            status: request.trigger === "scheduler" && overlapOf(task) === "retry" ? "locked" : "skipped",
             runId,
             task: task.name,
             dryRun,

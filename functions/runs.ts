@@ -13,7 +13,7 @@ export interface RunRecord {
   /** A manual run's X-CloudScheduler-ScheduleTime (a force run's next tick), kept for audit. */
   readonly requestedScheduleTime: string | null;
   readonly attempt: number | null;
-  readonly status: "running" | "succeeded" | "failed" | "skipped";
+  readonly status: "running" | "succeeded" | "failed" | "skipped" | "paused";
   readonly dryRun: boolean;
   readonly forced: boolean;
   readonly rowsAffected: number | null;

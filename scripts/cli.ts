@@ -5,6 +5,7 @@
  *
  * Exit codes: scripts/lib/exit-codes.ts, the table shared with `npm run migrate`.
  */
+import { userInfo } from "node:os";
 import { findTask, taskNames } from "../functions/catalog.js";
 import type { PostAnswer, RunAnswer, TaskBody } from "../functions/contract.js";
 import { isErrorAnswer, routes } from "../functions/contract.js";
@@ -72,6 +73,8 @@ const options = {
   from: { type: "string" },
   to: { type: "string" },
   address: { type: "string" },
+  reason: { type: "string" },
+  until: { type: "string" },
 } as const satisfies Options;
 
 type Flag = keyof typeof options;
@@ -132,6 +135,20 @@ counted from when the run history begins at the earliest`,
 [--from, --to), to that address; the next run sends them`,
     maxArgs: 0,
     flags: ["task", "from", "to", "address", "dry-run"],
+  },
+  pause: {
+    synopsis: 'pause <task> --reason "..." [--until <time>]',
+    summary: `stop the task's runs now, without a deploy: every tick (and run) is recorded
+paused with the reason and does nothing, until --until or \`resume\`;
+/health shows it paused, not overdue. Records who paused it and when`,
+    maxArgs: 1,
+    flags: ["reason", "until"],
+  },
+  resume: {
+    synopsis: "resume <task>",
+    summary: "end the task's run-time pause: its next tick runs (and a missed one is overdue again)",
+    maxArgs: 1,
+    flags: [],
   },
   token: {
     synopsis: "token",
@@ -290,6 +307,22 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
         dryRun: values["dry-run"] === true,
         json,
       });
+    case "pause": {
+      if (!rest[0]) throw new CliError("usage", `pause: which task? Known tasks: ${taskNames.join(", ")}`);
+      const job = jobOf(jobs, rest[0]);
+      const reason = text("reason")?.trim();
+      if (!reason)
+        throw new CliError("usage", 'pause: --reason "..." is required (it is shown wherever the pause is)');
+      const untilText = text("until");
+      const until = untilText === undefined ? undefined : parseTime(untilText, "--until", io, false);
+      if (until && until.getTime() <= io.now().getTime())
+        throw new CliError("usage", `--until ${iso(until)} is not in the future`);
+      return pauseCommand(io, job, reason, until, json);
+    }
+    case "resume": {
+      if (!rest[0]) throw new CliError("usage", `resume: which task? Known tasks: ${taskNames.join(", ")}`);
+      return resumeCommand(io, jobOf(jobs, rest[0]), json);
+    }
     case "token":
       return tokenCommand(io, json);
     case "env":
@@ -607,6 +640,8 @@ function describeRun(result: RunAnswer): string {
       return `${result.task}: skipped, another run of this task holds its lock (run ${result.runId})`;
     case "duplicate":
       return `${result.task}: this schedule time already succeeded in run ${result.runId}; nothing done`;
+    case "paused":
+      return `${result.task}: paused by ${result.pausedBy} at ${iso(result.pausedAt)}${result.until ? ` until ${iso(result.until)}` : ""}: ${result.reason}; nothing ran (run ${result.runId}; \`${CLI} resume ${result.task}\` to resume)`;
   }
 }
 
@@ -642,9 +677,85 @@ async function runDirectly(io: Io, task: Job, options: RunOptions): Promise<numb
     if (options.json) io.out(JSON.stringify(result, null, 2));
     else if (result.status === "failed")
       io.out(`${task.name}: failed (${result.code}): ${result.message} (run ${result.runId})`);
-    else io.out(describeRun(result));
+    else io.out(describeRun(result.status === "locked" ? { ...result, status: "skipped" } : result));
     if (result.status !== "failed") return EXIT.ok;
     return result.code === "unavailable" ? EXIT.unreachable : EXIT.failed;
+  });
+}
+
+// --- pause, resume ---------------------------------------------------------------------------
+
+/** Who is at the keyboard, for the pause's audit. */
+function operator(io: Io): string {
+  const fromEnv = io.env.USER ?? io.env.USERNAME;
+  if (fromEnv) return fromEnv;
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
+}
+
+interface PauseRow {
+  task: string;
+  reason: string;
+  paused_by: string;
+  paused_at: Date;
+  until: Date | null;
+  resumed_at: Date | null;
+  resumed_by: string | null;
+}
+
+function pauseJson(row: PauseRow): Record<string, unknown> {
+  return {
+    task: row.task,
+    reason: row.reason,
+    pausedBy: row.paused_by,
+    pausedAt: row.paused_at.toISOString(),
+    until: row.until?.toISOString() ?? null,
+    resumedAt: row.resumed_at?.toISOString() ?? null,
+    resumedBy: row.resumed_by,
+  };
+}
+
+async function pauseCommand(
+  io: Io,
+  job: Job,
+  reason: string,
+  until: Date | undefined,
+  json: boolean,
+): Promise<number> {
+  return withPool(io, async (pool, where) => {
+    const result = await pool.query<PauseRow>("SELECT * FROM scheduler.pause_task($1, $2, $3, $4)", [
+      job.name,
+      reason,
+      operator(io),
+      until ?? null,
+    ]);
+    const row = result.rows[0]!;
+    if (json) io.out(JSON.stringify({ paused: pauseJson(row) }, null, 2));
+    else
+      io.out(
+        `${job.name}: paused by ${row.paused_by} at ${iso(row.paused_at)}${row.until ? ` until ${iso(row.until)}` : " until resumed"} (${where}): ${row.reason}\nIts ticks now answer "paused" and do nothing; \`${CLI} resume ${job.name}\` ends it.`,
+      );
+    return EXIT.ok;
+  });
+}
+
+async function resumeCommand(io: Io, job: Job, json: boolean): Promise<number> {
+  return withPool(io, async (pool) => {
+    const result = await pool.query<PauseRow>("SELECT * FROM scheduler.resume_task($1, $2)", [
+      job.name,
+      operator(io),
+    ]);
+    const row = result.rows[0];
+    if (json) io.out(JSON.stringify({ resumed: row ? pauseJson(row) : null }, null, 2));
+    else if (!row) io.out(`${job.name}: was not paused at run time; nothing to do`);
+    else
+      io.out(
+        `${job.name}: resumed by ${row.resumed_by ?? ""} (paused by ${row.paused_by} at ${iso(row.paused_at)}: ${row.reason}); its next tick runs`,
+      );
+    return EXIT.ok;
   });
 }
 

@@ -4,7 +4,10 @@
  * docs/cli.md lists it (test/cli-args.test.ts holds the two together).
  */
 export const exitCodes = {
-  ok: { code: 0, meaning: "done: the run succeeded, was skipped or was a duplicate; health is fine" },
+  ok: {
+    code: 0,
+    meaning: "done: the run succeeded, was skipped, was a duplicate or found the task paused; health is fine",
+  },
   failed: {
     code: 1,
     meaning: "a run failed, or `health` found a task whose last run failed or that is overdue",

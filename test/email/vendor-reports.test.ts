@@ -106,7 +106,7 @@ describe("send-daily-vendor-reports", () => {
     expect(sendGrid.fake.emails.length).toBe(1200);
   });
 
-  it("when one tick is delivered 20 times at once, then one run sends, the others are skipped or duplicates, and each vendor gets one email", async () => {
+  it("when one tick is delivered 20 times at once, then one run sends, the others are locked (overlap retry: answered 409, a retry finds the duplicate) or duplicates, and each vendor gets one email", async () => {
     await seedVendors(db.pool, 1500);
     sendGrid.fake.setLatency(50);
     const scheduleTime = new Date("2026-01-03T07:00:00Z");
@@ -117,7 +117,7 @@ describe("send-daily-vendor-reports", () => {
     );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((status) => status === "succeeded")).toHaveLength(1);
-    expect(statuses.every((status) => ["succeeded", "skipped", "duplicate"].includes(status))).toBe(true);
+    expect(statuses.every((status) => ["succeeded", "locked", "duplicate"].includes(status))).toBe(true);
     const counts = countsByRecipient();
     expect(counts.size).toBe(1500);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);

@@ -235,3 +235,70 @@ describe("the scheduled-jobs bin", () => {
     expect((failure as { stderr: string }).stderr).toMatch(/the local stack is not running/);
   });
 });
+
+describe("pause and resume", () => {
+  const task = "driver-inactivity-check";
+  // db.url is known once the database is up, not when the suite is declared.
+  const as = (user: string) => ({ DATABASE_URL: db.url, USER: user });
+
+  it("when a task is paused, then a direct run records it paused with the reason and who paused it; resumed, it runs", async () => {
+    const now = new Date();
+    const until = new Date(now.getTime() + 3_600_000).toISOString();
+    const paused = await cli(
+      ["pause", task, "--reason", "drivers app release", "--until", until, "--json"],
+      as("oncall-alice"),
+      now,
+    );
+    expect(paused.err).toBe("");
+    expect(paused.code).toBe(0);
+    expect(JSON.parse(paused.out).paused).toMatchObject({
+      task,
+      reason: "drivers app release",
+      pausedBy: "oncall-alice",
+      until,
+    });
+
+    const run = await cli(["run", task, "--direct", "--json"], as("oncall-alice"), now);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.out)).toMatchObject({
+      status: "paused",
+      reason: "drivers app release",
+      pausedBy: "oncall-alice",
+    });
+    const history = await cli(["history", task, "--limit", "1", "--json"], as("oncall-alice"), now);
+    expect(JSON.parse(history.out).runs[0]).toMatchObject({
+      status: "paused",
+      message: "drivers app release",
+      trigger: "cli",
+    });
+
+    const resumed = await cli(["resume", task, "--json"], as("oncall-bob"), now);
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.out).resumed).toMatchObject({
+      pausedBy: "oncall-alice",
+      resumedBy: "oncall-bob",
+    });
+    expect(
+      JSON.parse((await cli(["run", task, "--direct", "--json"], as("oncall-alice"), now)).out),
+    ).toMatchObject({
+      status: "succeeded",
+    });
+    expect((await cli(["resume", task], as("oncall-alice"), now)).out).toMatch(/was not paused/);
+  });
+
+  it("when pause has no reason or an --until in the past, then usage (2) and nothing is paused", async () => {
+    const now = new Date();
+    expect((await cli(["pause", task], as("oncall-alice"), now)).code).toBe(2);
+    const past = await cli(
+      ["pause", task, "--reason", "x", "--until", new Date(now.getTime() - 60_000).toISOString()],
+      as("oncall-alice"),
+      now,
+    );
+    expect(past.code).toBe(2);
+    expect(past.err).toMatch(/not in the future/);
+    const pauses = await db.pool.query(
+      "SELECT count(*)::int AS n FROM scheduler.task_pauses WHERE resumed_at IS NULL",
+    );
+    expect(pauses.rows[0].n).toBe(0);
+  });
+});
