@@ -4,6 +4,7 @@
  * where the task says so, guards against a blast radius larger than the task allows, and records
  * how the run ended, on another connection if the first one died.
  */
+import { firstBatchSize, nextBatchSize } from "./batch-sizing.js";
 import type { TaskDefinition } from "./catalog.js";
 import { overlapOf, tasks, timeZoneOf } from "./catalog.js";
 import type { Pool, PoolClient } from "./db.js";
@@ -451,9 +452,8 @@ async function runBatched(
     if (due > task.maxRows) throw guardTripped(task, due, task.maxRows);
   }
 
-  const sizing = batch.sizedByTime;
   const deadline = options.started + batch.timeBudgetSeconds * 1000;
-  let size = sizing ? clamp(batch.size, sizing.minSize, sizing.maxSize) : batch.size;
+  let size = firstBatchSize(batch);
   let total = 0;
   let batches = 0;
   for (;;) {
@@ -491,16 +491,9 @@ async function runBatched(
     deps.onProgress?.(progress);
     if (changed < size) return { rowsAffected: total };
     if (Date.now() >= deadline) return { rowsAffected: total, more: true };
-    if (sizing) {
-      // The batch's round trip is its transaction (autocommit): its rows per millisecond decide the next.
-      const fits = Math.floor((changed * sizing.targetMs) / Math.max(batchMs, 1));
-      size = clamp(Math.min(fits, 2 * size), sizing.minSize, sizing.maxSize);
-    }
+    // The batch's round trip is its transaction (autocommit): its rows per millisecond decide the next.
+    size = nextBatchSize(batch, size, changed, batchMs);
   }
-}
-
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
 }
 
 const runErrorCodes: ReadonlySet<string> = new Set<RunErrorCode>([
