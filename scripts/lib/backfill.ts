@@ -119,8 +119,8 @@ export interface FailedManualRun {
 /**
  * The failed ticks with a schedule time in [since, until], of `task` or of every task, with no
  * success of that schedule time (the runner's dedup would refuse to run them again otherwise), in
- * tick order; and the failed runs of the range that hold no schedule time, with no success of
- * their task after them.
+ * tick order; and the failed runs of the range that hold no schedule time, unless a later run
+ * without one (`run <task>`, what the CLI advises for them) succeeded.
  */
 export async function failedRuns(
   pool: Pool,
@@ -158,7 +158,8 @@ export async function failedRuns(
        AND f.started_at BETWEEN $1 AND $2 AND ($3::text IS NULL OR f.task = $3)
        AND NOT EXISTS (
          SELECT 1 FROM scheduler.job_runs s
-         WHERE s.task = f.task AND s.status = 'succeeded' AND NOT s.dry_run AND s.started_at > f.started_at
+         WHERE s.task = f.task AND s.status = 'succeeded' AND NOT s.dry_run AND s.schedule_time IS NULL
+           AND s.started_at > f.started_at
        )
      ORDER BY f.started_at, f.id`,
     params,
