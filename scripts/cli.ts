@@ -195,7 +195,8 @@ const indent = (text: string, by: number): string => text.replaceAll("\n", `\n${
 
 const footer = `Options: --json (machine-readable output; errors too, as JSON on stderr), --help
 Database: DATABASE_URL, else the local stack that npm start runs (.data/postgres).
-Times: ISO 8601 (2026-11-29T04:15:00Z) or, for --since, a duration ago (90m, 6h, 2d).
+Times: ISO 8601 (2026-11-29T04:15:00Z) or, for --since (and a backfill's or replay's --until),
+a duration ago (90m, 6h, 2d).
 Exit codes:
 ${exitCodeLines()}`;
 

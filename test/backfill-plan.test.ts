@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { TaskDefinition } from "../functions/catalog.js";
 import { readsTick, tasks } from "../functions/catalog.js";
 import type { Job } from "../functions/jobs.js";
 import { resolveJobs } from "../functions/jobs.js";
@@ -145,6 +146,8 @@ describe("readsTick", () => {
       return code.includes("scheduler.tick()");
     });
     expect(reading.length).toBeGreaterThan(0);
-    expect(tasks.filter((task) => readsTick(task)).map((t) => t.name)).toEqual(reading.map((t) => t.name));
+    expect(tasks.filter((task: TaskDefinition) => readsTick(task)).map((t) => t.name)).toEqual(
+      reading.map((t) => t.name),
+    );
   });
 });
