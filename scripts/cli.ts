@@ -1215,14 +1215,14 @@ async function missedCommand(io: Io, allJobs: readonly Job[], since: Date, json:
       const done = (await succeededSlots(pool, from, until)).get(job.name) ?? new Set<number>();
       const missed =
         from < until ? fireTimesBetween(job, from, until, 100_000).filter((t) => !done.has(t.getTime())) : [];
-      results.push({ task: job.name, missed: missed.map((t) => iso(t)) });
+      results.push({ task: job.name, missed: missed.map((t) => iso(t)), until });
     }
     if (json) {
       const report = {
         since: since.toISOString(),
         historyBegins: begins?.toISOString() ?? null,
         countedFrom: from.toISOString(),
-        tasks: results,
+        tasks: results.map(({ task, missed }) => ({ task, missed })),
       };
       io.out(JSON.stringify(report, null, 2));
       return EXIT.ok;
@@ -1236,7 +1236,7 @@ async function missedCommand(io: Io, allJobs: readonly Job[], since: Date, json:
     const counted =
       from > since ? `${iso(from)} (when the run history begins; asked from ${iso(since)})` : iso(since);
     io.out(`Schedule times since ${counted} with no successful run (paused jobs left out):`);
-    for (const { task, missed } of results) {
+    for (const { task, missed, until } of results) {
       if (missed.length === 0) {
         io.out(`  ${task}: none`);
         continue;
@@ -1244,6 +1244,12 @@ async function missedCommand(io: Io, allJobs: readonly Job[], since: Date, json:
       io.out(`  ${task}: ${missed.length} missed; to run them (from the project's directory):`);
       for (const time of missed.slice(-5)) io.out(`    ${CLI} run ${task} --slot ${time}`);
       if (missed.length > 5) io.out(`    ... and ${missed.length - 5} earlier (--json lists all)`);
+      if (missed.length > 1 && missed.length <= MAX_TICK_LIMIT) {
+        const limit = missed.length > DEFAULT_TICK_LIMIT ? ` --limit ${missed.length}` : "";
+        io.out(
+          `    or all of them, oldest first: ${CLI} backfill ${task} --since ${missed[0]} --until ${iso(until)}${limit}`,
+        );
+      }
     }
     return EXIT.ok;
   });

@@ -118,6 +118,23 @@ describe("backfill", () => {
     expect(await runsOf("generate-daily-stats")).toHaveLength(3);
   });
 
+  it("when `missed` lists a task's missed ticks, then it prints one backfill command for them, which runs them as printed", async () => {
+    // The history began before the first of the three ticks: they count as missed.
+    await db.pool.query(
+      "INSERT INTO scheduler.job_runs (task, trigger, status, started_at, finished_at) VALUES ('generate-daily-stats', 'cli', 'failed', $1, $1)",
+      [new Date(days[0]!.getTime() - 2 * 3_600_000)],
+    );
+    const missed = await cli(["missed", "--since", since]);
+    const line = missed.out.split("\n").find((text) => text.includes("backfill generate-daily-stats"));
+    const command = line?.slice(line.indexOf("npm run cli -- "));
+    expect(command).toMatch(
+      new RegExp(`^npm run cli -- backfill generate-daily-stats --since ${iso(days[0]!)} --until \\S+$`),
+    );
+    const ran = await cli(command!.replace("npm run cli -- ", "").split(" "));
+    expect(ran.code).toBe(0);
+    expect(await statsDays()).toMatchObject({ [dayOf(days[0]!)]: 1, [dayOf(days[1]!)]: 2 });
+  });
+
   it("when a tick fails, then it stops there (exit 1) and prints the command that resumes; after a fix that command, run as printed, finishes", async () => {
     await breakDays(days[1]!);
     const stopped = await cli(["backfill", "generate-daily-stats", "--since", since]);
