@@ -78,12 +78,23 @@ export interface TaskDefinition {
    * Scheduler retries it by `retry`: for daily and weekly tasks whose tick must not be lost).
    */
   readonly overlap?: OverlapPolicy;
+  /**
+   * The task's work depends on its tick: its SQL or handler reads `scheduler.tick()` (yesterday's
+   * stats, yesterday's reports), so each missed tick is work of its own. A backfill runs every one
+   * of them and refuses `--once`; without it a run does whatever is due at any time, and one run
+   * can stand for a whole gap.
+   */
+  readonly readsTick?: boolean;
   /** Defaults to "cloud". */
   readonly runner?: TaskRunner;
 }
 
 /** See `TaskDefinition.overlap`. */
 export type OverlapPolicy = "skip" | "retry";
+
+export function readsTick(task: Pick<TaskDefinition, "readsTick">): boolean {
+  return task.readsTick === true;
+}
 
 export function overlapOf(task: Pick<TaskDefinition, "overlap">): OverlapPolicy {
   return task.overlap ?? "skip";
@@ -200,6 +211,7 @@ export const tasks = [
     timeoutSeconds: 120,
     retry: retryThrice,
     overlap: "retry",
+    readsTick: true,
     paused: false,
   },
   {
@@ -223,6 +235,7 @@ export const tasks = [
     timeoutSeconds: 540,
     retry: retryThrice,
     overlap: "retry",
+    readsTick: true,
     batch: { size: 1000, timeBudgetSeconds: 420 },
     paused: false,
   },

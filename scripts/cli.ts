@@ -23,6 +23,8 @@ import { didYouMean, errorOutput, parseCommandLine, UsageError, wantsJson } from
 import { connectionProblem, malformedUrl } from "./lib/connection-problem.js";
 import type { ExitName } from "./lib/exit-codes.js";
 import { EXIT, exitCodeLines } from "./lib/exit-codes.js";
+import type { BackfillPlan } from "./lib/backfill.js";
+import { DEFAULT_TICK_LIMIT, MAX_TICK_LIMIT } from "./lib/backfill.js";
 import { defaultStackFile, stackJobs } from "./lib/jobs.js";
 import type { LocalState } from "./lib/local-state.js";
 import { readLocalState } from "./lib/local-state.js";
@@ -75,6 +77,7 @@ const options = {
   address: { type: "string" },
   reason: { type: "string" },
   until: { type: "string" },
+  once: { type: "boolean", default: false },
 } as const satisfies Options;
 
 type Flag = keyof typeof options;
@@ -115,6 +118,27 @@ a manual run and the real tick still runs`,
 counted from when the run history begins at the earliest`,
     maxArgs: 0,
     flags: ["since"],
+  },
+  backfill: {
+    synopsis: "backfill <task> --since <time> [--until <time>] [--once] [--limit N] [--dry-run] [--direct]",
+    summary: `run each tick of the task's schedule in [--since, --until (default now)] that
+has no success, oldest first, each with its tick as input and slot (as run
+--slot does: a rerun is harmless); stops at the first that does not
+succeed and prints the command that resumes there. --once: one run, for
+the latest tick, stands for the gap (tasks that do not read their tick).
+More than ${DEFAULT_TICK_LIMIT} ticks need --limit N. --dry-run lists the ticks, runs nothing`,
+    maxArgs: 1,
+    flags: ["since", "until", "once", "limit", "dry-run", "direct"],
+  },
+  replay: {
+    synopsis:
+      "replay --failed --since <time> [--until <time>] [--task <task>] [--limit N] [--dry-run] [--direct]",
+    summary: `run again, in tick order, each failed tick (a failed run with a schedule time
+in the range) that no run has repaired since, with that tick as input and
+slot; stops at the first that does not succeed and prints the command that
+resumes there. Failed manual runs stand for no tick: listed, not replayed`,
+    maxArgs: 0,
+    flags: ["failed", "since", "until", "task", "limit", "dry-run", "direct"],
   },
   history: {
     synopsis: "history [task] [--failed] [--limit N]",
@@ -171,7 +195,8 @@ const indent = (text: string, by: number): string => text.replaceAll("\n", `\n${
 
 const footer = `Options: --json (machine-readable output; errors too, as JSON on stderr), --help
 Database: DATABASE_URL, else the local stack that npm start runs (.data/postgres).
-Times: ISO 8601 (2026-11-29T04:15:00Z) or, for --since, a duration ago (90m, 6h, 2d).
+Times: ISO 8601 (2026-11-29T04:15:00Z) or, for --since (and a backfill's or replay's --until),
+a duration ago (90m, 6h, 2d).
 Exit codes:
 ${exitCodeLines()}`;
 
@@ -284,6 +309,36 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
           ? new Date(io.now().getTime() - 86_400_000)
           : parseTime(sinceText, "--since", io, true);
       return missedCommand(io, jobs, since, json);
+    }
+    case "backfill": {
+      if (!rest[0]) throw new CliError("usage", `backfill: which task? Known tasks: ${taskNames.join(", ")}`);
+      const job = jobOf(jobs, rest[0]);
+      const { since, until } = timeRange(io, text("since"), text("until"), "backfill");
+      return backfillCommand(io, job, {
+        since,
+        until,
+        once: values.once === true,
+        limit: tickLimit(text("limit")),
+        dryRun: values["dry-run"] === true,
+        direct: values.direct === true,
+        json,
+      });
+    }
+    case "replay": {
+      if (values.failed !== true)
+        throw new CliError("usage", "replay: --failed is required (failed ticks are what it replays)");
+      const task = text("task");
+      if (task !== undefined) jobOf(jobs, task);
+      const { since, until } = timeRange(io, text("since"), text("until"), "replay");
+      return replayCommand(io, jobs, {
+        since,
+        until,
+        task,
+        limit: tickLimit(text("limit")),
+        dryRun: values["dry-run"] === true,
+        direct: values.direct === true,
+        json,
+      });
     }
     case "history": {
       if (rest[0]) jobOf(jobs, rest[0]);
@@ -532,12 +587,30 @@ interface RunOptions {
 
 async function runCommand(io: Io, job: Job, options: RunOptions): Promise<number> {
   const where = target(io);
+  let outcome: RunOutcome | undefined;
   if (where.local && !options.direct) {
-    const answered = await runThroughFunction(io, where.local, job, options);
-    if (answered !== undefined) return answered;
-    io.err(`note: the local function at ${where.local.functionUrl} did not answer; running directly`);
+    outcome = await runThroughFunction(io, where.local, job, options);
+    if (outcome === undefined)
+      io.err(`note: the local function at ${where.local.functionUrl} did not answer; running directly`);
   }
-  return runDirectly(io, job, options);
+  outcome ??= await withPool(io, async (pool, at) => {
+    if (!options.json) io.err(`running ${job.name} directly against ${at}`);
+    return (await directRunner(io, pool))(job, options);
+  });
+  io.out(options.json ? JSON.stringify(outcome.json, null, 2) : outcome.line);
+  return outcome.exit;
+}
+
+/** How one run ended, whichever way it ran (through the local function, or directly). */
+interface RunOutcome {
+  /** A tick that found the lock held is "skipped", whatever the task's overlap policy answered. */
+  readonly status: "succeeded" | "skipped" | "duplicate" | "paused" | "failed";
+  readonly runId: string | undefined;
+  readonly exit: number;
+  /** The run in words, as `run` prints it. */
+  readonly line: string;
+  /** The run as `run --json` prints it. */
+  readonly json: unknown;
 }
 
 /**
@@ -562,10 +635,11 @@ async function forceRunCommand(io: Io, job: Job, noScheduleTime: boolean, json: 
     json,
     forceRun: { scheduleTime },
   };
-  const answered = await runThroughFunction(io, local, job, options);
-  if (answered === undefined)
+  const outcome = await runThroughFunction(io, local, job, options);
+  if (outcome === undefined)
     throw new CliError("unreachable", `the local function at ${local.functionUrl} did not answer`);
-  return answered;
+  io.out(json ? JSON.stringify(outcome.json, null, 2) : outcome.line);
+  return outcome.exit;
 }
 
 async function localToken(local: LocalState): Promise<string> {
@@ -580,7 +654,7 @@ async function runThroughFunction(
   local: LocalState,
   job: Job,
   options: RunOptions,
-): Promise<number | undefined> {
+): Promise<RunOutcome | undefined> {
   let response: Response;
   try {
     const headers: Record<string, string> = {
@@ -624,12 +698,24 @@ async function runThroughFunction(
             message: `the function answered ${response.status} without a JSON error`,
           },
         };
-  if (options.json) io.out(JSON.stringify({ httpStatus: response.status, ...answer }, null, 2));
-  else if ("error" in answer)
-    io.out(`${job.name}: failed (HTTP ${response.status} ${answer.error.code}): ${answer.error.message}`);
-  else io.out(describeRun(answer));
-  if (response.ok) return EXIT.ok;
-  return response.status === 503 ? EXIT.unreachable : EXIT.failed;
+  const json = { httpStatus: response.status, ...answer };
+  if ("error" in answer) {
+    const lockHeld = answer.error.code === "lock_held";
+    return {
+      status: lockHeld ? "skipped" : "failed",
+      runId: answer.error.runId,
+      exit: response.status === 503 ? EXIT.unreachable : EXIT.failed,
+      line: `${job.name}: ${lockHeld ? "skipped" : "failed"} (HTTP ${response.status} ${answer.error.code}): ${answer.error.message}`,
+      json,
+    };
+  }
+  return {
+    status: answer.status,
+    runId: answer.runId,
+    exit: response.ok ? EXIT.ok : EXIT.failed,
+    line: describeRun(answer),
+    json,
+  };
 }
 
 function describeRun(result: RunAnswer): string {
@@ -645,16 +731,23 @@ function describeRun(result: RunAnswer): string {
   }
 }
 
-async function runDirectly(io: Io, task: Job, options: RunOptions): Promise<number> {
+/**
+ * Runs tasks with the runner in this process, on `pool` (trigger `cli`): a slot is the run's tick
+ * and its dedup slot, as a tick of Cloud Scheduler's would be.
+ */
+async function directRunner(
+  io: Io,
+  pool: Pool,
+): Promise<(task: Job, options: RunOptions) => Promise<RunOutcome>> {
   const { refreshGeneratedSql } = await import("./generate-sql.js");
   const regenerated = refreshGeneratedSql();
   if (regenerated.length > 0) io.err(`sql/tasks changed: regenerated ${regenerated.join(", ")}`);
   // Only now: the runner's module graph reads functions/sql.generated.ts when it loads.
   const { runTask } = await import("../functions/runner.js");
-  return withPool(io, async (pool, where) => {
-    if (!options.json) io.err(`running ${task.name} directly against ${where}`);
-    let loadEmailHandler: RunnerDeps["loadEmailHandler"];
-    if (task.kind === "email") {
+  const jobs = loadJobs(io);
+  let loadEmailHandler: RunnerDeps["loadEmailHandler"];
+  return async (task, options) => {
+    if (task.kind === "email" && !loadEmailHandler) {
       // The email code and SendGrid load only for an email task, configured from this environment.
       const email = await import("../functions/email/index.js");
       email.configureEmail(email.readEmailConfig(io.env));
@@ -663,7 +756,7 @@ async function runDirectly(io: Io, task: Job, options: RunOptions): Promise<numb
     const result = await runTask(
       {
         pool,
-        jobs: loadJobs(io),
+        jobs,
         ...(loadEmailHandler ? { loadEmailHandler } : {}),
         onProgress: (progress) => {
           if (!options.json)
@@ -674,13 +767,23 @@ async function runDirectly(io: Io, task: Job, options: RunOptions): Promise<numb
       },
       { task, trigger: "cli", scheduleTime: options.slot, dryRun: options.dryRun, force: options.force },
     );
-    if (options.json) io.out(JSON.stringify(result, null, 2));
-    else if (result.status === "failed")
-      io.out(`${task.name}: failed (${result.code}): ${result.message} (run ${result.runId})`);
-    else io.out(describeRun(result.status === "locked" ? { ...result, status: "skipped" } : result));
-    if (result.status !== "failed") return EXIT.ok;
-    return result.code === "unavailable" ? EXIT.unreachable : EXIT.failed;
-  });
+    if (result.status === "failed")
+      return {
+        status: "failed",
+        runId: result.runId,
+        exit: result.code === "unavailable" ? EXIT.unreachable : EXIT.failed,
+        line: `${task.name}: failed (${result.code}): ${result.message} (run ${result.runId})`,
+        json: result,
+      };
+    const answer = result.status === "locked" ? { ...result, status: "skipped" as const } : result;
+    return {
+      status: answer.status,
+      runId: result.runId,
+      exit: EXIT.ok,
+      line: describeRun(answer),
+      json: result,
+    };
+  };
 }
 
 // --- pause, resume ---------------------------------------------------------------------------
@@ -759,6 +862,340 @@ async function resumeCommand(io: Io, job: Job, json: boolean): Promise<number> {
   });
 }
 
+// --- backfill, replay ------------------------------------------------------------------------
+
+/** [--since, --until] of a backfill or a replay: --since required, --until now by default, no future. */
+function timeRange(
+  io: Io,
+  sinceText: string | undefined,
+  untilText: string | undefined,
+  command: string,
+): { since: Date; until: Date } {
+  if (sinceText === undefined)
+    throw new CliError("usage", `${command}: --since <time> is required (ISO 8601, or a duration ago: 2d)`);
+  const now = io.now();
+  const since = parseTime(sinceText, "--since", io, true);
+  const until = untilText === undefined ? now : parseTime(untilText, "--until", io, true);
+  if (until.getTime() > now.getTime())
+    throw new CliError(
+      "usage",
+      `--until ${iso(until)} is in the future: a tick that has not come is not run`,
+    );
+  if (since.getTime() > until.getTime())
+    throw new CliError("usage", `--since ${iso(since)} is after --until ${iso(until)}: nothing to run`);
+  return { since, until };
+}
+
+function tickLimit(text: string | undefined): { value: number; given: boolean } {
+  if (text === undefined) return { value: DEFAULT_TICK_LIMIT, given: false };
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || value > MAX_TICK_LIMIT)
+    throw new CliError("usage", `--limit must be an integer from 1 to ${MAX_TICK_LIMIT}`);
+  return { value, given: true };
+}
+
+interface SeriesOptions {
+  readonly limit: { readonly value: number; readonly given: boolean };
+  readonly dryRun: boolean;
+  readonly direct: boolean;
+  readonly json: boolean;
+}
+
+/** One run of a series: the job, and the tick that is its input and its slot. */
+interface SeriesItem {
+  readonly job: Job;
+  readonly tick: Date;
+}
+
+interface SeriesRun {
+  readonly task: string;
+  readonly tick: string;
+  readonly status: RunOutcome["status"] | "unreachable";
+  readonly runId: string | null;
+  readonly result: unknown;
+}
+
+interface SeriesEnd {
+  readonly exit: number;
+  readonly runs: SeriesRun[];
+  /** The tick it stopped at (not done), and why; undefined when every run succeeded. */
+  readonly stopped?: { readonly tick: string; readonly task: string; readonly reason: string };
+  readonly via: string;
+}
+
+/**
+ * Runs the items in order, each as `run <task> --slot <tick>` runs it (through the local function
+ * when it is up and --direct is not given, else directly), and stops at the first that neither
+ * succeeded nor was already done (a duplicate): a failure, a lock held by another run, a pause, an
+ * unreachable database. Progress lines go to stderr, the runs to stdout.
+ */
+async function runSeries(
+  io: Io,
+  pool: Pool,
+  where: string,
+  items: readonly SeriesItem[],
+  options: SeriesOptions,
+): Promise<SeriesEnd> {
+  const local = options.direct ? undefined : target(io).local;
+  let throughFunction = local !== undefined;
+  let direct: ((task: Job, options: RunOptions) => Promise<RunOutcome>) | undefined;
+  const runs: SeriesRun[] = [];
+  let via =
+    throughFunction && local
+      ? `through the local function at ${local.functionUrl}`
+      : `directly against ${where}`;
+  for (const { job, tick } of items) {
+    const runOptions: RunOptions = {
+      dryRun: false,
+      force: false,
+      slot: tick,
+      direct: !throughFunction,
+      json: true,
+    };
+    let outcome: RunOutcome | undefined;
+    try {
+      if (throughFunction && local) {
+        outcome = await runThroughFunction(io, local, job, runOptions);
+        if (outcome === undefined) {
+          io.err(`note: the local function at ${local.functionUrl} did not answer; running directly`);
+          throughFunction = false;
+          via = `directly against ${where}`;
+        }
+      }
+      if (outcome === undefined) {
+        direct ??= await directRunner(io, pool);
+        outcome = await direct(job, { ...runOptions, json: options.json });
+      }
+    } catch (error) {
+      const unreachable = error instanceof ScheduledTaskError && error.code === "unavailable";
+      if (!unreachable) throw error;
+      runs.push({ task: job.name, tick: iso(tick), status: "unreachable", runId: null, result: null });
+      if (!options.json) io.out(`  ${iso(tick)}  ${job.name}: not run: the database is unreachable`);
+      return {
+        exit: EXIT.unreachable,
+        runs,
+        stopped: { tick: iso(tick), task: job.name, reason: "the database is unreachable" },
+        via,
+      };
+    }
+    runs.push({
+      task: job.name,
+      tick: iso(tick),
+      status: outcome.status,
+      runId: outcome.runId ?? null,
+      result: outcome.json,
+    });
+    if (!options.json) io.out(`  ${iso(tick)}  ${outcome.line}`);
+    if (outcome.status === "succeeded" || outcome.status === "duplicate") continue;
+    const reason =
+      outcome.status === "failed"
+        ? "the run failed"
+        : outcome.status === "skipped"
+          ? "another run of the task holds its lock"
+          : `the task is paused at run time (\`${CLI} resume ${job.name}\` ends the pause)`;
+    return {
+      exit: outcome.exit === EXIT.ok ? EXIT.failed : outcome.exit,
+      runs,
+      stopped: { tick: iso(tick), task: job.name, reason },
+      via,
+    };
+  }
+  return { exit: EXIT.ok, runs, via };
+}
+
+/** The stop, and the command that resumes the series there, in words. */
+function printStop(io: Io, end: SeriesEnd, left: number, resume: string): void {
+  if (!end.stopped) return;
+  io.out(
+    `stopped at ${end.stopped.tick} (${end.stopped.task}): ${end.stopped.reason}; it and ${left} later tick(s) not done.`,
+  );
+  io.out(`After a fix, resume from the project's directory with:\n  ${resume}`);
+}
+
+function seriesArgs(options: SeriesOptions, until: Date): string[] {
+  return [
+    "--until",
+    iso(until),
+    ...(options.limit.given ? ["--limit", String(options.limit.value)] : []),
+    ...(options.direct ? ["--direct"] : []),
+  ];
+}
+
+function tooMany(what: string, plan: { atLeast: number; limit: number }, range: string): CliError {
+  return new CliError(
+    "usage",
+    `${what} has more than ${plan.limit} ticks to run in ${range} (at least ${plan.atLeast}), so nothing ran: check --since (a mistyped date?), then list them with --dry-run --limit N and run them with --limit N (at most ${MAX_TICK_LIMIT} a time)${what.startsWith("replay") ? "" : ", or --once when the task does not read its tick"}`,
+  );
+}
+
+async function backfillCommand(
+  io: Io,
+  job: Job,
+  options: SeriesOptions & { readonly since: Date; readonly until: Date; readonly once: boolean },
+): Promise<number> {
+  const { onceProblem, planBackfill, resumeCommand, succeededTicks } = await import("./lib/backfill.js");
+  if (options.once) {
+    const problem = onceProblem(job);
+    if (problem) throw new CliError("usage", problem);
+  }
+  const { since, until } = options;
+  const range = `[${iso(since)}, ${iso(until)}]`;
+  return withPool(io, async (pool, where) => {
+    const done = await succeededTicks(pool, job.name, since, until);
+    const plan: BackfillPlan = planBackfill(job, { since, until }, done, {
+      limit: options.limit.value,
+      once: options.once,
+    });
+    if (plan.kind === "too-many") throw tooMany(`backfill of ${job.name}`, plan, range);
+    const ticks = plan.kind === "ticks" ? plan.ticks : plan.tick ? [plan.tick] : [];
+    const summary = {
+      task: job.name,
+      since: iso(since),
+      until: iso(until),
+      once: options.once,
+      alreadySucceeded: done.size,
+      ...(plan.kind === "once" ? { standsFor: plan.missed } : {}),
+      ticks: ticks.map((t) => iso(t)),
+    };
+    const about =
+      plan.kind === "once"
+        ? plan.tick
+          ? `one run, for its latest tick ${iso(plan.tick)}, stands for the ${plan.missed}${plan.countedAll ? "" : "+"} missed tick(s) of ${range} (--once)`
+          : `nothing to run: ${done.size > 0 ? "the latest tick of the range already succeeded" : "no tick in the range"} (--once)`
+        : `${ticks.length} tick(s) of ${range} to run, ${plan.done} already succeeded`;
+    if (options.dryRun) {
+      if (options.json) io.out(JSON.stringify({ ...summary, dryRun: true }, null, 2));
+      else {
+        io.out(`${job.name} (${job.schedule} in ${job.timeZone}): ${about}; dry run, nothing ran`);
+        for (const tick of ticks) io.out(`  ${iso(tick)}`);
+      }
+      return EXIT.ok;
+    }
+    if (!options.json) io.out(`${job.name} (${job.schedule} in ${job.timeZone}): ${about}`);
+    const end = await runSeries(
+      io,
+      pool,
+      where,
+      ticks.map((tick) => ({ job, tick })),
+      options,
+    );
+    const resume = end.stopped
+      ? resumeCommand(CLI, [
+          "backfill",
+          job.name,
+          "--since",
+          end.stopped.tick,
+          ...seriesArgs(options, until),
+          ...(options.once ? ["--once"] : []),
+        ])
+      : undefined;
+    if (options.json)
+      io.out(
+        JSON.stringify(
+          { ...summary, via: end.via, runs: end.runs, stopped: end.stopped ?? null, resume: resume ?? null },
+          null,
+          2,
+        ),
+      );
+    else if (resume) printStop(io, end, ticks.length - end.runs.length, resume);
+    else io.out(ticks.length === 0 ? "nothing to run" : `done: ${end.runs.length} tick(s) run ${end.via}`);
+    return end.exit;
+  });
+}
+
+async function replayCommand(
+  io: Io,
+  allJobs: readonly Job[],
+  options: SeriesOptions & { readonly since: Date; readonly until: Date; readonly task: string | undefined },
+): Promise<number> {
+  const { failedRuns, resumeCommand } = await import("./lib/backfill.js");
+  const { since, until } = options;
+  const range = `[${iso(since)}, ${iso(until)}]`;
+  const jobs = cloudJobs(allJobs);
+  return withPool(io, async (pool, where) => {
+    const failed = await failedRuns(pool, { since, until, task: options.task });
+    const items: SeriesItem[] = [];
+    const leftAlone: { task: string; tick: string; runId: string; why: string }[] = [];
+    for (const tick of failed.ticks) {
+      const job = jobs.find((j) => j.name === tick.task);
+      const why = !job
+        ? "not a Cloud Scheduler task of this stack"
+        : !isFireTime(job, tick.scheduleTime)
+          ? `not a schedule time of ${job.name} now (${job.schedule} in ${job.timeZone}): its schedule changed since`
+          : undefined;
+      if (job && !why) items.push({ job, tick: tick.scheduleTime });
+      else
+        leftAlone.push({ task: tick.task, tick: iso(tick.scheduleTime), runId: tick.runId, why: why ?? "" });
+    }
+    if (items.length > options.limit.value)
+      throw tooMany(
+        `replay${options.task ? ` of ${options.task}` : ""}`,
+        { atLeast: items.length, limit: options.limit.value },
+        range,
+      );
+    const manual = failed.manual.map((run) => ({
+      task: run.task,
+      runId: run.runId,
+      startedAt: iso(run.startedAt),
+      message: run.message,
+    }));
+    const summary = {
+      since: iso(since),
+      until: iso(until),
+      task: options.task ?? null,
+      ticks: items.map((item) => ({ task: item.job.name, tick: iso(item.tick) })),
+      leftAlone,
+      manual,
+    };
+    const describe = () => {
+      io.out(
+        `${items.length} failed tick(s) of ${range} to replay${options.dryRun ? "; dry run, nothing ran" : ""}:`,
+      );
+      if (options.dryRun) for (const item of items) io.out(`  ${iso(item.tick)}  ${item.job.name}`);
+      for (const left of leftAlone)
+        io.out(`  left alone: ${left.tick} ${left.task} (run ${left.runId}): ${left.why}`);
+      if (manual.length > 0) {
+        io.out(
+          `${manual.length} failed manual run(s) not replayed: they stand for no tick (their input was their start); if their work is still due, \`${CLI} run <task>\` runs it now:`,
+        );
+        for (const run of manual)
+          io.out(`  ${run.startedAt}  ${run.task} (run ${run.runId}): ${(run.message ?? "").slice(0, 80)}`);
+      }
+    };
+    if (options.dryRun) {
+      if (options.json) io.out(JSON.stringify({ ...summary, dryRun: true }, null, 2));
+      else describe();
+      return EXIT.ok;
+    }
+    if (!options.json) describe();
+    const end = await runSeries(io, pool, where, items, options);
+    const resume = end.stopped
+      ? resumeCommand(CLI, [
+          "replay",
+          "--failed",
+          "--since",
+          end.stopped.tick,
+          ...seriesArgs(options, until),
+          ...(options.task ? ["--task", options.task] : []),
+        ])
+      : undefined;
+    if (options.json)
+      io.out(
+        JSON.stringify(
+          { ...summary, via: end.via, runs: end.runs, stopped: end.stopped ?? null, resume: resume ?? null },
+          null,
+          2,
+        ),
+      );
+    else if (resume) printStop(io, end, items.length - end.runs.length, resume);
+    else
+      io.out(
+        items.length === 0 ? "nothing to replay" : `done: ${end.runs.length} tick(s) replayed ${end.via}`,
+      );
+    return end.exit;
+  });
+}
+
 // --- missed ----------------------------------------------------------------------------------
 
 /** A tick younger than this may still be running: not reported as missed. */
@@ -778,14 +1215,14 @@ async function missedCommand(io: Io, allJobs: readonly Job[], since: Date, json:
       const done = (await succeededSlots(pool, from, until)).get(job.name) ?? new Set<number>();
       const missed =
         from < until ? fireTimesBetween(job, from, until, 100_000).filter((t) => !done.has(t.getTime())) : [];
-      results.push({ task: job.name, missed: missed.map((t) => iso(t)) });
+      results.push({ task: job.name, missed: missed.map((t) => iso(t)), until });
     }
     if (json) {
       const report = {
         since: since.toISOString(),
         historyBegins: begins?.toISOString() ?? null,
         countedFrom: from.toISOString(),
-        tasks: results,
+        tasks: results.map(({ task, missed }) => ({ task, missed })),
       };
       io.out(JSON.stringify(report, null, 2));
       return EXIT.ok;
@@ -799,7 +1236,7 @@ async function missedCommand(io: Io, allJobs: readonly Job[], since: Date, json:
     const counted =
       from > since ? `${iso(from)} (when the run history begins; asked from ${iso(since)})` : iso(since);
     io.out(`Schedule times since ${counted} with no successful run (paused jobs left out):`);
-    for (const { task, missed } of results) {
+    for (const { task, missed, until } of results) {
       if (missed.length === 0) {
         io.out(`  ${task}: none`);
         continue;
@@ -807,6 +1244,12 @@ async function missedCommand(io: Io, allJobs: readonly Job[], since: Date, json:
       io.out(`  ${task}: ${missed.length} missed; to run them (from the project's directory):`);
       for (const time of missed.slice(-5)) io.out(`    ${CLI} run ${task} --slot ${time}`);
       if (missed.length > 5) io.out(`    ... and ${missed.length - 5} earlier (--json lists all)`);
+      if (missed.length > 1 && missed.length <= MAX_TICK_LIMIT) {
+        const limit = missed.length > DEFAULT_TICK_LIMIT ? ` --limit ${missed.length}` : "";
+        io.out(
+          `    or all of them, oldest first: ${CLI} backfill ${task} --since ${missed[0]} --until ${iso(until)}${limit}`,
+        );
+      }
     }
     return EXIT.ok;
   });

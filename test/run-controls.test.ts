@@ -168,6 +168,32 @@ describe("health of a paused task", () => {
     expect(await healthOf(now)).toMatchObject({ overdue: false, paused: false, pause: null });
     expect(await healthOf(new Date(now.getTime() + dayMs))).toMatchObject({ overdue: true, paused: false });
   });
+  it("when a task whose last run failed is paused and its ticks are recorded paused, then the last run is still the failure, paused or resumed", async () => {
+    // A manual run failed, then the task was paused and its tick `due` was recorded paused.
+    const failedAt = new Date(due.getTime() - 3 * hourMs);
+    await db.pool.query(
+      `INSERT INTO scheduler.job_runs (task, trigger, schedule_time, status, started_at, finished_at, duration_ms, message)
+       VALUES ($1, 'manual', NULL, 'failed', $2, $2, 5, 'stats table locked'),
+              ($1, 'scheduler', $3, 'paused', $3, $3, 0, 'stats table rebuild')`,
+      [job.name, failedAt, due],
+    );
+    await pause(new Date(due.getTime() - hourMs), null);
+    const paused = await readHealth(db.pool, now, jobs);
+    expect(paused.tasks.find((t) => t.task === job.name)).toMatchObject({
+      paused: true,
+      overdue: false,
+      lastStatus: "failed",
+      lastRunAt: failedAt.toISOString(),
+      lastError: "stats table locked",
+    });
+    expect(paused.status).toBe("attention");
+
+    await db.pool.query(
+      "UPDATE scheduler.task_pauses SET resumed_at = $2, resumed_by = 'bob' WHERE task = $1",
+      [job.name, new Date(due.getTime() + 60_000)],
+    );
+    expect(await healthOf(now)).toMatchObject({ paused: false, lastStatus: "failed" });
+  });
 });
 
 describe("overlap policy", () => {

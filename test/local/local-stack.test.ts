@@ -148,6 +148,54 @@ describe("npm start's pieces together", () => {
     expect(answer.status).toBe(200);
   });
 
+  it("when the CLI finds the local stack, then `backfill` sends each missed tick through the function as its tick, in order, and a rerun sends none", async () => {
+    const root = mkdtempSync(join(tmpdir(), "sj-cli-local-"));
+    writeLocalState(
+      {
+        pid: process.pid,
+        databaseUrl: stack.databaseUrl,
+        functionUrl: stack.functionUrl,
+        consoleUrl: stack.consoleUrl,
+        startedAt: new Date().toISOString(),
+      },
+      root,
+    );
+    const now = new Date();
+    const backfill = async () => {
+      const out: string[] = [];
+      const since = new Date(now.getTime() - 3 * 86_400_000).toISOString();
+      const code = await main(["backfill", "generate-daily-stats", "--since", since, "--json"], {
+        env: {},
+        out: (t) => out.push(t),
+        err: (t) => out.push(t),
+        now: () => now,
+        root,
+      });
+      return {
+        code,
+        report: JSON.parse(out.join("\n")) as { via: string; ticks: string[]; runs: unknown[] },
+      };
+    };
+    const first = await backfill();
+    expect(first.code).toBe(0);
+    expect(first.report.via).toBe(`through the local function at ${stack.functionUrl}`);
+    expect(first.report.ticks.length).toBeGreaterThanOrEqual(2);
+    const ran = await db.pool.query<{ schedule_time: Date; trigger: string; status: string }>(
+      "SELECT schedule_time, trigger, status FROM scheduler.job_runs WHERE task = 'generate-daily-stats' AND schedule_time = ANY($1::timestamptz[]) ORDER BY id",
+      [first.report.ticks],
+    );
+    expect(ran.rows).toEqual(
+      first.report.ticks.map((tick) => ({
+        schedule_time: new Date(tick),
+        trigger: "scheduler",
+        status: "succeeded",
+      })),
+    );
+    const again = await backfill();
+    expect(again.code).toBe(0);
+    expect(again.report.runs).toEqual([]);
+  });
+
   it("when npm start is given no SendGrid key, then it chooses the local mailbox explicitly and an email task runs", async () => {
     expect(functionLog.join("\n")).toContain("EMAIL_TRANSPORT=local-mailbox: the email tasks send nothing");
     const root = mkdtempSync(join(tmpdir(), "sj-cli-local-"));
