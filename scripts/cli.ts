@@ -191,6 +191,9 @@ npm run migrate: eval "$(npm run -s cli -- env)" (npm start must be running)`,
 
 type Command = keyof typeof commands;
 
+/** Every command's name, in the order `--help` lists them. */
+export const commandNames = Object.keys(commands) as Command[];
+
 const indent = (text: string, by: number): string => text.replaceAll("\n", `\n${" ".repeat(by)}`);
 
 const footer = `Options: --json (machine-readable output; errors too, as JSON on stderr), --help

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { main } from "../scripts/cli.js";
+import { commandNames, main } from "../scripts/cli.js";
 import { main as migrateMain } from "../scripts/migrate.js";
 import { childEnv } from "../scripts/lib/child-env.js";
 import { freePort } from "../scripts/lib/embedded-postgres.js";
@@ -233,7 +233,7 @@ describe("flags: one parser for cli, task and migrate", () => {
   });
 
   it("when --help follows any command, then that command's usage is printed and it exits 0", async () => {
-    for (const command of ["jobs", "run", "force-run", "missed", "history", "health", "token"]) {
+    for (const command of commandNames) {
       const help = await cli([command, "--help"], {});
       expect(help.code, command).toBe(0);
       expect(help.out, command).toMatch(new RegExp(`^Usage: npm run cli -- ${command}`));
