@@ -152,7 +152,8 @@ function logRequest(log: Logger, req: Request, answer: Answer, outcome: Outcome,
     }
     return;
   }
-  if (answer.status >= 500) log.error(line, fields);
+  // A health answer of 503 reports an overdue task; the function itself did not fail.
+  if (answer.status >= 500 && outcome.kind !== "ok") log.error(line, fields);
   else if (answer.status >= 400) log.warn(line, fields);
   else log.info(line, fields);
 }

@@ -228,6 +228,19 @@ describe("the built function under functions-framework", () => {
     expect(missed.status).toBe(503);
     expect(missed.headers.get("content-type")).toMatch(/^application\/json/);
     expect(missed.body).toMatchObject({ task, overdue: true, lastSuccessAt: null });
+    // Logged as a warning: the function did not fail, and an ERROR line every check would be noise.
+    // The line is written after the answer is sent: wait for it.
+    const requestLines = () =>
+      output
+        .join("")
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as { severity?: string; message?: string })
+        .filter((entry) => entry.message === "GET /health: 503");
+    for (let waited = 0; requestLines().length === 0 && waited < 5000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(requestLines().map((entry) => entry.severity)).toEqual(["WARNING"]);
     // A manual run after the missed tick repairs it (health.ts: the one overdue rule).
     await db.pool.query(
       `INSERT INTO scheduler.job_runs (task, trigger, status, started_at, finished_at)
