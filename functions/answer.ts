@@ -18,7 +18,8 @@ export interface Answer {
 
 export type Outcome =
   | { readonly kind: "run"; readonly result: RunResult }
-  | { readonly kind: "ok"; readonly body: unknown }
+  /** `status` only where 200 would hide what the caller asked about (an overdue task's health: 503). */
+  | { readonly kind: "ok"; readonly body: unknown; readonly status?: number }
   | { readonly kind: "page"; readonly html: string }
   | { readonly kind: "error"; readonly error: unknown };
 
@@ -41,7 +42,7 @@ function errorBody(code: ErrorCode, message: string, details?: Readonly<Record<s
 export function toAnswer(outcome: Outcome): Answer {
   switch (outcome.kind) {
     case "ok":
-      return { status: 200, body: outcome.body };
+      return { status: outcome.status ?? 200, body: outcome.body };
     case "page":
       return { status: 200, body: outcome.html, contentType: "text/html; charset=utf-8" };
     case "run": {

@@ -71,6 +71,26 @@ export const googleIssuers: readonly string[] = ["https://accounts.google.com", 
  */
 export const signatureRemovedMarker = "SIGNATURE_REMOVED_BY_GOOGLE";
 
+/**
+ * The Cloud Monitoring service agent of a project: the identity whose OIDC token an uptime check with
+ * `serviceAgentAuthentication` sends (the dead-man checks of GET /health, infra/dead-man.ts). Its form
+ * is Google's: https://docs.cloud.google.com/monitoring/uptime-checks (service agent authentication).
+ */
+export function monitoringAgentEmail(projectNumber: string): string {
+  return `service-${projectNumber}@gcp-sa-monitoring-notification.iam.gserviceaccount.com`;
+}
+
+const monitoringAgentPattern = /^service-\d+@gcp-sa-monitoring-notification\.iam\.gserviceaccount\.com$/;
+
+/**
+ * Whether a caller is a Monitoring service agent. Anyone who may edit the project's uptime checks
+ * can make that agent send any request (a POST with a body too), so the router lets it read health
+ * and nothing else, whatever AUTH_ALLOWED_EMAILS lists.
+ */
+export function isMonitoringAgent(email: string): boolean {
+  return monitoringAgentPattern.test(asciiLowerCase(email));
+}
+
 /** Longer headers are refused before any parsing; Google ID tokens are about 1 KB. */
 const maxTokenLength = 8192;
 /** Google ID tokens live one hour; google-auth-library refuses lifetimes beyond a day, and so do we. */

@@ -7,7 +7,7 @@
  * Loaded on the function's cold path: it imports types only (erased at build), so it costs nothing.
  */
 import type { ErrorCode } from "./errors.js";
-import type { HealthReport } from "./health.js";
+import type { HealthReport, TaskHealth } from "./health.js";
 import type { RunResult } from "./runner.js";
 import type { RunRecord } from "./runs.js";
 
@@ -27,7 +27,12 @@ export const routes = {
     answers: "runs a task: a RunAnswer, or an ErrorAnswer",
     readOnly: false,
   },
-  health: { path: "/health", method: "GET", answers: "per task health: a HealthAnswer", readOnly: true },
+  health: {
+    path: "/health",
+    method: "GET",
+    answers: "per task health: a HealthAnswer (?task=<name>: a TaskHealthAnswer, 503 while overdue)",
+    readOnly: true,
+  },
   runs: {
     path: "/runs",
     method: "GET",
@@ -86,6 +91,9 @@ export interface ErrorAnswer {
 
 /** GET /health with 200. */
 export type HealthAnswer = HealthReport;
+
+/** GET /health?task=<name>: 200 while the task is not overdue, 503 (same body) while it is. */
+export type TaskHealthAnswer = TaskHealth;
 
 /** GET /runs with 200. */
 export interface RunsAnswer {

@@ -261,7 +261,8 @@ const definitions = {
     doc: "The service account emails allowed to call the function, comma-separated (compared ASCII case-insensitively).",
     secret: false,
     required: "yes",
-    deployed: "the scheduler's service account",
+    deployed:
+      "the scheduler's service account, and the Monitoring service agent when the dead-man checks are on (it may only read /health)",
     example: "sched-jobs-scheduler@my-project.iam.gserviceaccount.com",
     missing: noAllowedEmails,
     parse(text, problems) {

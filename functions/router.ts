@@ -12,6 +12,7 @@ import type { Request, Response } from "@google-cloud/functions-framework";
 import type { Answer, Outcome } from "./answer.js";
 import { HttpRefusal, toAnswer } from "./answer.js";
 import type { Caller } from "./auth.js";
+import { isMonitoringAgent } from "./auth.js";
 import type { RouteName, TaskBody } from "./contract.js";
 import { notFoundMessage, routeList, taskBodyFields } from "./contract.js";
 import type { Pool } from "./db.js";
@@ -151,7 +152,8 @@ function logRequest(log: Logger, req: Request, answer: Answer, outcome: Outcome,
     }
     return;
   }
-  if (answer.status >= 500) log.error(line, fields);
+  // A health answer of 503 reports an overdue task; the function itself did not fail.
+  if (answer.status >= 500 && outcome.kind !== "ok") log.error(line, fields);
   else if (answer.status >= 400) log.warn(line, fields);
   else log.info(line, fields);
 }
@@ -169,7 +171,7 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
   const body = parseTaskBody(req.body);
   const arrival = deps.now?.() ?? new Date();
   const scheduler = schedulerHeaders(req, arrival);
-  const caller = await deps.authenticator.authenticate(req.header("authorization"));
+  const caller = await authenticateOperator(req, deps);
 
   const task = jobNamed(deps.jobs, body.task);
   if (!task) {
@@ -364,13 +366,58 @@ export function schedulerHeaders(
 
 // --- GET /health -----------------------------------------------------------------------------
 
+/**
+ * Every task's health, or with `?task=<name>` that task's alone: 503 while it is overdue, 200
+ * otherwise (paused included), so an uptime check of it is a dead-man that names its task
+ * (infra/dead-man.ts). The only caller a Monitoring service agent may be.
+ */
 async function healthRoute({ req, deps }: RequestContext): Promise<Outcome> {
   await deps.authenticator.authenticate(req.header("authorization"));
+  const job = healthQuery(req, deps.jobs);
   const pool = await deps.pool();
   // Only /health needs cron arithmetic: its module (and croner) load on the first health request.
   const { readHealth } = await import("./health.js");
-  const report = await readHealth(pool, deps.now?.() ?? new Date(), deps.jobs);
-  return { kind: "ok", body: report };
+  const now = deps.now?.() ?? new Date();
+  if (!job) return { kind: "ok", body: await readHealth(pool, now, deps.jobs) };
+  // One task's report against the whole history: "the scheduler was running" is about any task.
+  const health = (await readHealth(pool, now, [job])).tasks[0]!;
+  return { kind: "ok", body: health, status: health.overdue ? 503 : 200 };
+}
+
+/** The task `?task=` names (undefined: every task); any other parameter is refused, not ignored. */
+function healthQuery(req: Request, jobs: readonly Job[]): Job | undefined {
+  const params = new URL(req.originalUrl ?? req.url, "http://function").searchParams;
+  const unknown = [...new Set(params.keys())].filter((key) => key !== "task");
+  if (unknown.length > 0) {
+    throw new ScheduledTaskError(
+      "bad_request",
+      `unknown query parameter(s) ${unknown.map((key) => JSON.stringify(clip(key, 50))).join(", ")}: /health takes task`,
+    );
+  }
+  const named = params.getAll("task");
+  if (named.length === 0) return undefined;
+  if (named.length > 1 || named[0] === "") {
+    throw new ScheduledTaskError("bad_request", "task must name one task: /health?task=<name>");
+  }
+  const job = jobNamed(jobs, named[0]!);
+  if (!job) {
+    throw new ScheduledTaskError("not_found", `unknown task ${JSON.stringify(clip(named[0]!, 100))}`, {
+      details: { tasks: jobs.map((candidate) => candidate.name) },
+    });
+  }
+  return job;
+}
+
+/** The caller of a route that runs tasks or reads their runs: any allowed caller but a health probe. */
+async function authenticateOperator(req: Request, deps: HandlerDeps): Promise<Caller> {
+  const caller = await deps.authenticator.authenticate(req.header("authorization"));
+  if (isMonitoringAgent(caller.email)) {
+    throw new ScheduledTaskError(
+      "forbidden",
+      `the caller ${JSON.stringify(clip(caller.email, 120))} is a Cloud Monitoring service agent, which may only call GET /health`,
+    );
+  }
+  return caller;
 }
 
 // --- GET /runs and GET /dashboard ------------------------------------------------------------
@@ -378,7 +425,7 @@ async function healthRoute({ req, deps }: RequestContext): Promise<Outcome> {
 /** Recent runs, newest first: `?task=<name>&failed=true&limit=<1..1000>` (default 50). */
 async function runsRoute({ req, deps }: RequestContext): Promise<Outcome> {
   // The query names tasks: only an authenticated caller learns whether a name is one.
-  await deps.authenticator.authenticate(req.header("authorization"));
+  await authenticateOperator(req, deps);
   const url = new URL(req.originalUrl ?? req.url, "http://function");
   const { parseRunQuery, recentRuns } = await import("./runs.js");
   const query = parseRunQuery(url.searchParams, (name) => jobNamed(deps.jobs, name) !== undefined);
@@ -397,7 +444,7 @@ async function runsRoute({ req, deps }: RequestContext): Promise<Outcome> {
 
 /** The dashboard page; its data comes from GET /health and GET /runs, authenticated the same way. */
 async function dashboardRoute({ req, deps }: RequestContext): Promise<Outcome> {
-  await deps.authenticator.authenticate(req.header("authorization"));
+  await authenticateOperator(req, deps);
   const { dashboardHtml } = await import("./dashboard.js");
   return { kind: "page", html: dashboardHtml };
 }

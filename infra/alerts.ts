@@ -1,7 +1,8 @@
 /**
  * Alerting from the function's structured logs: an email when a run fails (or Cloud Scheduler could
- * not get an answer at all), and an email when a frequent task has stopped succeeding, which is the
- * only way to notice a dead or paused scheduler: nothing that is not running can report itself.
+ * not get an answer at all), and an email when a frequent task has stopped succeeding: nothing that
+ * is not running can report itself. Every task, rare ones included, also has a dead-man that needs
+ * neither the scheduler nor these logs (dead-man.ts).
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";

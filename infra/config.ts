@@ -92,6 +92,13 @@ export interface StackConfig {
   readonly opsEmail: string;
   /** Tasks that tick at least this often get an absence alert. */
   readonly absenceAlertMaxIntervalSeconds: number;
+  /**
+   * Whether every unpaused task gets a dead-man uptime check of GET /health?task=<name>
+   * (infra/dead-man.ts); it needs ingress ALLOW_ALL, the checkers being on the internet.
+   */
+  readonly deadMan: boolean;
+  /** The tasks the dead-man checks watch: every task not paused in the stack's config, whatever its runner. */
+  readonly deadManJobs: readonly JobSpec[];
 }
 
 /** Raw values as `pulumi config` holds them (strings, numbers, booleans, objects). */
@@ -124,7 +131,13 @@ export function loadConfig(): StackConfig {
   return resolveConfig(raw);
 }
 
-const OBJECT_KEYS = ["taskOverrides", "database", "function", "absenceAlertMaxIntervalMinutes"] as const;
+const OBJECT_KEYS = [
+  "taskOverrides",
+  "database",
+  "function",
+  "absenceAlertMaxIntervalMinutes",
+  "deadMan",
+] as const;
 const STRING_KEYS = ["prefix", "defaultTimeZone", "alertEmail", "mailFrom", "opsEmail"] as const;
 
 /** Every `scheduled-jobs:` key the program reads (the SendGrid key is read by the entry, as a secret). */
@@ -151,7 +164,9 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
   });
   problems.push(...resolved.problems);
   const jobs = resolved.problems.length > 0 ? [] : jobSpecs(resolved.jobs);
-  const fn = resolveFunction(raw.function, jobs, problems);
+  const deadMan = raw.deadMan === undefined || raw.deadMan === null ? true : asBoolean(raw.deadMan);
+  if (deadMan === undefined) problems.push("scheduled-jobs:deadMan must be true or false");
+  const fn = resolveFunction(raw.function, jobs, deadMan !== false, problems);
   const database = resolveDatabase(raw.database, prefix, problems);
 
   const alertEmail = requireString(raw.alertEmail, "scheduled-jobs:alertEmail", problems);
@@ -183,6 +198,8 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
     mailFrom: mailFrom!,
     opsEmail: opsEmail ?? alertEmail!,
     absenceAlertMaxIntervalSeconds: (absenceMinutes as number) * 60,
+    deadMan: deadMan!,
+    deadManJobs: deadMan ? withCadence(resolved.jobs.filter((job) => !job.paused)) : [],
   };
 }
 
@@ -191,15 +208,17 @@ const CADENCE_FROM = new Date("2030-01-06T00:00:00Z");
 
 /** The jobs Cloud Scheduler runs, with their cadence. */
 function jobSpecs(jobs: readonly Job[]): JobSpec[] {
-  return cloudJobs(jobs).map((job) => ({
-    ...job,
-    intervalSeconds: longestIntervalSeconds(job, CADENCE_FROM),
-  }));
+  return withCadence(cloudJobs(jobs));
+}
+
+function withCadence(jobs: readonly Job[]): JobSpec[] {
+  return jobs.map((job) => ({ ...job, intervalSeconds: longestIntervalSeconds(job, CADENCE_FROM) }));
 }
 
 function resolveFunction(
   raw: unknown,
   jobs: readonly JobSpec[],
+  deadMan: boolean,
   problems: string[],
 ): FunctionDeployment | undefined {
   const key = "scheduled-jobs:function";
@@ -245,9 +264,16 @@ function resolveFunction(
       `${key}.concurrency ${concurrency} needs ${key}.cpu of at least "1" (below one vCPU an instance serves one request at a time)`,
     );
   }
-  const ingress = (stringField(value, "ingress", key, problems) ?? "ALLOW_INTERNAL_ONLY") as Ingress;
+  // The dead-man's uptime checkers call from the internet: internal ingress would refuse them, and
+  // they would report every task down (infra/dead-man.ts). IAM still refuses any other caller.
+  const ingress = (stringField(value, "ingress", key, problems) ??
+    (deadMan ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY")) as Ingress;
   if (!INGRESS_VALUES.includes(ingress)) {
     problems.push(`${key}.ingress "${ingress}" must be one of ${INGRESS_VALUES.join(", ")}`);
+  } else if (deadMan && ingress !== "ALLOW_ALL") {
+    problems.push(
+      `${key}.ingress "${ingress}" refuses the dead-man's uptime checkers, which call from the internet: set it to ALLOW_ALL (the function stays private by IAM) or set scheduled-jobs:deadMan to false (and lose the dead-man alerts of daily and weekly tasks)`,
+    );
   }
   const sourceDir = stringField(value, "sourceDir", key, problems) ?? DEFAULT_SOURCE_DIR;
   const longest = Math.max(0, ...jobs.map((job) => job.attemptDeadlineSeconds));

@@ -15,6 +15,7 @@ import { tasks } from "../functions/catalog.js";
 import type { ValueOf, VariableName } from "../functions/environment.js";
 import { writeEnvironment, writeVariable } from "../functions/environment.js";
 import { overridesOf } from "../functions/jobs.js";
+import { monitoringAgentEmail } from "../functions/auth.js";
 
 /** The name the framework registers the handler under (`functions.http('scheduledTasks', ...)`). */
 export const ENTRY_POINT = "scheduledTasks";
@@ -78,6 +79,8 @@ export interface DeployedFunction {
   /** The underlying Cloud Run service's name. */
   readonly serviceName: pulumi.Output<string>;
   readonly invoker: gcp.cloudrunv2.ServiceIamMember;
+  /** The project's Cloud Monitoring service agent, when the function accepts it (the dead-man checks). */
+  readonly monitoringAgentEmail: pulumi.Output<string> | undefined;
 }
 
 /**
@@ -112,6 +115,8 @@ export function createFunction(args: {
   runtimeEmail: pulumi.Output<string>;
   buildServiceAccount: pulumi.Output<string>;
   schedulerEmail: pulumi.Output<string>;
+  /** Accept the Cloud Monitoring service agent too, which the router lets read GET /health only. */
+  acceptMonitoringAgent: boolean;
   environment: FunctionEnvironment;
   apis: Apis;
   /** Grants the function's identities need before the first deployment can succeed. */
@@ -122,6 +127,9 @@ export function createFunction(args: {
     .getProjectOutput({ projectId: project })
     .apply((found) => found.number);
   const url = deterministicUrl(config.name, projectNumber, region);
+  const monitoringAgent = args.acceptMonitoringAgent
+    ? projectNumber.apply((number) => monitoringAgentEmail(number))
+    : undefined;
 
   const bucket = new gcp.storage.Bucket(
     "function-source",
@@ -167,7 +175,12 @@ export function createFunction(args: {
         maxInstanceRequestConcurrency: config.concurrency,
         ingressSettings: config.ingress,
         allTrafficOnLatestRevision: true,
-        environmentVariables: deployedEnvironment(env, url, args.schedulerEmail, args.jobs),
+        environmentVariables: deployedEnvironment(
+          env,
+          url,
+          [args.schedulerEmail, ...(monitoringAgent ? [monitoringAgent] : [])],
+          args.jobs,
+        ),
       },
     },
     {
@@ -185,7 +198,7 @@ export function createFunction(args: {
     role: "roles/run.invoker",
     member: pulumi.interpolate`serviceAccount:${args.schedulerEmail}`,
   });
-  return { function: fn, bucket, object, url, serviceName, invoker };
+  return { function: fn, bucket, object, url, serviceName, invoker, monitoringAgentEmail: monitoringAgent };
 }
 
 /**
@@ -196,7 +209,7 @@ export function createFunction(args: {
 export function deployedEnvironment(
   env: FunctionEnvironment,
   url: pulumi.Input<string>,
-  schedulerEmail: pulumi.Input<string>,
+  callers: readonly pulumi.Input<string>[],
   jobs: readonly JobSpec[],
 ): Record<string, pulumi.Input<string>> {
   const computed = <N extends VariableName>(
@@ -229,7 +242,7 @@ export function deployedEnvironment(
     ),
     AUTH_ALLOWED_EMAILS: computed(
       "AUTH_ALLOWED_EMAILS",
-      pulumi.output(schedulerEmail).apply((email) => [email]),
+      pulumi.all([...callers]).apply((emails): readonly string[] => emails),
     ),
     INSTANCE_CONNECTION_NAME: computed("INSTANCE_CONNECTION_NAME", env.instanceConnectionName),
     DB_USER: computed("DB_USER", env.databaseUser),

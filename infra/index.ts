@@ -29,3 +29,5 @@ export const sendgridSecret = outputs.sendgridSecret;
 export const instanceConnectionName = outputs.instanceConnectionName;
 export const databaseName = outputs.databaseName;
 export const databaseUser = outputs.databaseUser;
+export const deadManChecks = outputs.deadManChecks;
+export const monitoringAgent = outputs.monitoringAgent;

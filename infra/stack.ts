@@ -2,11 +2,12 @@
  * Wires the stack together from a validated configuration: APIs, identities, secret, database,
  * function, jobs, alerts. Returns what an operator needs as stack outputs.
  */
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { createAlerts } from "./alerts.js";
 import { enableApis } from "./apis.js";
 import type { StackConfig } from "./config.js";
 import { createDatabase } from "./database.js";
+import { createDeadMan, deadManPath } from "./dead-man.js";
 import { createFunction, functionSource } from "./function.js";
 import { createIdentities } from "./iam.js";
 import { createScheduledJobs } from "./scheduler.js";
@@ -28,6 +29,18 @@ export interface StackOutputs {
   readonly instanceConnectionName: pulumi.Output<string>;
   readonly databaseName: string;
   readonly databaseUser: pulumi.Output<string>;
+  /** Per unpaused task, its dead-man uptime check (empty when scheduled-jobs:deadMan is false). */
+  readonly deadManChecks: pulumi.Output<DeadManCheckOutput[]>;
+  /** The identity the dead-man checks call as (undefined when they are off). */
+  readonly monitoringAgent: pulumi.Output<string> | undefined;
+}
+
+export interface DeadManCheckOutput {
+  readonly task: string;
+  /** The uptime check's id: its results are `uptime_check/check_passed` with this `check_id`. */
+  readonly uptimeCheckId: string;
+  readonly path: string;
+  readonly periodSeconds: number;
 }
 
 export function createStack(config: StackConfig, secrets: StackSecrets): StackOutputs {
@@ -56,6 +69,7 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
     runtimeEmail: identities.runtime.email,
     buildServiceAccount: identities.build.name,
     schedulerEmail: identities.scheduler.email,
+    acceptMonitoringAgent: config.deadMan,
     environment: {
       instanceConnectionName: database.connectionName,
       databaseUser: database.user,
@@ -77,7 +91,7 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
     // A job created before the grant would fire into 403s.
     { dependsOn: [apis.cloudscheduler, fn.invoker] },
   );
-  createAlerts({
+  const alerts = createAlerts({
     project,
     prefix,
     serviceName: config.function.name,
@@ -86,6 +100,30 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
     absenceAlertMaxIntervalSeconds: config.absenceAlertMaxIntervalSeconds,
     apis,
   });
+  const deadMan =
+    config.deadMan && fn.monitoringAgentEmail
+      ? createDeadMan({
+          project,
+          region,
+          prefix,
+          jobs: config.deadManJobs,
+          url: fn.url,
+          serviceName: fn.serviceName,
+          monitoringAgentEmail: fn.monitoringAgentEmail,
+          channel: alerts.channel.name,
+          dependsOn: [apis.monitoring, fn.function],
+        })
+      : undefined;
+  const deadManChecks = pulumi.all(
+    [...(deadMan?.checks ?? [])].map(([task, entry]) =>
+      entry.check.uptimeCheckId.apply((uptimeCheckId): DeadManCheckOutput => ({
+        task,
+        uptimeCheckId,
+        path: deadManPath(task),
+        periodSeconds: entry.timing.periodSeconds,
+      })),
+    ),
+  );
 
   return {
     functionUrl: fn.url,
@@ -104,5 +142,7 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
     instanceConnectionName: database.connectionName,
     databaseName: database.databaseName,
     databaseUser: database.user,
+    deadManChecks,
+    monitoringAgent: deadMan ? fn.monitoringAgentEmail : undefined,
   };
 }

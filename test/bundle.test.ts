@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { monitoringAgentEmail } from "../functions/auth.js";
 import { writeEnvironment } from "../functions/environment.js";
 import type { CertsServer, DevIdentity } from "../scripts/lib/dev-identity.js";
 import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
@@ -20,6 +21,8 @@ import { jsonOf, sendRaw, streamChunked } from "./helpers/raw-http.js";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const AUDIENCE = "https://scheduled-tasks-bundle-uc.a.run.app";
 const SCHEDULER = "scheduler@demo-project.iam.gserviceaccount.com";
+/** The identity of the dead-man uptime checks (infra/dead-man.ts), allowed as the stack allows it. */
+const MONITORING_AGENT = monitoringAgentEmail("123456789012");
 
 const db = useTestDatabase();
 let built: Awaited<ReturnType<typeof buildFunction>>;
@@ -38,7 +41,7 @@ beforeAll(async () => {
     writeEnvironment({
       DATABASE_URL: db.url,
       AUTH_AUDIENCE: [AUDIENCE],
-      AUTH_ALLOWED_EMAILS: [SCHEDULER],
+      AUTH_ALLOWED_EMAILS: [SCHEDULER, MONITORING_AGENT],
       AUTH_CERTS_URL: certs.url,
     }),
   );
@@ -206,6 +209,81 @@ describe("the built function under functions-framework", () => {
       expect(answer.status).toBe(401);
       expect(answer.text).not.toContain("unknown task");
     }
+  });
+
+  it("when /health names one task, then 200 with its entry until it is overdue, 503 with the same entry while it is, and 200 again once it succeeds", async () => {
+    const task = "generate-daily-stats";
+    const health = () =>
+      call(`${url}/health?task=${task}`, { token: identity.signIdToken({ email: MONITORING_AGENT }) });
+    // The history is this file's runs, minutes old: no daily tick fell since, so nothing is missed.
+    const fresh = await health();
+    expect(fresh.status).toBe(200);
+    expect(fresh.body).toMatchObject({ task, overdue: false, paused: false });
+    // A history reaching back eight days shows the scheduler was running at the task's last tick.
+    await db.pool.query(
+      `INSERT INTO scheduler.job_runs (task, trigger, status, started_at, finished_at)
+       VALUES ('cleanup-expired-sessions', 'manual', 'succeeded', now() - interval '8 days', now() - interval '8 days')`,
+    );
+    const missed = await health();
+    expect(missed.status).toBe(503);
+    expect(missed.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(missed.body).toMatchObject({ task, overdue: true, lastSuccessAt: null });
+    // Logged as a warning: the function did not fail, and an ERROR line every check would be noise.
+    // The line is written after the answer is sent: wait for it.
+    const requestLines = () =>
+      output
+        .join("")
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as { severity?: string; message?: string })
+        .filter((entry) => entry.message === "GET /health: 503");
+    for (let waited = 0; requestLines().length === 0 && waited < 5000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(requestLines().map((entry) => entry.severity)).toEqual(["WARNING"]);
+    // A manual run after the missed tick repairs it (health.ts: the one overdue rule).
+    await db.pool.query(
+      `INSERT INTO scheduler.job_runs (task, trigger, status, started_at, finished_at)
+       VALUES ($1, 'manual', 'succeeded', now(), now())`,
+      [task],
+    );
+    const repaired = await health();
+    expect(repaired.status).toBe(200);
+    expect(repaired.body).toMatchObject({ task, overdue: false });
+    await db.pool.query(
+      "DELETE FROM scheduler.job_runs WHERE task IN ($1, 'cleanup-expired-sessions') AND trigger = 'manual'",
+      [task],
+    );
+  });
+
+  it("when /health names no known task or adds a parameter, then 404 with the task list or 400", async () => {
+    const token = identity.signIdToken();
+    const unknown = await call(`${url}/health?task=no-such-task`, { token });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toMatchObject({ code: "not_found" });
+    expect(unknown.body.error?.tasks).toContain("generate-daily-stats");
+    for (const query of ["task=generate-daily-stats&verbose=1", "task=", "task=a&task=b"]) {
+      const refused = await call(`${url}/health?${query}`, { token });
+      expect(refused.status, query).toBe(400);
+      expect(refused.body.error?.code, query).toBe("bad_request");
+    }
+  });
+
+  it("when the Monitoring service agent calls anything but GET /health, then 403 and nothing runs", async () => {
+    const token = identity.signIdToken({ email: MONITORING_AGENT });
+    const run = await call(url, { token, body: { task: "driver-inactivity-check" } });
+    expect(run.status).toBe(403);
+    expect(run.body.error).toMatchObject({ code: "forbidden" });
+    expect(run.body.error?.message).toMatch(/may only call GET \/health/);
+    for (const path of ["/runs", "/dashboard"]) {
+      expect((await call(`${url}${path}`, { token })).status, path).toBe(403);
+    }
+    const runs = await db.pool.query(
+      "SELECT 1 FROM scheduler.job_runs WHERE task = 'driver-inactivity-check' AND NOT dry_run",
+    );
+    expect(runs.rows).toEqual([]);
+    // The scheduler's identity is unaffected.
+    expect((await call(`${url}/runs`, { token: identity.signIdToken() })).status).toBe(200);
   });
 
   it("when requests have been served, then the process logged only structured JSON after the framework's banner", () => {

@@ -72,7 +72,12 @@ const synthesize: Record<string, (inputs: Inputs, name: string) => Record<string
   "gcp:monitoring/alertPolicy:AlertPolicy": (_inputs, name) => ({
     name: `projects/${PROJECT}/alertPolicies/${name}`,
   }),
+  "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": (_inputs, name) => ({
+    uptimeCheckId: `${name}-id`,
+    name: `projects/${PROJECT}/uptimeCheckConfigs/${name}-id`,
+  }),
   "scheduled-jobs:index:ScheduledJob": () => ({}),
+  "scheduled-jobs:index:DeadManCheck": () => ({}),
 };
 
 export const recorded: RecordedResource[] = [];

@@ -30,6 +30,7 @@ const SERVICE_MEMBER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember";
 const SECRET_MEMBER = "gcp:secretmanager/secretIamMember:SecretIamMember";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const MONITORING_AGENT = `service-${PROJECT_NUMBER}@gcp-sa-monitoring-notification.iam.gserviceaccount.com`;
 
 /** Every path at which a string containing `needle` appears, marking those inside a Pulumi secret. */
 function occurrences(
@@ -124,7 +125,8 @@ describe("the stack built from the catalog", () => {
     );
     expect(fn.serviceConfig.serviceAccountEmail).toBe(run.values.runtimeServiceAccount);
     expect(fn.serviceConfig.maxInstanceRequestConcurrency).toBe(1);
-    expect(fn.serviceConfig.ingressSettings).toBe("ALLOW_INTERNAL_ONLY");
+    // The dead-man's uptime checkers call from the internet; IAM keeps the function private.
+    expect(fn.serviceConfig.ingressSettings).toBe("ALLOW_ALL");
   });
 
   it("when built, then the function's timeout covers the longest job deadline", () => {
@@ -142,7 +144,7 @@ describe("the stack built from the catalog", () => {
       NODE_ENV: "production",
       AUTH_MODE: "cloud-run",
       AUTH_AUDIENCE: run.values.functionUrl,
-      AUTH_ALLOWED_EMAILS: run.values.schedulerServiceAccount,
+      AUTH_ALLOWED_EMAILS: `${String(run.values.schedulerServiceAccount)},${MONITORING_AGENT}`,
       INSTANCE_CONNECTION_NAME: `${PROJECT}:${REGION}:sched-jobs-db`,
       DB_USER: `sched-jobs-runtime@${PROJECT}.iam`,
       DB_NAME: "delivery_app",
@@ -228,13 +230,18 @@ describe("the stack built from the catalog", () => {
       }
     });
 
-    it("when invocation is granted, then only the scheduler SA gets roles/run.invoker, on this function's service alone", () => {
+    it("when invocation is granted, then only the scheduler SA and the Monitoring service agent get roles/run.invoker, on this function's service alone", () => {
       const invokers = run.resources.filter((resource) => /invoker/.test(String(resource.inputs.role ?? "")));
-      expect(invokers.map((resource) => resource.type)).toEqual([SERVICE_MEMBER]);
-      const grant = run.one(SERVICE_MEMBER).inputs;
-      expect(grant).toMatchObject({
+      expect(invokers.map((resource) => resource.type)).toEqual([SERVICE_MEMBER, SERVICE_MEMBER]);
+      expect(run.one(SERVICE_MEMBER, "scheduler-invoker").inputs).toMatchObject({
         role: "roles/run.invoker",
         member: `serviceAccount:${String(run.values.schedulerServiceAccount)}`,
+        name: run.values.serviceName,
+        location: REGION,
+      });
+      expect(run.one(SERVICE_MEMBER, "monitoring-invoker").inputs).toMatchObject({
+        role: "roles/run.invoker",
+        member: `serviceAccount:${MONITORING_AGENT}`,
         name: run.values.serviceName,
         location: REGION,
       });
@@ -269,6 +276,9 @@ describe("the stack built from the catalog", () => {
       expect(grantsOf(run.values.schedulerServiceAccount)).toEqual([
         `service ${String(run.values.serviceName)}: roles/run.invoker`,
       ]);
+      expect(grantsOf(MONITORING_AGENT)).toEqual([
+        `service ${String(run.values.serviceName)}: roles/run.invoker`,
+      ]);
       expect(grantsOf(run.values.buildServiceAccount)).toEqual([
         `project ${PROJECT}: roles/artifactregistry.writer`,
         `project ${PROJECT}: roles/logging.logWriter`,
@@ -277,7 +287,7 @@ describe("the stack built from the catalog", () => {
       const everyGrant = run.resources.filter((resource) =>
         [PROJECT_MEMBER, SERVICE_MEMBER, SECRET_MEMBER].includes(resource.type),
       );
-      expect(everyGrant).toHaveLength(8);
+      expect(everyGrant).toHaveLength(9);
       // No primitive or admin roles anywhere.
       for (const grant of everyGrant) {
         expect(String(grant.inputs.role)).not.toMatch(/roles\/(owner|editor|viewer)$|admin/i);
