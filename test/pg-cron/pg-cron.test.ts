@@ -642,9 +642,11 @@ describe("the purge of pg_cron's run history", () => {
 });
 
 describe("pg_cron's scheduler", () => {
-  it("when the setup is loaded and the minute turns, then pg_cron runs the tasks' SQL and changes the fixture rows", async () => {
+  it("when the setup is loaded and the minute turns, then pg_cron runs the tasks' SQL, changes the fixture rows and records each run in scheduler.job_runs", async () => {
     await db.query("SELECT cron.unschedule(jobid) FROM cron.job").catch(() => undefined);
-    await db.query("TRUNCATE orders, restaurants, user_sessions RESTART IDENTITY CASCADE");
+    await db.query(
+      "TRUNCATE orders, restaurants, user_sessions, scheduler.job_runs RESTART IDENTITY CASCADE",
+    );
     await db.query("DELETE FROM cron.job_run_details");
     const { rows: restaurant } = await db.query<{ id: string }>(
       "INSERT INTO restaurants (name, email) VALUES ('Chez Test', 'test@example.com') RETURNING id",
@@ -694,6 +696,30 @@ describe("pg_cron's scheduler", () => {
     expect(orders[0]?.cancellation_reason).toBe("Auto-cancelled: vendor did not confirm within 30 minutes");
     const { rows: sessions } = await db.query<{ n: string }>("SELECT count(*) AS n FROM user_sessions");
     expect(sessions[0]?.n).toBe("0");
+
+    // Each pg_cron run is a run of scheduler.job_runs, its tick the minute pg_cron started it in.
+    const { rows: recorded } = await db.query<{
+      task: string;
+      trigger: string;
+      status: string;
+      on_tick: boolean;
+    }>(
+      `SELECT r.task, r.trigger, r.status,
+              r.schedule_time = date_trunc('minute', d.start_time) AS on_tick
+       FROM scheduler.job_runs r
+       JOIN cron.job j ON j.jobname = r.task
+       JOIN cron.job_run_details d ON d.jobid = j.jobid AND d.status = 'succeeded'
+         AND r.schedule_time = date_trunc('minute', d.start_time)
+       ORDER BY r.task, r.id`,
+    );
+    for (const name of expected) {
+      expect(recorded.find((run) => run.task === name)).toEqual({
+        task: name,
+        trigger: "pg_cron",
+        status: "succeeded",
+        on_tick: true,
+      });
+    }
 
     const { rows: health } = await db
       .query<{ jobname: string; total_runs: number; last_status: string }>(
