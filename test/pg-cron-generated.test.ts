@@ -134,6 +134,10 @@ describe("the generated pg_cron setup scripts", () => {
     expect(at("0 3 * * *", "America/St_Johns")).toBe("30 * * * *"); // -03:30, -02:30 in summer
     expect(at("0 3 * * *", "Australia/Lord_Howe")).toBe("0,30 * * * *"); // +10:30, +11:00 in summer
     expect(at("*/20 * * * *", "Europe/Berlin")).toBe("0,20,40 * * * *");
+    // One hour that the spring change skips: also the change's minute (01:00 UTC in Berlin, 07:00 in New York).
+    expect(at("30 2 * * *", "Europe/Berlin")).toBe("0,30 * * * *");
+    expect(at("30 2 * * *", "America/New_York")).toBe("0,30 * * * *");
+    expect(at("30 4 * * *", "Europe/Berlin")).toBe("30 * * * *");
     expect(at("* 3 * * *", "Asia/Kolkata")).toBe("* * * * *");
   });
 

@@ -246,33 +246,65 @@ export function isUtc(zone: string): boolean {
  * routine checks each tick against the task's schedule in its zone (`scheduler.cron_matches`): a
  * zone's offset moves the hour, which DST changes, but a whole-hour offset leaves the minute alone.
  * A zone with a half- or quarter-hour offset (Asia/Kolkata, Australia/Adelaide) shifts the minutes
- * by that remainder, every remainder the zone has had or will have in {@link OFFSET_SAMPLE_YEARS}.
+ * by that remainder, every remainder the zone has in {@link OFFSET_SAMPLE_YEARS}. A schedule with
+ * one hour that a spring change skips (02:30 in Europe/Berlin) also runs at the UTC minute of that
+ * change: the skipped time fires at the first instant after the gap, as croner (so /health) has it.
  */
 export function pgCronSchedule(task: TaskDefinition): string {
   const zone = timeZoneOf(task);
   if (isUtc(zone)) return task.schedule;
   const fields = cronFieldsOf(task);
-  const remainders = offsetRemainders(zone);
+  const { offsets, changes } = zoneOffsets(zone);
+  const remainders = new Set(offsets.map((offset) => ((offset % 60) + 60) % 60));
   const minutes = new Set<number>();
   for (const minute of fields.minutes) {
     for (const remainder of remainders) minutes.add((((minute - remainder) % 60) + 60) % 60);
+  }
+  if (fields.hours.size === 1) {
+    const [hour] = fields.hours;
+    for (const change of changes) {
+      if (change.skippedHours.has(hour!)) minutes.add(new Date(change.at).getUTCMinutes());
+    }
   }
   const list = [...minutes].sort((a, b) => a - b);
   return `${list.length === 60 ? "*" : list.join(",")} * * * *`;
 }
 
+/** A schedule's fields as the routine takes them: each field's values, or null for any value. */
+export interface LocalSchedule {
+  readonly minutes: number[] | null;
+  readonly hours: number[] | null;
+  readonly daysOfMonth: number[] | null;
+  readonly months: number[] | null;
+  readonly daysOfWeek: number[] | null;
+}
+
+/** The task's schedule for its routine to check ticks against, or undefined for a UTC task (unchecked). */
+export function localSchedule(task: TaskDefinition): LocalSchedule | undefined {
+  if (isUtc(timeZoneOf(task))) return undefined;
+  const fields = cronFieldsOf(task);
+  const set = (values: ReadonlySet<number>, size: number): number[] | null =>
+    values.size >= size ? null : [...values].sort((a, b) => a - b);
+  return {
+    minutes: set(fields.minutes, 60),
+    hours: set(fields.hours, 24),
+    daysOfMonth: fields.daysOfMonthRestricted ? set(fields.daysOfMonth, Infinity) : null,
+    months: set(fields.months, 12),
+    daysOfWeek: fields.daysOfWeekRestricted ? set(fields.daysOfWeek, Infinity) : null,
+  };
+}
+
 /** The arguments that give the routine the task's local schedule, when pg_cron's entry is wider. */
 function localScheduleArguments(task: TaskDefinition): string[] {
-  if (isUtc(timeZoneOf(task))) return [];
-  const fields = cronFieldsOf(task);
-  const set = (values: ReadonlySet<number>, size: number): string =>
-    values.size >= size ? "NULL" : `'{${[...values].sort((a, b) => a - b).join(",")}}'`;
+  const local = localSchedule(task);
+  if (!local) return [];
+  const array = (values: number[] | null): string => (values ? `'{${values.join(",")}}'` : "NULL");
   return [
-    `p_minutes => ${set(fields.minutes, 60)}`,
-    `p_hours => ${set(fields.hours, 24)}`,
-    `p_days_of_month => ${fields.daysOfMonthRestricted ? set(fields.daysOfMonth, Infinity) : "NULL"}`,
-    `p_months => ${set(fields.months, 12)}`,
-    `p_days_of_week => ${fields.daysOfWeekRestricted ? set(fields.daysOfWeek, Infinity) : "NULL"}`,
+    `p_minutes => ${array(local.minutes)}`,
+    `p_hours => ${array(local.hours)}`,
+    `p_days_of_month => ${array(local.daysOfMonth)}`,
+    `p_months => ${array(local.months)}`,
+    `p_days_of_week => ${array(local.daysOfWeek)}`,
   ];
 }
 
@@ -285,24 +317,55 @@ function cronFieldsOf(task: TaskDefinition): CronFields {
 /** The years whose UTC offsets a zone's minute remainders are read from (fixed: the output must not depend on today). */
 export const OFFSET_SAMPLE_YEARS = { from: 2020, to: 2040 } as const;
 
-const remaindersByZone = new Map<string, number[]>();
+interface ZoneOffsets {
+  /** Every UTC offset the zone has, in minutes. */
+  readonly offsets: number[];
+  /** Its spring changes: the instant (ms) and the local hours of the wall-clock times skipped. */
+  readonly changes: { readonly at: number; readonly skippedHours: ReadonlySet<number> }[];
+}
 
-/** The zone's UTC offsets modulo an hour, in minutes (0 for whole-hour zones), sampled twice a day. */
-function offsetRemainders(zone: string): number[] {
-  const cached = remaindersByZone.get(zone);
+const offsetsByZone = new Map<string, ZoneOffsets>();
+
+/** The zone's offsets and spring changes over {@link OFFSET_SAMPLE_YEARS}, sampled twice a day. */
+function zoneOffsets(zone: string): ZoneOffsets {
+  const cached = offsetsByZone.get(zone);
   if (cached) return cached;
   const format = new Intl.DateTimeFormat("en", { timeZone: zone, timeZoneName: "longOffset" });
-  const found = new Set<number>();
-  const end = Date.UTC(OFFSET_SAMPLE_YEARS.to, 0, 1);
-  for (let at = Date.UTC(OFFSET_SAMPLE_YEARS.from, 0, 1); at < end; at += 12 * 3600_000) {
+  const offsetAt = (at: number): number => {
     const name = format.formatToParts(at).find((part) => part.type === "timeZoneName")?.value ?? "GMT";
     const match = /^GMT(?:([+-])(\d{2}):(\d{2}))?$/.exec(name);
     if (!match) throw new Error(`time zone ${zone}: unexpected offset "${name}"`);
-    const minutes = match[1] ? Number(match[3]) * (match[1] === "-" ? -1 : 1) : 0;
-    found.add(((minutes % 60) + 60) % 60);
+    const sign = match[1] === "-" ? -1 : 1;
+    return sign * (Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0));
+  };
+  const found = new Set<number>();
+  const changes: ZoneOffsets["changes"][number][] = [];
+  const step = 12 * 3600_000;
+  const end = Date.UTC(OFFSET_SAMPLE_YEARS.to, 0, 1);
+  let previous = offsetAt(Date.UTC(OFFSET_SAMPLE_YEARS.from, 0, 1));
+  found.add(previous);
+  for (let at = Date.UTC(OFFSET_SAMPLE_YEARS.from, 0, 1) + step; at < end; at += step) {
+    const offset = offsetAt(at);
+    found.add(offset);
+    if (offset > previous) {
+      // The change's minute: the first at which the new offset holds.
+      let low = at - step;
+      let high = at;
+      while (high - low > 60_000) {
+        const middle = low + Math.floor((high - low) / 120_000) * 60_000;
+        if (offsetAt(middle) === offset) high = middle;
+        else low = middle;
+      }
+      const skippedHours = new Set<number>();
+      for (let wall = high + previous * 60_000; wall < high + offset * 60_000; wall += 60_000) {
+        skippedHours.add(new Date(wall).getUTCHours());
+      }
+      changes.push({ at: high, skippedHours });
+    }
+    previous = offset;
   }
-  const result = [...found].sort((a, b) => a - b);
-  remaindersByZone.set(zone, result);
+  const result = { offsets: [...found].sort((a, b) => a - b), changes };
+  offsetsByZone.set(zone, result);
   return result;
 }
 

@@ -18,13 +18,40 @@ LANGUAGE sql STABLE AS $$
     nullif(current_setting('scheduler.run_retention_days', true), '')::integer, 30))
 $$;
 
--- Whether a tick is one of a task's schedule read in the task's zone. The generator expands the
--- task's cron fields with functions/cron.ts (the one grammar) into sets; NULL: any value. When both
--- day fields are restricted, a day matching either fires (cron's rule); otherwise both must match.
--- Days of the week 0-6, Sunday 0. DST: a local time that does not exist that day (spring forward)
--- never matches, so the tick is skipped that day; a local time that happens twice (fall back) matches
--- its first occurrence only. The repeat test looks back one day for an offset change, so it holds
--- for every zone whose offsets change at most once a day.
+-- Whether a local wall-clock time matches a schedule's fields, expanded by the generator with
+-- functions/cron.ts (the one grammar) into sets; NULL: any value. When both day fields are
+-- restricted, a day matching either fires (cron's rule); otherwise both must match. Days of the week
+-- 0-6, Sunday 0.
+CREATE FUNCTION scheduler.cron_fields_match(
+  p_local timestamp,
+  p_minutes integer[],
+  p_hours integer[],
+  p_days_of_month integer[],
+  p_months integer[],
+  p_days_of_week integer[]
+) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT (p_minutes IS NULL OR extract(minute FROM p_local)::integer = ANY (p_minutes))
+    AND (p_hours IS NULL OR extract(hour FROM p_local)::integer = ANY (p_hours))
+    AND (p_months IS NULL OR extract(month FROM p_local)::integer = ANY (p_months))
+    AND CASE
+      WHEN p_days_of_month IS NOT NULL AND p_days_of_week IS NOT NULL
+        THEN extract(day FROM p_local)::integer = ANY (p_days_of_month)
+          OR extract(dow FROM p_local)::integer = ANY (p_days_of_week)
+      ELSE (p_days_of_month IS NULL OR extract(day FROM p_local)::integer = ANY (p_days_of_month))
+        AND (p_days_of_week IS NULL OR extract(dow FROM p_local)::integer = ANY (p_days_of_week))
+    END
+$$;
+
+-- Whether a tick (an instant) is a fire time of the schedule read in p_time_zone. Around DST
+-- changes it follows croner, whose fire times /health's overdue rule reads (functions/schedule.ts),
+-- so that a pg_cron task is neither run nor expected differently:
+-- - a schedule with one hour (`30 2 * * *`) fires once a day: a time the spring change skips fires
+--   at the first instant after the gap (03:00 for 02:30 in Europe/Berlin), and a time the autumn
+--   change repeats fires at its first occurrence only;
+-- - a schedule with several hours (`*/30 * * * *`, `30 1-3 * * *`) fires at every instant whose
+--   wall-clock time matches: a skipped time does not fire, a repeated one fires at each occurrence.
+-- Offset changes are looked for within the last day (every zone changes at most twice a year).
 CREATE FUNCTION scheduler.cron_matches(
   p_at timestamptz,
   p_time_zone text,
@@ -37,26 +64,29 @@ CREATE FUNCTION scheduler.cron_matches(
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_local timestamp := p_at AT TIME ZONE p_time_zone;
-  v_dom boolean := p_days_of_month IS NULL OR extract(day FROM v_local)::integer = ANY (p_days_of_month);
-  v_dow boolean := p_days_of_week IS NULL OR extract(dow FROM v_local)::integer = ANY (p_days_of_week);
+  v_one_hour boolean := coalesce(cardinality(p_hours) = 1, false);
+  v_before timestamp;
   -- How much further ahead of UTC the zone was a day ago: > 0 after a fall-back.
-  v_back interval :=
-    ((p_at - interval '1 day') AT TIME ZONE p_time_zone - (p_at - interval '1 day') AT TIME ZONE 'UTC')
-    - (v_local - p_at AT TIME ZONE 'UTC');
+  v_back interval;
 BEGIN
-  IF NOT (
-    (p_minutes IS NULL OR extract(minute FROM v_local)::integer = ANY (p_minutes))
-    AND (p_hours IS NULL OR extract(hour FROM v_local)::integer = ANY (p_hours))
-    AND (p_months IS NULL OR extract(month FROM v_local)::integer = ANY (p_months))
-    AND CASE
-      WHEN p_days_of_month IS NOT NULL AND p_days_of_week IS NOT NULL THEN v_dom OR v_dow
-      ELSE v_dom AND v_dow
-    END
-  ) THEN
+  IF scheduler.cron_fields_match(v_local, p_minutes, p_hours, p_days_of_month, p_months, p_days_of_week) THEN
+    IF NOT v_one_hour THEN
+      RETURN true;
+    END IF;
+    v_back := ((p_at - interval '1 day') AT TIME ZONE p_time_zone - (p_at - interval '1 day') AT TIME ZONE 'UTC')
+      - (v_local - p_at AT TIME ZONE 'UTC');
+    -- Not the second occurrence of a repeated wall-clock time (the same time v_back earlier).
+    RETURN NOT (v_back > interval '0' AND (p_at - v_back) AT TIME ZONE p_time_zone = v_local);
+  END IF;
+  IF NOT v_one_hour THEN
     RETURN false;
   END IF;
-  -- The second occurrence of a repeated local time: the same wall-clock time v_back earlier.
-  RETURN NOT (v_back > interval '0' AND (p_at - v_back) AT TIME ZONE p_time_zone = v_local);
+  -- The first instant after a gap fires the times the gap skipped.
+  v_before := (p_at - interval '1 minute') AT TIME ZONE p_time_zone;
+  RETURN v_local - v_before > interval '1 minute' AND EXISTS (
+    SELECT 1 FROM generate_series(v_before + interval '1 minute', v_local - interval '1 minute', interval '1 minute') AS g (t)
+    WHERE scheduler.cron_fields_match(g.t, p_minutes, p_hours, p_days_of_month, p_months, p_days_of_week)
+  );
 END
 $$;
 

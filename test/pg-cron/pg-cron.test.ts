@@ -7,6 +7,7 @@ import { pathOf, pgCronSetupFiles } from "../../scripts/generate-pg-cron.js";
 import type { PgCronScope } from "../../scripts/lib/pg-cron.js";
 import {
   jobCommand,
+  localSchedule,
   pgCronSchedule,
   PURGE_JOB_NAME,
   PURGE_JOB_SCHEDULE,
@@ -14,6 +15,7 @@ import {
   TASK_LOCK_CLASS,
 } from "../../scripts/lib/pg-cron.js";
 import { parseCron } from "../../functions/cron.js";
+import { fireTimesBetween } from "../../functions/schedule.js";
 import { readTaskSqlFiles } from "../../scripts/lib/sql-files.js";
 import type { PgCronCluster } from "./cluster.js";
 import { startAppCluster } from "./app-database.js";
@@ -562,7 +564,56 @@ describe("a task in another time zone on pg_cron", () => {
     expect(rows.map((row) => row.day)).toEqual(["2026-03-28", "2026-03-29", "2026-10-24", "2026-10-25"]);
   });
 
-  it("when a local time falls in the spring-forward gap, then it does not fire that day; when it repeats at fall-back, then it fires once", async () => {
+  it("when pg_cron calls a job in a DST zone through both changes, then it runs at exactly the fire times /health expects (croner's)", async () => {
+    // One UTC minute after another across each 2026 change in Berlin and New York: the minutes
+    // pg_cron's entry calls the job, and of those, the ones its routine runs.
+    const windows: [string, string, string][] = [
+      ["Europe/Berlin", "2026-03-28T20:00:00Z", "2026-03-29T06:00:00Z"],
+      ["Europe/Berlin", "2026-10-24T20:00:00Z", "2026-10-25T06:00:00Z"],
+      ["America/New_York", "2026-03-08T02:00:00Z", "2026-03-08T12:00:00Z"],
+      ["America/New_York", "2026-10-31T02:00:00Z", "2026-11-01T12:00:00Z"],
+    ];
+    const schedules = [
+      "30 2 * * *",
+      "0 2 * * *",
+      "30 1 * * *",
+      "*/30 * * * *",
+      "30 1-3 * * *",
+      "15 2,5 * * *",
+      "5 0 * * *",
+    ];
+    for (const [timeZone, from, to] of windows) {
+      for (const schedule of schedules) {
+        const job = { ...task("generate-daily-stats"), schedule, timeZone };
+        const called = pgCronSchedule(job).split(" ")[0]!;
+        const calledMinutes = called === "*" ? null : called.split(",").map(Number);
+        const local = localSchedule(job)!;
+        const { rows } = await db.query<{ at: Date }>(
+          `SELECT g.at FROM generate_series($1::timestamptz + interval '1 minute', $2::timestamptz, interval '1 minute') AS g (at)
+           WHERE ($3::integer[] IS NULL OR extract(minute FROM g.at)::integer = ANY ($3))
+             AND scheduler.cron_matches(g.at, $4, $5, $6, $7, $8, $9)
+           ORDER BY g.at`,
+          [
+            from,
+            to,
+            calledMinutes,
+            timeZone,
+            local.minutes,
+            local.hours,
+            local.daysOfMonth,
+            local.months,
+            local.daysOfWeek,
+          ],
+        );
+        expect(
+          rows.map((row) => row.at.toISOString()),
+          `${schedule} in ${timeZone} from ${from}`,
+        ).toEqual(fireTimesBetween(job, new Date(from), new Date(to)).map((at) => at.toISOString()));
+      }
+    }
+  });
+
+  it("when a local time falls in the spring-forward gap, then a one-hour schedule fires at the first instant after it; when it repeats, then once", async () => {
     const matches = async (at: string): Promise<boolean> =>
       (
         await db.query<{ m: boolean }>(
@@ -572,7 +623,8 @@ describe("a task in another time zone on pg_cron", () => {
       ).rows[0]!.m;
     expect(await matches("2026-03-28T01:30:00Z")).toBe(true); // 02:30 CET the day before
     expect(await matches("2026-03-29T00:30:00Z")).toBe(false); // 01:30 CET
-    expect(await matches("2026-03-29T01:30:00Z")).toBe(false); // 03:30 CEST: 02:30 never happened
+    expect(await matches("2026-03-29T01:00:00Z")).toBe(true); // 03:00 CEST: the gap held 02:30
+    expect(await matches("2026-03-29T01:30:00Z")).toBe(false); // 03:30 CEST
     expect(await matches("2026-10-25T00:30:00Z")).toBe(true); // 02:30 CEST, the first
     expect(await matches("2026-10-25T01:30:00Z")).toBe(false); // 02:30 CET, the repeat
     expect(await matches("2026-10-26T01:30:00Z")).toBe(true); // 02:30 CET the day after
