@@ -411,6 +411,37 @@ describe("a job's command, run as pg_cron runs it", () => {
     ]);
   });
 
+  it("when a batched run's connection dies mid-run, then its committed running row is marked interrupted by the next run", async () => {
+    await db.query(
+      "INSERT INTO user_sessions (expires_at) SELECT now() - interval '1 hour' FROM generate_series(1, 3)",
+    );
+    const holder = await db.connect();
+    let run: Promise<unknown> | undefined;
+    try {
+      await holder.query("BEGIN; LOCK TABLE user_sessions IN ACCESS EXCLUSIVE MODE");
+      run = runAsPgCron(command(task("cleanup-expired-sessions"), tick)).catch((error: unknown) => error);
+      await waitForBlocked("run_pg_cron_batches");
+      await db.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%run_pg_cron_batches%' AND pid <> pg_backend_pid()",
+      );
+      expect(await run).toBeInstanceOf(Error);
+    } finally {
+      await holder.query("ROLLBACK");
+      holder.release();
+    }
+    await runAsPgCron(command(task("cleanup-expired-sessions"), new Date(tick.getTime() + 3_600_000)));
+    expect(
+      (await runRows("cleanup-expired-sessions")).map((row) => [
+        row.status,
+        row.error_code,
+        row.rows_affected,
+      ]),
+    ).toEqual([
+      ["failed", "interrupted", null],
+      ["succeeded", null, "3"],
+    ]);
+  });
+
   it("when a later batch fails, then the batches before it stay committed and the run is recorded failed with how far it got", async () => {
     await db.query(
       "INSERT INTO user_sessions (expires_at) SELECT now() - interval '1 hour' FROM generate_series(1, 5)",
