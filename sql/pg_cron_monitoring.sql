@@ -1,5 +1,12 @@
 -- Monitoring the tasks that pg_cron runs (sql/pg_cron_setup.sql): the design document's queries,
 -- corrected, and its health view over pg_cron's own run history, cron.job_run_details.
+--
+-- Each task's runs are recorded in scheduler.job_runs like the function's (trigger 'pg_cron'), so
+-- GET /health, the dashboard, `npm run cli -- history|health` and the alerts cover them: read those
+-- first. cron.job_run_details says whether pg_cron started the job and its routine returned: a
+-- single-statement task's failure (guard, timeout, SQL error) is recorded failed in
+-- scheduler.job_runs while pg_cron says succeeded (the failure's record must commit), and an hourly
+-- entry of a task in another time zone succeeds without a run in the hours its schedule skips.
 -- Load the view once, into the database named by cron.database_name:
 --   psql -v ON_ERROR_STOP=1 -f sql/pg_cron_monitoring.sql
 -- The queries after the view are for reading (copy them into psql); loading the file runs them too,
@@ -19,7 +26,8 @@
 --   change the catalog (functions/catalog.ts) and regenerate instead.
 -- - cron.schedule(..., 'now', ...) is not a schedule pg_cron knows ("invalid schedule: now"); to run a
 --   task now, run its job's command (below) or `npm run task -- <name>`.
--- - pg_cron never deletes its run history; purge it (below), or it grows by a row per run forever.
+-- - pg_cron never deletes its run history: the setup scripts schedule purge-cron-run-details, which
+--   keeps it as long as scheduler.job_runs (scheduler.run_retention(): scheduler.run_retention_days).
 
 CREATE SCHEMA IF NOT EXISTS scheduler;
 
@@ -100,6 +108,16 @@ ORDER BY r.start_time DESC;
 -- Run a task now, as pg_cron would: print its job's command, then run that text with psql.
 --   SELECT command FROM cron.job WHERE jobname = 'auto-cancel-unconfirmed-orders';
 
--- Purge pg_cron's run history (keep 30 days); schedule it if pg_cron runs your tasks:
---   SELECT cron.schedule('purge-cron-run-details', '45 4 * * *',
---     $$DELETE FROM cron.job_run_details WHERE end_time < now() - interval '30 days'$$);
+-- pg_cron's run history is purged daily by the setup's purge-cron-run-details job, as long as
+-- scheduler.job_runs is kept (ALTER DATABASE ... SET scheduler.run_retention_days = 90 changes both).
+-- Its last runs:
+--   SELECT r.status, r.return_message, r.start_time FROM cron.job_run_details r
+--   JOIN cron.job j ON j.jobid = r.jobid WHERE j.jobname = 'purge-cron-run-details'
+--   ORDER BY r.start_time DESC LIMIT 5;
+
+-- The runs of the tasks pg_cron runs, as the function's history has them.
+SELECT task, status, schedule_time, rows_affected, error_code, message, started_at
+FROM scheduler.job_runs
+WHERE trigger = 'pg_cron'
+ORDER BY started_at DESC
+LIMIT 20;

@@ -7,8 +7,9 @@
 -- created earlier for tasks it no longer schedules (their command starts with "-- scheduled-jobs task:").
 -- Load it as the role that owns the app's tables, into the database named by cron.database_name,
 -- after `npm run migrate`:  psql -v ON_ERROR_STOP=1 -f sql/pg_cron_setup.sql
--- pg_cron reads schedules in cron.timezone (GMT; the setting exists from pg_cron 1.5): loading
--- fails when a task is scheduled in a zone that is not the same.
+-- pg_cron reads schedules in cron.timezone (GMT; the setting exists from pg_cron 1.5): these are in
+-- UTC, and loading fails when cron.timezone is another zone. A task in another zone runs hourly at
+-- its minute and its job checks the tick against the task's schedule in its zone (docs/pg-cron.md).
 
 BEGIN;
 
@@ -17,27 +18,13 @@ CREATE EXTENSION IF NOT EXISTS pg_cron;
 DO $pg_cron_check$
 DECLARE
   v_cron_zone text := coalesce(nullif(current_setting('cron.timezone', true), ''), 'GMT');
-  v_wrong text;
 BEGIN
-  SELECT string_agg(format('%s (%s)', t.task, t.zone), ', ' ORDER BY t.task) INTO v_wrong
-  FROM (VALUES
-    ('auto-cancel-unconfirmed-orders', 'UTC'),
-    ('driver-inactivity-check', 'UTC'),
-    ('cleanup-expired-sessions', 'UTC'),
-    ('update-restaurant-ratings', 'UTC'),
-    ('cleanup-orphaned-menus', 'UTC'),
-    ('archive-old-orders', 'UTC'),
-    ('cleanup-distance-requests', 'UTC'),
-    ('generate-daily-stats', 'UTC'),
-    ('purge-run-history', 'UTC')
-  ) AS t (task, zone)
-  WHERE EXISTS (
+  IF EXISTS (
     SELECT 1 FROM generate_series(now(), now() + interval '1 year', interval '1 day') AS s (at)
-    WHERE (s.at AT TIME ZONE t.zone) <> (s.at AT TIME ZONE v_cron_zone)
-  );
-  IF v_wrong IS NOT NULL THEN
-    RAISE EXCEPTION 'pg_cron reads every schedule in cron.timezone (%), and these tasks are scheduled in another time zone: %', v_cron_zone, v_wrong
-      USING HINT = 'Set cron.timezone to their zone (pg_cron 1.5+), or give the tasks that zone''s schedule in the catalog, or run them with Cloud Scheduler (the hybrid setup).';
+    WHERE (s.at AT TIME ZONE 'UTC') <> (s.at AT TIME ZONE v_cron_zone)
+  ) THEN
+    RAISE EXCEPTION 'pg_cron reads every schedule in cron.timezone (%), and these schedules are in UTC', v_cron_zone
+      USING HINT = 'Leave cron.timezone at GMT (its default): each task''s own time zone is applied by its job.';
   END IF;
 END
 $pg_cron_check$;
@@ -45,16 +32,9 @@ $pg_cron_check$;
 -- auto-cancel-unconfirmed-orders: Cancel pending orders that the vendor has not confirmed within system_settings.order_auto_cancel_minutes (30 when unset).
 SELECT cron.schedule('auto-cancel-unconfirmed-orders', '* * * * *', $pg_cron_job$-- scheduled-jobs task: auto-cancel-unconfirmed-orders
 SET statement_timeout = '30s';
-SET TimeZone = 'UTC';
-DO $pg_cron_task$
-DECLARE
-  v_rows bigint;
-BEGIN
-  IF NOT pg_try_advisory_xact_lock(7262005, hashtext('auto-cancel-unconfirmed-orders')) THEN
-    RAISE NOTICE '%: skipped, another run holds the task''s lock', 'auto-cancel-unconfirmed-orders';
-    RETURN;
-  END IF;
-  EXECUTE $pg_cron_sql$
+SELECT scheduler.run_pg_cron_statement(
+  p_task => 'auto-cancel-unconfirmed-orders',
+  p_statement => $pg_cron_sql$
 UPDATE orders
 SET status = 'cancelled',
     cancelled_at = now(),
@@ -71,60 +51,35 @@ FROM (
 WHERE orders.status = 'pending'
   AND orders.is_active
   AND orders.placed_at < now() - cutoff.minutes * interval '1 minute'
-$pg_cron_sql$;
-  GET DIAGNOSTICS v_rows = ROW_COUNT;
-  IF v_rows > 500 THEN
-    RAISE EXCEPTION '%: would change % rows, more than its limit of 500; nothing was changed', 'auto-cancel-unconfirmed-orders', v_rows;
-  END IF;
-  RAISE NOTICE '%: % rows', 'auto-cancel-unconfirmed-orders', v_rows;
-END
-$pg_cron_task$;
+$pg_cron_sql$,
+  p_max_rows => 500,
+  p_timeout_ms => 30000,
+  p_time_zone => 'UTC'
+);
 $pg_cron_job$);
 
 -- driver-inactivity-check: Mark available drivers with no location update for 30 minutes as unavailable.
 SELECT cron.schedule('driver-inactivity-check', '*/5 * * * *', $pg_cron_job$-- scheduled-jobs task: driver-inactivity-check
 SET statement_timeout = '30s';
-SET TimeZone = 'UTC';
-DO $pg_cron_task$
-DECLARE
-  v_rows bigint;
-BEGIN
-  IF NOT pg_try_advisory_xact_lock(7262005, hashtext('driver-inactivity-check')) THEN
-    RAISE NOTICE '%: skipped, another run holds the task''s lock', 'driver-inactivity-check';
-    RETURN;
-  END IF;
-  EXECUTE $pg_cron_sql$
+SELECT scheduler.run_pg_cron_statement(
+  p_task => 'driver-inactivity-check',
+  p_statement => $pg_cron_sql$
 UPDATE drivers
 SET is_available = false
 WHERE is_available
   AND updated_at < now() - interval '30 minutes'
-$pg_cron_sql$;
-  GET DIAGNOSTICS v_rows = ROW_COUNT;
-  IF v_rows > 2000 THEN
-    RAISE EXCEPTION '%: would change % rows, more than its limit of 2000; nothing was changed', 'driver-inactivity-check', v_rows;
-  END IF;
-  RAISE NOTICE '%: % rows', 'driver-inactivity-check', v_rows;
-END
-$pg_cron_task$;
+$pg_cron_sql$,
+  p_max_rows => 2000,
+  p_timeout_ms => 30000,
+  p_time_zone => 'UTC'
+);
 $pg_cron_job$);
 
 -- cleanup-expired-sessions: Delete expired user sessions, in batches.
 SELECT cron.schedule('cleanup-expired-sessions', '0 * * * *', $pg_cron_job$-- scheduled-jobs task: cleanup-expired-sessions
-DO $pg_cron_task$
-DECLARE
-  v_started timestamptz := clock_timestamp();
-  v_rows bigint;
-  v_total bigint := 0;
-  v_batches integer := 0;
-BEGIN
-  PERFORM set_config('TimeZone', 'UTC', false);
-  PERFORM set_config('lock_timeout', '120s', false);
-  IF NOT pg_try_advisory_lock(7262005, hashtext('cleanup-expired-sessions')) THEN
-    RAISE NOTICE '%: skipped, another run holds the task''s lock', 'cleanup-expired-sessions';
-    RETURN;
-  END IF;
-  LOOP
-    EXECUTE $pg_cron_sql$
+CALL scheduler.run_pg_cron_batches(
+  p_task => 'cleanup-expired-sessions',
+  p_batch => $pg_cron_sql$
 DELETE FROM user_sessions
 WHERE id = ANY (ARRAY(
   SELECT id FROM user_sessions
@@ -133,37 +88,29 @@ WHERE id = ANY (ARRAY(
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 ))
-$pg_cron_sql$
-      USING 5000;
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
-    COMMIT;
-    v_total := v_total + v_rows;
-    v_batches := v_batches + 1;
-    EXIT WHEN v_rows < 5000;
-    IF clock_timestamp() >= v_started + interval '90 seconds' THEN
-      RAISE NOTICE '%: time budget spent after % rows in % batches; the next run goes on', 'cleanup-expired-sessions', v_total, v_batches;
-      EXIT;
-    END IF;
-  END LOOP;
-  PERFORM pg_advisory_unlock(7262005, hashtext('cleanup-expired-sessions'));
-  RAISE NOTICE '%: % rows in % batches', 'cleanup-expired-sessions', v_total, v_batches;
-END
-$pg_cron_task$;
+$pg_cron_sql$,
+  p_count => $pg_cron_count$
+SELECT count(*) AS rows FROM (
+  SELECT 1 FROM user_sessions WHERE expires_at < now() LIMIT $1
+) AS due
+$pg_cron_count$,
+  p_max_rows => NULL,
+  p_timeout_ms => 120000,
+  p_time_zone => 'UTC',
+  p_size => 5000,
+  p_time_budget_seconds => 90,
+  p_target_ms => 100,
+  p_min_size => 100,
+  p_max_size => 50000
+);
 $pg_cron_job$);
 
 -- update-restaurant-ratings: Recompute the rating of every restaurant reviewed in the last two days from its reviews.
 SELECT cron.schedule('update-restaurant-ratings', '0 1 * * *', $pg_cron_job$-- scheduled-jobs task: update-restaurant-ratings
 SET statement_timeout = '120s';
-SET TimeZone = 'UTC';
-DO $pg_cron_task$
-DECLARE
-  v_rows bigint;
-BEGIN
-  IF NOT pg_try_advisory_xact_lock(7262005, hashtext('update-restaurant-ratings')) THEN
-    RAISE NOTICE '%: skipped, another run holds the task''s lock', 'update-restaurant-ratings';
-    RETURN;
-  END IF;
-  EXECUTE $pg_cron_sql$
+SELECT scheduler.run_pg_cron_statement(
+  p_task => 'update-restaurant-ratings',
+  p_statement => $pg_cron_sql$
 UPDATE restaurants
 SET rating = fresh.rating,
     updated_at = now()
@@ -180,56 +127,34 @@ CROSS JOIN LATERAL (
 ) AS fresh
 WHERE restaurants.id = reviewed.restaurant_id
   AND restaurants.rating IS DISTINCT FROM fresh.rating
-$pg_cron_sql$;
-  GET DIAGNOSTICS v_rows = ROW_COUNT;
-  RAISE NOTICE '%: % rows', 'update-restaurant-ratings', v_rows;
-END
-$pg_cron_task$;
+$pg_cron_sql$,
+  p_max_rows => NULL,
+  p_timeout_ms => 120000,
+  p_time_zone => 'UTC'
+);
 $pg_cron_job$);
 
 -- cleanup-orphaned-menus: Delete menus older than 30 days that no restaurant uses.
 SELECT cron.schedule('cleanup-orphaned-menus', '0 2 * * *', $pg_cron_job$-- scheduled-jobs task: cleanup-orphaned-menus
 SET statement_timeout = '120s';
-SET TimeZone = 'UTC';
-DO $pg_cron_task$
-DECLARE
-  v_rows bigint;
-BEGIN
-  IF NOT pg_try_advisory_xact_lock(7262005, hashtext('cleanup-orphaned-menus')) THEN
-    RAISE NOTICE '%: skipped, another run holds the task''s lock', 'cleanup-orphaned-menus';
-    RETURN;
-  END IF;
-  EXECUTE $pg_cron_sql$
+SELECT scheduler.run_pg_cron_statement(
+  p_task => 'cleanup-orphaned-menus',
+  p_statement => $pg_cron_sql$
 DELETE FROM menus
 WHERE id = ANY ((SELECT scheduler.orphaned_menus(now() - interval '30 days'))::bigint[])
   AND created_at < now() - interval '30 days'
-$pg_cron_sql$;
-  GET DIAGNOSTICS v_rows = ROW_COUNT;
-  IF v_rows > 10000 THEN
-    RAISE EXCEPTION '%: would change % rows, more than its limit of 10000; nothing was changed', 'cleanup-orphaned-menus', v_rows;
-  END IF;
-  RAISE NOTICE '%: % rows', 'cleanup-orphaned-menus', v_rows;
-END
-$pg_cron_task$;
+$pg_cron_sql$,
+  p_max_rows => 10000,
+  p_timeout_ms => 120000,
+  p_time_zone => 'UTC'
+);
 $pg_cron_job$);
 
 -- archive-old-orders: Deactivate delivered, cancelled and refunded orders that reached that state more than 90 days ago, in batches.
 SELECT cron.schedule('archive-old-orders', '0 3 * * 0', $pg_cron_job$-- scheduled-jobs task: archive-old-orders
-DO $pg_cron_task$
-DECLARE
-  v_started timestamptz := clock_timestamp();
-  v_rows bigint;
-  v_total bigint := 0;
-  v_batches integer := 0;
-BEGIN
-  PERFORM set_config('TimeZone', 'UTC', false);
-  PERFORM set_config('lock_timeout', '900s', false);
-  IF NOT pg_try_advisory_lock(7262005, hashtext('archive-old-orders')) THEN
-    RAISE NOTICE '%: skipped, another run holds the task''s lock', 'archive-old-orders';
-    RETURN;
-  END IF;
-  LOOP
-    EXECUTE $pg_cron_sql$
+CALL scheduler.run_pg_cron_batches(
+  p_task => 'archive-old-orders',
+  p_batch => $pg_cron_sql$
 UPDATE orders
 SET is_active = false,
     updated_at = now()
@@ -250,41 +175,36 @@ WHERE id = ANY (ARRAY(
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 ))
-$pg_cron_sql$
-      USING 1000;
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
-    COMMIT;
-    v_total := v_total + v_rows;
-    v_batches := v_batches + 1;
-    EXIT WHEN v_rows < 1000;
-    IF clock_timestamp() >= v_started + interval '600 seconds' THEN
-      RAISE NOTICE '%: time budget spent after % rows in % batches; the next run goes on', 'archive-old-orders', v_total, v_batches;
-      EXIT;
-    END IF;
-  END LOOP;
-  PERFORM pg_advisory_unlock(7262005, hashtext('archive-old-orders'));
-  RAISE NOTICE '%: % rows in % batches', 'archive-old-orders', v_total, v_batches;
-END
-$pg_cron_task$;
+$pg_cron_sql$,
+  p_count => $pg_cron_count$
+SELECT count(*) AS rows FROM (
+  SELECT 1 FROM orders
+  WHERE is_active
+    AND status IN ('delivered', 'cancelled', 'refunded')
+    AND (CASE
+      WHEN status = 'cancelled' THEN coalesce(cancelled_at, updated_at)
+      WHEN status = 'delivered' THEN coalesce(delivered_at, updated_at)
+      ELSE updated_at
+    END) < now() - interval '90 days'
+  LIMIT $1
+) AS due
+$pg_cron_count$,
+  p_max_rows => NULL,
+  p_timeout_ms => 900000,
+  p_time_zone => 'UTC',
+  p_size => 1000,
+  p_time_budget_seconds => 600,
+  p_target_ms => 100,
+  p_min_size => 100,
+  p_max_size => 50000
+);
 $pg_cron_job$);
 
 -- cleanup-distance-requests: Delete distance API requests older than 90 days, in batches.
 SELECT cron.schedule('cleanup-distance-requests', '30 2 * * *', $pg_cron_job$-- scheduled-jobs task: cleanup-distance-requests
-DO $pg_cron_task$
-DECLARE
-  v_started timestamptz := clock_timestamp();
-  v_rows bigint;
-  v_total bigint := 0;
-  v_batches integer := 0;
-BEGIN
-  PERFORM set_config('TimeZone', 'UTC', false);
-  PERFORM set_config('lock_timeout', '600s', false);
-  IF NOT pg_try_advisory_lock(7262005, hashtext('cleanup-distance-requests')) THEN
-    RAISE NOTICE '%: skipped, another run holds the task''s lock', 'cleanup-distance-requests';
-    RETURN;
-  END IF;
-  LOOP
-    EXECUTE $pg_cron_sql$
+CALL scheduler.run_pg_cron_batches(
+  p_task => 'cleanup-distance-requests',
+  p_batch => $pg_cron_sql$
 DELETE FROM distance_requests
 WHERE id = ANY (ARRAY(
   SELECT id FROM distance_requests
@@ -293,37 +213,29 @@ WHERE id = ANY (ARRAY(
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 ))
-$pg_cron_sql$
-      USING 10000;
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
-    COMMIT;
-    v_total := v_total + v_rows;
-    v_batches := v_batches + 1;
-    EXIT WHEN v_rows < 10000;
-    IF clock_timestamp() >= v_started + interval '420 seconds' THEN
-      RAISE NOTICE '%: time budget spent after % rows in % batches; the next run goes on', 'cleanup-distance-requests', v_total, v_batches;
-      EXIT;
-    END IF;
-  END LOOP;
-  PERFORM pg_advisory_unlock(7262005, hashtext('cleanup-distance-requests'));
-  RAISE NOTICE '%: % rows in % batches', 'cleanup-distance-requests', v_total, v_batches;
-END
-$pg_cron_task$;
+$pg_cron_sql$,
+  p_count => $pg_cron_count$
+SELECT count(*) AS rows FROM (
+  SELECT 1 FROM distance_requests WHERE created_at < now() - interval '90 days' LIMIT $1
+) AS due
+$pg_cron_count$,
+  p_max_rows => NULL,
+  p_timeout_ms => 600000,
+  p_time_zone => 'UTC',
+  p_size => 10000,
+  p_time_budget_seconds => 420,
+  p_target_ms => 100,
+  p_min_size => 100,
+  p_max_size => 50000
+);
 $pg_cron_job$);
 
 -- generate-daily-stats: Upsert yesterday's row of daily_order_stats (idempotent: a rerun changes nothing).
 SELECT cron.schedule('generate-daily-stats', '5 0 * * *', $pg_cron_job$-- scheduled-jobs task: generate-daily-stats
 SET statement_timeout = '120s';
-SET TimeZone = 'UTC';
-DO $pg_cron_task$
-DECLARE
-  v_rows bigint;
-BEGIN
-  IF NOT pg_try_advisory_xact_lock(7262005, hashtext('generate-daily-stats')) THEN
-    RAISE NOTICE '%: skipped, another run holds the task''s lock', 'generate-daily-stats';
-    RETURN;
-  END IF;
-  EXECUTE $pg_cron_sql$
+SELECT scheduler.run_pg_cron_statement(
+  p_task => 'generate-daily-stats',
+  p_statement => $pg_cron_sql$
 INSERT INTO daily_order_stats AS stats (stats_date, total_orders, cancelled_orders, total_revenue, updated_at)
 SELECT
   day.stats_date,
@@ -343,56 +255,51 @@ SET total_orders = excluded.total_orders,
     updated_at = excluded.updated_at
 WHERE (stats.total_orders, stats.cancelled_orders, stats.total_revenue)
   IS DISTINCT FROM (excluded.total_orders, excluded.cancelled_orders, excluded.total_revenue)
-$pg_cron_sql$;
-  GET DIAGNOSTICS v_rows = ROW_COUNT;
-  RAISE NOTICE '%: % rows', 'generate-daily-stats', v_rows;
-END
-$pg_cron_task$;
+$pg_cron_sql$,
+  p_max_rows => NULL,
+  p_timeout_ms => 120000,
+  p_time_zone => 'UTC'
+);
 $pg_cron_job$);
 
 -- purge-run-history: Delete scheduler.job_runs older than the retention (scheduler.run_retention_days, default 30), in batches.
 SELECT cron.schedule('purge-run-history', '15 4 * * *', $pg_cron_job$-- scheduled-jobs task: purge-run-history
-DO $pg_cron_task$
-DECLARE
-  v_started timestamptz := clock_timestamp();
-  v_rows bigint;
-  v_total bigint := 0;
-  v_batches integer := 0;
-BEGIN
-  PERFORM set_config('TimeZone', 'UTC', false);
-  PERFORM set_config('lock_timeout', '300s', false);
-  IF NOT pg_try_advisory_lock(7262005, hashtext('purge-run-history')) THEN
-    RAISE NOTICE '%: skipped, another run holds the task''s lock', 'purge-run-history';
-    RETURN;
-  END IF;
-  LOOP
-    EXECUTE $pg_cron_sql$
+CALL scheduler.run_pg_cron_batches(
+  p_task => 'purge-run-history',
+  p_batch => $pg_cron_sql$
 DELETE FROM scheduler.job_runs
 WHERE id = ANY (ARRAY(
   SELECT id FROM scheduler.job_runs
-  WHERE started_at < now() - make_interval(days => coalesce(
-      nullif(current_setting('scheduler.run_retention_days', true), '')::integer, 30))
+  WHERE started_at < now() - scheduler.run_retention()
     AND status <> 'running'
   ORDER BY started_at
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 ))
-$pg_cron_sql$
-      USING 10000;
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
-    COMMIT;
-    v_total := v_total + v_rows;
-    v_batches := v_batches + 1;
-    EXIT WHEN v_rows < 10000;
-    IF clock_timestamp() >= v_started + interval '240 seconds' THEN
-      RAISE NOTICE '%: time budget spent after % rows in % batches; the next run goes on', 'purge-run-history', v_total, v_batches;
-      EXIT;
-    END IF;
-  END LOOP;
-  PERFORM pg_advisory_unlock(7262005, hashtext('purge-run-history'));
-  RAISE NOTICE '%: % rows in % batches', 'purge-run-history', v_total, v_batches;
-END
-$pg_cron_task$;
+$pg_cron_sql$,
+  p_count => $pg_cron_count$
+SELECT count(*) AS rows FROM (
+  SELECT 1 FROM scheduler.job_runs
+  WHERE started_at < now() - scheduler.run_retention()
+    AND status <> 'running'
+  LIMIT $1
+) AS due
+$pg_cron_count$,
+  p_max_rows => NULL,
+  p_timeout_ms => 300000,
+  p_time_zone => 'UTC',
+  p_size => 10000,
+  p_time_budget_seconds => 240,
+  p_target_ms => 100,
+  p_min_size => 100,
+  p_max_size => 50000
+);
+$pg_cron_job$);
+
+-- purge-cron-run-details: pg_cron never deletes its run history (cron.job_run_details); this job keeps
+-- as much of it as of scheduler.job_runs: scheduler.run_retention() (scheduler.run_retention_days, 30 by default).
+SELECT cron.schedule('purge-cron-run-details', '45 4 * * *', $pg_cron_job$-- scheduled-jobs task: purge-cron-run-details
+DELETE FROM cron.job_run_details WHERE start_time < now() - scheduler.run_retention();
 $pg_cron_job$);
 
 -- Paused tasks stay scheduled but inactive; a task no longer paused is active again. A loop, so
@@ -427,6 +334,6 @@ SELECT cron.unschedule(j.jobid)
 FROM cron.job j
 WHERE j.username = current_user
   AND left(j.command, 23) = '-- scheduled-jobs task:'
-  AND j.jobname <> ALL (ARRAY['auto-cancel-unconfirmed-orders', 'driver-inactivity-check', 'cleanup-expired-sessions', 'update-restaurant-ratings', 'cleanup-orphaned-menus', 'archive-old-orders', 'cleanup-distance-requests', 'generate-daily-stats', 'purge-run-history']);
+  AND j.jobname <> ALL (ARRAY['auto-cancel-unconfirmed-orders', 'driver-inactivity-check', 'cleanup-expired-sessions', 'update-restaurant-ratings', 'cleanup-orphaned-menus', 'archive-old-orders', 'cleanup-distance-requests', 'generate-daily-stats', 'purge-run-history', 'purge-cron-run-details']);
 
 COMMIT;

@@ -17,6 +17,7 @@ import { cloudJobs, overridesOf } from "../functions/jobs.js";
 import { resolveConfig } from "../infra/config.js";
 import { main as cli } from "../scripts/cli.js";
 import { renderPgCronSetupFiles } from "../scripts/generate-pg-cron.js";
+import { pgCronSchedule } from "../scripts/lib/pg-cron.js";
 import { loadStackJobs } from "../scripts/lib/jobs.js";
 import { LocalScheduler } from "../scripts/lib/local-scheduler.js";
 import { ManualClock } from "./helpers/manual-clock.js";
@@ -136,13 +137,17 @@ describe("one stack config, every reader of the schedule", () => {
     });
     expect(scheduler.schedule.map((entry) => entry.job)).toEqual(missedTasks);
 
-    // The pg_cron generator, for this stack: each SQL task under its schedule and zone.
+    // The pg_cron generator, for this stack: each SQL task under its schedule and zone (pg_cron's
+    // entry is hourly at the task's minute, and the job carries the task's local schedule).
     const [setup] = renderPgCronSetupFiles(stackJobs);
     for (const job of cloudJobs(stackJobs).filter((candidate) => candidate.kind === "sql")) {
-      expect(setup!.content).toContain(`SELECT cron.schedule('${job.name}', '${job.schedule}'`);
+      expect(setup!.content).toContain(`SELECT cron.schedule('${job.name}', '${pgCronSchedule(job)}'`);
+      expect(setup!.content).toContain(`  p_task => '${job.name}',`);
       expect(setup!.content).toContain(`(${`'${job.name}'`}, ${job.paused})`);
     }
-    expect(setup!.content).toContain("PERFORM set_config('TimeZone', 'Europe/Paris', false);");
+    expect(pgCronSchedule(stackJobs.find((job) => job.name === "generate-daily-stats")!)).toBe("10 * * * *");
+    expect(setup!.content).toContain("p_time_zone => 'Europe/Paris'");
+    expect(setup!.content).toContain("p_minutes => '{10}',\n  p_hours => '{1}'");
   });
 
   it("when the CLI runs a tick of the overridden schedule, then it is accepted; a tick only of the catalog's is refused", async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { TaskDefinition } from "../functions/catalog.js";
 import { runnerOf, tasks } from "../functions/catalog.js";
 import type { PgCronScope } from "../scripts/lib/pg-cron.js";
-import { JOB_MARKER, renderPgCronSetup } from "../scripts/lib/pg-cron.js";
+import { JOB_MARKER, pgCronSchedule, PURGE_JOB_NAME, renderPgCronSetup } from "../scripts/lib/pg-cron.js";
 import { readTaskSqlFiles } from "../scripts/lib/sql-files.js";
 
 const sqlFiles = readTaskSqlFiles();
@@ -16,14 +16,14 @@ function render(
   return renderPgCronSetup(catalog, files, { scope, fileName: "test.sql", generateCommand: "test" });
 }
 
-/** The jobs a setup script schedules: name and schedule of each cron.schedule call. */
+/** The tasks' jobs a setup script schedules (not its purge job): name and schedule of each cron.schedule call. */
 function scheduledJobs(script: string): [string, string][] {
-  return [...script.matchAll(/^SELECT cron\.schedule\('([^']+)', '([^']+)', \$pg_cron_job\$(.*)$/gm)].map(
-    (match) => {
+  return [...script.matchAll(/^SELECT cron\.schedule\('([^']+)', '([^']+)', \$pg_cron_job\$(.*)$/gm)]
+    .map((match) => {
       expect(match[3]).toBe(`${JOB_MARKER} ${match[1]}`);
-      return [match[1]!, match[2]!];
-    },
-  );
+      return [match[1]!, match[2]!] as [string, string];
+    })
+    .filter(([name]) => name !== PURGE_JOB_NAME);
 }
 
 describe("the generated pg_cron setup scripts", () => {
@@ -60,7 +60,7 @@ describe("the generated pg_cron setup scripts", () => {
     expect(tasks.every((task) => runnerOf(task) === "cloud")).toBe(true);
     const hybrid = render(tasks, "pg_cron-runner");
     expect(scheduledJobs(hybrid)).toEqual([]);
-    expect(hybrid).toContain("j.jobname <> ALL (ARRAY[]::text[])");
+    expect(hybrid).toContain(`j.jobname <> ALL (ARRAY['${PURGE_JOB_NAME}'])`);
   });
 
   it("when some tasks' runner is pg_cron, then the hybrid script schedules those only", () => {
@@ -107,9 +107,49 @@ describe("the generated pg_cron setup scripts", () => {
     expect(() => render(tasks, "all-sql", files)).toThrow(/generate-daily-stats: no SQL/);
   });
 
-  it("when a task is in a time zone, then the script checks it against cron.timezone at load", () => {
+  it("when a task is in a time zone, then pg_cron runs it hourly at its minute and its job carries the local schedule", () => {
     const script = render(tasks.map((task) => ({ ...task, timeZone: "Europe/Paris" })));
-    expect(script).toContain("('generate-daily-stats', 'Europe/Paris')");
+    expect(scheduledJobs(script)).toContainEqual(["generate-daily-stats", "5 * * * *"]);
+    expect(scheduledJobs(script)).toContainEqual(["archive-old-orders", "0 * * * *"]);
+    expect(script).toContain(
+      "p_minutes => '{0}',\n  p_hours => '{3}',\n  p_days_of_month => NULL,\n  p_months => NULL,\n  p_days_of_week => '{0}'",
+    );
+    // cron.timezone must stay UTC: the schedules are written in it.
     expect(script).toContain("current_setting('cron.timezone', true)");
+  });
+
+  it("when a task is in UTC under any of its names, then pg_cron runs it on its own schedule, unchecked", () => {
+    for (const timeZone of ["UTC", "Etc/UTC", "GMT"]) {
+      const task = { ...tasks.find((t) => t.name === "generate-daily-stats")!, timeZone };
+      expect(pgCronSchedule(task)).toBe("5 0 * * *");
+      expect(render([task])).not.toContain("p_minutes");
+    }
+  });
+
+  it("when a zone is a half or quarter hour off UTC, then pg_cron's minutes are shifted by every remainder the zone has", () => {
+    const at = (schedule: string, timeZone: string) =>
+      pgCronSchedule({ ...tasks.find((t) => t.name === "generate-daily-stats")!, schedule, timeZone });
+    expect(at("5 0 * * *", "Asia/Kolkata")).toBe("35 * * * *"); // +05:30
+    expect(at("0 3 * * *", "Asia/Kathmandu")).toBe("15 * * * *"); // +05:45
+    expect(at("0 3 * * *", "America/St_Johns")).toBe("30 * * * *"); // -03:30, -02:30 in summer
+    expect(at("0 3 * * *", "Australia/Lord_Howe")).toBe("0,30 * * * *"); // +10:30, +11:00 in summer
+    expect(at("*/20 * * * *", "Europe/Berlin")).toBe("0,20,40 * * * *");
+    // One hour that the spring change skips: also the change's minute (01:00 UTC in Berlin, 07:00 in New York).
+    expect(at("30 2 * * *", "Europe/Berlin")).toBe("0,30 * * * *");
+    expect(at("30 2 * * *", "America/New_York")).toBe("0,30 * * * *");
+    expect(at("30 4 * * *", "Europe/Berlin")).toBe("30 * * * *");
+    expect(at("* 3 * * *", "Asia/Kolkata")).toBe("* * * * *");
+  });
+
+  it("when a catalog task takes the purge job's name, then rendering refuses", () => {
+    expect(() => render([...tasks, { ...tasks[0], name: PURGE_JOB_NAME }])).toThrow(/purge job/);
+  });
+
+  it("when the setup is rendered, then it schedules the purge of pg_cron's run history by the retention of scheduler.job_runs", () => {
+    for (const scope of ["all-sql", "pg_cron-runner"] as const) {
+      expect(render(tasks, scope)).toContain(
+        `SELECT cron.schedule('${PURGE_JOB_NAME}', '45 4 * * *', $pg_cron_job$${JOB_MARKER} ${PURGE_JOB_NAME}\nDELETE FROM cron.job_run_details WHERE start_time < now() - scheduler.run_retention();`,
+      );
+    }
   });
 });

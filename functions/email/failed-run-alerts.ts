@@ -149,12 +149,11 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
 }
 
 /**
- * The tasks /health reports overdue (one rule: `isOverdue` in health.ts, over the same view), among
- * those Cloud Scheduler runs.
+ * The tasks /health reports overdue (one rule: `isOverdue` in health.ts, over the same view),
+ * whichever runner runs them: pg_cron's runs are recorded in scheduler.job_runs too (migration 000008).
  */
 async function overdueTasks(ctx: EmailTaskContext): Promise<string[]> {
   const { readHealth } = await import("../health.js");
   const report = await readHealth(ctx.client, new Date(), ctx.jobs);
-  const cloud = new Set(ctx.jobs.filter((job) => job.runner === "cloud").map((job) => job.name));
-  return report.tasks.filter((task) => task.overdue && cloud.has(task.task)).map((task) => task.task);
+  return report.tasks.filter((task) => task.overdue).map((task) => task.task);
 }

@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { tasks } from "../../functions/catalog.js";
 import { useTestDatabase } from "../helpers/database.js";
-import { fastRetries, OPS_EMAIL, runEmailTask, sendGridConfig, useFakeSendGrid } from "../helpers/email.js";
+import { createEmailRuntime } from "../../functions/email/runtime.js";
+import { resolveJobs } from "../../functions/jobs.js";
+import { runTask } from "../../functions/runner.js";
+import {
+  emailTask,
+  fastRetries,
+  OPS_EMAIL,
+  runEmailTask,
+  sendGridConfig,
+  useFakeSendGrid,
+} from "../helpers/email.js";
 
 const TASK = "alert-failed-runs";
 const db = useTestDatabase();
@@ -91,6 +101,33 @@ describe("alert-failed-runs", () => {
     );
     await runEmailTask(db.pool, options(), TASK);
     expect(sendGrid.fake.emails).toHaveLength(1);
+  });
+
+  it("when a task pg_cron runs has no success for its latest settled tick, then it is reported overdue too", async () => {
+    // pg_cron records its runs in scheduler.job_runs (trigger pg_cron): its tasks have a history to judge.
+    await db.pool.query(
+      `INSERT INTO scheduler.job_runs (task, trigger, status, schedule_time, started_at, finished_at)
+       VALUES ('cleanup-expired-sessions', 'pg_cron', 'succeeded', date_trunc('hour', now() - interval '5 hours'),
+               now() - interval '5 hours', now() - interval '5 hours')`,
+    );
+    for (const task of tasks) {
+      if (task.name !== "cleanup-expired-sessions") await addRun(task.name, "succeeded", "10 seconds");
+    }
+    const jobs = resolveJobs(
+      tasks.map((task) =>
+        task.name === "cleanup-expired-sessions" ? { ...task, runner: "pg_cron" as const } : task,
+      ),
+    ).jobs;
+    const runtime = createEmailRuntime(options());
+    const result = await runTask(
+      { pool: db.pool, jobs, loadEmailHandler: (task) => runtime.handlerFor(task) },
+      { task: emailTask(TASK), trigger: "manual" },
+    );
+    expect(result).toMatchObject({ status: "succeeded", rowsAffected: 0 });
+    expect(sendGrid.fake.emails).toHaveLength(1);
+    expect(sendGrid.fake.emails[0]!.text).toContain(
+      "Overdue tasks (their latest tick that should have finished has no success): cleanup-expired-sessions",
+    );
   });
 
   it("when nothing failed and nothing is overdue, then no email is sent", async () => {

@@ -1,0 +1,127 @@
+/**
+ * /health of the built function, served by functions-framework against the database pg_cron runs
+ * its jobs in: a pg_cron run is a run like any other for /health and its overdue rule.
+ */
+import type pg from "pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { findTask } from "../../functions/catalog.js";
+import { writeEnvironment } from "../../functions/environment.js";
+import { readHealth } from "../../functions/health.js";
+import { resolveJobs } from "../../functions/jobs.js";
+import { tasks } from "../../functions/catalog.js";
+import type { CertsServer, DevIdentity } from "../../scripts/lib/dev-identity.js";
+import { createDevIdentity, serveCerts } from "../../scripts/lib/dev-identity.js";
+import { jobCommand } from "../../scripts/lib/pg-cron.js";
+import { readTaskSqlFiles } from "../../scripts/lib/sql-files.js";
+import type { ServedFunction } from "../helpers/built-function.js";
+import { buildFunction, serveBuilt } from "../helpers/built-function.js";
+import { call } from "../helpers/function-server.js";
+import { startAppCluster } from "./app-database.js";
+import type { PgCronCluster } from "./cluster.js";
+
+const AUDIENCE = "https://scheduled-tasks-pgcron-uc.a.run.app";
+const SCHEDULER = "scheduler@demo-project.iam.gserviceaccount.com";
+const TASK = "auto-cancel-unconfirmed-orders";
+
+let cluster: PgCronCluster;
+let db: pg.Pool;
+let built: Awaited<ReturnType<typeof buildFunction>> | undefined;
+let identity: DevIdentity;
+let certs: CertsServer | undefined;
+let served: ServedFunction | undefined;
+
+beforeAll(async () => {
+  ({ cluster, db } = await startAppCluster());
+  built = await buildFunction();
+  identity = createDevIdentity({ audience: AUDIENCE, email: SCHEDULER });
+  certs = await serveCerts(identity);
+  served = await serveBuilt(
+    built.outDir,
+    writeEnvironment({
+      // A host name for the URL parser; pg connects to the socket directory named by `host=`.
+      DATABASE_URL: cluster.url().replace("postgres@/", "postgres@localhost/"),
+      AUTH_AUDIENCE: [AUDIENCE],
+      AUTH_ALLOWED_EMAILS: [SCHEDULER],
+      AUTH_CERTS_URL: certs.url,
+    }),
+  );
+}, 90_000);
+
+afterAll(async () => {
+  await served?.stop();
+  await certs?.close();
+  built?.remove();
+  await db?.end();
+  cluster?.stop();
+});
+
+/** Runs the task's pg_cron job body as pg_cron would, with its tick at `at`. */
+async function runJob(at: Date): Promise<void> {
+  const task = findTask(TASK)!;
+  await db.query(jobCommand(task, readTaskSqlFiles()[TASK]!, { at }));
+}
+
+interface TaskAnswer {
+  task: string;
+  runner: string;
+  lastRunAt: string | null;
+  lastStatus: string | null;
+  lastSuccessAt: string | null;
+  overdue: boolean;
+}
+
+async function healthOf(task: string): Promise<TaskAnswer> {
+  const answer = await call(`${served!.url}/health`, { token: identity.signIdToken() });
+  expect(answer.status).toBe(200);
+  const found = (answer.body as { tasks: TaskAnswer[] }).tasks.find((t) => t.task === task);
+  if (!found) throw new Error(`/health has no ${task}`);
+  return found;
+}
+
+describe("/health of the built function, for a task pg_cron runs", () => {
+  beforeEach(async () => {
+    await db.query("SELECT cron.unschedule(jobid) FROM cron.job");
+    await db.query("TRUNCATE scheduler.job_runs RESTART IDENTITY");
+  });
+
+  it("when pg_cron's last run of the task stood for a tick ten minutes ago, then /health reports that run and the task overdue; after a run for the current tick, not overdue", async () => {
+    const now = Date.now();
+    await runJob(new Date(now - 10 * 60_000));
+    const { rows } = await db.query<{ started_at: Date; trigger: string }>(
+      "SELECT started_at, trigger FROM scheduler.job_runs WHERE task = $1",
+      [TASK],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.trigger).toBe("pg_cron");
+    const stale = await healthOf(TASK);
+    expect(stale).toMatchObject({
+      lastRunAt: rows[0]!.started_at.toISOString(),
+      lastStatus: "succeeded",
+      lastSuccessAt: rows[0]!.started_at.toISOString(),
+      overdue: true,
+    });
+
+    await runJob(new Date(now));
+    const fresh = await healthOf(TASK);
+    expect(fresh.lastStatus).toBe("succeeded");
+    expect(Date.parse(fresh.lastRunAt!)).toBeGreaterThan(Date.parse(stale.lastRunAt!));
+    expect(fresh.overdue).toBe(false);
+  });
+
+  it("when the task's runner is pg_cron, then the health report names that runner and judges its runs by the same rule", async () => {
+    const now = new Date();
+    await runJob(new Date(now.getTime() - 10 * 60_000));
+    const jobs = resolveJobs(
+      tasks.map((t) => (t.name === TASK ? { ...t, runner: "pg_cron" as const } : t)),
+    ).jobs;
+    let report = await readHealth(db, now, jobs);
+    expect(report.tasks.find((t) => t.task === TASK)).toMatchObject({ runner: "pg_cron", overdue: true });
+    await runJob(now);
+    report = await readHealth(db, now, jobs);
+    expect(report.tasks.find((t) => t.task === TASK)).toMatchObject({
+      runner: "pg_cron",
+      lastStatus: "succeeded",
+      overdue: false,
+    });
+  });
+});
