@@ -6,7 +6,8 @@
  * Exit codes: scripts/lib/exit-codes.ts, the table shared with `npm run migrate`.
  */
 import { userInfo } from "node:os";
-import { findTask, taskNames } from "../functions/catalog.js";
+import type { TaskDefinition } from "../functions/catalog.js";
+import { taskNames } from "../functions/catalog.js";
 import type { PostAnswer, RunAnswer, TaskBody } from "../functions/contract.js";
 import { isErrorAnswer, routes } from "../functions/contract.js";
 import type { Pool } from "../functions/db.js";
@@ -16,7 +17,6 @@ import type { HealthReport } from "../functions/health.js";
 import type { RunnerDeps } from "../functions/runner.js";
 import type { RunRecord } from "../functions/runs.js";
 import type { Job } from "../functions/jobs.js";
-import { cloudJobs } from "../functions/jobs.js";
 import { fireTimesBetween, isFireTime, nextFireTime, nextFireTimes } from "../functions/schedule.js";
 import type { Options } from "./lib/args.js";
 import { didYouMean, errorOutput, parseCommandLine, UsageError, wantsJson } from "./lib/args.js";
@@ -36,6 +36,8 @@ export interface Io {
   readonly now: () => Date;
   /** Where `.data/` is (the local stack's state). */
   readonly root: string;
+  /** The task catalog; functions/catalog.ts when absent (tests give one with a pg_cron task). */
+  readonly catalog?: readonly TaskDefinition[];
 }
 
 const defaultIo: Io = {
@@ -92,7 +94,7 @@ interface CommandSpec {
 const commands = {
   jobs: {
     synopsis: "jobs",
-    summary: "every job: schedule, time zone, paused, next three runs, last status",
+    summary: "every job: schedule, time zone, runner, paused, next three runs, last status",
     maxArgs: 0,
     flags: [],
   },
@@ -303,7 +305,7 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
     case "force-run": {
       if (!rest[0])
         throw new CliError("usage", `force-run: which task? Known tasks: ${taskNames.join(", ")}`);
-      return forceRunCommand(io, jobOf(jobs, rest[0]), values["no-schedule-time"] === true, json);
+      return forceRunCommand(io, cloudJobOf(jobs, rest[0]), values["no-schedule-time"] === true, json);
     }
     case "missed": {
       const sinceText = text("since");
@@ -395,7 +397,7 @@ function loadJobs(io: Io): readonly Job[] {
   const file = io.env.PULUMI_STACK_FILE ?? defaultStackFile(io.env.PULUMI_STACK ?? "dev");
   let resolved;
   try {
-    resolved = stackJobs(file);
+    resolved = stackJobs(file, io.catalog);
   } catch (error) {
     throw new CliError("usage", (error as Error).message);
   }
@@ -403,20 +405,34 @@ function loadJobs(io: Io): readonly Job[] {
   return resolved.jobs;
 }
 
-/** A job Cloud Scheduler runs (pg_cron's run in the database). */
+/** The stack's job of that name, whichever runner runs it (Cloud Scheduler or pg_cron). */
 function jobOf(allJobs: readonly Job[], name: string): Job {
-  const jobs = cloudJobs(allJobs);
-  const job = jobs.find((j) => j.name === name);
-  if (!job) {
-    const task = findTask(name);
+  const job = allJobs.find((j) => j.name === name);
+  if (!job)
     throw new CliError(
       "usage",
-      task
-        ? `task "${name}" runs in the database (pg_cron), not through the scheduler`
-        : `unknown task "${name}". Known tasks: ${taskNames.join(", ")}`,
+      `unknown task "${name}". Known tasks: ${allJobs.map((j) => j.name).join(", ")}`,
     );
-  }
   return job;
+}
+
+/** A job Cloud Scheduler runs: what a console force run exists for. */
+function cloudJobOf(allJobs: readonly Job[], name: string): Job {
+  const job = jobOf(allJobs, name);
+  if (job.runner !== "cloud")
+    throw new CliError(
+      "usage",
+      `task "${name}" runs in the database (pg_cron), not through Cloud Scheduler: there is no force run to send; \`run ${name}\` runs it now`,
+    );
+  return job;
+}
+
+/**
+ * Whether a run of this job may go through the local function: a pg_cron task's runs are the
+ * database's, so the CLI runs them directly (the same runner and records, trigger `cli`).
+ */
+function throughFunctionFor(job: Job): boolean {
+  return job.runner === "cloud";
 }
 
 interface Target {
@@ -529,8 +545,7 @@ function table(headers: string[], rows: string[][]): string {
 
 // --- jobs ------------------------------------------------------------------------------------
 
-async function jobsCommand(io: Io, allJobs: readonly Job[], json: boolean): Promise<number> {
-  const jobs = cloudJobs(allJobs);
+async function jobsCommand(io: Io, jobs: readonly Job[], json: boolean): Promise<number> {
   const now = io.now();
   let lastStatus = new Map<string, { status: string | null; at: string | null }>();
   let note: string | undefined;
@@ -551,6 +566,7 @@ async function jobsCommand(io: Io, allJobs: readonly Job[], json: boolean): Prom
     task: job.name,
     schedule: job.schedule,
     timeZone: job.timeZone,
+    runner: job.runner,
     paused: job.paused,
     next: job.paused ? [] : nextFireTimes(job, now, 3).map((d) => d.toISOString()),
     lastStatus: lastStatus.get(job.name)?.status ?? null,
@@ -560,11 +576,12 @@ async function jobsCommand(io: Io, allJobs: readonly Job[], json: boolean): Prom
   else {
     io.out(
       table(
-        ["task", "schedule", "time zone", "paused", "next runs", "last status"],
+        ["task", "schedule", "time zone", "runner", "paused", "next runs", "last status"],
         rows.map((r) => [
           r.task,
           r.schedule,
           r.timeZone,
+          r.runner,
           r.paused ? "yes" : "no",
           r.paused ? "-" : r.next.map((d) => iso(d).slice(5, 16).replace("T", " ")).join(", "),
           r.lastStatus ? `${r.lastStatus} (${iso(r.lastRunAt)})` : "-",
@@ -591,7 +608,7 @@ interface RunOptions {
 async function runCommand(io: Io, job: Job, options: RunOptions): Promise<number> {
   const where = target(io);
   let outcome: RunOutcome | undefined;
-  if (where.local && !options.direct) {
+  if (where.local && !options.direct && throughFunctionFor(job)) {
     outcome = await runThroughFunction(io, where.local, job, options);
     if (outcome === undefined)
       io.err(`note: the local function at ${where.local.functionUrl} did not answer; running directly`);
@@ -952,12 +969,12 @@ async function runSeries(
       dryRun: false,
       force: false,
       slot: tick,
-      direct: !throughFunction,
+      direct: !throughFunction || !throughFunctionFor(job),
       json: true,
     };
     let outcome: RunOutcome | undefined;
     try {
-      if (throughFunction && local) {
+      if (throughFunction && local && throughFunctionFor(job)) {
         outcome = await runThroughFunction(io, local, job, runOptions);
         if (outcome === undefined) {
           io.err(`note: the local function at ${local.functionUrl} did not answer; running directly`);
@@ -1114,7 +1131,7 @@ async function replayCommand(
   const { failedRuns, resumeCommand } = await import("./lib/backfill.js");
   const { since, until } = options;
   const range = `[${iso(since)}, ${iso(until)}]`;
-  const jobs = cloudJobs(allJobs);
+  const jobs = allJobs;
   return withPool(io, async (pool, where) => {
     const failed = await failedRuns(pool, { since, until, task: options.task });
     const items: SeriesItem[] = [];
@@ -1122,7 +1139,7 @@ async function replayCommand(
     for (const tick of failed.ticks) {
       const job = jobs.find((j) => j.name === tick.task);
       const why = !job
-        ? "not a Cloud Scheduler task of this stack"
+        ? "not a task of this stack"
         : !isFireTime(job, tick.scheduleTime)
           ? `not a schedule time of ${job.name} now (${job.schedule} in ${job.timeZone}): its schedule changed since`
           : undefined;
@@ -1204,8 +1221,7 @@ async function replayCommand(
 /** A tick younger than this may still be running: not reported as missed. */
 const IN_FLIGHT_GRACE_MS = 60_000;
 
-async function missedCommand(io: Io, allJobs: readonly Job[], since: Date, json: boolean): Promise<number> {
-  const jobs = cloudJobs(allJobs);
+async function missedCommand(io: Io, jobs: readonly Job[], since: Date, json: boolean): Promise<number> {
   const now = io.now();
   const { historyBegins, succeededSlots } = await import("../functions/runs.js");
   return withPool(io, async (pool) => {

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import type { RetryPolicy } from "../../functions/catalog.js";
+import type { RetryPolicy, TaskDefinition } from "../../functions/catalog.js";
 import { tasks } from "../../functions/catalog.js";
 import type { Job, JobSettings, ResolvedJobs } from "../../functions/jobs.js";
 import { resolveJobs } from "../../functions/jobs.js";
@@ -47,8 +47,8 @@ export function readStackJobSettings(file: string): JobSettings {
 }
 
 /** The stack's jobs and their problems (`resolveJobs` over the catalog and the stack file). */
-export function stackJobs(file: string): ResolvedJobs {
-  return resolveJobs(tasks, readStackJobSettings(file));
+export function stackJobs(file: string, catalog: readonly TaskDefinition[] = tasks): ResolvedJobs {
+  return resolveJobs(catalog, readStackJobSettings(file));
 }
 
 /** The stack's jobs; throws one error listing every problem. */

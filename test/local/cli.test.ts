@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { taskNames } from "../../functions/catalog.js";
+import { taskNames, tasks } from "../../functions/catalog.js";
 import { main } from "../../scripts/cli.js";
 import { childEnv } from "../../scripts/lib/child-env.js";
 import { ROOT } from "../../scripts/lib/local-stack.js";
@@ -300,5 +300,56 @@ describe("pause and resume", () => {
       "SELECT count(*)::int AS n FROM scheduler.task_pauses WHERE resumed_at IS NULL",
     );
     expect(pauses.rows[0].n).toBe(0);
+  });
+});
+
+describe("a task that pg_cron runs", () => {
+  // The catalog as a hybrid deployment has it: one SQL task moved to pg_cron.
+  const task = "cleanup-orphaned-menus";
+  const catalog = tasks.map((t) => (t.name === task ? { ...t, runner: "pg_cron" as const } : t));
+  async function hybridCli(args: string[], now = new Date()) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(args, {
+      env: { DATABASE_URL: db.url, USER: "oncall-carol" },
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+      now: () => now,
+      root: emptyRoot,
+      catalog,
+    });
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  }
+
+  it("when the CLI lists, pauses, runs and checks it, then it is a job like the others; only a force run is refused", async () => {
+    const jobs = JSON.parse((await hybridCli(["jobs", "--json"])).out) as {
+      jobs: { task: string; runner: string }[];
+    };
+    expect(jobs.jobs.find((job) => job.task === task)).toMatchObject({ runner: "pg_cron" });
+    expect(jobs.jobs).toHaveLength(catalog.length);
+
+    expect((await hybridCli(["pause", task, "--reason", "menu import running"])).code).toBe(0);
+    const paused = await hybridCli(["run", task, "--json"]);
+    expect(JSON.parse(paused.out)).toMatchObject({ status: "paused", reason: "menu import running" });
+    expect((await hybridCli(["resume", task])).code).toBe(0);
+    const ran = await hybridCli(["run", task, "--json"]);
+    expect(ran.code).toBe(0);
+    expect(JSON.parse(ran.out)).toMatchObject({ status: "succeeded" });
+    const history = JSON.parse((await hybridCli(["history", task, "--limit", "2", "--json"])).out) as {
+      runs: { status: string; trigger: string }[];
+    };
+    expect(history.runs.map((run) => [run.status, run.trigger])).toEqual([
+      ["succeeded", "cli"],
+      ["paused", "cli"],
+    ]);
+
+    const missed = JSON.parse((await hybridCli(["missed", "--since", "1h", "--json"])).out) as {
+      tasks: { task: string }[];
+    };
+    expect(missed.tasks.map((t) => t.task)).toContain(task);
+
+    const forced = await hybridCli(["force-run", task]);
+    expect(forced.code).toBe(2);
+    expect(forced.err).toMatch(/runs in the database \(pg_cron\), not through Cloud Scheduler/);
   });
 });
