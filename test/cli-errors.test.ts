@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { commandNames, main } from "../scripts/cli.js";
+import { commandNames } from "../scripts/cli.js";
+import { runCli } from "./helpers/cli.js";
 import { main as migrateMain } from "../scripts/migrate.js";
 import { childEnv } from "../scripts/lib/child-env.js";
 import { freePort } from "../scripts/lib/embedded-postgres.js";
@@ -40,17 +41,8 @@ async function emptyDatabase(): Promise<string> {
   return databaseUrl(name);
 }
 
-async function cli(args: string[], env: Record<string, string | undefined>, now = new Date()) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, {
-    env,
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
-    now: () => now,
-    root: emptyRoot,
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
+function cli(args: string[], env: Record<string, string | undefined>, now = new Date()) {
+  return runCli(args, { env, now, root: emptyRoot });
 }
 
 async function migrate(args: string[], url: string | undefined) {

@@ -12,7 +12,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { tasks } from "../../functions/catalog.js";
 import { resolveJobs } from "../../functions/jobs.js";
 import { previousFireTime } from "../../functions/schedule.js";
-import { main } from "../../scripts/cli.js";
+import { runCli } from "../helpers/cli.js";
 import { DEFAULT_TICK_LIMIT } from "../../scripts/lib/backfill.js";
 import { childEnv } from "../../scripts/lib/child-env.js";
 import { ROOT } from "../../scripts/lib/local-stack.js";
@@ -33,17 +33,8 @@ const iso = (time: Date) => time.toISOString().replace(".000Z", "Z");
 const dayOf = (tick: Date) => new Date(tick.getTime() - DAY).toISOString().slice(0, 10);
 const since = iso(new Date(days[0]!.getTime() - 3_600_000));
 
-async function cli(args: string[], at = now) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, {
-    env: { DATABASE_URL: db.url, USER: "oncall" },
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
-    now: () => at,
-    root: emptyRoot,
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
+function cli(args: string[], at = now) {
+  return runCli(args, { env: { DATABASE_URL: db.url, USER: "oncall" }, now: at, root: emptyRoot });
 }
 
 /** Runs a command line as printed, from the project's directory, as a child process. */

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { main } from "../../scripts/cli.js";
+import { runCli } from "../helpers/cli.js";
 import { childEnv } from "../../scripts/lib/child-env.js";
 import { ROOT } from "../../scripts/lib/local-stack.js";
 import { writeLocalState } from "../../scripts/lib/local-state.js";
@@ -32,17 +32,8 @@ function rootWith(state: { databaseUrl: string; embeddedDatabase?: boolean } | u
   return root;
 }
 
-async function cli(args: string[], root: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, {
-    env: {},
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
-    now: () => new Date(0),
-    root,
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
+function cli(args: string[], root: string) {
+  return runCli(args, { env: {}, now: new Date(0), root });
 }
 
 describe("scheduled-jobs env", () => {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { taskNames, tasks } from "../../functions/catalog.js";
-import { main } from "../../scripts/cli.js";
+import { runCli } from "../helpers/cli.js";
 import { childEnv } from "../../scripts/lib/child-env.js";
 import { ROOT } from "../../scripts/lib/local-stack.js";
 import { useTestDatabase } from "../helpers/database.js";
@@ -24,21 +24,12 @@ const slot = (() => {
 })();
 const emptyRoot = mkdtempSync(join(tmpdir(), "sj-cli-root-"));
 
-async function cli(
+function cli(
   args: string[],
   env: Record<string, string | undefined> = { DATABASE_URL: db.url },
   now = new Date(),
 ) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, {
-    env,
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
-    now: () => now,
-    root: emptyRoot,
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
+  return runCli(args, { env, now, root: emptyRoot });
 }
 
 beforeAll(async () => {
@@ -307,19 +298,8 @@ describe("a task that pg_cron runs", () => {
   // The catalog as a hybrid deployment has it: one SQL task moved to pg_cron.
   const task = "cleanup-orphaned-menus";
   const catalog = tasks.map((t) => (t.name === task ? { ...t, runner: "pg_cron" as const } : t));
-  async function hybridCli(args: string[], now = new Date()) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await main(args, {
-      env: { DATABASE_URL: db.url, USER: "oncall-carol" },
-      out: (t) => out.push(t),
-      err: (t) => err.push(t),
-      now: () => now,
-      root: emptyRoot,
-      catalog,
-    });
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  }
+  const hybridCli = (args: string[]) =>
+    runCli(args, { env: { DATABASE_URL: db.url, USER: "oncall-carol" }, root: emptyRoot, catalog });
 
   it("when the CLI lists, pauses, runs and checks it, then it is a job like the others; only a force run is refused", async () => {
     const jobs = JSON.parse((await hybridCli(["jobs", "--json"])).out) as {

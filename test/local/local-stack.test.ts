@@ -10,6 +10,7 @@ import type { LocalStack } from "../../scripts/lib/local-stack.js";
 import { prepareDatabase, ROOT, startLocalStack } from "../../scripts/lib/local-stack.js";
 import { writeLocalState } from "../../scripts/lib/local-state.js";
 import { main } from "../../scripts/cli.js";
+import { runCli } from "../helpers/cli.js";
 import { useTestDatabase } from "../helpers/database.js";
 
 const db = useTestDatabase();
@@ -19,15 +20,7 @@ const attempts: Attempt[] = [];
 const functionLog: string[] = [];
 
 function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return main(args, {
-    env: { DATABASE_URL: db.url },
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
-    now: () => new Date(),
-    root: mkdtempSync(join(tmpdir(), "sj-cli-")),
-  }).then((code) => ({ code, out: out.join("\n"), err: err.join("\n") }));
+  return runCli(args, { env: { DATABASE_URL: db.url }, root: mkdtempSync(join(tmpdir(), "sj-cli-")) });
 }
 
 // Inside the project, as npm start's: the bundle resolves its external packages from node_modules.
