@@ -1023,6 +1023,27 @@ async function runSeries(
   return { exit: EXIT.ok, runs, via };
 }
 
+/** How a backfill or replay ended: JSON, or the resume command when it stopped, or a done line. */
+function reportSeriesEnd(
+  io: Io,
+  json: boolean,
+  summary: Record<string, unknown>,
+  end: SeriesEnd,
+  resume: string | undefined,
+  text: { readonly left: number; readonly done: string },
+): void {
+  if (json)
+    io.out(
+      JSON.stringify(
+        { ...summary, via: end.via, runs: end.runs, stopped: end.stopped ?? null, resume: resume ?? null },
+        null,
+        2,
+      ),
+    );
+  else if (resume) printStop(io, end, text.left, resume);
+  else io.out(text.done);
+}
+
 /** The stop, and the command that resumes the series there, in words. */
 function printStop(io: Io, end: SeriesEnd, left: number, resume: string): void {
   if (!end.stopped) return;
@@ -1109,16 +1130,10 @@ async function backfillCommand(
           ...(options.once ? ["--once"] : []),
         ])
       : undefined;
-    if (options.json)
-      io.out(
-        JSON.stringify(
-          { ...summary, via: end.via, runs: end.runs, stopped: end.stopped ?? null, resume: resume ?? null },
-          null,
-          2,
-        ),
-      );
-    else if (resume) printStop(io, end, ticks.length - end.runs.length, resume);
-    else io.out(ticks.length === 0 ? "nothing to run" : `done: ${end.runs.length} tick(s) run ${end.via}`);
+    reportSeriesEnd(io, options.json, summary, end, resume, {
+      left: ticks.length - end.runs.length,
+      done: ticks.length === 0 ? "nothing to run" : `done: ${end.runs.length} tick(s) run ${end.via}`,
+    });
     return end.exit;
   });
 }
@@ -1199,19 +1214,10 @@ async function replayCommand(
           ...(options.task ? ["--task", options.task] : []),
         ])
       : undefined;
-    if (options.json)
-      io.out(
-        JSON.stringify(
-          { ...summary, via: end.via, runs: end.runs, stopped: end.stopped ?? null, resume: resume ?? null },
-          null,
-          2,
-        ),
-      );
-    else if (resume) printStop(io, end, items.length - end.runs.length, resume);
-    else
-      io.out(
-        items.length === 0 ? "nothing to replay" : `done: ${end.runs.length} tick(s) replayed ${end.via}`,
-      );
+    reportSeriesEnd(io, options.json, summary, end, resume, {
+      left: items.length - end.runs.length,
+      done: items.length === 0 ? "nothing to replay" : `done: ${end.runs.length} tick(s) replayed ${end.via}`,
+    });
     return end.exit;
   });
 }
