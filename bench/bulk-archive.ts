@@ -7,6 +7,7 @@
  * (its transaction's round trip), reported with each progress callback.
  */
 import pg from "pg";
+import { batchTimeoutMs } from "../functions/batch-sizing.js";
 import type { TaskDefinition } from "../functions/catalog.js";
 import { findTask } from "../functions/catalog.js";
 import { createPool } from "../functions/db.js";
@@ -126,6 +127,7 @@ export async function bulkArchive(context: BenchContext, backlog: number): Promi
       rows: number;
       batches: number[];
       sizes: number[];
+      cancelled: number[];
       more: boolean;
       writer: WriterReport;
     };
@@ -135,11 +137,16 @@ export async function bulkArchive(context: BenchContext, backlog: number): Promi
       await sleep(200);
       const batches: number[] = [];
       const sizes: number[] = [];
+      const cancelled: number[] = [];
       const start = now();
       const result = await runTask(
         {
           pool,
           onProgress: (progress) => {
+            if (progress.cancelled) {
+              cancelled.push(progress.batchMs);
+              return;
+            }
             batches.push(progress.batchMs);
             sizes.push(progress.batchRows);
           },
@@ -158,20 +165,22 @@ export async function bulkArchive(context: BenchContext, backlog: number): Promi
         rows: result.rowsAffected,
         batches,
         sizes,
+        cancelled,
         more: result.more === true,
         writer: writerReport,
       };
       log(
-        `  batched: ${batched.rows} rows in ${batches.length} batches, ${formatMs(ms)}; longest batch ${formatMs(Math.max(...batches))}; writer waited up to ${formatMs(writerReport.maxMs)}`,
+        `  batched: ${batched.rows} rows in ${batches.length} batches (${cancelled.length} more cancelled at their timeout), ${formatMs(ms)}; longest batch ${formatMs(Math.max(...batches, ...cancelled))}; writer waited up to ${formatMs(writerReport.maxMs)}`,
       );
     }
 
-    const longest = Math.max(...batched.batches);
+    // A cancelled batch held its row locks until its rollback: it counts as a transaction too.
+    const longest = Math.max(...batched.batches, ...batched.cancelled);
     const tenth = Math.max(1, Math.floor(batched.batches.length / 10));
     const early = batched.batches.slice(0, tenth);
     const late = batched.batches.slice(-tenth);
     const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
-    const batchNote = `${batched.rows} rows (${due} were due when the data was generated; orders keep crossing the 90-day line) in ${batched.batches.length} batches of ${batchSizes(task, batched.sizes)}; batch p50 ${formatMs(percentile(batched.batches, 50))}, p99 ${formatMs(percentile(batched.batches, 99))}; first tenth of batches ${formatMs(mean(early))} on average, last tenth ${formatMs(mean(late))}${batched.more ? "; stopped at its time budget with work left" : ""}`;
+    const batchNote = `${batched.rows} rows (${due} were due when the data was generated; orders keep crossing the 90-day line) in ${batched.batches.length} batches of ${batchSizes(task, batched.sizes)}; batch p50 ${formatMs(percentile(batched.batches, 50))}, p99 ${formatMs(percentile(batched.batches, 99))}; first tenth of batches ${formatMs(mean(early))} on average, last tenth ${formatMs(mean(late))}; ${batched.cancelled.length} batches cancelled at their ${batchTimeoutMs(task.batch!, task.timeoutSeconds * 1000) ?? "(no)"} ms timeout and retried smaller${batched.cancelled.length ? ` (held ${formatMs(Math.min(...batched.cancelled))} to ${formatMs(Math.max(...batched.cancelled))})` : ""}${batched.more ? "; stopped at its time budget with work left" : ""}`;
     return [
       figure({
         section,
@@ -194,6 +203,7 @@ export async function bulkArchive(context: BenchContext, backlog: number): Promi
         referenceValue: single.ms,
         goal: "≤ 250 ms",
         verdict: longest <= 250 ? "pass" : "short",
+        note: "the runner's timing of each batch's round trip, committed or cancelled at its timeout (an upper bound on how long it held its locks)",
       }),
       figure({
         section,
