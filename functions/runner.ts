@@ -153,11 +153,14 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
       paused_by: string | null;
       paused_at: Date | null;
       until: Date | null;
-    }>(
-      `SELECT s.outcome, s.run_id, p.reason, p.paused_by, p.paused_at, p.until
+    }>({
+      // Named: parsed and planned once per connection, not on every run (a failed start never
+      // returns its connection to the pool, so a connection never holds a half-prepared one).
+      name: "scheduler.start_run",
+      text: `SELECT s.outcome, s.run_id, p.reason, p.paused_by, p.paused_at, p.until
        FROM scheduler.start_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) s
        LEFT JOIN scheduler.task_pauses p ON s.outcome = 'paused' AND p.task = $1`,
-      [
+      values: [
         task.name,
         request.trigger,
         request.jobName ?? null,
@@ -170,7 +173,7 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
         request.requestedScheduleTime ?? null,
         request.tick ?? null,
       ],
-    );
+    });
     const row = opened.rows[0];
     if (!row) throw new Error("scheduler.start_run returned no row");
     runId = row.run_id;
