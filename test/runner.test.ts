@@ -474,6 +474,7 @@ describe("runner", () => {
     return { pool, sent };
   }
 
+  // Issue 18, part 3: at most 2 round trips per SQL run besides the task's statement.
   it("when a single-statement task runs, then the runner adds two round trips to its statement's", async () => {
     await db.pool.query(
       `INSERT INTO drivers (is_available, updated_at) SELECT true, now() - interval '1 hour' FROM generate_series(1, 3)`,
@@ -489,8 +490,9 @@ describe("runner", () => {
         );
         expect(result).toMatchObject({ status: "succeeded", rowsAffected: 3 });
         // Open the run (lock, record, settings); BEGIN with the statement; the end recorded with
-        // the COMMIT (after the ROLLBACK for a dry run).
+        // the COMMIT (after the ROLLBACK for a dry run): 3 in all, 2 besides the statement's own.
         expect(sent).toHaveLength(3);
+        expect(sent.filter((text) => !text.includes(statement))).toHaveLength(2);
         expect(sent[0]).toContain("scheduler.start_run(");
         expect(sent[1]).toBe(`BEGIN;\n${statement}`);
         expect(sent[2]).toContain("scheduler.finish_run(");
