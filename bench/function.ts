@@ -99,7 +99,7 @@ const sdkPattern = /node_modules\/(@sendgrid|@google-cloud\/secret-manager|googl
 export async function functionFigures(context: BenchContext): Promise<Figure[]> {
   const { server, options, log } = context;
   const runs = options.smoke ? 3 : 9;
-  const bootRuns = options.smoke ? 2 : 5;
+  const bootRuns = options.smoke ? 2 : 9;
   const requests = options.smoke ? 50 : 300;
   const name = "bench_function";
   await dropDatabase(server, name);
