@@ -73,6 +73,37 @@ export function writeHelloWorld(): string {
   return dir;
 }
 
+/**
+ * The physical floor of a function that touches the database: the hello-world plus `pg`, one
+ * connection opened on the first request and kept, and `statement` run on it per request. Nothing
+ * else: no token check, no run record, no log line. What any such function must pay, cold or warm.
+ */
+export function writeDatabaseHelloWorld(statement: string): string {
+  const dir = join(root, "dist", "bench-pg-hello-world");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", main: "index.js" }));
+  writeFileSync(
+    join(dir, "index.js"),
+    [
+      "import * as functions from '@google-cloud/functions-framework';",
+      "import pg from 'pg';",
+      `const statement = ${JSON.stringify(statement)};`,
+      "let connected;",
+      "functions.http('scheduledTasks', async (req, res) => {",
+      "  connected ??= (async () => {",
+      "    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });",
+      "    await client.connect();",
+      "    return client;",
+      "  })();",
+      "  const result = await (await connected).query(statement);",
+      "  res.status(200).json({ rows: result.rowCount });",
+      "});",
+      "",
+    ].join("\n"),
+  );
+  return dir;
+}
+
 /** One fresh process importing `entry`: [spawn-to-exit ms, import ms measured inside]. */
 export async function loadOnce(entry: string, env: NodeJS.ProcessEnv): Promise<[number, number]> {
   // functions-framework has loaded Express (its server) before it loads the function's module, so

@@ -12,6 +12,7 @@ import type { PoolProvider } from "./database.js";
 import { createPoolProvider } from "./database.js";
 import { answerFrameworkErrorsAsJson } from "./framework-errors.js";
 import type { Logger } from "./log.js";
+import { publicMessage } from "./errors.js";
 import { createLogger } from "./log.js";
 import type { Handler } from "./router.js";
 import { createHandler, createRefusingHandler, MAX_BODY_BYTES } from "./router.js";
@@ -79,9 +80,14 @@ export function createScheduledTasksFunction(options: ScheduledTasksOptions): Sc
     loadEmailHandler,
   });
   // After the module has loaded (so the framework starts listening as early as a hello-world
-  // does), the driver loads in the background: every task request needs it.
+  // does), the driver loads and the first connection opens in the background: the request that
+  // started the instance needs both.
   setImmediate(() => {
-    pools.preload().catch((error: unknown) => log.warn("could not preload the database driver", { error }));
+    pools.preload().catch((error: unknown) =>
+      log.warn("could not open the first database connection at start; the first request tries again", {
+        error: publicMessage(error),
+      }),
+    );
   });
   return { handler, config, problems, close: () => pools.end() };
 }

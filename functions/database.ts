@@ -1,7 +1,9 @@
 /**
- * The instance's one pool, created on the first request that needs the database (never at cold
- * start, so a misconfigured or unreachable database cannot stop the function from answering) and
- * reused by every later request.
+ * The instance's one pool, reused by every request. Its first connection is opened in the
+ * background once the instance is up (`preload`), while the framework finishes starting, so the
+ * first request, which is why the instance started, finds it open; a failure there is the first
+ * request's own (answered 503) and the next one tries again, so a misconfigured or unreachable
+ * database never stops the function from starting or answering.
  */
 import type { DatabaseConfig } from "./config.js";
 import type { Pool } from "./db.js";
@@ -12,8 +14,9 @@ export interface PoolProvider {
   /** The pool; rejects with `unavailable` when it cannot be set up (the next call tries again). */
   get(): Promise<Pool>;
   /**
-   * Loads the driver (and the connector, when configured) without connecting: called once the
-   * instance is up, so the first request does not wait for module loading.
+   * Loads the driver (and the connector, when configured) and opens the pool's first connection:
+   * called once the instance is up, so the first request waits for neither. A request that arrives
+   * meanwhile waits for this connection rather than opening a second one.
    */
   preload(): Promise<void>;
   /** Closes the pool (and the connector) if one was created. */
@@ -49,20 +52,37 @@ export function createPoolProvider(database: DatabaseConfig, max: number, log: L
     return { pool, close: () => connector.close() };
   };
 
+  /** The first connection, while it is being opened at cold start. */
+  let warming: Promise<void> | undefined;
+
+  const get = (): Promise<Pool> => {
+    pending ??= open().catch((error: unknown) => {
+      pending = undefined;
+      log.error(`could not set up the database connection: ${publicMessage(error)}`);
+      throw new ScheduledTaskError("unavailable", "the database is unreachable", { cause: error });
+    });
+    return pending.then((opened) => opened.pool);
+  };
+
   return {
     async preload() {
-      await import("./db.js");
-      if (database.kind === "cloud-sql") await import("@google-cloud/cloud-sql-connector");
+      const pool = await get();
+      warming = pool.connect().then((client) => client.release());
+      try {
+        await warming;
+      } finally {
+        warming = undefined;
+      }
     },
-    get() {
-      pending ??= open().catch((error: unknown) => {
-        pending = undefined;
-        log.error(`could not set up the database connection: ${publicMessage(error)}`);
-        throw new ScheduledTaskError("unavailable", "the database is unreachable", { cause: error });
-      });
-      return pending.then((opened) => opened.pool);
+    async get() {
+      const pool = await get();
+      // Below `max`, pg opens a new connection for every checkout that finds none idle: wait for
+      // the one being opened instead (if it failed, the request's checkout tries once more).
+      await warming?.catch(() => undefined);
+      return pool;
     },
     async end() {
+      await warming?.catch(() => undefined);
       const opened = await pending?.catch(() => undefined);
       pending = undefined;
       if (!opened) return;

@@ -4,7 +4,13 @@
  * where the task says so, guards against a blast radius larger than the task allows, and records
  * how the run ended, on another connection if the first one died.
  */
-import { firstBatchSize, nextBatchSize } from "./batch-sizing.js";
+import {
+  batchTimeoutMs,
+  firstBatchSize,
+  nextBatchSize,
+  sizeAfterTimeout,
+  TIMEOUTS_AT_MIN_SIZE,
+} from "./batch-sizing.js";
 import type { TaskDefinition } from "./catalog.js";
 import { overlapOf, tasks, timeZoneOf } from "./catalog.js";
 import type { Pool, PoolClient } from "./db.js";
@@ -54,6 +60,11 @@ export interface BatchProgress {
   /** The rows of the batch just committed, and how long its transaction took. */
   readonly batchRows: number;
   readonly batchMs: number;
+  /**
+   * The batch ran past its timeout and was cancelled: rolled back, none of its rows changed
+   * (`batchRows` 0; `batchMs` is how long it held its locks); the next batch retries smaller.
+   */
+  readonly cancelled?: true;
 }
 
 export interface RunnerDeps {
@@ -142,11 +153,14 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
       paused_by: string | null;
       paused_at: Date | null;
       until: Date | null;
-    }>(
-      `SELECT s.outcome, s.run_id, p.reason, p.paused_by, p.paused_at, p.until
+    }>({
+      // Named: parsed and planned once per connection, not on every run (a failed start never
+      // returns its connection to the pool, so a connection never holds a half-prepared one).
+      name: "scheduler.start_run",
+      text: `SELECT s.outcome, s.run_id, p.reason, p.paused_by, p.paused_at, p.until
        FROM scheduler.start_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) s
        LEFT JOIN scheduler.task_pauses p ON s.outcome = 'paused' AND p.task = $1`,
-      [
+      values: [
         task.name,
         request.trigger,
         request.jobName ?? null,
@@ -159,7 +173,7 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
         request.requestedScheduleTime ?? null,
         request.tick ?? null,
       ],
-    );
+    });
     const row = opened.rows[0];
     if (!row) throw new Error("scheduler.start_run returned no row");
     runId = row.run_id;
@@ -453,15 +467,53 @@ async function runBatched(
   }
 
   const deadline = options.started + batch.timeBudgetSeconds * 1000;
+  const timeoutMs = batchTimeoutMs(batch, task.timeoutSeconds * 1000);
   let size = firstBatchSize(batch);
   let total = 0;
   let batches = 0;
+  let timeoutsAtMinSize = 0;
   for (;;) {
     let changed: number;
     const batchStarted = performance.now();
     try {
-      changed = (await client.query(sql.batch, [size])).rowCount ?? 0;
+      changed =
+        timeoutMs === undefined
+          ? ((await client.query(sql.batch, [size])).rowCount ?? 0)
+          : await batchWithTimeout(client, sql.batch, size, timeoutMs);
     } catch (error) {
+      if (timeoutMs !== undefined && classifyDatabaseError(error) === "timeout") {
+        // Cancelled by its own timeout: rolled back whole, so nothing of it is done; retry smaller.
+        const batchMs = performance.now() - batchStarted;
+        const atMin = size <= (batch.sizedByTime?.minSize ?? size);
+        timeoutsAtMinSize = atMin ? timeoutsAtMinSize + 1 : 0;
+        const progress = {
+          task: task.name,
+          runId,
+          batches,
+          rowsSoFar: total,
+          rowsPerSecond: Math.round((total * 1000) / Math.max(Date.now() - options.started, 1)),
+          batchRows: 0,
+          batchMs: Math.round(batchMs * 10) / 10,
+          cancelled: true,
+        } satisfies BatchProgress;
+        options.log.warn(
+          `${task.name}: a batch of ${size} rows ran past ${timeoutMs} ms and was cancelled (nothing of it changed)`,
+          progress,
+        );
+        deps.onProgress?.(progress);
+        if (timeoutsAtMinSize >= TIMEOUTS_AT_MIN_SIZE) {
+          throw new RunFailure(
+            "timeout",
+            `${timeoutsAtMinSize} batches in a row at the smallest size (${size} rows) ran past their ${timeoutMs} ms and were cancelled; nothing of them changed (after ${total} rows in ${batches} batches)`,
+            total,
+            { batchTimeoutMs: timeoutMs, batchRows: size },
+            { cause: error },
+          );
+        }
+        if (Date.now() >= deadline) return { rowsAffected: total, more: true };
+        size = sizeAfterTimeout(batch, size, timeoutMs);
+        continue;
+      }
       // Committed batches stay committed; say how far the run got.
       throw new RunFailure(
         classifyDatabaseError(error),
@@ -491,9 +543,46 @@ async function runBatched(
     deps.onProgress?.(progress);
     if (changed < size) return { rowsAffected: total };
     if (Date.now() >= deadline) return { rowsAffected: total, more: true };
+    timeoutsAtMinSize = 0;
     // The batch's round trip is its transaction (autocommit): its rows per millisecond decide the next.
     size = nextBatchSize(batch, size, changed, batchMs);
   }
+}
+
+/**
+ * One batch under its own statement timeout, in the one round trip a batch always took: `SET LOCAL`
+ * and the batch in one simple-query message, which PostgreSQL runs as one implicit transaction (the
+ * setting ends with it; an error rolls back all of it and leaves no transaction open), and since
+ * PostgreSQL 13 times each statement of the message separately, so the batch runs under the new
+ * value (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-MULTI-STATEMENT,
+ * https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-STATEMENT-TIMEOUT). A
+ * simple query takes no parameters: the size and the timeout are integers made here, written in.
+ */
+async function batchWithTimeout(
+  client: PoolClient,
+  statement: string,
+  size: number,
+  timeoutMs: number,
+): Promise<number> {
+  const results: unknown = await client.query(
+    `SET LOCAL statement_timeout = ${integerLiteral(timeoutMs)};\n${withSize(statement, size)}`,
+  );
+  const list = (Array.isArray(results) ? results : [results]) as { rowCount: number | null }[];
+  return list[list.length - 1]?.rowCount ?? 0;
+}
+
+/** A batch statement with its one parameter, `$1` (the batch's size), written in as an integer. */
+function withSize(statement: string, size: number): string {
+  const text = statement.replace(/\$1(?!\d)/g, integerLiteral(size));
+  if (text === statement || /\$\d/.test(text)) {
+    throw new Error("a batch statement takes exactly one parameter, $1, its size");
+  }
+  return text;
+}
+
+function integerLiteral(value: number): string {
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`not a row count or duration: ${value}`);
+  return String(value);
 }
 
 const runErrorCodes: ReadonlySet<string> = new Set<RunErrorCode>([

@@ -779,10 +779,12 @@ async function directRunner(
         jobs,
         ...(loadEmailHandler ? { loadEmailHandler } : {}),
         onProgress: (progress) => {
-          if (!options.json)
-            io.err(
-              `  batch ${progress.batches}: ${progress.rowsSoFar} rows so far (${progress.rowsPerSecond} rows/s)`,
-            );
+          if (options.json) return;
+          io.err(
+            progress.cancelled
+              ? `  a batch ran past its timeout and was cancelled (nothing of it changed): retrying smaller`
+              : `  batch ${progress.batches}: ${progress.rowsSoFar} rows so far (${progress.rowsPerSecond} rows/s)`,
+          );
         },
       },
       { task, trigger: "cli", scheduleTime: options.slot, dryRun: options.dryRun, force: options.force },

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { firstBatchSize, nextBatchSize } from "../functions/batch-sizing.js";
+import {
+  batchTimeoutMs,
+  firstBatchSize,
+  nextBatchSize,
+  sizeAfterTimeout,
+} from "../functions/batch-sizing.js";
 import type { BatchPolicy } from "../functions/catalog.js";
 import { useTestDatabase } from "./helpers/database.js";
 
@@ -72,5 +77,20 @@ describe("the database's mirror of batch sizing (pg_cron's batch procedure)", ()
     expect(nextAnswers).toEqual(
       nextCases.map(([policy, size, rows, ms]) => nextBatchSize(policy, size, rows, ms)),
     );
+  });
+
+  it("a batch sized by time may run twice its target, never past the task's timeout; a fixed size has no limit of its own", () => {
+    expect(batchTimeoutMs(sized, 120_000)).toBe(200);
+    expect(batchTimeoutMs(sized, 150)).toBe(150);
+    expect(batchTimeoutMs(fixed, 120_000)).toBeUndefined();
+  });
+
+  it.each([
+    // [size, timeoutMs, next]
+    [5000, 200, 2500], // cancelled at twice the target: half the size
+    [5000, 400, 1250], // as if all its rows took the timeout: the pace rule, as after a slow batch
+    [600, 200, 500], // never below minSize
+  ])("after a batch of %i rows cancelled at %i ms -> %i", (size, timeoutMs, next) => {
+    expect(sizeAfterTimeout(sized, size, timeoutMs)).toBe(next);
   });
 });

@@ -13,7 +13,8 @@ describe("the benchmark's command line", () => {
   it("when no flag is given, then the default sizes are the documented ones", () => {
     const options = parseOptions([], "2026-01-01T00:00:00.000Z");
     expect(options.orders).toEqual([100_000, 1_000_000, 5_000_000]);
-    expect(options.backlog).toEqual([1_000_000, 4_000_000]);
+    expect(options.backlog).toEqual([4_000_000]);
+    expect(options.capMs).toBe(5000);
     expect(options.only.size).toBe(8);
     expect(options.out).toMatch(/bench\/results\/2026-01-01T00-00-00-000Z\.json$/);
   });

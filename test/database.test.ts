@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createPoolProvider } from "../functions/database.js";
 import { ScheduledTaskError } from "../functions/errors.js";
 import { createLogger } from "../functions/log.js";
+import { freePort } from "../scripts/lib/embedded-postgres.js";
 import { useTestDatabase } from "./helpers/database.js";
 
 const db = useTestDatabase();
@@ -25,6 +26,55 @@ describe("createPoolProvider", () => {
       expect(first).toBe(second);
       expect((await first.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
       expect(await provider.get()).toBe(first);
+    } finally {
+      await provider.end();
+    }
+  });
+
+  it("when the instance starts, then its first connection opens before any request", async () => {
+    const provider = createPoolProvider(
+      { kind: "url", connectionString: db.url },
+      2,
+      createLogger({}, () => undefined),
+    );
+    try {
+      await provider.preload();
+      const pool = await provider.get();
+      expect([pool.totalCount, pool.idleCount]).toEqual([1, 1]);
+    } finally {
+      await provider.end();
+    }
+  });
+
+  it("when a request arrives while the first connection is opening, then it waits for it rather than opening another", async () => {
+    const provider = createPoolProvider(
+      { kind: "url", connectionString: db.url },
+      2,
+      createLogger({}, () => undefined),
+    );
+    try {
+      const preloaded = provider.preload();
+      const pool = await provider.get();
+      const client = await pool.connect();
+      client.release();
+      await preloaded;
+      expect([pool.totalCount, pool.idleCount]).toEqual([1, 1]);
+    } finally {
+      await provider.end();
+    }
+  });
+
+  it("when the first connection cannot open at start, then the start goes on and the first request tries again", async () => {
+    const provider = createPoolProvider(
+      { kind: "url", connectionString: `postgres://nobody@127.0.0.1:${await freePort()}/none` },
+      2,
+      createLogger({}, () => undefined),
+    );
+    try {
+      await expect(provider.preload()).rejects.toThrow(/ECONNREFUSED/);
+      const pool = await provider.get();
+      await expect(pool.query("SELECT 1")).rejects.toThrow(/ECONNREFUSED/);
+      expect(pool.totalCount).toBe(0);
     } finally {
       await provider.end();
     }

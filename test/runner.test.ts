@@ -347,8 +347,9 @@ describe("runner", () => {
       CREATE TRIGGER slow_row BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION slow_row();`);
     try {
       const progress: BatchProgress[] = [];
+      // A first batch of 6 rows takes >= 300 ms: past the 200 ms target, within its 400 ms timeout.
       const timed = task("archive-old-orders", {
-        batch: { size: 20, timeBudgetSeconds: 60, sizedByTime: { targetMs: 200, minSize: 1, maxSize: 20 } },
+        batch: { size: 6, timeBudgetSeconds: 60, sizedByTime: { targetMs: 200, minSize: 1, maxSize: 20 } },
       });
       expect(await run({ task: timed }, (p) => progress.push(p))).toMatchObject({
         status: "succeeded",
@@ -356,12 +357,83 @@ describe("runner", () => {
       });
       const sizes = await archiveTransactions();
       expect(progress.map((p) => p.batchRows).filter((n) => n > 0)).toEqual(sizes);
-      // The first batch takes its 20 rows; at >= 50 ms a row, 200 ms fits at most 4.
-      expect(sizes[0]).toBe(20);
+      // The first batch takes its 6 rows; at >= 50 ms a row, 200 ms fits at most 4.
+      expect(sizes[0]).toBe(6);
       expect(sizes.length).toBeGreaterThan(2);
       for (const size of sizes.slice(1)) expect(size).toBeLessThanOrEqual(4);
     } finally {
       await db.pool.query(`DROP TRIGGER slow_row ON orders; DROP FUNCTION slow_row()`);
+    }
+  });
+
+  /** Every archived row takes at least `seconds` to update: a batch's time has a floor on any machine. */
+  async function slowRows(seconds: number): Promise<() => Promise<void>> {
+    await db.pool.query(`
+      CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(${seconds}); RETURN NEW; END $$;
+      CREATE TRIGGER slow_row BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION slow_row();`);
+    return async () => {
+      await db.pool.query(`DROP TRIGGER slow_row ON orders; DROP FUNCTION slow_row()`);
+    };
+  }
+
+  it("when a batch sized by time runs past its timeout, then it is cancelled whole and retried smaller", async () => {
+    await db.pool.query(`
+      INSERT INTO orders (status, delivered_at, updated_at)
+      SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 30)`);
+    const restore = await slowRows(0.05);
+    try {
+      const progress: BatchProgress[] = [];
+      // Target 200 ms, so a batch is cancelled at 400 ms: the first, 20 rows (>= 1 s), is; so is
+      // its retry of 10 (>= 500 ms); then 5 rows fit.
+      const timed = task("archive-old-orders", {
+        batch: { size: 20, timeBudgetSeconds: 60, sizedByTime: { targetMs: 200, minSize: 1, maxSize: 20 } },
+      });
+      expect(await run({ task: timed }, (p) => progress.push(p))).toMatchObject({
+        status: "succeeded",
+        rowsAffected: 30,
+      });
+      expect(progress.slice(0, 2).map((p) => p.cancelled)).toEqual([true, true]);
+      const committed = progress.filter((p) => !p.cancelled);
+      expect(committed.every((p) => p.cancelled === undefined && p.batchRows > 0)).toBe(true);
+      // Nothing half-done: every archived row is in a batch that committed, and no committed batch
+      // is one that ran past 400 ms (8 rows or more at >= 50 ms a row).
+      const sizes = await archiveTransactions();
+      expect(committed.map((p) => p.batchRows)).toEqual(sizes);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(30);
+      expect(sizes[0]).toBeLessThanOrEqual(5);
+      for (const size of sizes) expect(size).toBeLessThan(8);
+    } finally {
+      await restore();
+    }
+  });
+
+  it("when batches keep running past their timeout at the smallest size, then the run fails saying so and changes nothing", async () => {
+    await db.pool.query(`
+      INSERT INTO orders (status, delivered_at, updated_at)
+      SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 3)`);
+    const restore = await slowRows(0.5);
+    try {
+      const timed = task("archive-old-orders", {
+        batch: { size: 2, timeBudgetSeconds: 60, sizedByTime: { targetMs: 100, minSize: 1, maxSize: 5 } },
+      });
+      const result = await run({ task: timed });
+      expect(result).toMatchObject({
+        status: "failed",
+        code: "timeout",
+        message: expect.stringMatching(
+          /^3 batches in a row at the smallest size \(1 rows\) ran past their 200 ms and were cancelled; nothing of them changed \(after 0 rows in 0 batches\)$/,
+        ),
+      });
+      expect((await runs("archive-old-orders"))[0]).toMatchObject({
+        status: "failed",
+        error_code: "timeout",
+      });
+      expect((await db.pool.query(`SELECT count(*)::int AS n FROM orders WHERE is_active`)).rows[0].n).toBe(
+        3,
+      );
+    } finally {
+      await restore();
     }
   });
 
@@ -402,6 +474,7 @@ describe("runner", () => {
     return { pool, sent };
   }
 
+  // Issue 18, part 3: at most 2 round trips per SQL run besides the task's statement.
   it("when a single-statement task runs, then the runner adds two round trips to its statement's", async () => {
     await db.pool.query(
       `INSERT INTO drivers (is_available, updated_at) SELECT true, now() - interval '1 hour' FROM generate_series(1, 3)`,
@@ -417,8 +490,9 @@ describe("runner", () => {
         );
         expect(result).toMatchObject({ status: "succeeded", rowsAffected: 3 });
         // Open the run (lock, record, settings); BEGIN with the statement; the end recorded with
-        // the COMMIT (after the ROLLBACK for a dry run).
+        // the COMMIT (after the ROLLBACK for a dry run): 3 in all, 2 besides the statement's own.
         expect(sent).toHaveLength(3);
+        expect(sent.filter((text) => !text.includes(statement))).toHaveLength(2);
         expect(sent[0]).toContain("scheduler.start_run(");
         expect(sent[1]).toBe(`BEGIN;\n${statement}`);
         expect(sent[2]).toContain("scheduler.finish_run(");
@@ -446,6 +520,37 @@ describe("runner", () => {
       expect(others).toHaveLength(2);
       expect(others[0]).toContain("scheduler.start_run(");
       expect(others[1]).toContain("scheduler.finish_run(");
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("when batches are sized by time, then each batch with its own timeout is still one round trip", async () => {
+    await db.pool.query(`
+      INSERT INTO orders (status, delivered_at, updated_at)
+      SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 25)`);
+    const { pool, sent } = countingPool();
+    try {
+      const timed = task("archive-old-orders", {
+        batch: {
+          size: 10,
+          timeBudgetSeconds: 60,
+          sizedByTime: { targetMs: 60_000, minSize: 1, maxSize: 16 },
+        },
+      });
+      expect(await runTask({ pool }, { task: timed, trigger: "cli" })).toMatchObject({
+        status: "succeeded",
+        rowsAffected: 25,
+      });
+      // 10 rows, then 16 asked and 15 found: two batches, each SET LOCAL (twice the target) and the
+      // batch in one message.
+      const batches = sent.filter((text) => text.startsWith("SET LOCAL statement_timeout = 120000;\n"));
+      expect(batches).toHaveLength(2);
+      expect(batches[0]).toContain("LIMIT 10\n");
+      expect(batches[1]).toContain("LIMIT 16\n");
+      expect(sent).toHaveLength(2 + batches.length);
+      expect(sent[0]).toContain("scheduler.start_run(");
+      expect(sent[sent.length - 1]).toContain("scheduler.finish_run(");
     } finally {
       await pool.end();
     }

@@ -27,12 +27,32 @@ export const embeddedSettings: Readonly<Record<string, string>> = {
   checkpoint_timeout: "30min",
   wal_buffers: "64MB",
   effective_cache_size: "4GB",
+  // Log lines that say when, which backend, database, application and error code: what a database
+  // that logs its statements tells of how long each ran (the bulk archive's transactions, on the
+  // server's clock). Nothing is logged beyond the defaults unless a database asks for it.
+  log_line_prefix: "%m|%p|%d|%a|%e|",
 };
+
+/** One line of the embedded server's log (its first line, for a multi-line statement). */
+export interface ServerLogLine {
+  readonly at: number;
+  readonly pid: number;
+  readonly database: string;
+  readonly application: string;
+  readonly code: string;
+  /** "LOG:  statement: ...", "LOG:  duration: 12.3 ms", "ERROR:  canceling statement ...". */
+  readonly message: string;
+}
+
+const logLinePattern =
+  /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC\|(\d+)\|([^|]*)\|([^|]*)\|([0-9A-Z]{5})\|(.*)$/;
 
 export interface BenchServer {
   readonly embedded: boolean;
   /** Settings given to the embedded server (empty for DATABASE_URL). */
   readonly settings: Readonly<Record<string, string>>;
+  /** The embedded server's log lines of an application (none for DATABASE_URL). */
+  readonly logOf?: (application: string) => readonly ServerLogLine[];
   url(database: string): string;
   admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>;
   stop(): Promise<void>;
@@ -51,15 +71,32 @@ export async function startServer(log: (line: string) => void): Promise<BenchSer
   }
   const dataDir = mkdtempSync(join(tmpdir(), "scheduled-jobs-bench-pg-"));
   log(`starting an embedded PostgreSQL in ${dataDir}`);
+  const lines: ServerLogLine[] = [];
   const server = await startEmbeddedPostgres({
     dataDir,
     persistent: false,
     postgresFlags: Object.entries(embeddedSettings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+    log: (message) => {
+      for (const line of String(message).split("\n")) {
+        const match = logLinePattern.exec(line);
+        if (!match) continue;
+        const [, at, pid, database, application, code, text] = match;
+        lines.push({
+          at: Date.parse(`${at!.replace(" ", "T")}Z`),
+          pid: Number(pid),
+          database: database!,
+          application: application!,
+          code: code!,
+          message: text!,
+        });
+      }
+    },
   });
   return withAdmin(
     {
       embedded: true,
       settings: embeddedSettings,
+      logOf: (application) => lines.filter((line) => line.application === application),
       url: (database) => server.url(database),
       stop: async () => {
         await server.stop();
