@@ -59,6 +59,37 @@ export async function timeInRollback(
   return summarize(times, rows);
 }
 
+/**
+ * Two statements timed as `timeInRollback` times one, alternating run by run (a, b, a, b ...), so
+ * that a drift of the machine's load or the cache weighs on both alike: for sub-millisecond
+ * statements, where running one 50 times and then the other measures the machine as much as them.
+ */
+export async function timeInRollbackAlternating(
+  client: pg.ClientBase,
+  a: string,
+  b: string,
+  options: { runs: number },
+): Promise<{ a: StatementTiming; b: StatementTiming }> {
+  const times = { a: [] as number[], b: [] as number[] };
+  const rows = { a: 0, b: 0 };
+  for (let i = 0; i <= options.runs; i++) {
+    for (const which of i % 2 === 0 ? (["a", "b"] as const) : (["b", "a"] as const)) {
+      await client.query("BEGIN");
+      try {
+        const start = now();
+        const result = await client.query(which === "a" ? a : b);
+        const ms = now() - start;
+        rows[which] = result.rowCount ?? 0;
+        // The first round warms the cache and the plans of both.
+        if (i > 0) times[which].push(ms);
+      } finally {
+        await client.query("ROLLBACK");
+      }
+    }
+  }
+  return { a: summarize(times.a, rows.a), b: summarize(times.b, rows.b) };
+}
+
 export function summarize(times: readonly number[], rows = 0): StatementTiming {
   return {
     p50: median(times),
