@@ -47,6 +47,7 @@ FROM (
      FROM system_settings
      WHERE setting_key = 'order_auto_cancel_minutes'),
     30) AS minutes
+  OFFSET 0
 ) AS cutoff
 WHERE orders.status = 'pending'
   AND orders.is_active

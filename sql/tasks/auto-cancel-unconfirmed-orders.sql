@@ -14,6 +14,8 @@ FROM (
      FROM system_settings
      WHERE setting_key = 'order_auto_cancel_minutes'),
     30) AS minutes
+  -- Read once: pulled up, the subquery would be copied into the SET and the WHERE and run twice.
+  OFFSET 0
 ) AS cutoff
 WHERE orders.status = 'pending'
   AND orders.is_active
