@@ -116,7 +116,7 @@ describe("database faults over HTTP", () => {
       }
       await killer.query(`
         SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'DELETE FROM distance_requests%'`);
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%DELETE FROM distance_requests%'`);
       const killed = await running;
       expect(killed.status).toBe(503);
       expect(killed.json).toMatchObject({ error: { code: "unavailable" } });

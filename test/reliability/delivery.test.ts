@@ -89,10 +89,12 @@ describe("duplicate and concurrent delivery over HTTP", () => {
     const task = "archive-old-orders";
     await stack.db.pool.query(`
       INSERT INTO orders (status, delivered_at, updated_at)
-        SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 80);
+        SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 2500);
+      -- 150 ms a batch, under the batch timeout (200 ms): batches sized by time shrink toward the
+      -- 100 ms target (1000, 645, 415 ... rows), so the run takes several batches, about a second.
       CREATE FUNCTION slow_archive() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_sleep(0.03); RETURN NEW; END $$;
-      CREATE TRIGGER slow_archive BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION slow_archive();`);
+      BEGIN PERFORM pg_sleep(0.15); RETURN NULL; END $$;
+      CREATE TRIGGER slow_archive BEFORE UPDATE ON orders FOR EACH STATEMENT EXECUTE FUNCTION slow_archive();`);
     try {
       const tick = pastTicks(task)[0]!;
       const long = stack.post({ task }, schedulerHeaders(task, tick));
@@ -100,7 +102,7 @@ describe("duplicate and concurrent delivery over HTTP", () => {
       for (let i = 0; ; i++) {
         const active = await stack.db.pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE datname = current_database() AND state = 'active' AND query LIKE 'UPDATE orders%'`,
+           WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%UPDATE orders%'`,
         );
         if (active.rows[0]!.n > 0) break;
         if (i > 250) throw new Error("the batched run never started");
@@ -116,7 +118,7 @@ describe("duplicate and concurrent delivery over HTTP", () => {
       expect(forcedBody.status).toBe(200);
       expect(forcedBody.json).toMatchObject({ status: "skipped", task });
       expect(finished.status).toBe(200);
-      expect(finished.json).toMatchObject({ status: "succeeded", rowsAffected: 80 });
+      expect(finished.json).toMatchObject({ status: "succeeded", rowsAffected: 2500 });
 
       const runs = await runsOf(task);
       expect(runs.map((run) => run.status).sort()).toEqual(["skipped", "skipped", "succeeded"]);
