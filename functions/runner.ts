@@ -233,7 +233,8 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
   let recordedDurationMs: number | undefined;
   try {
     work = await doWork(deps, client, task, runId, { dryRun, force, started, log: runLog });
-    if (work.end) recordedDurationMs = await endWithRecord(client, runId, work.rowsAffected, work.end);
+    if (work.openForDryRun) recordedDurationMs = await rollBackWithRecord(client, runId, work.rowsAffected);
+    else if (work.recordedDurationMs !== undefined) recordedDurationMs = work.recordedDurationMs;
   } catch (error) {
     failure =
       error instanceof RunFailure
@@ -301,25 +302,18 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
 }
 
 /**
- * Ends a single-statement task's open transaction and records the run's success in one round trip.
- * A commit records inside the task's transaction, so the work and its record commit together (if
- * the COMMIT fails, neither happened and the caller records the failure); a rollback (dry run)
- * records after it. Every value is produced here (run id from the database, a row count), none
- * comes from a request.
+ * Ends a dry run's open transaction and records the run in one round trip: the ROLLBACK, then the
+ * record. Every value is produced here (run id from the database, a row count), none comes from a
+ * request.
  */
-async function endWithRecord(
-  client: PoolClient,
-  runId: string,
-  rowsAffected: number,
-  end: "COMMIT" | "ROLLBACK",
-): Promise<number> {
+async function rollBackWithRecord(client: PoolClient, runId: string, rowsAffected: number): Promise<number> {
   if (!/^\d+$/.test(runId) || !Number.isSafeInteger(rowsAffected)) {
     throw new Error("refusing to record a run with a malformed id or row count");
   }
   const record = `SELECT scheduler.finish_run(${runId}, 'succeeded', ${rowsAffected}, false, NULL, NULL) AS duration_ms`;
   let results: unknown;
   try {
-    results = await client.query(end === "COMMIT" ? `${record};\nCOMMIT` : `ROLLBACK;\n${record}`);
+    results = await client.query(`ROLLBACK;\n${record}`);
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw error;
@@ -357,9 +351,12 @@ async function finishRun(
   return result.rows[0]?.duration_ms ?? 0;
 }
 
-/** Work whose transaction is still open, to be ended together with the run's record. */
+/** Work whose end is recorded with it: by scheduler.run_statement, or with a dry run's ROLLBACK. */
 interface OpenWork extends TaskWork {
-  readonly end?: "COMMIT" | "ROLLBACK";
+  /** A dry run's transaction, left open to be rolled back in the round trip of the run's record. */
+  readonly openForDryRun?: true;
+  /** The work recorded its own end (scheduler.run_statement), in this many milliseconds. */
+  readonly recordedDurationMs?: number;
 }
 
 interface WorkOptions {
@@ -409,20 +406,39 @@ async function doWork(
   }
   return task.batch
     ? runBatched(deps, client, task, runId, task.batch, options)
-    : runSingleStatement(client, task, options);
+    : runSingleStatement(client, task, runId, options);
 }
 
 /** One statement in one transaction: committed, or rolled back for a dry run or a tripped guard. */
 async function runSingleStatement(
   client: PoolClient,
   task: TaskDefinition,
+  runId: string,
   options: WorkOptions,
 ): Promise<OpenWork> {
   const { statement } = sqlOf(task);
   if (!statement) throw new Error(`sql/tasks/${task.name}.sql has no single statement`);
+  const guard = task.maxRows !== undefined && !options.force ? task.maxRows : null;
+  if (!options.dryRun) {
+    // The statement and the record of its success in one round trip and one transaction
+    // (scheduler.run_statement, migration 000011); a failure rolls both back and is recorded after.
+    try {
+      const done = await client.query<{ rows_affected: string; duration_ms: number }>({
+        name: "scheduler.run_statement",
+        text: "SELECT rows_affected, duration_ms FROM scheduler.run_statement($1, $2, $3)",
+        values: [runId, executable(statement), guard],
+      });
+      const row = done.rows[0];
+      return { rowsAffected: Number(row?.rows_affected ?? 0), recordedDurationMs: row?.duration_ms ?? 0 };
+    } catch (error) {
+      const wouldChange = guardTrippedRows(error);
+      if (wouldChange !== undefined && guard !== null) throw guardTripped(task, wouldChange, guard);
+      throw error;
+    }
+  }
   let rows: number;
   try {
-    // BEGIN and the statement in one round trip; the statement takes no parameters.
+    // A dry run: BEGIN and the statement in one round trip; the statement takes no parameters.
     const results = await client.query(`BEGIN;\n${statement}`);
     const last = Array.isArray(results) ? results[results.length - 1] : results;
     rows = (last as { rowCount: number | null } | undefined)?.rowCount ?? 0;
@@ -430,12 +446,24 @@ async function runSingleStatement(
     await client.query("ROLLBACK").catch(() => undefined);
     throw error;
   }
-  if (task.maxRows !== undefined && rows > task.maxRows && !options.force) {
+  if (guard !== null && rows > guard) {
     await client.query("ROLLBACK");
-    throw guardTripped(task, rows, task.maxRows);
+    throw guardTripped(task, rows, guard);
   }
-  // Left open: the run's end is recorded in the same round trip as the COMMIT or ROLLBACK.
-  return { rowsAffected: rows, end: options.dryRun ? "ROLLBACK" : "COMMIT" };
+  // Left open: rolled back in the same round trip as the run's record.
+  return { rowsAffected: rows, openForDryRun: true };
+}
+
+/** A task's statement as EXECUTE takes it: one statement, without the file's final semicolon. */
+function executable(statement: string): string {
+  return statement.replace(/;\s*$/, "");
+}
+
+/** scheduler.run_statement's guard error (SQLSTATE SJ001) carries the rows the run would change. */
+function guardTrippedRows(error: unknown): number | undefined {
+  const { code, detail } = (error ?? {}) as { code?: unknown; detail?: unknown };
+  if (code !== "SJ001" || typeof detail !== "string" || !/^\d+$/.test(detail)) return undefined;
+  return Number(detail);
 }
 
 /**

@@ -460,44 +460,54 @@ describe("runner", () => {
   });
 
   /** A pool whose clients record every query they send: one query, one round trip. */
-  function countingPool(): { pool: pg.Pool; sent: string[] } {
+  function countingPool(): { pool: pg.Pool; sent: string[]; values: unknown[][] } {
     const pool = createPool({ connectionString: db.url, max: 2 });
     const sent: string[] = [];
+    const values: unknown[][] = [];
     pool.on("connect", (client) => {
       const query = client.query.bind(client) as (...args: unknown[]) => unknown;
       (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
         const first = args[0];
-        sent.push(typeof first === "string" ? first : String((first as { text?: string }).text));
+        const config = first as { text?: string; values?: unknown[] };
+        sent.push(typeof first === "string" ? first : String(config.text));
+        values[sent.length - 1] = (typeof first === "string" ? args[1] : config.values) as unknown[];
         return query(...args);
       };
     });
-    return { pool, sent };
+    return { pool, sent, values };
   }
 
   // Issue 18, part 3: at most 2 round trips per SQL run besides the task's statement.
-  it("when a single-statement task runs, then the runner adds two round trips to its statement's", async () => {
+  it("when a single-statement task runs, then it takes two round trips in all: the run opened, then the statement with its record", async () => {
     await db.pool.query(
       `INSERT INTO drivers (is_available, updated_at) SELECT true, now() - interval '1 hour' FROM generate_series(1, 3)`,
     );
-    const { pool, sent } = countingPool();
+    const { pool, sent, values } = countingPool();
     try {
       const statement = sqlOf(task("driver-inactivity-check")).statement!;
-      for (const dryRun of [true, false]) {
-        sent.length = 0;
-        const result = await runTask(
-          { pool },
-          { task: task("driver-inactivity-check"), trigger: "cli", dryRun },
-        );
-        expect(result).toMatchObject({ status: "succeeded", rowsAffected: 3 });
-        // Open the run (lock, record, settings); BEGIN with the statement; the end recorded with
-        // the COMMIT (after the ROLLBACK for a dry run): 3 in all, 2 besides the statement's own.
-        expect(sent).toHaveLength(3);
-        expect(sent.filter((text) => !text.includes(statement))).toHaveLength(2);
-        expect(sent[0]).toContain("scheduler.start_run(");
-        expect(sent[1]).toBe(`BEGIN;\n${statement}`);
-        expect(sent[2]).toContain("scheduler.finish_run(");
-        expect(sent[2]).toContain(dryRun ? "ROLLBACK" : "COMMIT");
-      }
+      const result = await runTask({ pool }, { task: task("driver-inactivity-check"), trigger: "cli" });
+      expect(result).toMatchObject({ status: "succeeded", rowsAffected: 3 });
+      // Open the run (lock, record, settings); then scheduler.run_statement: the statement and the
+      // record of its success in one round trip and one transaction.
+      expect(sent).toHaveLength(2);
+      expect(sent[0]).toContain("scheduler.start_run(");
+      expect(sent[1]).toContain("scheduler.run_statement(");
+      expect(values[1]).toEqual([result.runId, statement.replace(/;\s*$/, ""), 2000]);
+      expect((await runs("driver-inactivity-check"))[0]).toMatchObject({
+        status: "succeeded",
+        rows_affected: 3,
+      });
+
+      // A dry run: BEGIN with the statement, then the ROLLBACK with the record: 3 in all.
+      sent.length = 0;
+      const dry = await runTask(
+        { pool },
+        { task: task("driver-inactivity-check"), trigger: "cli", dryRun: true },
+      );
+      expect(dry).toMatchObject({ status: "succeeded", dryRun: true });
+      expect(sent).toHaveLength(3);
+      expect(sent[1]).toBe(`BEGIN;\n${statement}`);
+      expect(sent[2]).toMatch(/^ROLLBACK;\nSELECT scheduler\.finish_run\(/);
     } finally {
       await pool.end();
     }
