@@ -226,7 +226,11 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
 
   const runLog = log.child({ runId });
   const started = Date.now();
-  runLog.info(`${task.name}: started${dryRun ? " (dry run)" : ""}`, { trigger: request.trigger });
+  // A run that may take long (batches, emails) says it started; a single statement, done in its
+  // timeout, says so once at its end, with the same fields (a line less on every-minute runs).
+  if (task.batch || task.kind === "email") {
+    runLog.info(`${task.name}: started${dryRun ? " (dry run)" : ""}`, { trigger: request.trigger });
+  }
 
   let work: OpenWork | undefined;
   let failure: RunFailure | undefined;
@@ -269,6 +273,7 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
 
   if (failure) {
     runLog.error(`${task.name}: failed: ${failure.message}`, {
+      trigger: request.trigger,
       code: failure.code,
       durationMs,
       rowsAffected,
@@ -286,6 +291,7 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
     };
   }
   runLog.info(`${task.name}: succeeded, ${rowsAffected} rows${dryRun ? " would change" : ""}`, {
+    trigger: request.trigger,
     durationMs,
     rowsAffected,
     more,

@@ -9,6 +9,7 @@ import type { TaskDefinition } from "../functions/catalog.js";
 import { findTask } from "../functions/catalog.js";
 import { createPool } from "../functions/db.js";
 import { ScheduledTaskError } from "../functions/errors.js";
+import { createLogger } from "../functions/log.js";
 import type { BatchProgress, RunRequest } from "../functions/runner.js";
 import { runTask } from "../functions/runner.js";
 import { sqlOf } from "../functions/task-sql.js";
@@ -511,6 +512,29 @@ describe("runner", () => {
     } finally {
       await pool.end();
     }
+  });
+
+  it("when a single statement runs, then it logs one line, at its end, with its trigger; a batched run also logs its start", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({}, (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+    await runTask({ pool: db.pool, log }, { task: task("driver-inactivity-check"), trigger: "manual" });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      severity: "INFO",
+      message: "driver-inactivity-check: succeeded, 0 rows",
+      trigger: "manual",
+      task: "driver-inactivity-check",
+      rowsAffected: 0,
+    });
+    expect(typeof lines[0]!.durationMs).toBe("number");
+
+    lines.length = 0;
+    await runTask({ pool: db.pool, log }, { task: task("cleanup-expired-sessions"), trigger: "scheduler" });
+    expect(lines.map((line) => line.message)).toEqual([
+      "cleanup-expired-sessions: started",
+      expect.stringMatching(/^cleanup-expired-sessions: batch 1, 0 rows so far/),
+      "cleanup-expired-sessions: succeeded, 0 rows",
+    ]);
   });
 
   it("when a batched task runs, then the runner adds two round trips to its batches", async () => {
