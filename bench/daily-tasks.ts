@@ -12,7 +12,7 @@ import * as design from "./design-document-sql.js";
 import type { BenchContext } from "./lib/context.js";
 import { count } from "./lib/context.js";
 import type { StatementTiming } from "./lib/measure.js";
-import { timeCapped, timeInRollback } from "./lib/measure.js";
+import { timeCapped, timeInRollbackAlternating } from "./lib/measure.js";
 import { scanNodes } from "./lib/plan.js";
 import type { Figure } from "./lib/report.js";
 import { figure, formatMs } from "./lib/report.js";
@@ -43,12 +43,13 @@ export async function dailyTasks(
       design: string;
       what: string;
     }): Promise<{ ours: StatementTiming; theirs: StatementTiming }> => {
-      const ours = await timeInRollback(client, subject.ours, {
-        runs: runs.slow,
-        params: subject.oursParams,
-        setup: subject.setup,
-      });
-      const theirs = await timeInRollback(client, subject.design, { runs: runs.slow, setup: subject.setup });
+      // Alternating run by run, so that the machine's drift weighs on both alike.
+      const { a: ours, b: theirs } = await timeInRollbackAlternating(
+        client,
+        { sql: subject.ours, ...(subject.oursParams ? { params: subject.oursParams } : {}) },
+        subject.design,
+        { runs: runs.slow, ...(subject.setup ? { setup: subject.setup } : {}) },
+      );
       const plan = await scanNodes(client, subject.ours, subject.oursParams);
       context.log(`  ${subject.name}: ours ${formatMs(ours.p50)}, design document's ${formatMs(theirs.p50)}`);
       figures.push(

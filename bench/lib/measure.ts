@@ -66,18 +66,21 @@ export async function timeInRollback(
  */
 export async function timeInRollbackAlternating(
   client: pg.ClientBase,
-  a: string,
-  b: string,
-  options: { runs: number },
+  a: string | { readonly sql: string; readonly params?: readonly unknown[] },
+  b: string | { readonly sql: string; readonly params?: readonly unknown[] },
+  options: { runs: number; setup?: string },
 ): Promise<{ a: StatementTiming; b: StatementTiming }> {
+  const statements = { a: typeof a === "string" ? { sql: a } : a, b: typeof b === "string" ? { sql: b } : b };
   const times = { a: [] as number[], b: [] as number[] };
   const rows = { a: 0, b: 0 };
   for (let i = 0; i <= options.runs; i++) {
     for (const which of i % 2 === 0 ? (["a", "b"] as const) : (["b", "a"] as const)) {
       await client.query("BEGIN");
       try {
+        if (options.setup) await client.query(options.setup);
+        const { sql, params } = statements[which];
         const start = now();
-        const result = await client.query(which === "a" ? a : b);
+        const result = await client.query(sql, params ? [...params] : undefined);
         const ms = now() - start;
         rows[which] = result.rowCount ?? 0;
         // The first round warms the cache and the plans of both.

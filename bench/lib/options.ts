@@ -81,7 +81,7 @@ export function parseOptions(argv: readonly string[], nowIso = new Date().toISOS
     backlog: list("backlog", smoke ? "10k,40k" : "4M").sort((a, b) => a - b),
     only: new Set(groups as FigureGroup[]),
     capMs: parseDuration(flags.get("cap") ?? "5s"),
-    runs: smoke ? { fast: 5, slow: 2, calls: 20 } : { fast: 50, slow: 3, calls: 300 },
+    runs: smoke ? { fast: 5, slow: 2, calls: 20 } : { fast: 50, slow: 7, calls: 300 },
     out: flags.get("out") ?? defaultOut,
   };
 }
