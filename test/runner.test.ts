@@ -378,65 +378,75 @@ describe("runner", () => {
     };
   }
 
-  it("when a batch sized by time runs past its timeout, then it is cancelled whole and retried smaller", async () => {
-    await db.pool.query(`
+  // Under libfaketime (CI's shifted-clock pass) a batch's own statement_timeout never cancels it
+  // (measured: the batch runs to its end); the test has no date in it, and the normal pass runs it.
+  it.skipIf(underShiftedClock())(
+    "when a batch sized by time runs past its timeout, then it is cancelled whole and retried smaller",
+    async () => {
+      await db.pool.query(`
       INSERT INTO orders (status, delivered_at, updated_at)
       SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 30)`);
-    const restore = await slowRows(0.05);
-    try {
-      const progress: BatchProgress[] = [];
-      // Target 200 ms, so a batch is cancelled at 400 ms: the first, 20 rows (>= 1 s), is; so is
-      // its retry of 10 (>= 500 ms); then 5 rows fit.
-      const timed = task("archive-old-orders", {
-        batch: { size: 20, timeBudgetSeconds: 60, sizedByTime: { targetMs: 200, minSize: 1, maxSize: 20 } },
-      });
-      expect(await run({ task: timed }, (p) => progress.push(p))).toMatchObject({
-        status: "succeeded",
-        rowsAffected: 30,
-      });
-      expect(progress.slice(0, 2).map((p) => p.cancelled)).toEqual([true, true]);
-      const committed = progress.filter((p) => !p.cancelled);
-      expect(committed.every((p) => p.cancelled === undefined && p.batchRows > 0)).toBe(true);
-      // Nothing half-done: every archived row is in a batch that committed, and no committed batch
-      // is one that ran past 400 ms (8 rows or more at >= 50 ms a row).
-      const sizes = await archiveTransactions();
-      expect(committed.map((p) => p.batchRows)).toEqual(sizes);
-      expect(sizes.reduce((a, b) => a + b, 0)).toBe(30);
-      expect(sizes[0]).toBeLessThanOrEqual(5);
-      for (const size of sizes) expect(size).toBeLessThan(8);
-    } finally {
-      await restore();
-    }
-  });
+      const restore = await slowRows(0.05);
+      try {
+        const progress: BatchProgress[] = [];
+        // Target 200 ms, so a batch is cancelled at 400 ms: the first, 20 rows (>= 1 s), is; so is
+        // its retry of 10 (>= 500 ms); then 5 rows fit.
+        const timed = task("archive-old-orders", {
+          batch: { size: 20, timeBudgetSeconds: 60, sizedByTime: { targetMs: 200, minSize: 1, maxSize: 20 } },
+        });
+        expect(await run({ task: timed }, (p) => progress.push(p))).toMatchObject({
+          status: "succeeded",
+          rowsAffected: 30,
+        });
+        expect(progress.slice(0, 2).map((p) => p.cancelled)).toEqual([true, true]);
+        const committed = progress.filter((p) => !p.cancelled);
+        expect(committed.every((p) => p.cancelled === undefined && p.batchRows > 0)).toBe(true);
+        // Nothing half-done: every archived row is in a batch that committed, and no committed batch
+        // is one that ran past 400 ms (8 rows or more at >= 50 ms a row).
+        const sizes = await archiveTransactions();
+        expect(committed.map((p) => p.batchRows)).toEqual(sizes);
+        expect(sizes.reduce((a, b) => a + b, 0)).toBe(30);
+        expect(sizes[0]).toBeLessThanOrEqual(5);
+        for (const size of sizes) expect(size).toBeLessThan(8);
+      } finally {
+        await restore();
+      }
+    },
+  );
 
-  it("when batches keep running past their timeout at the smallest size, then the run fails saying so and changes nothing", async () => {
-    await db.pool.query(`
+  // Under libfaketime (CI's shifted-clock pass) a batch's own statement_timeout never cancels it
+  // (measured: the batch runs to its end); the test has no date in it, and the normal pass runs it.
+  it.skipIf(underShiftedClock())(
+    "when batches keep running past their timeout at the smallest size, then the run fails saying so and changes nothing",
+    async () => {
+      await db.pool.query(`
       INSERT INTO orders (status, delivered_at, updated_at)
       SELECT 'delivered', now() - interval '100 days', now() - interval '100 days' FROM generate_series(1, 3)`);
-    const restore = await slowRows(0.5);
-    try {
-      const timed = task("archive-old-orders", {
-        batch: { size: 2, timeBudgetSeconds: 60, sizedByTime: { targetMs: 100, minSize: 1, maxSize: 5 } },
-      });
-      const result = await run({ task: timed });
-      expect(result).toMatchObject({
-        status: "failed",
-        code: "timeout",
-        message: expect.stringMatching(
-          /^3 batches in a row at the smallest size \(1 rows\) ran past their 200 ms and were cancelled; nothing of them changed \(after 0 rows in 0 batches\)$/,
-        ),
-      });
-      expect((await runs("archive-old-orders"))[0]).toMatchObject({
-        status: "failed",
-        error_code: "timeout",
-      });
-      expect((await db.pool.query(`SELECT count(*)::int AS n FROM orders WHERE is_active`)).rows[0].n).toBe(
-        3,
-      );
-    } finally {
-      await restore();
-    }
-  });
+      const restore = await slowRows(0.5);
+      try {
+        const timed = task("archive-old-orders", {
+          batch: { size: 2, timeBudgetSeconds: 60, sizedByTime: { targetMs: 100, minSize: 1, maxSize: 5 } },
+        });
+        const result = await run({ task: timed });
+        expect(result).toMatchObject({
+          status: "failed",
+          code: "timeout",
+          message: expect.stringMatching(
+            /^3 batches in a row at the smallest size \(1 rows\) ran past their 200 ms and were cancelled; nothing of them changed \(after 0 rows in 0 batches\)$/,
+          ),
+        });
+        expect((await runs("archive-old-orders"))[0]).toMatchObject({
+          status: "failed",
+          error_code: "timeout",
+        });
+        expect((await db.pool.query(`SELECT count(*)::int AS n FROM orders WHERE is_active`)).rows[0].n).toBe(
+          3,
+        );
+      } finally {
+        await restore();
+      }
+    },
+  );
 
   it("when batches are sized by time and rows are fast, then each batch doubles up to the largest size", async () => {
     await db.pool.query(`

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { taskNames, tasks } from "../../functions/catalog.js";
 import { runCli } from "../helpers/cli.js";
-import { childEnv } from "../../scripts/lib/child-env.js";
+import { childEnv, underShiftedClock } from "../../scripts/lib/child-env.js";
 import { ROOT } from "../../scripts/lib/local-stack.js";
 import { useTestDatabase } from "../helpers/database.js";
 
@@ -113,30 +113,35 @@ describe("the operator CLI against a database", () => {
     expect(result.out).toMatch(/cleanup-expired-sessions: succeeded, 12000 rows in \d+ ms \(run \d+\)/);
   });
 
-  it("when a task's batches run past their timeout, then the CLI says each was cancelled, and the run fails saying why", async () => {
-    await db.pool.query(`
+  // Under libfaketime (CI's shifted-clock pass) a batch's own statement_timeout never cancels it;
+  // the test has no date in it, and the normal pass runs it.
+  it.skipIf(underShiftedClock())(
+    "when a task's batches run past their timeout, then the CLI says each was cancelled, and the run fails saying why",
+    async () => {
+      await db.pool.query(`
       INSERT INTO user_sessions (expires_at) SELECT now() - interval '1 day' FROM generate_series(1, 300);
       -- Every deleted row takes 50 ms: no batch of the catalog's smallest size (100 rows) fits in
       -- its 200 ms timeout (twice the 100 ms target).
       CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN PERFORM pg_sleep(0.05); RETURN OLD; END $$;
       CREATE TRIGGER slow_row BEFORE DELETE ON user_sessions FOR EACH ROW EXECUTE FUNCTION slow_row();`);
-    try {
-      const result = await cli(["run", "cleanup-expired-sessions"]);
-      expect(result.code).not.toBe(0);
-      expect(result.err).toMatch(
-        /a batch ran past its timeout and was cancelled \(nothing of it changed\): retrying smaller/,
-      );
-      expect(result.out).toMatch(
-        /cleanup-expired-sessions: failed \(timeout\): 3 batches in a row at the smallest size \(100 rows\) ran past their 200 ms and were cancelled/,
-      );
-      expect((await db.pool.query(`SELECT count(*)::int AS n FROM user_sessions`)).rows[0].n).toBe(300);
-    } finally {
-      await db.pool.query(`DROP TRIGGER slow_row ON user_sessions; DROP FUNCTION slow_row()`);
-    }
-    // The task's last run succeeds again, as the later checks of health expect.
-    expect((await cli(["run", "cleanup-expired-sessions"])).code).toBe(0);
-  });
+      try {
+        const result = await cli(["run", "cleanup-expired-sessions"]);
+        expect(result.code).not.toBe(0);
+        expect(result.err).toMatch(
+          /a batch ran past its timeout and was cancelled \(nothing of it changed\): retrying smaller/,
+        );
+        expect(result.out).toMatch(
+          /cleanup-expired-sessions: failed \(timeout\): 3 batches in a row at the smallest size \(100 rows\) ran past their 200 ms and were cancelled/,
+        );
+        expect((await db.pool.query(`SELECT count(*)::int AS n FROM user_sessions`)).rows[0].n).toBe(300);
+      } finally {
+        await db.pool.query(`DROP TRIGGER slow_row ON user_sessions; DROP FUNCTION slow_row()`);
+      }
+      // The task's last run succeeds again, as the later checks of health expect.
+      expect((await cli(["run", "cleanup-expired-sessions"])).code).toBe(0);
+    },
+  );
 
   it("when an email task runs directly without a SendGrid key, then it fails and sends nothing, unless the local mailbox is chosen", async () => {
     const keyless = await cli(["run", "send-order-confirmations", "--json"]);
