@@ -60,17 +60,24 @@ export function summarize(samples: number[]): Summary {
   return { runs: sorted.length, p50: round(at(0.5)), p95: round(at(0.95)), min: round(sorted[0] ?? NaN) };
 }
 
-/** A bare functions-framework hello-world, written inside the project so it resolves the framework. */
-export function writeHelloWorld(): string {
-  const dir = join(root, "dist", "bench-hello-world");
+/**
+ * A reference function, `dist/<name>/index.js` with these lines: written inside the project so that
+ * it resolves the framework and the SDKs from its node_modules. Returns its folder (a `--source`).
+ */
+export function writeBenchFunction(name: string, lines: readonly string[]): string {
+  const dir = join(root, "dist", name);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", main: "index.js" }));
-  writeFileSync(
-    join(dir, "index.js"),
-    "import * as functions from '@google-cloud/functions-framework';\n" +
-      "functions.http('scheduledTasks', (req, res) => { res.status(200).send('ok'); });\n",
-  );
+  writeFileSync(join(dir, "index.js"), [...lines, ""].join("\n"));
   return dir;
+}
+
+/** A bare functions-framework hello-world. */
+export function writeHelloWorld(): string {
+  return writeBenchFunction("bench-hello-world", [
+    "import * as functions from '@google-cloud/functions-framework';",
+    "functions.http('scheduledTasks', (req, res) => { res.status(200).send('ok'); });",
+  ]);
 }
 
 /**
@@ -79,29 +86,21 @@ export function writeHelloWorld(): string {
  * else: no token check, no run record, no log line. What any such function must pay, cold or warm.
  */
 export function writeDatabaseHelloWorld(statement: string): string {
-  const dir = join(root, "dist", "bench-pg-hello-world");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", main: "index.js" }));
-  writeFileSync(
-    join(dir, "index.js"),
-    [
-      "import * as functions from '@google-cloud/functions-framework';",
-      "import pg from 'pg';",
-      `const statement = ${JSON.stringify(statement)};`,
-      "let connected;",
-      "functions.http('scheduledTasks', async (req, res) => {",
-      "  connected ??= (async () => {",
-      "    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });",
-      "    await client.connect();",
-      "    return client;",
-      "  })();",
-      "  const result = await (await connected).query(statement);",
-      "  res.status(200).json({ rows: result.rowCount });",
-      "});",
-      "",
-    ].join("\n"),
-  );
-  return dir;
+  return writeBenchFunction("bench-pg-hello-world", [
+    "import * as functions from '@google-cloud/functions-framework';",
+    "import pg from 'pg';",
+    `const statement = ${JSON.stringify(statement)};`,
+    "let connected;",
+    "functions.http('scheduledTasks', async (req, res) => {",
+    "  connected ??= (async () => {",
+    "    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });",
+    "    await client.connect();",
+    "    return client;",
+    "  })();",
+    "  const result = await (await connected).query(statement);",
+    "  res.status(200).json({ rows: result.rowCount });",
+    "});",
+  ]);
 }
 
 /** One fresh process importing `entry`: [spawn-to-exit ms, import ms measured inside]. */

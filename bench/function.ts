@@ -20,6 +20,7 @@ import {
   builtFunctionEnv,
   loadOnce,
   writeDatabaseHelloWorld,
+  writeBenchFunction,
   writeHelloWorld,
 } from "./cold-start.js";
 import { projectRoot } from "./lib/child.js";
@@ -35,23 +36,15 @@ const WARM = "Warm request overhead (HTTP to the built function)";
 
 /** The hello-world with pg, SendGrid, Secret Manager and the Cloud SQL connector imported up front. */
 function writeEagerWorld(): string {
-  const dir = join(projectRoot, "dist", "bench-eager-world");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", main: "index.js" }));
-  writeFileSync(
-    join(dir, "index.js"),
-    [
-      "import * as functions from '@google-cloud/functions-framework';",
-      "import pg from 'pg';",
-      "import sendgrid from '@sendgrid/mail';",
-      "import { SecretManagerServiceClient } from '@google-cloud/secret-manager';",
-      "import { Connector } from '@google-cloud/cloud-sql-connector';",
-      "const clients = [new pg.Pool(), sendgrid, new SecretManagerServiceClient(), Connector];",
-      "functions.http('scheduledTasks', (req, res) => { res.status(200).send(String(clients.length)); });",
-      "",
-    ].join("\n"),
-  );
-  return dir;
+  return writeBenchFunction("bench-eager-world", [
+    "import * as functions from '@google-cloud/functions-framework';",
+    "import pg from 'pg';",
+    "import sendgrid from '@sendgrid/mail';",
+    "import { SecretManagerServiceClient } from '@google-cloud/secret-manager';",
+    "import { Connector } from '@google-cloud/cloud-sql-connector';",
+    "const clients = [new pg.Pool(), sendgrid, new SecretManagerServiceClient(), Connector];",
+    "functions.http('scheduledTasks', (req, res) => { res.status(200).send(String(clients.length)); });",
+  ]);
 }
 
 /**
