@@ -321,7 +321,7 @@ export async function functionFigures(context: BenchContext): Promise<Figure[]> 
         referenceValue: reference50,
         goal: "the function's own share ≤ 1 ms",
         verdict: share50 <= 1 ? "pass" : "short",
-        note: `the function's own share ${share50.toFixed(2)} ms (p50 of each round's difference: ${p(own, 50).toFixed(2)} ms): token claims (AUTH_MODE=cloud-run, as deployed), router, runner (run opened, then the statement with its record: 1 round trip besides the statement's), log lines; hello-world ${p(samples.hello, 50).toFixed(2)} ms + SQL alone ${p(samples.sql, 50).toFixed(2)} ms; the task changes nothing`,
+        note: `the function's own share ${share50.toFixed(2)} ms (p50 of each round's difference: ${p(own, 50).toFixed(2)} ms): token claims (AUTH_MODE=cloud-run, as deployed), router, runner (one round trip: the run opened and committed, then the statement with its record, in one simple query), log lines; hello-world ${p(samples.hello, 50).toFixed(2)} ms + SQL alone ${p(samples.sql, 50).toFixed(2)} ms; the task changes nothing`,
         details: {
           function: p(samples.http, 50),
           helloWorld: p(samples.hello, 50),

@@ -57,7 +57,7 @@ export async function perCall(
         referenceValue: p(sqlAlone, 50),
         goal: "overhead < 2 ms (the whole request's budget)",
         verdict: overhead50 < 2 ? "pass" : "short",
-        note: `overhead ${overhead50.toFixed(2)} ms; ${trips} round trips per run against 1 (start_run; scheduler.run_statement: the statement and its record); ${context.options.runs.calls} calls each, alternating`,
+        note: `overhead ${overhead50.toFixed(2)} ms; ${trips} round trips per run against 1 (one simple query: the run opened and committed, then scheduler.run_opened_statement, the statement and its record); ${context.options.runs.calls} calls each, alternating`,
         details: { runner: summary(runner), sqlAlone: summary(sqlAlone), roundTrips: trips },
       }),
       figure({
@@ -72,7 +72,7 @@ export async function perCall(
         ratio: null,
         goal: "at most 2, or 1 with the runner's SQL side a database routine (issue 18, part 3)",
         verdict: trips - 1 <= 2 ? "pass" : "short",
-        note: "start_run (pause, lock, dedup, the running row, settings); then scheduler.run_statement runs the statement and records its success in one transaction (migration 000011)",
+        note: "one simple query: scheduler.open_run (pause, lock, dedup, the running row, settings) in a transaction of its own, committed, then scheduler.run_opened_statement runs the statement and records its success in one transaction (migration 000012)",
       }),
       figure({
         section,

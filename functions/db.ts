@@ -43,3 +43,22 @@ export function createPool(options: PoolOptions): pg.Pool {
 
 // Kept free of a runtime pg import, so the runner does not load pg with the module (see checkout.ts).
 export { checkout } from "./checkout.js";
+
+/**
+ * Sends one simple query (which may hold several statements) and hands over each row as it
+ * arrives. A promise of the whole result drops the rows of the statements before a failing one, or
+ * before the connection died; these are seen here.
+ */
+export function queryRowsAsTheyCome(
+  client: pg.ClientBase,
+  text: string,
+  onRow: (row: Record<string, unknown>) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const query = new pg.Query<Record<string, unknown>>(text);
+    query.on("row", (row: Record<string, unknown>) => onRow(row));
+    query.once("error", reject);
+    query.once("end", () => resolve());
+    client.query(query);
+  });
+}

@@ -13,6 +13,7 @@ import {
 } from "./batch-sizing.js";
 import type { TaskDefinition } from "./catalog.js";
 import { overlapOf, tasks, timeZoneOf } from "./catalog.js";
+import type * as DatabaseModuleNamespace from "./db.js";
 import type { Pool, PoolClient } from "./db.js";
 import { checkout } from "./checkout.js";
 import type { RunErrorCode } from "./errors.js";
@@ -143,42 +144,33 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
     throw new ScheduledTaskError("unavailable", "the database is unreachable", { cause: error });
   }
 
+  // A single statement (not a dry run) is opened and run in one round trip; other runs open first.
+  const oneTrip = task.kind === "sql" && !task.batch && !dryRun;
+  let sent: SentStatement | undefined;
   let runId: string;
   try {
-    // The pause's row joins in the same statement: a paused task costs no extra round trip.
-    const opened = await client.query<{
-      outcome: "started" | "skipped" | "duplicate" | "paused";
-      run_id: string;
-      reason: string | null;
-      paused_by: string | null;
-      paused_at: Date | null;
-      until: Date | null;
-    }>({
-      // Named: parsed and planned once per connection, not on every run (a failed start never
-      // returns its connection to the pool, so a connection never holds a half-prepared one).
-      name: "scheduler.start_run",
-      text: `SELECT s.outcome, s.run_id, p.reason, p.paused_by, p.paused_at, p.until
-       FROM scheduler.start_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) s
-       LEFT JOIN scheduler.task_pauses p ON s.outcome = 'paused' AND p.task = $1`,
-      values: [
-        task.name,
-        request.trigger,
-        request.jobName ?? null,
-        request.scheduleTime ?? null,
-        request.attempt ?? null,
-        dryRun,
-        force,
-        task.timeoutSeconds * 1000,
-        timeZoneOf(task),
-        request.requestedScheduleTime ?? null,
-        request.tick ?? null,
-      ],
-    });
-    const row = opened.rows[0];
-    if (!row) throw new Error("scheduler.start_run returned no row");
+    const values = openRunValues(task, request, dryRun, force);
+    let row: OpenedRun | undefined;
+    if (oneTrip) {
+      sent = await openAndRunStatement(client, values, statementOf(task), guardOf(task, force));
+      row = sent.opened;
+      if (!row) throw sent.error ?? new Error("scheduler.open_run returned no row");
+    } else {
+      const opened = await client.query<OpenedRun>({
+        // Named: parsed and planned once per connection, not on every run (a failed start never
+        // returns its connection to the pool, so a connection never holds a half-prepared one).
+        name: "scheduler.open_run",
+        text: OPEN_RUN,
+        values,
+      });
+      row = opened.rows[0];
+    }
+    if (!row) throw new Error("scheduler.open_run returned no row");
     runId = row.run_id;
+    // A one-trip run whose statement part failed after a non-started opening: keep nothing of it.
+    const keep = sent?.error === undefined;
     if (row.outcome === "paused") {
-      release();
+      release(!keep);
       const reason = row.reason ?? "paused";
       log.info(`${task.name}: paused, not run: ${reason}`, { runId, outcome: row.outcome });
       return {
@@ -193,7 +185,7 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
       };
     }
     if (row.outcome !== "started") {
-      release();
+      release(!keep);
       log.info(
         row.outcome === "skipped"
           ? `${task.name}: skipped, another run holds the task's lock`
@@ -236,7 +228,7 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
   let failure: RunFailure | undefined;
   let recordedDurationMs: number | undefined;
   try {
-    work = await doWork(deps, client, task, runId, { dryRun, force, started, log: runLog });
+    work = await doWork(deps, client, task, runId, { dryRun, force, started, log: runLog, sent });
     if (work.openForDryRun) recordedDurationMs = await rollBackWithRecord(client, runId, work.rowsAffected);
     else if (work.recordedDurationMs !== undefined) recordedDurationMs = work.recordedDurationMs;
   } catch (error) {
@@ -307,6 +299,134 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
   };
 }
 
+/** scheduler.start_run's row, with the pause that stopped the run when one did. */
+interface OpenedRun {
+  readonly outcome: "started" | "skipped" | "duplicate" | "paused";
+  readonly run_id: string;
+  readonly reason: string | null;
+  readonly paused_by: string | null;
+  readonly paused_at: Date | null;
+  readonly until: Date | null;
+}
+
+/** What came back of a single statement sent with its run's opening (openAndRunStatement). */
+interface SentStatement {
+  readonly opened?: OpenedRun;
+  /** scheduler.run_opened_statement's row: the statement ran and its success is recorded. */
+  readonly done?: { readonly run_id: string; readonly rows_affected: string; readonly duration_ms: number };
+  /** The error that ended the query: before `opened`, the run was not opened; after, the work failed. */
+  readonly error?: unknown;
+}
+
+type OpenRunValue = string | number | boolean | Date | null;
+
+/**
+ * The statement that opens a run, over the argument expressions given: `$1`..`$11`, or the values
+ * as literals. scheduler.open_run (migration 000012) is start_run with the pause that stopped the
+ * run, if one did: a paused task costs no extra round trip.
+ */
+function openRunSelect(args: readonly string[]): string {
+  return `SELECT outcome, run_id, reason, paused_by, paused_at, until FROM scheduler.open_run(${args.join(", ")})`;
+}
+
+const OPEN_RUN = openRunSelect(Array.from({ length: 11 }, (_, i) => `$${i + 1}`));
+
+function openRunValues(
+  task: TaskDefinition,
+  request: RunRequest,
+  dryRun: boolean,
+  force: boolean,
+): OpenRunValue[] {
+  return [
+    task.name,
+    request.trigger,
+    request.jobName ?? null,
+    request.scheduleTime ?? null,
+    request.attempt ?? null,
+    dryRun,
+    force,
+    task.timeoutSeconds * 1000,
+    timeZoneOf(task),
+    request.requestedScheduleTime ?? null,
+    request.tick ?? null,
+  ];
+}
+
+/**
+ * Opens the run and runs its one statement in one round trip: one simple query,
+ * `BEGIN; <open the run>; COMMIT; SELECT ... scheduler.run_opened_statement(<statement>, <guard>)`.
+ * The 'running' row commits before the work starts (a run cut off mid-statement is found and
+ * marked interrupted by the next), the work then finds its run in the session (migration 000012)
+ * and commits with the record of its success. PostgreSQL runs the statements of a simple query in
+ * order and stops at the first error; the explicit COMMIT ends the opening's transaction and the
+ * statement after it runs in its own, under the task's statement_timeout that start_run set: the
+ * timeout applies to each statement of such a query separately
+ * (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-MULTI-STATEMENT,
+ * https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-STATEMENT-TIMEOUT).
+ *
+ * A simple query takes no parameters, so the values go as literals, each quoted by the driver's
+ * escapeLiteral or checked to be a plain number. Rows are taken as they arrive: the opening's row is
+ * kept even when the statement fails or the connection dies after it, so the failure is recorded
+ * against its run.
+ */
+async function openAndRunStatement(
+  client: PoolClient,
+  values: readonly OpenRunValue[],
+  statement: string,
+  guard: number | null,
+): Promise<SentStatement> {
+  const literal = (value: OpenRunValue): string => sqlLiteral(client, value);
+  const text = `BEGIN;
+${openRunSelect(values.map(literal))};
+COMMIT;
+SELECT run_id, rows_affected, duration_ms FROM scheduler.run_opened_statement(${literal(executable(statement))}, ${literal(guard)})`;
+  let opened: OpenedRun | undefined;
+  let done: SentStatement["done"];
+  try {
+    const { queryRowsAsTheyCome } = await databaseModule();
+    await queryRowsAsTheyCome(client, text, (row) => {
+      if ("outcome" in row) opened = row as unknown as OpenedRun;
+      else done = row as unknown as SentStatement["done"];
+    });
+  } catch (error) {
+    return { ...(opened ? { opened } : {}), ...(done ? { done } : {}), error };
+  }
+  return { ...(opened ? { opened } : {}), ...(done ? { done } : {}) };
+}
+
+/** A value as an SQL literal: text quoted by the driver, numbers only when they are integers. */
+function sqlLiteral(client: PoolClient, value: OpenRunValue): string {
+  if (value === null) return "NULL";
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value)) throw new Error(`refusing to send ${value} as an integer literal`);
+    return String(value);
+  }
+  if (value instanceof Date) return `${client.escapeLiteral(value.toISOString())}::timestamptz`;
+  return client.escapeLiteral(value);
+}
+
+type DatabaseModule = typeof DatabaseModuleNamespace;
+
+/** db.ts, which loads pg: already loaded by the pool a run gets its connection from. */
+let databaseModuleLoaded: DatabaseModule | undefined;
+async function databaseModule(): Promise<DatabaseModule> {
+  databaseModuleLoaded ??= await import("./db.js");
+  return databaseModuleLoaded;
+}
+
+/** The task's one statement, as sql/tasks/<task>.sql has it. */
+function statementOf(task: TaskDefinition): string {
+  const { statement } = sqlOf(task);
+  if (!statement) throw new Error(`sql/tasks/${task.name}.sql has no single statement`);
+  return statement;
+}
+
+/** The blast-radius guard's limit for this run: none when forced or the task sets none. */
+function guardOf(task: TaskDefinition, force: boolean): number | null {
+  return task.maxRows !== undefined && !force ? task.maxRows : null;
+}
+
 /**
  * Ends a dry run's open transaction and records the run in one round trip: the ROLLBACK, then the
  * record. Every value is produced here (run id from the database, a row count), none comes from a
@@ -370,6 +490,8 @@ interface WorkOptions {
   readonly force: boolean;
   readonly started: number;
   readonly log: Logger;
+  /** A single statement sent with the run's opening: what came back of it. */
+  readonly sent?: SentStatement | undefined;
 }
 
 async function doWork(
@@ -422,25 +544,22 @@ async function runSingleStatement(
   runId: string,
   options: WorkOptions,
 ): Promise<OpenWork> {
-  const { statement } = sqlOf(task);
-  if (!statement) throw new Error(`sql/tasks/${task.name}.sql has no single statement`);
-  const guard = task.maxRows !== undefined && !options.force ? task.maxRows : null;
+  const statement = statementOf(task);
+  const guard = guardOf(task, options.force);
   if (!options.dryRun) {
-    // The statement and the record of its success in one round trip and one transaction
-    // (scheduler.run_statement, migration 000011); a failure rolls both back and is recorded after.
-    try {
-      const done = await client.query<{ rows_affected: string; duration_ms: number }>({
-        name: "scheduler.run_statement",
-        text: "SELECT rows_affected, duration_ms FROM scheduler.run_statement($1, $2, $3)",
-        values: [runId, executable(statement), guard],
-      });
-      const row = done.rows[0];
-      return { rowsAffected: Number(row?.rows_affected ?? 0), recordedDurationMs: row?.duration_ms ?? 0 };
-    } catch (error) {
-      const wouldChange = guardTrippedRows(error);
+    // Sent with the run's opening (openAndRunStatement): the statement and the record of its
+    // success committed together; a failure rolled both back and is recorded after.
+    const { sent } = options;
+    if (!sent) throw new Error("a single statement runs with its run's opening");
+    if (sent.error !== undefined) {
+      const wouldChange = guardTrippedRows(sent.error);
       if (wouldChange !== undefined && guard !== null) throw guardTripped(task, wouldChange, guard);
-      throw error;
+      throw sent.error;
     }
+    if (!sent.done || sent.done.run_id !== runId) {
+      throw new Error("scheduler.run_opened_statement did not run the statement of the run opened");
+    }
+    return { rowsAffected: Number(sent.done.rows_affected), recordedDurationMs: sent.done.duration_ms };
   }
   let rows: number;
   try {

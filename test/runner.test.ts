@@ -102,9 +102,10 @@ describe("runner", () => {
     try {
       const settings = await client.query(
         `SELECT current_setting('statement_timeout') AS timeout,
+                current_setting('scheduler.run_id', true) AS open_run,
                 (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory') AS locks`,
       );
-      expect(settings.rows[0]).toEqual({ timeout: "0", locks: 0 });
+      expect(settings.rows[0]).toEqual({ timeout: "0", open_run: "", locks: 0 });
     } finally {
       client.release();
     }
@@ -488,22 +489,26 @@ describe("runner", () => {
     return { pool, sent, values };
   }
 
-  // Issue 18, part 3: at most 2 round trips per SQL run besides the task's statement.
-  it("when a single-statement task runs, then it takes two round trips in all: the run opened, then the statement with its record", async () => {
+  // Issue 18, part 3: one round trip per SQL run when the runner's SQL side is a database routine.
+  it("when a single-statement task runs, then it takes one round trip: the run opened and committed, then the statement with its record", async () => {
     await db.pool.query(
       `INSERT INTO drivers (is_available, updated_at) SELECT true, now() - interval '1 hour' FROM generate_series(1, 3)`,
     );
-    const { pool, sent, values } = countingPool();
+    const { pool, sent } = countingPool();
     try {
       const statement = sqlOf(task("driver-inactivity-check")).statement!;
       const result = await runTask({ pool }, { task: task("driver-inactivity-check"), trigger: "cli" });
       expect(result).toMatchObject({ status: "succeeded", rowsAffected: 3 });
-      // Open the run (lock, record, settings); then scheduler.run_statement: the statement and the
-      // record of its success in one round trip and one transaction.
-      expect(sent).toHaveLength(2);
-      expect(sent[0]).toContain("scheduler.start_run(");
-      expect(sent[1]).toContain("scheduler.run_statement(");
-      expect(values[1]).toEqual([result.runId, statement.replace(/;\s*$/, ""), 2000]);
+      // One simple query: the opening in a transaction of its own, committed, then
+      // scheduler.run_opened_statement with the statement and the guard's limit.
+      expect(sent).toHaveLength(1);
+      const parts = sent[0]!.split(";\n");
+      expect(parts[0]).toBe("BEGIN");
+      expect(parts[1]).toContain("scheduler.open_run('driver-inactivity-check', 'cli', NULL,");
+      expect(parts[2]).toBe("COMMIT");
+      expect(parts[3]).toContain("scheduler.run_opened_statement(");
+      expect(parts[3]).toContain(pg.escapeLiteral(statement.replace(/;\s*$/, "")));
+      expect(parts[3]).toMatch(/, 2000\)$/);
       expect((await runs("driver-inactivity-check"))[0]).toMatchObject({
         status: "succeeded",
         rows_affected: 3,
@@ -517,11 +522,103 @@ describe("runner", () => {
       );
       expect(dry).toMatchObject({ status: "succeeded", dryRun: true });
       expect(sent).toHaveLength(3);
+      expect(sent[0]).toContain("scheduler.open_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
       expect(sent[1]).toBe(`BEGIN;\n${statement}`);
       expect(sent[2]).toMatch(/^ROLLBACK;\nSELECT scheduler\.finish_run\(/);
     } finally {
       await pool.end();
     }
+  });
+
+  it("when a run is opened, then only the opening's transaction commits asynchronously: the work's commit stays synchronous", async () => {
+    const client = await db.pool.connect();
+    try {
+      const results = (await client.query(`BEGIN;
+        SELECT outcome FROM scheduler.open_run('driver-inactivity-check', 'cli', NULL, NULL, NULL, false, false, 30000, 'UTC', NULL, NULL);
+        SHOW synchronous_commit;
+        COMMIT;
+        SHOW synchronous_commit;
+        SELECT scheduler.finish_run(current_setting('scheduler.run_id')::bigint, 'succeeded', 0, false, NULL, NULL)`)) as unknown as {
+        rows: Record<string, unknown>[];
+      }[];
+      expect(results[1]!.rows).toEqual([{ outcome: "started" }]);
+      expect(results[2]!.rows).toEqual([{ synchronous_commit: "off" }]);
+      expect(results[4]!.rows).toEqual([{ synchronous_commit: "on" }]);
+    } finally {
+      client.release();
+    }
+  });
+
+  it("when a single statement runs in the opening's round trip, then its run is committed 'running' before the work starts", async () => {
+    await db.pool.query(
+      `INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour')`,
+    );
+    const release = await lockTable("drivers");
+    const running = run({ task: task("driver-inactivity-check") });
+    try {
+      // The statement waits for the lock; another session already sees the run.
+      await waitFor(async () => (await runs("driver-inactivity-check"))[0]?.status === "running");
+    } finally {
+      await release();
+    }
+    expect(await running).toMatchObject({ status: "succeeded", rowsAffected: 1 });
+    expect(await runs("driver-inactivity-check")).toEqual([
+      expect.objectContaining({ status: "succeeded", rows_affected: 1, finished: true }),
+    ]);
+  });
+
+  it("when the connection dies during a single statement, then the run is recorded failed from another connection", async () => {
+    await db.pool.query(
+      `INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour')`,
+    );
+    const pool = createPool({ connectionString: db.url, max: 2 });
+    const release = await lockTable("drivers");
+    try {
+      const running = runTask({ pool }, { task: task("driver-inactivity-check"), trigger: "scheduler" });
+      await waitFor(async () => (await runs("driver-inactivity-check"))[0]?.status === "running");
+      await db.pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE '%run_opened_statement%' AND pid <> pg_backend_pid()`,
+      );
+      const result = await running;
+      expect(result).toMatchObject({ status: "failed", code: "unavailable" });
+      expect(await runs("driver-inactivity-check")).toEqual([
+        expect.objectContaining({
+          id: result.runId,
+          status: "failed",
+          error_code: "unavailable",
+          finished: true,
+        }),
+      ]);
+    } finally {
+      await release();
+      await pool.end();
+    }
+    // Nothing was changed, and the next run does the work.
+    expect(await run({ task: task("driver-inactivity-check") })).toMatchObject({
+      status: "succeeded",
+      rowsAffected: 1,
+    });
+  });
+
+  it("when a single statement's values are sent as literals, then text with quotes and backslashes arrives as it was", async () => {
+    const jobName = String.raw`projects/p/locations/l/jobs/o'brien\n"x";--`;
+    const scheduleTime = new Date("2026-11-29T10:05:00.000Z");
+    const result = await run({ task: task("driver-inactivity-check"), jobName, scheduleTime, attempt: 3 });
+    expect(result).toMatchObject({ status: "succeeded" });
+    expect(await runs("driver-inactivity-check")).toEqual([
+      expect.objectContaining({
+        job_name: jobName,
+        schedule_time: scheduleTime,
+        attempt: 3,
+        status: "succeeded",
+      }),
+    ]);
+    // A redelivery of that tick finds it: the timestamp literal is the same instant.
+    expect(await run({ task: task("driver-inactivity-check"), jobName, scheduleTime })).toMatchObject({
+      status: "duplicate",
+      runId: result.runId,
+    });
   });
 
   it("when a single statement runs, then it logs one line, at its end, with its trigger; a batched run also logs its start", async () => {
@@ -562,7 +659,7 @@ describe("runner", () => {
       expect(sent.filter((text) => text === batch)).toHaveLength(3);
       const others = sent.filter((text) => text !== batch);
       expect(others).toHaveLength(2);
-      expect(others[0]).toContain("scheduler.start_run(");
+      expect(others[0]).toContain("scheduler.open_run(");
       expect(others[1]).toContain("scheduler.finish_run(");
     } finally {
       await pool.end();
@@ -593,7 +690,7 @@ describe("runner", () => {
       expect(batches[0]).toContain("LIMIT 10\n");
       expect(batches[1]).toContain("LIMIT 16\n");
       expect(sent).toHaveLength(2 + batches.length);
-      expect(sent[0]).toContain("scheduler.start_run(");
+      expect(sent[0]).toContain("scheduler.open_run(");
       expect(sent[sent.length - 1]).toContain("scheduler.finish_run(");
     } finally {
       await pool.end();
