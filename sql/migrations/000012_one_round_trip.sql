@@ -98,11 +98,12 @@ BEGIN
      p_dry_run, p_forced)
   RETURNING id INTO v_id;
 
-  PERFORM set_config('scheduler.run_id', v_id::text, false);
-  PERFORM set_config('statement_timeout', p_timeout_ms::text || 'ms', false);
-  PERFORM set_config('TimeZone', p_time_zone, false);
-  PERFORM set_config('scheduler.tick',
-    extract(epoch FROM coalesce(p_tick, p_schedule_time, clock_timestamp()))::text, false);
+  -- One statement for the session's settings (each statement of a PL/pgSQL body is a query run).
+  PERFORM set_config('scheduler.run_id', v_id::text, false),
+          set_config('statement_timeout', p_timeout_ms::text || 'ms', false),
+          set_config('TimeZone', p_time_zone, false),
+          set_config('scheduler.tick',
+                     extract(epoch FROM coalesce(p_tick, p_schedule_time, clock_timestamp()))::text, false);
   RETURN QUERY SELECT 'started'::text, v_id;
 END
 $$;
@@ -139,10 +140,8 @@ BEGIN
 
   RESET statement_timeout;
   RESET TimeZone;
-  PERFORM set_config('scheduler.tick', '', false);
-  IF v_open = p_run_id::text THEN
-    PERFORM set_config('scheduler.run_id', '', false);
-  END IF;
+  PERFORM set_config('scheduler.tick', '', false),
+          set_config('scheduler.run_id', CASE WHEN v_open = p_run_id::text THEN '' ELSE v_open END, false);
   IF v_task IS NOT NULL THEN
     IF v_open = p_run_id::text THEN
       PERFORM pg_advisory_unlock(7262005, hashtext(v_task));
