@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../functions/config.js";
 import { parseConfig } from "../functions/config.js";
 import { taskNames } from "../functions/catalog.js";
+import { isTimeZone } from "../functions/jobs.js";
 
 const auth = {
   AUTH_AUDIENCE: "https://scheduled-tasks-abc-uc.a.run.app",
@@ -195,5 +196,39 @@ describe("parseConfig", () => {
     });
     expect(problems.length).toBeGreaterThan(1);
     expect(problems.join("\n")).not.toContain("Sup3rSecret");
+  });
+});
+
+describe("isTimeZone", () => {
+  /** The rule as it was: whatever Intl.DateTimeFormat takes. */
+  const takenByDateTimeFormat = (name: string): boolean => {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: name });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("when a name is listed, an alias, UTC, or not a zone at all, then it answers as Intl.DateTimeFormat does", () => {
+    const names = [
+      ...Intl.supportedValuesOf("timeZone"),
+      "UTC",
+      "Etc/UTC",
+      "Asia/Kolkata",
+      "Asia/Calcutta",
+      "Europe/Kyiv",
+      "US/Eastern",
+      "europe/berlin",
+      "Mars/Olympus",
+      "Europe/Berlin ",
+      "",
+      "   ",
+      "+01:00",
+    ];
+    for (const name of names) {
+      const expected = name.trim() !== "" && name === name.trim() && takenByDateTimeFormat(name);
+      expect([name, isTimeZone(name)]).toEqual([name, expected]);
+    }
   });
 });
