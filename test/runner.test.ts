@@ -549,6 +549,35 @@ describe("runner", () => {
     }
   });
 
+  it("when a single statement changes nothing, then its record commits asynchronously; when it changes rows, synchronously", async () => {
+    // What each run's end saw, read by a trigger on the record's update.
+    await db.pool.query(`
+      CREATE TABLE commit_modes (status text, rows_affected bigint, synchronous_commit text);
+      CREATE FUNCTION record_commit_mode() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO commit_modes VALUES (NEW.status, NEW.rows_affected, current_setting('synchronous_commit'));
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER record_commit_mode AFTER UPDATE ON scheduler.job_runs
+        FOR EACH ROW WHEN (NEW.status <> 'running') EXECUTE FUNCTION record_commit_mode();`);
+    try {
+      expect(await run({ task: task("driver-inactivity-check") })).toMatchObject({ rowsAffected: 0 });
+      await db.pool.query(
+        `INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour')`,
+      );
+      expect(await run({ task: task("driver-inactivity-check") })).toMatchObject({ rowsAffected: 1 });
+      expect((await db.pool.query("SELECT * FROM commit_modes")).rows).toEqual([
+        { status: "succeeded", rows_affected: "0", synchronous_commit: "off" },
+        { status: "succeeded", rows_affected: "1", synchronous_commit: "on" },
+      ]);
+    } finally {
+      await db.pool.query(`
+        DROP TRIGGER record_commit_mode ON scheduler.job_runs;
+        DROP FUNCTION record_commit_mode();
+        DROP TABLE commit_modes;`);
+    }
+  });
+
   it("when a single statement runs in the opening's round trip, then its run is committed 'running' before the work starts", async () => {
     await db.pool.query(
       `INSERT INTO drivers (is_available, updated_at) VALUES (true, now() - interval '1 hour')`,

@@ -181,6 +181,13 @@ BEGIN
     RAISE EXCEPTION 'the run would change % rows, more than its limit of %', v_rows, p_max_rows
       USING ERRCODE = 'SJ001', DETAIL = v_rows::text;
   END IF;
+  -- Work that wrote nothing (it needed no transaction id: most every-minute runs) leaves its record
+  -- as the transaction's only change, and that commits asynchronously, as the opening did: a
+  -- database crash within a fraction of a second can lose the record of a run that changed nothing,
+  -- and running it again changes nothing either. Work that wrote commits synchronously, as always.
+  IF pg_current_xact_id_if_assigned() IS NULL THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
   RETURN QUERY SELECT v_run, v_rows, scheduler.finish_run(v_run, 'succeeded', v_rows, false, NULL, NULL);
 END
 $$;
