@@ -355,6 +355,17 @@ export async function functionFigures(context: BenchContext): Promise<Figure[]> 
       }),
       figure({
         section: WARM,
+        name: `POST {"task": "${TASK}"} beside the database hello-world's (p50)`,
+        value: p(samples.http, 50),
+        unit: "ms",
+        reference: "the same POST to the database hello-world (p50)",
+        referenceValue: p(samples.pgHello, 50),
+        goal: "(the ratio holds as the machine's speed drifts; the share above moves with it)",
+        verdict: "info",
+        note: "what the run's record, the token's claims, the checks and the log lines cost beside a function that only runs the statement",
+      }),
+      figure({
+        section: WARM,
         name: "the same POST to the bare hello-world (p50)",
         value: p(samples.hello, 50),
         unit: "ms",
