@@ -477,11 +477,11 @@ async function finishRun(
   return result.rows[0]?.duration_ms ?? 0;
 }
 
-/** Work whose end is recorded with it: by scheduler.run_statement, or with a dry run's ROLLBACK. */
+/** Work whose end is recorded with it: by scheduler.run_opened_statement, or with a dry run's ROLLBACK. */
 interface OpenWork extends TaskWork {
   /** A dry run's transaction, left open to be rolled back in the round trip of the run's record. */
   readonly openForDryRun?: true;
-  /** The work recorded its own end (scheduler.run_statement), in this many milliseconds. */
+  /** The work recorded its own end (scheduler.run_opened_statement), in this many milliseconds. */
   readonly recordedDurationMs?: number;
 }
 
@@ -584,7 +584,7 @@ function executable(statement: string): string {
   return statement.replace(/;\s*$/, "");
 }
 
-/** scheduler.run_statement's guard error (SQLSTATE SJ001) carries the rows the run would change. */
+/** scheduler.run_opened_statement's guard error (SQLSTATE SJ001) carries the rows the run would change. */
 function guardTrippedRows(error: unknown): number | undefined {
   const { code, detail } = (error ?? {}) as { code?: unknown; detail?: unknown };
   if (code !== "SJ001" || typeof detail !== "string" || !/^\d+$/.test(detail)) return undefined;
