@@ -72,7 +72,7 @@ export async function perCall(
         ratio: null,
         goal: "at most 2, or 1 with the runner's SQL side a database routine (issue 18, part 3)",
         verdict: trips - 1 <= 2 ? "pass" : "short",
-        note: "one simple query: scheduler.open_run (pause, lock, dedup, the running row, settings) in a transaction of its own, committed, then scheduler.run_opened_statement runs the statement and records its success in one transaction (migration 000012)",
+        note: "one simple query: scheduler.start_run (lock, pause, dedup, the running row, settings) in a transaction of its own, committed without waiting for its flush, then scheduler.run_opened_statement runs the statement and records its success in one transaction (migrations 000012, 000013)",
       }),
       figure({
         section,

@@ -499,16 +499,18 @@ describe("runner", () => {
       const statement = sqlOf(task("driver-inactivity-check")).statement!;
       const result = await runTask({ pool }, { task: task("driver-inactivity-check"), trigger: "cli" });
       expect(result).toMatchObject({ status: "succeeded", rowsAffected: 3 });
-      // One simple query: the opening in a transaction of its own, committed, then
-      // scheduler.run_opened_statement with the statement and the guard's limit.
+      // One simple query: the opening in a transaction of its own, committed without waiting for
+      // its flush, then scheduler.run_opened_statement with the statement and the guard's limit.
       expect(sent).toHaveLength(1);
       const parts = sent[0]!.split(";\n");
+      expect(parts).toHaveLength(5);
       expect(parts[0]).toBe("BEGIN");
-      expect(parts[1]).toContain("scheduler.open_run('driver-inactivity-check', 'cli', NULL,");
-      expect(parts[2]).toBe("COMMIT");
-      expect(parts[3]).toContain("scheduler.run_opened_statement(");
-      expect(parts[3]).toContain(pg.escapeLiteral(statement.replace(/;\s*$/, "")));
-      expect(parts[3]).toMatch(/, 2000\)$/);
+      expect(parts[1]).toBe("SET LOCAL synchronous_commit = off");
+      expect(parts[2]).toContain("scheduler.start_run('driver-inactivity-check', 'cli', NULL,");
+      expect(parts[3]).toBe("COMMIT");
+      expect(parts[4]).toContain("scheduler.run_opened_statement(");
+      expect(parts[4]).toContain(pg.escapeLiteral(statement.replace(/;\s*$/, "")));
+      expect(parts[4]).toMatch(/, 2000\)$/);
       expect((await runs("driver-inactivity-check"))[0]).toMatchObject({
         status: "succeeded",
         rows_affected: 3,
@@ -549,8 +551,8 @@ describe("runner", () => {
     }
   });
 
-  it("when a single statement changes nothing, then its record commits asynchronously; when it changes rows, synchronously", async () => {
-    // What each run's end saw, read by a trigger on the record's update.
+  it("when a single statement runs, then its opening commits asynchronously, and its record too when it changed nothing; when it changes rows, synchronously", async () => {
+    // What each run's opening and end saw, read by a trigger on the record's insert and update.
     await db.pool.query(`
       CREATE TABLE commit_modes (status text, rows_affected bigint, synchronous_commit text);
       CREATE FUNCTION record_commit_mode() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -558,8 +560,8 @@ describe("runner", () => {
         INSERT INTO commit_modes VALUES (NEW.status, NEW.rows_affected, current_setting('synchronous_commit'));
         RETURN NEW;
       END $$;
-      CREATE TRIGGER record_commit_mode AFTER UPDATE ON scheduler.job_runs
-        FOR EACH ROW WHEN (NEW.status <> 'running') EXECUTE FUNCTION record_commit_mode();`);
+      CREATE TRIGGER record_commit_mode AFTER INSERT OR UPDATE ON scheduler.job_runs
+        FOR EACH ROW EXECUTE FUNCTION record_commit_mode();`);
     try {
       expect(await run({ task: task("driver-inactivity-check") })).toMatchObject({ rowsAffected: 0 });
       await db.pool.query(
@@ -567,7 +569,9 @@ describe("runner", () => {
       );
       expect(await run({ task: task("driver-inactivity-check") })).toMatchObject({ rowsAffected: 1 });
       expect((await db.pool.query("SELECT * FROM commit_modes")).rows).toEqual([
+        { status: "running", rows_affected: null, synchronous_commit: "off" },
         { status: "succeeded", rows_affected: "0", synchronous_commit: "off" },
+        { status: "running", rows_affected: null, synchronous_commit: "off" },
         { status: "succeeded", rows_affected: "1", synchronous_commit: "on" },
       ]);
     } finally {
