@@ -388,15 +388,24 @@ export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Au
   const allowed = new Set([...config.allowedEmails].map(asciiLowerCase));
   const certificates = new CertificateCache(config.certsUrl, deps.fetch ?? globalThis.fetch, now, log);
 
-  async function checkSignature(token: ParsedToken): Promise<void> {
-    const { header, signingInput, signaturePart } = token;
+  /**
+   * Undefined when there is nothing to verify (Cloud Run verified the token and removed its
+   * signature): a request's path awaits only what is pending (see functions/runner.ts, runTask).
+   */
+  function checkSignature(token: ParsedToken): Promise<void> | undefined {
+    const { signaturePart } = token;
     const removed = signaturePart === "" || signaturePart === signatureRemovedMarker;
     if (removed) {
-      if (config.mode === "cloud-run") return;
+      if (config.mode === "cloud-run") return undefined;
       throw unauthenticated(
         "the token carries no signature (removed in transit); this function verifies signatures itself",
       );
     }
+    return verifySignatureOf(token);
+  }
+
+  async function verifySignatureOf(token: ParsedToken): Promise<void> {
+    const { header, signingInput, signaturePart } = token;
     const kid = header.kid;
     if (typeof kid !== "string" || kid === "") {
       throw unauthenticated("the token's header has no kid, so its signing key is unknown");
@@ -491,7 +500,8 @@ export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Au
           "the token's header has critical extensions (crit) this function does not know",
         );
       }
-      await checkSignature(token);
+      const verifying = checkSignature(token);
+      if (verifying) await verifying;
       return checkClaims(token.claims);
     },
   };

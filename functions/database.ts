@@ -12,7 +12,8 @@ import type { Logger } from "./log.js";
 
 export interface PoolProvider {
   /** The pool; rejects with `unavailable` when it cannot be set up (the next call tries again). */
-  get(): Promise<Pool>;
+  /** The pool: itself once open and warm (a warm request awaits nothing for it), else a promise of it. */
+  get(): Pool | Promise<Pool>;
   /**
    * Loads the driver (and the connector, when configured) and opens the pool's first connection:
    * called once the instance is up, so the first request waits for neither. A request that arrives
@@ -55,13 +56,30 @@ export function createPoolProvider(database: DatabaseConfig, max: number, log: L
   /** The first connection, while it is being opened at cold start. */
   let warming: Promise<void> | undefined;
 
+  /** The pool once it is open, until it is ended. */
+  let ready: Pool | undefined;
+
   const get = (): Promise<Pool> => {
-    pending ??= open().catch((error: unknown) => {
-      pending = undefined;
-      log.error(`could not set up the database connection: ${publicMessage(error)}`);
-      throw new ScheduledTaskError("unavailable", "the database is unreachable", { cause: error });
-    });
+    pending ??= open().then(
+      (opened) => {
+        ready = opened.pool;
+        return opened;
+      },
+      (error: unknown) => {
+        pending = undefined;
+        log.error(`could not set up the database connection: ${publicMessage(error)}`);
+        throw new ScheduledTaskError("unavailable", "the database is unreachable", { cause: error });
+      },
+    );
     return pending.then((opened) => opened.pool);
+  };
+
+  const waitForPool = async (): Promise<Pool> => {
+    const pool = await get();
+    // Below `max`, pg opens a new connection for every checkout that finds none idle: wait for
+    // the one being opened instead (if it failed, the request's checkout tries once more).
+    await warming?.catch(() => undefined);
+    return pool;
   };
 
   return {
@@ -74,17 +92,15 @@ export function createPoolProvider(database: DatabaseConfig, max: number, log: L
         warming = undefined;
       }
     },
-    async get() {
-      const pool = await get();
-      // Below `max`, pg opens a new connection for every checkout that finds none idle: wait for
-      // the one being opened instead (if it failed, the request's checkout tries once more).
-      await warming?.catch(() => undefined);
-      return pool;
+    get() {
+      if (ready && !warming) return ready;
+      return waitForPool();
     },
     async end() {
       await warming?.catch(() => undefined);
       const opened = await pending?.catch(() => undefined);
       pending = undefined;
+      ready = undefined;
       if (!opened) return;
       await opened.pool.end();
       opened.close?.();

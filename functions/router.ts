@@ -23,6 +23,7 @@ import type { Logger } from "./log.js";
 import { traceFields } from "./log.js";
 import type { RunnerDeps, RunRequest, RunResult } from "./runner.js";
 import { contentTypeProblem, jsonBodyProblem } from "./strict-request.js";
+import type * as ScheduleModuleNamespace from "./schedule.js";
 import type { Delivery, DeliveryHeaders } from "./ticks.js";
 import { classifyDelivery, isAheadOfArrival, scheduleTimeProblem } from "./ticks.js";
 
@@ -39,8 +40,8 @@ export interface HandlerDeps {
   readonly authenticator: Authenticator;
   /** Every task as this deployment schedules it (`resolveJobs`): what the function looks tasks up in. */
   readonly jobs: readonly Job[];
-  /** The instance's pool, created on first use. */
-  readonly pool: () => Promise<Pool>;
+  /** The instance's pool, created on first use: the pool itself once it is open (no await on a warm request). */
+  readonly pool: () => Pool | Promise<Pool>;
   readonly runTask: RunTask;
   readonly log: Logger;
   readonly loadEmailHandler?: RunnerDeps["loadEmailHandler"];
@@ -171,7 +172,9 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
   const body = parseTaskBody(req.body);
   const arrival = deps.now?.() ?? new Date();
   const scheduler = schedulerHeaders(req, arrival);
-  const caller = await authenticateOperator(req, deps);
+  // Each await on this path costs a promise the framework's domain tracks (functions/runner.ts,
+  // runTask): what is already at hand is not awaited.
+  const caller = operator(await deps.authenticator.authenticate(req.header("authorization")));
 
   const task = jobNamed(deps.jobs, body.task);
   if (!task) {
@@ -180,12 +183,14 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
     });
   }
   try {
-    const delivery = await deliveryOf(task, scheduler ?? {}, arrival);
+    const classified = deliveryOf(task, scheduler ?? {}, arrival);
+    const delivery = classified instanceof Promise ? await classified : classified;
     const runLog = log.child({ caller: caller.email });
     if (delivery.kind === "manual" && scheduler) {
       runLog.info(`${task.name}: a manual run: ${delivery.reason}`, { jobName: delivery.jobName });
     }
-    const pool = await deps.pool();
+    const opened = deps.pool();
+    const pool = opened instanceof Promise ? await opened : opened;
     const result = await deps.runTask(
       {
         pool,
@@ -214,14 +219,21 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
   }
 }
 
+type ScheduleModule = typeof ScheduleModuleNamespace;
+let scheduleModule: ScheduleModule | undefined;
+
 /**
  * A tick or a manual run (functions/ticks.ts). Only a schedule time that could be a tick needs cron
- * arithmetic, so croner loads on the first scheduled delivery, never for a manual one.
+ * arithmetic, so croner loads on the first scheduled delivery, never for a manual one; once loaded,
+ * the answer comes without an await.
  */
-async function deliveryOf(job: Job, headers: DeliveryHeaders, arrival: Date): Promise<Delivery> {
+function deliveryOf(job: Job, headers: DeliveryHeaders, arrival: Date): Delivery | Promise<Delivery> {
   if (headers.scheduleTime && !isAheadOfArrival(headers.scheduleTime, arrival)) {
-    const schedule = await import("./schedule.js");
-    return schedule.deliveryOf(job, headers, arrival);
+    if (scheduleModule) return scheduleModule.deliveryOf(job, headers, arrival);
+    return import("./schedule.js").then((schedule) => {
+      scheduleModule = schedule;
+      return schedule.deliveryOf(job, headers, arrival);
+    });
   }
   return classifyDelivery(headers, arrival, () => false);
 }
@@ -410,7 +422,11 @@ function healthQuery(req: Request, jobs: readonly Job[]): Job | undefined {
 
 /** The caller of a route that runs tasks or reads their runs: any allowed caller but a health probe. */
 async function authenticateOperator(req: Request, deps: HandlerDeps): Promise<Caller> {
-  const caller = await deps.authenticator.authenticate(req.header("authorization"));
+  return operator(await deps.authenticator.authenticate(req.header("authorization")));
+}
+
+/** An authenticated caller who may run tasks or read their runs: anyone allowed but a health probe. */
+function operator(caller: Caller): Caller {
   if (isMonitoringAgent(caller.email)) {
     throw new ScheduledTaskError(
       "forbidden",

@@ -96,7 +96,7 @@ describe("createPoolProvider", () => {
       createLogger({}, (line) => lines.push(line)),
     );
     for (let attempt = 1; attempt <= 2; attempt += 1) {
-      const error = await provider.get().catch((caught: unknown) => caught);
+      const error = await Promise.resolve(provider.get()).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(ScheduledTaskError);
       expect((error as ScheduledTaskError).status).toBe(503);
       expect(lines).toHaveLength(attempt);
