@@ -4,11 +4,12 @@
 -- Measured on the function's warm request (the run's record beside the statement alone, each in a
 -- hello-world's handler, interleaved): the record cost 0.56 ms over a query of the same shape that
 -- records nothing, of which the bare writes (the 'running' row committed, then its update) are
--- 0.31 ms; the rest was statements of the routines, each a query of its own in PL/pgSQL. start_run
--- ran eight on a run that starts (a setting cleared, the pause, the duplicate check twice, the
--- interrupted runs' update, the insert, the settings, its answer); it now runs four (the lock, one
--- read for the pause, a run still marked running and the duplicate, the insert, the settings).
--- finish_run gives the lock back in its settings statement.
+-- 0.31 ms; the rest was statements of the routines, each a query of its own in PL/pgSQL. A run
+-- that starts cost start_run six queries, eight on a tick (a setting cleared, the pause, the
+-- duplicate check twice on a tick, the interrupted runs' update, the insert, the settings, its
+-- answer); it now costs four, five on a tick (one read for the pause, a run still marked running
+-- and the duplicate, each function's own query counted; the insert; the settings). finish_run
+-- gives the lock back in its settings statement.
 --
 -- The duplicate check. A server caches a generic plan for a routine's query after five runs; made
 -- while scheduler.job_runs was nearly empty (a new deployment, or before autovacuum first analyzes
