@@ -146,6 +146,57 @@ describe("runner", () => {
     expect(await runs("driver-inactivity-check")).toHaveLength(2);
   });
 
+  it("when a run holds the task's lock, then a tick of a slot that already succeeded is a duplicate and a tick of a paused task is paused, not skipped", async () => {
+    // The outcomes' precedence (paused, then duplicate, then skipped) on both sides of start_run's
+    // lock: taken (the first checks), and held by another run (the second ones).
+    const scheduleTime = new Date("2026-11-29T10:00:00Z");
+    const done = await run({ task: task("driver-inactivity-check"), scheduleTime });
+    expect(done.status).toBe("succeeded");
+    const holder = await db.pool.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock(7262005, hashtext('driver-inactivity-check'))");
+      expect(await run({ task: task("driver-inactivity-check"), scheduleTime })).toMatchObject({
+        status: "duplicate",
+        runId: done.runId,
+      });
+      expect(
+        await run({ task: task("driver-inactivity-check"), scheduleTime: new Date("2026-11-29T10:05:00Z") }),
+      ).toMatchObject({ status: "skipped" });
+      await db.pool.query(
+        "SELECT scheduler.pause_task('driver-inactivity-check', 'maintenance', 'alice', NULL)",
+      );
+      expect(await run({ task: task("driver-inactivity-check"), scheduleTime })).toMatchObject({
+        status: "paused",
+        reason: "maintenance",
+        pausedBy: "alice",
+      });
+      await holder.query("SELECT pg_advisory_unlock(7262005, hashtext('driver-inactivity-check'))");
+      // The lock free: the pause still comes first, then the slot.
+      expect(await run({ task: task("driver-inactivity-check"), scheduleTime })).toMatchObject({
+        status: "paused",
+        reason: "maintenance",
+      });
+      await db.pool.query("SELECT scheduler.resume_task('driver-inactivity-check', 'bob')");
+      expect(await run({ task: task("driver-inactivity-check"), scheduleTime })).toMatchObject({
+        status: "duplicate",
+        runId: done.runId,
+      });
+      // Nothing left held by the runs that did not start.
+      const locks = await db.pool.query(
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 7262005",
+      );
+      expect(locks.rows[0].n).toBe(0);
+    } finally {
+      holder.release();
+    }
+    expect((await runs("driver-inactivity-check")).map((r) => r.status)).toEqual([
+      "succeeded",
+      "skipped",
+      "paused",
+      "paused",
+    ]);
+  });
+
   it("when 20 deliveries of one schedule time arrive at once, then exactly one executes (ten rounds)", async () => {
     const pool = createPool({ connectionString: db.url, max: 20 });
     // Widen the moment between a run giving its lock back and its success committing: a deferred
