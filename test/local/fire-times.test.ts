@@ -5,7 +5,7 @@ import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
 import { tasks } from "../../functions/catalog.js";
 import { resolveJobs } from "../../functions/jobs.js";
-import { fireTimesBetween, nextFireTimes } from "../../functions/schedule.js";
+import { fireTimesBetween, isFireTime, nextFireTimes, previousFireTime } from "../../functions/schedule.js";
 import { loadStackJobs, readStackJobSettings, retryBackoffSeconds } from "../../scripts/lib/jobs.js";
 
 const iso = (dates: Date[]) => dates.map((date) => date.toISOString());
@@ -114,6 +114,37 @@ describe("fire times", () => {
           expect(theirs[ours.length]!.getTime()).toBeGreaterThan(to.getTime());
         }
       }
+    }
+  });
+
+  it("when a schedule is in UTC (read at a fixed offset of zero), then its fire times are croner's for the zone UTC", () => {
+    const schedules = [
+      ...new Set(tasks.map((task) => task.schedule)),
+      "* * * * *",
+      "*/7 * * * *",
+      "0 0 29 2 *",
+      "0 0 31 * *",
+      "59 23 31 12 *",
+      "15 3 * * 0,7",
+      "0 12 1-7 * MON",
+      "*/15 9-17 * * 1-5",
+      "30 1 13 * FRI",
+    ];
+    const from = new Date("2027-12-30T22:58:30Z");
+    for (const schedule of schedules) {
+      const zoned = new Cron(schedule, { timezone: "UTC", paused: true });
+      const ours = nextFireTimes(job(schedule, "UTC"), from, 400);
+      expect(iso(ours)).toEqual(iso(zoned.nextRuns(400, from)));
+      for (const time of ours.slice(0, 50)) {
+        expect(isFireTime(job(schedule, "UTC"), time)).toBe(true);
+        expect(isFireTime(job(schedule, "UTC"), new Date(time.getTime() + 60_000))).toBe(
+          zoned.nextRun(time)?.getTime() === time.getTime() + 60_000,
+        );
+      }
+      const last = ours[ours.length - 1]!;
+      expect(previousFireTime(job(schedule, "UTC"), new Date(last.getTime() + 1))?.toISOString()).toBe(
+        zoned.previousRuns(1, new Date(last.getTime() + 1))[0]?.toISOString(),
+      );
     }
   });
 
