@@ -42,8 +42,11 @@ function zoneOptions(timeZone: string): { timezone: string } | { utcOffset: numb
   return timeZone === "UTC" ? { utcOffset: 0 } : { timezone: timeZone };
 }
 
-/** A croner instance for the job; throws a message naming the job when its schedule or zone is not valid. */
-export function cronOf(job: Scheduled): Cron {
+/**
+ * The job's croner instance, shared: module-private, so that it is only ever asked for fire times
+ * with a date given. Throws a message naming the job when its schedule or zone is not valid.
+ */
+function cronOf(job: Scheduled): Cron {
   const key = `${job.timeZone}\n${job.schedule}`;
   const cached = crons.get(key);
   if (cached) return cached;
