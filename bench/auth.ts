@@ -2,8 +2,8 @@
  * The per-request cost of `authenticate` on a warm certificate cache: a development token verified
  * against certificates already fetched from a loopback server. Run: `npx tsx bench/auth.ts`.
  */
-import { createAuthenticator } from "../functions/auth.js";
-import { createDevIdentity, serveCerts, stripSignature } from "../scripts/lib/dev-identity.js";
+import { createAuthenticator } from "../functions/gcp/auth.js";
+import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
 
 const iterations = Number(process.argv[2] ?? 20_000);
 const identity = createDevIdentity();

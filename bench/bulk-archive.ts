@@ -7,12 +7,12 @@
  * (its transaction's round trip), reported with each progress callback.
  */
 import pg from "pg";
-import { batchTimeoutMs } from "../functions/batch-sizing.js";
-import type { TaskDefinition } from "../functions/catalog.js";
-import { findTask } from "../functions/catalog.js";
-import { createPool } from "../functions/db.js";
-import { runTask } from "../functions/runner.js";
-import { sqlOf } from "../functions/task-sql.js";
+import { batchTimeoutMs } from "../functions/core/run/batch-sizing.js";
+import type { TaskDefinition } from "../functions/core/catalog.js";
+import { findTask } from "../functions/core/catalog.js";
+import { createPool } from "../functions/core/db/pool.js";
+import { runTask } from "../functions/core/run/runner.js";
+import { sqlOf } from "../functions/core/run/task-sql.js";
 import type { BenchContext } from "./lib/context.js";
 import { count } from "./lib/context.js";
 import { now, percentile, sleep } from "./lib/measure.js";

@@ -5,8 +5,8 @@
  * minutes; such a run is stopped at the cap). Also what each version changes, where they differ.
  */
 import pg from "pg";
-import { findTask } from "../functions/catalog.js";
-import { sqlOf } from "../functions/task-sql.js";
+import { findTask } from "../functions/core/catalog.js";
+import { sqlOf } from "../functions/core/run/task-sql.js";
 import { oneUpdate } from "./bulk-archive.js";
 import * as design from "./design-document-sql.js";
 import type { BenchContext } from "./lib/context.js";

@@ -5,8 +5,8 @@
  * nodes are recorded to show which it is. The design document's statements run on the largest.
  */
 import pg from "pg";
-import { findTask } from "../functions/catalog.js";
-import { sqlOf } from "../functions/task-sql.js";
+import { findTask } from "../functions/core/catalog.js";
+import { sqlOf } from "../functions/core/run/task-sql.js";
 import * as design from "./design-document-sql.js";
 import type { BenchContext } from "./lib/context.js";
 import { count } from "./lib/context.js";

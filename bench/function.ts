@@ -9,11 +9,11 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { findTask } from "../functions/catalog.js";
-import { createPool } from "../functions/db.js";
-import { sqlOf } from "../functions/task-sql.js";
+import { findTask } from "../functions/core/catalog.js";
+import { createPool } from "../functions/core/db/pool.js";
+import { sqlOf } from "../functions/core/run/task-sql.js";
 import { build } from "../scripts/build.js";
-import { createDevIdentity, serveCerts, stripSignature } from "../scripts/lib/dev-identity.js";
+import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
 import { applyAppSchema, migrate } from "../scripts/lib/migrate.js";
 import {
   bootToFirst200,

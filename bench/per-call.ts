@@ -4,10 +4,10 @@
  * pool. Calls alternate, so both see the same machine. The runner's round trips are counted.
  */
 import pg from "pg";
-import { findTask } from "../functions/catalog.js";
-import { createPool } from "../functions/db.js";
-import { runTask } from "../functions/runner.js";
-import { sqlOf } from "../functions/task-sql.js";
+import { findTask } from "../functions/core/catalog.js";
+import { createPool } from "../functions/core/db/pool.js";
+import { runTask } from "../functions/core/run/runner.js";
+import { sqlOf } from "../functions/core/run/task-sql.js";
 import type { BenchContext } from "./lib/context.js";
 import { count } from "./lib/context.js";
 import { now, percentile } from "./lib/measure.js";

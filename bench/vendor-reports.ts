@@ -3,7 +3,7 @@
  * tests use): the task through the runner, which sends up to 1,000 reports per API call, beside one
  * API call per vendor through the same transport with the same emails.
  */
-import { createPool } from "../functions/db.js";
+import { createPool } from "../functions/core/db/pool.js";
 import { createSendGridTransport } from "../functions/email/sendgrid.js";
 import { startFakeSendGrid } from "../test/helpers/fake-sendgrid.js";
 import { MAIL_FROM, runEmailTask, seedVendors, sendGridConfig } from "../test/helpers/email.js";

@@ -6,13 +6,13 @@
  */
 import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
-import type { TaskDefinition } from "../functions/catalog.js";
-import { tasks } from "../functions/catalog.js";
-import type { Job } from "../functions/jobs.js";
-import { cloudJobs, resolveJobs } from "../functions/jobs.js";
-import { longestIntervalSeconds } from "../functions/schedule.js";
-import type { VariableName } from "../functions/environment.js";
-import { isEmailAddress, problemsWith } from "../functions/environment.js";
+import type { TaskDefinition } from "../functions/core/catalog.js";
+import { tasks } from "../functions/core/catalog.js";
+import type { Job } from "../functions/core/schedule/jobs.js";
+import { cloudJobs, resolveJobs } from "../functions/core/schedule/jobs.js";
+import { longestIntervalSeconds } from "../functions/core/schedule/fire-times.js";
+import type { VariableName } from "../functions/core/config/environment.js";
+import { isEmailAddress, problemsWith } from "../functions/core/config/environment.js";
 import { OperatorError } from "./errors.js";
 /** A 2nd gen HTTP function may run for at most 60 minutes. */
 export const FUNCTION_TIMEOUT_MAX_SECONDS = 3600;
@@ -94,7 +94,7 @@ export interface StackConfig {
   readonly absenceAlertMaxIntervalSeconds: number;
   /**
    * Whether every unpaused task gets a dead-man uptime check of GET /health?task=<name>
-   * (infra/dead-man.ts); it needs ingress ALLOW_ALL, the checkers being on the internet.
+   * (infra/gcp/dead-man.ts); it needs ingress ALLOW_ALL, the checkers being on the internet.
    */
   readonly deadMan: boolean;
   /** The tasks the dead-man checks watch: every task not paused in the stack's config, whatever its runner. */
@@ -265,7 +265,7 @@ function resolveFunction(
     );
   }
   // The dead-man's uptime checkers call from the internet: internal ingress would refuse them, and
-  // they would report every task down (infra/dead-man.ts). IAM still refuses any other caller.
+  // they would report every task down (infra/gcp/dead-man.ts). IAM still refuses any other caller.
   const ingress = (stringField(value, "ingress", key, problems) ??
     (deadMan ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY")) as Ingress;
   if (!INGRESS_VALUES.includes(ingress)) {
@@ -394,7 +394,7 @@ function asNumber(value: unknown): number | undefined {
 
 /**
  * A stack value that the function reads as variable `name`, checked with the function's own parser
- * (functions/environment.ts): a stack that deploys is one whose function starts.
+ * (functions/core/config/environment.ts): a stack that deploys is one whose function starts.
  */
 function acceptedByFunction(name: VariableName, value: string, key: string, problems: string[]): void {
   for (const problem of problemsWith(name, value)) {

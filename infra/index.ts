@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config.js";
 import { OperatorError } from "./errors.js";
-import { createStack } from "./stack.js";
+import { createStack } from "./gcp/stack.js";
 
 const config = loadConfig();
 // Not requireSecret: its error carries a stack trace, which costs Pulumi's runtime seconds to format

@@ -1,8 +1,8 @@
 /**
  * `npm run build`: the deployable function in dist/function/.
  *
- * - `index.js`: functions/index.ts and everything it needs, bundled by esbuild as ESM (the task SQL
- *   is inlined through functions/sql.generated.ts, regenerated first when sql/tasks changed, so the
+ * - `index.js`: functions/gcp/index.ts and everything it needs, bundled by esbuild as ESM (the task SQL
+ *   is inlined through functions/core/run/sql.generated.ts, regenerated first when sql/tasks changed, so the
  *   bundle has the SQL of the .sql files and the function reads no files). Modules
  *   loaded on first use (the health report, the email tasks) become chunks of their own under
  *   `chunks/`, so a SQL request never parses them.
@@ -18,7 +18,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
-import { refreshGeneratedSql } from "./generate-sql.js";
+import { refreshGeneratedSql } from "./generate/sql.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -52,7 +52,7 @@ export async function build(outDir = join(root, "dist", "function")): Promise<Bu
   mkdirSync(outDir, { recursive: true });
   const result = await esbuild.build({
     absWorkingDir: root,
-    entryPoints: { index: "functions/index.ts" },
+    entryPoints: { index: "functions/gcp/index.ts" },
     outdir: outDir,
     bundle: true,
     platform: "node",

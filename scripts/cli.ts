@@ -6,18 +6,23 @@
  * Exit codes: scripts/lib/exit-codes.ts, the table shared with `npm run migrate`.
  */
 import { userInfo } from "node:os";
-import type { TaskDefinition } from "../functions/catalog.js";
-import { taskNames } from "../functions/catalog.js";
-import type { PostAnswer, RunAnswer, TaskBody } from "../functions/contract.js";
-import { isErrorAnswer, routes } from "../functions/contract.js";
-import type { Pool } from "../functions/db.js";
-import { createPool } from "../functions/db.js";
-import { classifyDatabaseError, ScheduledTaskError } from "../functions/errors.js";
-import type { HealthReport } from "../functions/health.js";
-import type { RunnerDeps } from "../functions/runner.js";
-import type { RunRecord } from "../functions/runs.js";
-import type { Job } from "../functions/jobs.js";
-import { fireTimesBetween, isFireTime, nextFireTime, nextFireTimes } from "../functions/schedule.js";
+import type { TaskDefinition } from "../functions/core/catalog.js";
+import { taskNames } from "../functions/core/catalog.js";
+import type { PostAnswer, RunAnswer, TaskBody } from "../functions/gcp/contract.js";
+import { isErrorAnswer, routes } from "../functions/gcp/contract.js";
+import type { Pool } from "../functions/core/db/pool.js";
+import { createPool } from "../functions/core/db/pool.js";
+import { classifyDatabaseError, ScheduledTaskError } from "../functions/core/errors.js";
+import type { HealthReport } from "../functions/core/reads/health.js";
+import type { RunnerDeps } from "../functions/core/run/runner.js";
+import type { RunRecord } from "../functions/core/reads/history.js";
+import type { Job } from "../functions/core/schedule/jobs.js";
+import {
+  fireTimesBetween,
+  isFireTime,
+  nextFireTime,
+  nextFireTimes,
+} from "../functions/core/schedule/fire-times.js";
 import type { Options } from "./lib/args.js";
 import { didYouMean, errorOutput, parseCommandLine, UsageError, wantsJson } from "./lib/args.js";
 import { connectionProblem, malformedUrl } from "./lib/connection-problem.js";
@@ -26,8 +31,8 @@ import { EXIT, exitCodeLines } from "./lib/exit-codes.js";
 import type { BackfillPlan } from "./lib/backfill.js";
 import { DEFAULT_TICK_LIMIT, MAX_TICK_LIMIT } from "./lib/backfill.js";
 import { defaultStackFile, stackJobs } from "./lib/jobs.js";
-import type { LocalState } from "./lib/local-state.js";
-import { readLocalState } from "./lib/local-state.js";
+import type { LocalState } from "./local/local-state.js";
+import { readLocalState } from "./local/local-state.js";
 
 export interface Io {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -36,7 +41,7 @@ export interface Io {
   readonly now: () => Date;
   /** Where `.data/` is (the local stack's state). */
   readonly root: string;
-  /** The task catalog; functions/catalog.ts when absent (tests give one with a pg_cron task). */
+  /** The task catalog; functions/core/catalog.ts when absent (tests give one with a pg_cron task). */
   readonly catalog?: readonly TaskDefinition[];
 }
 
@@ -759,11 +764,11 @@ async function directRunner(
   io: Io,
   pool: Pool,
 ): Promise<(task: Job, options: RunOptions) => Promise<RunOutcome>> {
-  const { refreshGeneratedSql } = await import("./generate-sql.js");
+  const { refreshGeneratedSql } = await import("./generate/sql.js");
   const regenerated = refreshGeneratedSql();
   if (regenerated.length > 0) io.err(`sql/tasks changed: regenerated ${regenerated.join(", ")}`);
-  // Only now: the runner's module graph reads functions/sql.generated.ts when it loads.
-  const { runTask } = await import("../functions/runner.js");
+  // Only now: the runner's module graph reads functions/core/run/sql.generated.ts when it loads.
+  const { runTask } = await import("../functions/core/run/runner.js");
   const jobs = loadJobs(io);
   let loadEmailHandler: RunnerDeps["loadEmailHandler"];
   return async (task, options) => {
@@ -1231,7 +1236,7 @@ const IN_FLIGHT_GRACE_MS = 60_000;
 
 async function missedCommand(io: Io, jobs: readonly Job[], since: Date, json: boolean): Promise<number> {
   const now = io.now();
-  const { historyBegins, succeededSlots } = await import("../functions/runs.js");
+  const { historyBegins, succeededSlots } = await import("../functions/core/reads/history.js");
   return withPool(io, async (pool) => {
     const begins = await historyBegins(pool);
     // A brand-new stack has no history: the ticks before it are not missed, they were never due here.
@@ -1289,7 +1294,7 @@ async function historyCommand(
   query: { task: string | undefined; failedOnly: boolean; limit: number },
   json: boolean,
 ): Promise<number> {
-  const { recentRuns } = await import("../functions/runs.js");
+  const { recentRuns } = await import("../functions/core/reads/history.js");
   return withPool(io, async (pool) => {
     const runs: RunRecord[] = await recentRuns(pool, query);
     if (json) io.out(JSON.stringify({ runs }, null, 2));
@@ -1318,7 +1323,7 @@ async function historyCommand(
 // --- health ----------------------------------------------------------------------------------
 
 async function healthCommand(io: Io, jobs: readonly Job[], json: boolean): Promise<number> {
-  const { readHealth } = await import("../functions/health.js");
+  const { readHealth } = await import("../functions/core/reads/health.js");
   return withPool(io, async (pool) => {
     const report: HealthReport = await readHealth(pool, io.now(), jobs);
     if (json) io.out(JSON.stringify(report, null, 2));

@@ -10,11 +10,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { cronProblem } from "../functions/cron.js";
-import { childEnv } from "./lib/child-env.js";
+import { cronProblem } from "../functions/core/schedule/cron-grammar.js";
+import { childEnv } from "./local/child-env.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CATALOG = "functions/catalog.ts";
+const CATALOG = "functions/core/catalog.ts";
 const CATALOG_END = "] as const satisfies readonly TaskDefinition[];";
 const EMAIL_RUNTIME = "functions/email/runtime.ts";
 const EMAIL_WORK_MAP = "const workByTask: Readonly<Record<string, Work>> = {\n";
@@ -101,7 +101,7 @@ SELECT 1 WHERE false;
   files[`functions/email/${name}.ts`] = `/**
  * ${description}
  */
-import type { EmailTaskContext, TaskWork } from "../task-contract.js";
+import type { EmailTaskContext, TaskWork } from "../core/run/task-contract.js";
 import type { EmailWorkOptions } from "./runtime.js";
 
 /**
@@ -123,8 +123,8 @@ files[`test/tasks/${name}.test.ts`] = `/**
  * run it, and check the database afterwards.
  */
 import { describe, expect, it } from "vitest";
-import { findTask } from "../../functions/catalog.js";
-${kind === "email" ? 'import { createEmailRuntime } from "../../functions/email/runtime.js";\n' : ""}import { runTask } from "../../functions/runner.js";
+import { findTask } from "../../functions/core/catalog.js";
+${kind === "email" ? 'import { createEmailRuntime } from "../../functions/email/runtime.js";\n' : ""}import { runTask } from "../../functions/core/run/runner.js";
 import { useTestDatabase } from "../helpers/database.js";
 
 const db = useTestDatabase();
@@ -171,7 +171,7 @@ files["README.md"] =
 
 for (const file of Object.keys(files)) {
   if (
-    !file.startsWith("functions/catalog") &&
+    file !== CATALOG &&
     !file.endsWith("runtime.ts") &&
     file !== "README.md" &&
     existsSync(join(ROOT, file))
@@ -183,7 +183,7 @@ for (const [file, text] of Object.entries(files)) {
   writeFileSync(join(ROOT, file), text);
   process.stdout.write(`wrote ${file}\n`);
 }
-for (const generator of ["scripts/generate-sql.ts", "scripts/generate-pg-cron.ts"]) {
+for (const generator of ["scripts/generate/sql.ts", "scripts/generate/pg-cron.ts"]) {
   execFileSync(process.execPath, ["--import", "tsx", generator], {
     cwd: ROOT,
     env: childEnv(),

@@ -1,5 +1,5 @@
 /**
- * `npm start`: the whole system on this machine (see scripts/lib/local-stack.ts), until Ctrl-C.
+ * `npm start`: the whole system on this machine (see scripts/local/local-stack.ts), until Ctrl-C.
  * DATABASE_URL: use that database instead of the embedded one (no demo data unless --demo-data).
  * PORT: the function's port (default 8080). CONSOLE_PORT: the console's (default 8081).
  * PULUMI_STACK: whose overrides to read (default dev: infra/Pulumi.dev.yaml or Pulumi.dev.yaml).
@@ -9,14 +9,14 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { isErrorAnswer } from "../functions/contract.js";
-import type { VariableName } from "../functions/environment.js";
-import { cloudJobs } from "../functions/jobs.js";
+import { isErrorAnswer } from "../functions/gcp/contract.js";
+import type { VariableName } from "../functions/core/config/environment.js";
+import { cloudJobs } from "../functions/core/schedule/jobs.js";
 import { defaultStackFile, loadStackJobs } from "./lib/jobs.js";
-import type { Attempt } from "./lib/local-scheduler.js";
-import type { LocalStack } from "./lib/local-stack.js";
-import { DEFAULT_CONSOLE_PORT, DEFAULT_FUNCTION_PORT, startLocalStack } from "./lib/local-stack.js";
-import { localDataDir, readLocalState, removeLocalState, writeLocalState } from "./lib/local-state.js";
+import type { Attempt } from "./local/local-scheduler.js";
+import type { LocalStack } from "./local/local-stack.js";
+import { DEFAULT_CONSOLE_PORT, DEFAULT_FUNCTION_PORT, startLocalStack } from "./local/local-stack.js";
+import { localDataDir, readLocalState, removeLocalState, writeLocalState } from "./local/local-state.js";
 
 const { values } = parseArgs({
   options: {

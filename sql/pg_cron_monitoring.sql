@@ -23,7 +23,7 @@
 -- - "SELECT jobname ... FROM cron.job_run_details" fails: that table has no job name; join cron.job.
 -- - Pausing with UPDATE cron.job needs privileges an app role does not have; cron.alter_job is the
 --   interface. A schedule edited in cron.job is overwritten by the next load of the setup script:
---   change the catalog (functions/catalog.ts) and regenerate instead.
+--   change the catalog (functions/core/catalog.ts) and regenerate instead.
 -- - cron.schedule(..., 'now', ...) is not a schedule pg_cron knows ("invalid schedule: now"); to run a
 --   task now, run its job's command (below) or `npm run task -- <name>`.
 -- - pg_cron never deletes its run history: the setup scripts schedule purge-cron-run-details, which

@@ -1,4 +1,4 @@
--- Generated from functions/catalog.ts and sql/tasks/*.sql by `npm run pg-cron:generate`.
+-- Generated from functions/core/catalog.ts and sql/tasks/*.sql by `npm run pg-cron:generate`.
 -- Do not edit: edit the catalog or the task's SQL and regenerate.
 --
 -- Schedules every SQL task of the catalog in pg_cron, under the task's name and schedule.

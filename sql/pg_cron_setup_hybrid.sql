@@ -1,4 +1,4 @@
--- Generated from functions/catalog.ts and sql/tasks/*.sql by `npm run pg-cron:generate`.
+-- Generated from functions/core/catalog.ts and sql/tasks/*.sql by `npm run pg-cron:generate`.
 -- Do not edit: edit the catalog or the task's SQL and regenerate.
 --
 -- Schedules in pg_cron the SQL tasks whose runner is "pg_cron" (the hybrid: Cloud Scheduler runs the others).

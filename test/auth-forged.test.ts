@@ -5,12 +5,12 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuthMode, Authenticator } from "../functions/auth.js";
-import { createAuthenticator, defaultClockSkewSeconds, googleIssuers } from "../functions/auth.js";
-import { ScheduledTaskError } from "../functions/errors.js";
-import type { ErrorCode } from "../functions/errors.js";
-import type { CertsServer, DevIdentity, TokenSignature } from "../scripts/lib/dev-identity.js";
-import { createDevIdentity, serveCerts, stripSignature } from "../scripts/lib/dev-identity.js";
+import type { AuthMode, Authenticator } from "../functions/gcp/auth.js";
+import { createAuthenticator, defaultClockSkewSeconds, googleIssuers } from "../functions/gcp/auth.js";
+import { ScheduledTaskError } from "../functions/core/errors.js";
+import type { ErrorCode } from "../functions/core/errors.js";
+import type { CertsServer, DevIdentity, TokenSignature } from "../scripts/local/dev-identity.js";
+import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
 
 const runs = { verify: 1500, "cloud-run": 800 } as const satisfies Record<AuthMode, number>;
 

@@ -3,15 +3,15 @@
  * development key generated here; fetches are counted by that server.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuthConfig, AuthMode, Authenticator } from "../functions/auth.js";
-import { cacheSecondsOf, createAuthenticator } from "../functions/auth.js";
-import { parseAuthEnv } from "../functions/config.js";
-import { googleCertsUrl } from "../functions/environment.js";
-import { ScheduledTaskError } from "../functions/errors.js";
-import type { ErrorCode } from "../functions/errors.js";
-import { createLogger } from "../functions/log.js";
-import type { CertsServer, DevIdentity, TokenSpec } from "../scripts/lib/dev-identity.js";
-import { createDevIdentity, serveCerts, stripSignature } from "../scripts/lib/dev-identity.js";
+import type { AuthConfig, AuthMode, Authenticator } from "../functions/gcp/auth.js";
+import { cacheSecondsOf, createAuthenticator } from "../functions/gcp/auth.js";
+import { parseAuthEnv } from "../functions/core/config/function-config.js";
+import { googleCertsUrl } from "../functions/core/config/environment.js";
+import { ScheduledTaskError } from "../functions/core/errors.js";
+import type { ErrorCode } from "../functions/core/errors.js";
+import { createLogger } from "../functions/core/log.js";
+import type { CertsServer, DevIdentity, TokenSpec } from "../scripts/local/dev-identity.js";
+import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
 
 let identity: DevIdentity;
 /** Another key pair under the same kid: what a forger without Google's key has. */

@@ -6,10 +6,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { TaskDefinition } from "../functions/catalog.js";
-import { readsTick, tasks } from "../functions/catalog.js";
-import type { Job } from "../functions/jobs.js";
-import { resolveJobs } from "../functions/jobs.js";
+import type { TaskDefinition } from "../functions/core/catalog.js";
+import { readsTick, tasks } from "../functions/core/catalog.js";
+import type { Job } from "../functions/core/schedule/jobs.js";
+import { resolveJobs } from "../functions/core/schedule/jobs.js";
 import {
   MAX_TICK_LIMIT,
   onceProblem,
@@ -17,7 +17,7 @@ import {
   resumeCommand,
   ticksBetween,
 } from "../scripts/lib/backfill.js";
-import { ROOT } from "../scripts/lib/local-stack.js";
+import { ROOT } from "../scripts/local/local-stack.js";
 
 const { jobs } = resolveJobs(tasks, {
   overrides: { "cleanup-expired-sessions": { schedule: "30 */6 * * *", timeZone: "Europe/Paris" } },

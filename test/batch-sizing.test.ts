@@ -4,8 +4,8 @@ import {
   firstBatchSize,
   nextBatchSize,
   sizeAfterTimeout,
-} from "../functions/batch-sizing.js";
-import type { BatchPolicy } from "../functions/catalog.js";
+} from "../functions/core/run/batch-sizing.js";
+import type { BatchPolicy } from "../functions/core/catalog.js";
 import { useTestDatabase } from "./helpers/database.js";
 
 const sized: BatchPolicy = {

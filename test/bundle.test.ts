@@ -7,21 +7,21 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { monitoringAgentEmail } from "../functions/auth.js";
-import { writeEnvironment } from "../functions/environment.js";
-import type { CertsServer, DevIdentity } from "../scripts/lib/dev-identity.js";
-import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
+import { monitoringAgentEmail } from "../functions/gcp/auth.js";
+import { writeEnvironment } from "../functions/core/config/environment.js";
+import type { CertsServer, DevIdentity } from "../scripts/local/dev-identity.js";
+import { createDevIdentity, serveCerts } from "../scripts/local/dev-identity.js";
 import type { ServedFunction } from "./helpers/built-function.js";
 import { buildFunction, serveBuilt } from "./helpers/built-function.js";
 import { useTestDatabase } from "./helpers/database.js";
-import { MAX_BODY_BYTES } from "../functions/router.js";
+import { MAX_BODY_BYTES } from "../functions/gcp/router.js";
 import { call } from "./helpers/function-server.js";
 import { jsonOf, sendRaw, streamChunked } from "./helpers/raw-http.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const AUDIENCE = "https://scheduled-tasks-bundle-uc.a.run.app";
 const SCHEDULER = "scheduler@demo-project.iam.gserviceaccount.com";
-/** The identity of the dead-man uptime checks (infra/dead-man.ts), allowed as the stack allows it. */
+/** The identity of the dead-man uptime checks (infra/gcp/dead-man.ts), allowed as the stack allows it. */
 const MONITORING_AGENT = monitoringAgentEmail("123456789012");
 
 const db = useTestDatabase();
@@ -62,7 +62,7 @@ describe("the built function under functions-framework", () => {
     expect(bundle).not.toContain("function_registry");
     // pg and the health report's cron library are chunks of their own, loaded after module load.
     expect(bundle).not.toContain("SCRAM-SHA-256");
-    expect(built.files.some((file) => file.path.startsWith("chunks/db-"))).toBe(true);
+    expect(built.files.some((file) => file.path.startsWith("chunks/pool-"))).toBe(true);
     expect(built.files.some((file) => file.path.startsWith("chunks/health-"))).toBe(true);
     const manifest = JSON.parse(readFileSync(join(built.outDir, "package.json"), "utf8")) as Record<
       string,

@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { findTask, tasks } from "../functions/catalog.js";
-import type { BatchSizing } from "../functions/catalog.js";
-import { cronProblem } from "../functions/cron.js";
-import { resolveJobs } from "../functions/jobs.js";
-import { taskSql } from "../functions/sql.generated.js";
+import { findTask, tasks } from "../functions/core/catalog.js";
+import type { BatchSizing } from "../functions/core/catalog.js";
+import { cronProblem } from "../functions/core/schedule/cron-grammar.js";
+import { resolveJobs } from "../functions/core/schedule/jobs.js";
+import { taskSql } from "../functions/core/run/sql.generated.js";
 
 describe("task catalog", () => {
   it.each(tasks.map((task) => [task.name, task] as const))(
@@ -12,7 +12,7 @@ describe("task catalog", () => {
     (_, task) => {
       expect(task.name).toMatch(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/);
       expect(task.description.length).toBeGreaterThan(10);
-      // The grammar Cloud Scheduler documents (functions/cron.ts), as the stack and the function check it.
+      // The grammar Cloud Scheduler documents (functions/core/schedule/cron-grammar.ts), as the stack and the function check it.
       expect(cronProblem(task.schedule)).toBeUndefined();
       // Cloud Scheduler accepts attempt deadlines of 15 s to 30 min for HTTP targets.
       expect(task.timeoutSeconds).toBeGreaterThanOrEqual(15);
@@ -87,8 +87,8 @@ describe("task catalog", () => {
         "--import",
         "tsx",
         "-e",
-        `await import("./functions/catalog.ts");
-         await import("./functions/jobs.ts");
+        `await import("./functions/core/catalog.ts");
+         await import("./functions/core/schedule/jobs.ts");
          const { createRequire } = await import("node:module");
          const loaded = Object.keys(createRequire(import.meta.url).cache);
          console.log(JSON.stringify(loaded.filter((p) => p.includes("node_modules") && !p.includes("/tsx/") && !p.includes("get-tsconfig") && !p.includes("resolve-pkg-maps") && !p.includes("esbuild"))));`,

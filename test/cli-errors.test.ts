@@ -13,10 +13,10 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { commandNames } from "../scripts/cli.js";
 import { runCli } from "./helpers/cli.js";
 import { main as migrateMain } from "../scripts/migrate.js";
-import { childEnv } from "../scripts/lib/child-env.js";
-import { freePort } from "../scripts/lib/embedded-postgres.js";
+import { childEnv } from "../scripts/local/child-env.js";
+import { freePort } from "../scripts/local/embedded-postgres.js";
 import { exitCodes } from "../scripts/lib/exit-codes.js";
-import { ROOT } from "../scripts/lib/local-stack.js";
+import { ROOT } from "../scripts/local/local-stack.js";
 import { databaseUrl, useTestDatabase } from "./helpers/database.js";
 
 const db = useTestDatabase();

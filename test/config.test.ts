@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { Env } from "../functions/config.js";
-import { parseConfig } from "../functions/config.js";
-import { taskNames } from "../functions/catalog.js";
-import { isTimeZone } from "../functions/jobs.js";
+import type { Env } from "../functions/core/config/function-config.js";
+import { parseConfig } from "../functions/core/config/function-config.js";
+import { taskNames } from "../functions/core/catalog.js";
+import { isTimeZone } from "../functions/core/schedule/jobs.js";
 
 const auth = {
   AUTH_AUDIENCE: "https://scheduled-tasks-abc-uc.a.run.app",

@@ -4,10 +4,10 @@
  */
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { findTask } from "../functions/catalog.js";
-import { createPool } from "../functions/db.js";
-import type { EmailTaskHandler } from "../functions/task-contract.js";
-import { runTask } from "../functions/runner.js";
+import { findTask } from "../functions/core/catalog.js";
+import { createPool } from "../functions/core/db/pool.js";
+import type { EmailTaskHandler } from "../functions/core/run/task-contract.js";
+import { runTask } from "../functions/core/run/runner.js";
 import { useTestDatabase } from "./helpers/database.js";
 
 const db = useTestDatabase();

@@ -1,9 +1,9 @@
 /** The instance's pool: created on first use, reused, and through the Cloud SQL connector when configured. */
 import { afterEach, describe, expect, it } from "vitest";
-import { createPoolProvider } from "../functions/database.js";
-import { ScheduledTaskError } from "../functions/errors.js";
-import { createLogger } from "../functions/log.js";
-import { freePort } from "../scripts/lib/embedded-postgres.js";
+import { createPoolProvider } from "../functions/core/db/pool-provider.js";
+import { ScheduledTaskError } from "../functions/core/errors.js";
+import { createLogger } from "../functions/core/log.js";
+import { freePort } from "../scripts/local/embedded-postgres.js";
 import { useTestDatabase } from "./helpers/database.js";
 
 const db = useTestDatabase();

@@ -4,8 +4,8 @@
  */
 import { X509Certificate, createPublicKey, verify } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { createDevIdentity, serveCerts, stripSignature } from "../scripts/lib/dev-identity.js";
-import { derLength, objectIdentifier, smallInteger, time, unsignedInteger } from "../scripts/lib/x509.js";
+import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
+import { derLength, objectIdentifier, smallInteger, time, unsignedInteger } from "../scripts/local/x509.js";
 
 const hex = (bytes: Buffer): string => bytes.toString("hex");
 

@@ -12,11 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { tasks } from "../functions/catalog.js";
-import { childEnv } from "../scripts/lib/child-env.js";
+import { tasks } from "../functions/core/catalog.js";
+import { childEnv } from "../scripts/local/child-env.js";
 import { loadStackJobs } from "../scripts/lib/jobs.js";
-import { ROOT } from "../scripts/lib/local-stack.js";
-import { writeLocalState } from "../scripts/lib/local-state.js";
+import { ROOT } from "../scripts/local/local-stack.js";
+import { writeLocalState } from "../scripts/local/local-state.js";
 import { createTestDatabase } from "./helpers/database.js";
 
 interface Command {

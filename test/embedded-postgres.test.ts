@@ -8,7 +8,7 @@ describe("embedded PostgreSQL", () => {
       const { mkdtempSync } = await import("node:fs");
       const { tmpdir } = await import("node:os");
       const { join } = await import("node:path");
-      const { startEmbeddedPostgres } = await import("./scripts/lib/embedded-postgres.ts");
+      const { startEmbeddedPostgres } = await import("./scripts/local/embedded-postgres.ts");
       const server = await startEmbeddedPostgres({ dataDir: mkdtempSync(join(tmpdir(), "sj-exit-")), persistent: false });
       await server.stop();
       process.exitCode = 3;`;

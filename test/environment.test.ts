@@ -1,12 +1,12 @@
 /**
- * The function's environment contract (functions/environment.ts): one table that the function reads
+ * The function's environment contract (functions/core/config/environment.ts): one table that the function reads
  * through, every writer writes through, and docs/configuration.md is generated from.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../functions/config.js";
-import { parseConfig } from "../functions/config.js";
-import type { VariableName } from "../functions/environment.js";
+import type { Env } from "../functions/core/config/function-config.js";
+import { parseConfig } from "../functions/core/config/function-config.js";
+import type { VariableName } from "../functions/core/config/environment.js";
 import {
   EnvironmentError,
   environment,
@@ -14,8 +14,8 @@ import {
   readVariable,
   variables,
   writeEnvironment,
-} from "../functions/environment.js";
-import { configurationDocPath, renderConfigurationDoc } from "../scripts/generate-config-docs.js";
+} from "../functions/core/config/environment.js";
+import { configurationDocPath, renderConfigurationDoc } from "../scripts/generate/config-docs.js";
 
 /**
  * Every variable at its example, less the ones that exclude those kept (one database, one key, one

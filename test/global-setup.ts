@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import type { EmbeddedServer } from "../scripts/lib/embedded-postgres.js";
-import { startEmbeddedPostgres } from "../scripts/lib/embedded-postgres.js";
+import type { EmbeddedServer } from "../scripts/local/embedded-postgres.js";
+import { startEmbeddedPostgres } from "../scripts/local/embedded-postgres.js";
 import { applyAppSchema, migrate } from "../scripts/lib/migrate.js";
 
 declare module "vitest" {

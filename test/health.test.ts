@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { TaskDefinition } from "../functions/catalog.js";
-import type { HealthRow } from "../functions/health.js";
-import { taskHealth } from "../functions/health.js";
-import type { Job } from "../functions/jobs.js";
-import { resolveJobs } from "../functions/jobs.js";
+import type { TaskDefinition } from "../functions/core/catalog.js";
+import type { HealthRow } from "../functions/core/reads/health.js";
+import { taskHealth } from "../functions/core/reads/health.js";
+import type { Job } from "../functions/core/schedule/jobs.js";
+import { resolveJobs } from "../functions/core/schedule/jobs.js";
 
 const asJob = (task: TaskDefinition): Job => resolveJobs([task]).jobs[0]!;
 

@@ -6,11 +6,11 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeEnvironment } from "../functions/environment.js";
-import { createLogger } from "../functions/log.js";
-import { MAX_BODY_BYTES } from "../functions/router.js";
-import type { CertsServer, DevIdentity } from "../scripts/lib/dev-identity.js";
-import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
+import { writeEnvironment } from "../functions/core/config/environment.js";
+import { createLogger } from "../functions/core/log.js";
+import { MAX_BODY_BYTES } from "../functions/gcp/router.js";
+import type { CertsServer, DevIdentity } from "../scripts/local/dev-identity.js";
+import { createDevIdentity, serveCerts } from "../scripts/local/dev-identity.js";
 import { useTestDatabase } from "./helpers/database.js";
 import { fingerprint } from "./helpers/db-fingerprint.js";
 import type { RunningFunction } from "./helpers/function-server.js";

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { migrate } from "../scripts/lib/migrate.js";
-import { readMigrations } from "../scripts/lib/sql-files.js";
+import { readMigrations } from "../scripts/generate/sql-files.js";
 import { useTestDatabase } from "./helpers/database.js";
 
 const db = useTestDatabase();

@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { childEnv } from "../scripts/lib/child-env.js";
-import { ROOT } from "../scripts/lib/local-stack.js";
+import { childEnv } from "../scripts/local/child-env.js";
+import { ROOT } from "../scripts/local/local-stack.js";
 
 const run = promisify(execFile);
 const scratch = mkdtempSync(join(tmpdir(), "sj-new-task-"));
@@ -35,7 +35,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("npm run new-task", () => {
   it("when the name or the kind is wrong, then it exits 2 and writes nothing", async () => {
-    const catalog = readFileSync(join(scratch, "functions/catalog.ts"), "utf8");
+    const catalog = readFileSync(join(scratch, "functions/core/catalog.ts"), "utf8");
     for (const args of [
       ["Bad_Name", "--sql"],
       ["good-name"],
@@ -46,7 +46,7 @@ describe("npm run new-task", () => {
       expect(result.code, args.join(" ")).toBe(2);
       expect(result.stderr).toMatch(/^new-task: /);
     }
-    expect(readFileSync(join(scratch, "functions/catalog.ts"), "utf8")).toBe(catalog);
+    expect(readFileSync(join(scratch, "functions/core/catalog.ts"), "utf8")).toBe(catalog);
   });
 
   it("when an SQL task and an email task are scaffolded, then the project type-checks and their tests and the README table check pass", async () => {
@@ -67,7 +67,9 @@ describe("npm run new-task", () => {
       expect(existsSync(join(scratch, "test/tasks", `${name}.test.ts`))).toBe(true);
     }
     expect(readFileSync(join(scratch, "sql/tasks/purge-stale-carts.sql"), "utf8")).toMatch(/^-- TODO/);
-    expect(readFileSync(join(scratch, "functions/sql.generated.ts"), "utf8")).toContain("purge-stale-carts");
+    expect(readFileSync(join(scratch, "functions/core/run/sql.generated.ts"), "utf8")).toContain(
+      "purge-stale-carts",
+    );
     expect(readFileSync(join(scratch, "functions/email/runtime.ts"), "utf8")).toContain(
       '"send-weekly-digest": sendWeeklyDigest',
     );

@@ -1,10 +1,15 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { TaskDefinition } from "../functions/catalog.js";
-import { runnerOf, tasks } from "../functions/catalog.js";
-import type { PgCronScope } from "../scripts/lib/pg-cron.js";
-import { JOB_MARKER, pgCronSchedule, PURGE_JOB_NAME, renderPgCronSetup } from "../scripts/lib/pg-cron.js";
-import { readTaskSqlFiles } from "../scripts/lib/sql-files.js";
+import type { TaskDefinition } from "../functions/core/catalog.js";
+import { runnerOf, tasks } from "../functions/core/catalog.js";
+import type { PgCronScope } from "../scripts/generate/pg-cron-render.js";
+import {
+  JOB_MARKER,
+  pgCronSchedule,
+  PURGE_JOB_NAME,
+  renderPgCronSetup,
+} from "../scripts/generate/pg-cron-render.js";
+import { readTaskSqlFiles } from "../scripts/generate/sql-files.js";
 
 const sqlFiles = readTaskSqlFiles();
 

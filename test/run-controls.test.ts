@@ -7,13 +7,13 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { findTask, tasks } from "../functions/catalog.js";
-import { writeEnvironment } from "../functions/environment.js";
-import { readHealth } from "../functions/health.js";
-import { resolveJobs } from "../functions/jobs.js";
-import { previousFireTime } from "../functions/schedule.js";
-import type { CertsServer, DevIdentity } from "../scripts/lib/dev-identity.js";
-import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
+import { findTask, tasks } from "../functions/core/catalog.js";
+import { writeEnvironment } from "../functions/core/config/environment.js";
+import { readHealth } from "../functions/core/reads/health.js";
+import { resolveJobs } from "../functions/core/schedule/jobs.js";
+import { previousFireTime } from "../functions/core/schedule/fire-times.js";
+import type { CertsServer, DevIdentity } from "../scripts/local/dev-identity.js";
+import { createDevIdentity, serveCerts } from "../scripts/local/dev-identity.js";
 import { useTestDatabase } from "./helpers/database.js";
 import type { RunningFunction } from "./helpers/function-server.js";
 import { call, startFunction } from "./helpers/function-server.js";

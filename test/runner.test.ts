@@ -5,16 +5,16 @@
  */
 import pg from "pg";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { TaskDefinition } from "../functions/catalog.js";
-import { findTask } from "../functions/catalog.js";
-import { createPool } from "../functions/db.js";
-import { ScheduledTaskError } from "../functions/errors.js";
-import { createLogger } from "../functions/log.js";
-import type { BatchProgress, RunRequest } from "../functions/runner.js";
-import { runTask } from "../functions/runner.js";
-import { sqlOf } from "../functions/task-sql.js";
-import { underShiftedClock } from "../scripts/lib/child-env.js";
-import { freePort } from "../scripts/lib/embedded-postgres.js";
+import type { TaskDefinition } from "../functions/core/catalog.js";
+import { findTask } from "../functions/core/catalog.js";
+import { createPool } from "../functions/core/db/pool.js";
+import { ScheduledTaskError } from "../functions/core/errors.js";
+import { createLogger } from "../functions/core/log.js";
+import type { BatchProgress, RunRequest } from "../functions/core/run/runner.js";
+import { runTask } from "../functions/core/run/runner.js";
+import { sqlOf } from "../functions/core/run/task-sql.js";
+import { underShiftedClock } from "../scripts/local/child-env.js";
+import { freePort } from "../scripts/local/embedded-postgres.js";
 import { useTestDatabase } from "./helpers/database.js";
 
 const db = useTestDatabase();

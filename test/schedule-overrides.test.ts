@@ -3,10 +3,10 @@
  * lookups, the health report and its overdue verdict follow the schedule Cloud Scheduler really uses.
  */
 import { describe, expect, it } from "vitest";
-import { tasks } from "../functions/catalog.js";
-import { parseJobs } from "../functions/config.js";
-import { readHealth } from "../functions/health.js";
-import { resolveJobs } from "../functions/jobs.js";
+import { tasks } from "../functions/core/catalog.js";
+import { parseJobs } from "../functions/core/config/function-config.js";
+import { readHealth } from "../functions/core/reads/health.js";
+import { resolveJobs } from "../functions/core/schedule/jobs.js";
 import { useTestDatabase } from "./helpers/database.js";
 
 const db = useTestDatabase();

@@ -1,11 +1,11 @@
 /**
  * The first global setup of every vitest config: regenerates what is generated from sql/tasks/*.sql
  * before any test file loads, so the tests run the .sql files as they are now. Under `vitest` (watch
- * mode) an edited .sql file regenerates functions/sql.generated.ts, whose change reruns the tests
+ * mode) an edited .sql file regenerates functions/core/run/sql.generated.ts, whose change reruns the tests
  * that import it.
  */
 import type { TestProject } from "vitest/node";
-import { refreshGeneratedSql } from "../scripts/generate-sql.js";
+import { refreshGeneratedSql } from "../scripts/generate/sql.js";
 
 const taskSqlFile = /[\\/]sql[\\/]tasks[\\/][^\\/]+\.sql$/;
 

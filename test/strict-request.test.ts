@@ -5,7 +5,11 @@
 import { createRequire } from "node:module";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { contentTypeProblem, jsonBodyProblem, repeatedHeaderProblem } from "../functions/strict-request.js";
+import {
+  contentTypeProblem,
+  jsonBodyProblem,
+  repeatedHeaderProblem,
+} from "../functions/gcp/strict-request.js";
 
 // The Content-Type parser of the framework's own body-parser, found the way the framework finds it.
 const requireFromFramework = createRequire(

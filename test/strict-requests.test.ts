@@ -4,10 +4,10 @@
  * over real HTTP, against real PostgreSQL and real ID tokens.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createLogger } from "../functions/log.js";
-import { MAX_BODY_BYTES } from "../functions/router.js";
-import type { CertsServer, DevIdentity } from "../scripts/lib/dev-identity.js";
-import { createDevIdentity, serveCerts } from "../scripts/lib/dev-identity.js";
+import { createLogger } from "../functions/core/log.js";
+import { MAX_BODY_BYTES } from "../functions/gcp/router.js";
+import type { CertsServer, DevIdentity } from "../scripts/local/dev-identity.js";
+import { createDevIdentity, serveCerts } from "../scripts/local/dev-identity.js";
 import { useTestDatabase } from "./helpers/database.js";
 import type { RunningFunction } from "./helpers/function-server.js";
 import { call, startFunction } from "./helpers/function-server.js";

@@ -6,8 +6,8 @@ import { execFile } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { childEnv } from "../scripts/lib/child-env.js";
-import { freePort } from "../scripts/lib/embedded-postgres.js";
+import { childEnv } from "../scripts/local/child-env.js";
+import { freePort } from "../scripts/local/embedded-postgres.js";
 import { useTestDatabase } from "./helpers/database.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");

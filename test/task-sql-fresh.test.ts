@@ -2,7 +2,7 @@
  * An edited sql/tasks/<name>.sql takes effect with no separate step. Each test copies the project
  * into a scratch directory (never touching this tree), rewrites driver-inactivity-check's statement
  * to insert a marker row, and runs a command there as a user would, while the copy's
- * functions/sql.generated.ts still holds the old SQL.
+ * functions/core/run/sql.generated.ts still holds the old SQL.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -79,7 +79,7 @@ const npm = (cwd: string, args: readonly string[], env?: Record<string, string>)
 
 /** CI's check of the generated files, as .ci/run runs it. */
 const generatedCheck = (cwd: string): Promise<Outcome> =>
-  run(cwd, process.execPath, ["--import", "tsx", "scripts/generate-sql.ts", "--check"]);
+  run(cwd, process.execPath, ["--import", "tsx", "scripts/generate/sql.ts", "--check"]);
 
 async function markerRan(marker: string): Promise<boolean> {
   const found = await db.pool.query("SELECT 1 FROM system_settings WHERE setting_key = $1", [marker]);
@@ -96,7 +96,7 @@ describe("an edited task .sql file", () => {
     expect(outcome.code, outcome.stderr).toBe(0);
     expect(JSON.parse(outcome.stdout)).toMatchObject({ task, status: "succeeded", rowsAffected: 1 });
     expect(await markerRan(marker)).toBe(true);
-    expect(outcome.stderr).toContain("regenerated functions/sql.generated.ts");
+    expect(outcome.stderr).toContain("regenerated functions/core/run/sql.generated.ts");
   });
 
   it("when `npm run cli -- run --direct` runs the task, then it runs the new SQL", async () => {
@@ -115,7 +115,7 @@ describe("an edited task .sql file", () => {
     const dir = scratchCopy(marker);
     const before = await generatedCheck(dir);
     expect(before.code).toBe(1);
-    expect(before.stderr).toContain("functions/sql.generated.ts is out of date");
+    expect(before.stderr).toContain("functions/core/run/sql.generated.ts is out of date");
 
     const built = await npm(dir, ["build"]);
     expect(built.code, built.stderr).toBe(0);
@@ -138,8 +138,8 @@ describe("an edited task .sql file", () => {
     writeFileSync(
       join(dir, "test", "marker.test.ts"),
       `import { expect, it } from "vitest";
-import { findTask } from "../functions/catalog.js";
-import { sqlOf } from "../functions/task-sql.js";
+import { findTask } from "../functions/core/catalog.js";
+import { sqlOf } from "../functions/core/run/task-sql.js";
 it("sees the edited SQL", () => {
   expect(sqlOf(findTask(${JSON.stringify(task)})!).statement).toContain(${JSON.stringify(marker)});
 });

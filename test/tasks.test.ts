@@ -5,9 +5,9 @@
  */
 import type pg from "pg";
 import { beforeEach, describe, expect, it } from "vitest";
-import { findTask } from "../functions/catalog.js";
-import { runTask } from "../functions/runner.js";
-import { sqlOf } from "../functions/task-sql.js";
+import { findTask } from "../functions/core/catalog.js";
+import { runTask } from "../functions/core/run/runner.js";
+import { sqlOf } from "../functions/core/run/task-sql.js";
 import { useTestDatabase } from "./helpers/database.js";
 
 const db = useTestDatabase();
@@ -328,7 +328,7 @@ describe("purge-run-history", () => {
     await db.pool.query(`ALTER DATABASE ${db.name} SET scheduler.run_retention_days = 7`);
     try {
       // A fresh connection picks up the database-level setting.
-      const { createPool } = await import("../functions/db.js");
+      const { createPool } = await import("../functions/core/db/pool.js");
       const pool = createPool({ connectionString: db.url });
       const task = findTask("purge-run-history")!;
       const result = await runTask({ pool }, { task, trigger: "cli" });

@@ -3,9 +3,13 @@
  * delivery is a tick (a dedup slot) or a manual run, from one injected arrival time.
  */
 import { describe, expect, it } from "vitest";
-import { cronProblem, parseCron } from "../functions/cron.js";
-import { deliveryOf, isFireTime } from "../functions/schedule.js";
-import { classifyDelivery, SCHEDULE_TIME_SKEW_MS, scheduleTimeProblem } from "../functions/ticks.js";
+import { cronProblem, parseCron } from "../functions/core/schedule/cron-grammar.js";
+import { deliveryOf, isFireTime } from "../functions/core/schedule/fire-times.js";
+import {
+  classifyDelivery,
+  SCHEDULE_TIME_SKEW_MS,
+  scheduleTimeProblem,
+} from "../functions/core/schedule/ticks.js";
 
 describe("Cloud Scheduler's unix-cron grammar", () => {
   it.each([

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.js";
+import { startEmbeddedPostgres } from "../../scripts/local/embedded-postgres.js";
 import { applyAppSchema, migrate } from "../../scripts/lib/migrate.js";
 import type { DataSpec } from "./data.js";
 import { generationStatements } from "./data.js";

@@ -1,9 +1,9 @@
 /**
  * The email tasks' settings. The function's config module reads them from the environment
- * (`parseEmailEnv` in functions/config.ts, through the environment contract) and hands them over.
+ * (`parseEmailEnv` in functions/core/config/function-config.ts, through the environment contract) and hands them over.
  */
 
-import type { EmailTransportChoice } from "../environment.js";
+import type { EmailTransportChoice } from "../core/config/environment.js";
 
 export interface EmailConfig {
   /** SendGrid, or the local mailbox when a local run chose it (EMAIL_TRANSPORT): never a fallback. */

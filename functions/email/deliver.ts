@@ -10,8 +10,8 @@
  * - no attempt starts after the task's deadline: the delivery then stops, and the caller records
  *   what was sent and releases the rest for the next run.
  */
-import { publicMessage } from "../errors.js";
-import type { Logger } from "../log.js";
+import { publicMessage } from "../core/errors.js";
+import type { Logger } from "../core/log.js";
 import type { MailBatch, MailTransport, OutgoingMessage } from "./transport.js";
 import { MailSendError } from "./transport.js";
 

@@ -5,7 +5,7 @@
  * run claimed and could not send. Each step is a SQL function beside the claim it follows
  * (sql/migrations/000003_email.sql, 000005_email_delivery.sql); a queue only says which.
  */
-import type { EmailTaskContext, EmailTaskOutcome } from "../task-contract.js";
+import type { EmailTaskContext, EmailTaskOutcome } from "../core/run/task-contract.js";
 import type { DeliveryReport } from "./deliver.js";
 import { deliver, DeliveryStopped } from "./deliver.js";
 import type { EmailWorkOptions } from "./runtime.js";

@@ -5,10 +5,10 @@
  * dead email, or a task became overdue since the last alert, so a lasting outage is not
  * mailed every 15 minutes.
  */
-import type { EmailTaskContext, TaskWork } from "../task-contract.js";
+import type { EmailTaskContext, TaskWork } from "../core/run/task-contract.js";
 import { deliver, DeliveryStopped } from "./deliver.js";
 import type { EmailWorkOptions } from "./runtime.js";
-import { ScheduledTaskError } from "../errors.js";
+import { ScheduledTaskError } from "../core/errors.js";
 
 interface FailedRun {
   id: string;
@@ -153,7 +153,7 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
  * whichever runner runs them: pg_cron's runs are recorded in scheduler.job_runs too (migration 000008).
  */
 async function overdueTasks(ctx: EmailTaskContext): Promise<string[]> {
-  const { readHealth } = await import("../health.js");
+  const { readHealth } = await import("../core/reads/health.js");
   const report = await readHealth(ctx.client, new Date(), ctx.jobs);
   return report.tasks.filter((task) => task.overdue).map((task) => task.task);
 }

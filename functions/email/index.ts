@@ -4,10 +4,10 @@
  *
  *   loadEmailHandler: (task) => import("./email/index.js").then((email) => email.loadEmailHandler(task))
  */
-import type { TaskDefinition } from "../catalog.js";
-import type { Env } from "../config.js";
-import { parseEmailEnv } from "../config.js";
-import type { EmailTaskHandler } from "../task-contract.js";
+import type { TaskDefinition } from "../core/catalog.js";
+import type { Env } from "../core/config/function-config.js";
+import { parseEmailEnv } from "../core/config/function-config.js";
+import type { EmailTaskHandler } from "../core/run/task-contract.js";
 import type { EmailConfig } from "./config.js";
 import { EmailConfigError } from "./config.js";
 import type { EmailRuntime, EmailRuntimeOptions } from "./runtime.js";

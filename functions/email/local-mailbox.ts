@@ -5,8 +5,8 @@
  * `local-` message id, so a rerun behaves as it would in production.
  */
 import { randomUUID } from "node:crypto";
-import type { Pool } from "../db.js";
-import type { Logger } from "../log.js";
+import type { Pool } from "../core/db/pool.js";
+import type { Logger } from "../core/log.js";
 import type { MailBatch, MailTransport } from "./transport.js";
 import { substitute } from "./transport.js";
 

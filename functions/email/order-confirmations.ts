@@ -5,7 +5,7 @@
  * back to pending with a growing delay, and is parked as dead, with its last error, after
  * `maxAttempts` runs have tried it; a refused address is dead at once.
  */
-import type { EmailTaskContext, EmailTaskOutcome } from "../task-contract.js";
+import type { EmailTaskContext, EmailTaskOutcome } from "../core/run/task-contract.js";
 import type { ClaimQueue } from "./drain.js";
 import { drain } from "./drain.js";
 import type { EmailWorkOptions } from "./runtime.js";

@@ -3,9 +3,9 @@
  * run chose it with EMAIL_TRANSPORT; never as a fallback for a missing key), keeps the key and the SDK client for the life of the instance, and hands the
  * runner the handler of each email task.
  */
-import type { TaskDefinition } from "../catalog.js";
-import { ScheduledTaskError } from "../errors.js";
-import type { EmailTaskContext, EmailTaskHandler, EmailTaskOutcome } from "../task-contract.js";
+import type { TaskDefinition } from "../core/catalog.js";
+import { ScheduledTaskError } from "../core/errors.js";
+import type { EmailTaskContext, EmailTaskHandler, EmailTaskOutcome } from "../core/run/task-contract.js";
 import type { EmailConfig } from "./config.js";
 import type { SendRetryPolicy } from "./deliver.js";
 import { defaultSendRetryPolicy } from "./deliver.js";

@@ -3,8 +3,8 @@
  * (about 120 ms of module loading) only when an email task first needs the key, and the key is kept
  * for the life of the instance, read again after the refresh interval so a rotated key is picked up.
  */
-import { ScheduledTaskError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { ScheduledTaskError } from "../core/errors.js";
+import type { Logger } from "../core/log.js";
 
 /** The one call of `SecretManagerServiceClient` used here, so tests can inject their own. */
 export interface SecretVersionReader {

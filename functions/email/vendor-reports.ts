@@ -4,7 +4,7 @@
  * scheduler.vendor_report_deliveries before the call and marked sent with SendGrid's message id
  * after it, so a duplicate, retried or concurrent run sends only the reports not sent yet.
  */
-import type { EmailTaskContext, EmailTaskOutcome } from "../task-contract.js";
+import type { EmailTaskContext, EmailTaskOutcome } from "../core/run/task-contract.js";
 import type { ClaimQueue } from "./drain.js";
 import { drain } from "./drain.js";
 import type { EmailWorkOptions } from "./runtime.js";

@@ -4,12 +4,12 @@
  * a real, successful run holding that schedule time), the failed ticks that were never repaired,
  * and the command that resumes either after a stop. Running them is the CLI's (`run --slot`'s path).
  */
-import type { TaskDefinition } from "../../functions/catalog.js";
-import { readsTick } from "../../functions/catalog.js";
-import type { Pool } from "../../functions/db.js";
-import { succeededSlots } from "../../functions/runs.js";
-import type { Scheduled } from "../../functions/schedule.js";
-import { fireTimesBetween, previousFireTime } from "../../functions/schedule.js";
+import type { TaskDefinition } from "../../functions/core/catalog.js";
+import { readsTick } from "../../functions/core/catalog.js";
+import type { Pool } from "../../functions/core/db/pool.js";
+import { succeededSlots } from "../../functions/core/reads/history.js";
+import type { Scheduled } from "../../functions/core/schedule/fire-times.js";
+import { fireTimesBetween, previousFireTime } from "../../functions/core/schedule/fire-times.js";
 
 /**
  * The most ticks a backfill runs unless `--limit` says more: a day of an every-five-minutes task
@@ -82,7 +82,7 @@ export function planBackfill(
 /** Why `--once` cannot stand for this task's gap, or undefined when it can. */
 export function onceProblem(job: BackfillJob): string | undefined {
   return readsTick(job)
-    ? `${job.name} reads its tick (readsTick in functions/catalog.ts): each missed tick is its own work (its own day), so one run cannot stand for the gap; run the backfill without --once`
+    ? `${job.name} reads its tick (readsTick in functions/core/catalog.ts): each missed tick is its own work (its own day), so one run cannot stand for the gap; run the backfill without --once`
     : undefined;
 }
 

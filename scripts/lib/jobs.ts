@@ -1,17 +1,17 @@
 /**
  * The jobs a stack's config file deploys, for the tools that run without Pulumi (the local
  * scheduler, the CLI, npm run task, the pg_cron generator): `Pulumi.<stack>.yaml` read as Pulumi
- * would hand it to infra/, then the one rule, `resolveJobs` (functions/jobs.ts). Fire times come
- * from functions/schedule.ts, as in the function.
+ * would hand it to infra/, then the one rule, `resolveJobs` (functions/core/schedule/jobs.ts). Fire times come
+ * from functions/core/schedule/fire-times.ts, as in the function.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import type { RetryPolicy, TaskDefinition } from "../../functions/catalog.js";
-import { tasks } from "../../functions/catalog.js";
-import type { Job, JobSettings, ResolvedJobs } from "../../functions/jobs.js";
-import { resolveJobs } from "../../functions/jobs.js";
+import type { RetryPolicy, TaskDefinition } from "../../functions/core/catalog.js";
+import { tasks } from "../../functions/core/catalog.js";
+import type { Job, JobSettings, ResolvedJobs } from "../../functions/core/schedule/jobs.js";
+import { resolveJobs } from "../../functions/core/schedule/jobs.js";
 
-export type { Job } from "../../functions/jobs.js";
+export type { Job } from "../../functions/core/schedule/jobs.js";
 
 export const OVERRIDES_KEY = "scheduled-jobs:taskOverrides";
 export const DEFAULT_TIME_ZONE_KEY = "scheduled-jobs:defaultTimeZone";

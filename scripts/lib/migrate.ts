@@ -4,8 +4,8 @@
  * an advisory lock keeps two migrate commands from racing. Running it again is a no-op.
  */
 import pg from "pg";
-import type { MigrationFile } from "./sql-files.js";
-import { readAppSchema, readMigrations } from "./sql-files.js";
+import type { MigrationFile } from "../generate/sql-files.js";
+import { readAppSchema, readMigrations } from "../generate/sql-files.js";
 
 const MIGRATION_LOCK = 7262006;
 

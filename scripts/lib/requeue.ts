@@ -3,7 +3,7 @@
  * will retry any more (an outage longer than the outbox's retries, a fixed address). The rule is
  * scheduler.requeue_email_outbox (sql/migrations/000005_email_delivery.sql).
  */
-import type { Pool } from "../../functions/db.js";
+import type { Pool } from "../../functions/core/db/pool.js";
 import { ORDER_CONFIRMATION_KIND } from "../../functions/email/order-confirmations.js";
 
 /** The tasks whose emails can die, and the outbox kind each sends. */

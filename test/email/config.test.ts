@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseEmailEnv } from "../../functions/config.js";
+import { parseEmailEnv } from "../../functions/core/config/function-config.js";
 
 const SECRET = "projects/delivery/secrets/sendgrid-api-key/versions/latest";
 const MAIL_FROM = "reports@delivery.example";

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { tasks } from "../../functions/catalog.js";
+import { tasks } from "../../functions/core/catalog.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { createEmailRuntime } from "../../functions/email/runtime.js";
-import { resolveJobs } from "../../functions/jobs.js";
-import { runTask } from "../../functions/runner.js";
+import { resolveJobs } from "../../functions/core/schedule/jobs.js";
+import { runTask } from "../../functions/core/run/runner.js";
 import {
   emailTask,
   fastRetries,

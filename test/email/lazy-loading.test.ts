@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { childEnv } from "../../scripts/lib/child-env.js";
+import { childEnv } from "../../scripts/local/child-env.js";
 import { useTestDatabase } from "../helpers/database.js";
 
 const db = useTestDatabase();

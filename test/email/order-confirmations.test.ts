@@ -1,9 +1,9 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import pg from "pg";
-import { tasks } from "../../functions/catalog.js";
+import { tasks } from "../../functions/core/catalog.js";
 import { createEmailRuntime } from "../../functions/email/runtime.js";
-import { resolveJobs } from "../../functions/jobs.js";
-import { silentLogger } from "../../functions/log.js";
+import { resolveJobs } from "../../functions/core/schedule/jobs.js";
+import { silentLogger } from "../../functions/core/log.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { emailTask, fastRetries, runEmailTask, sendGridConfig, useFakeSendGrid } from "../helpers/email.js";
 

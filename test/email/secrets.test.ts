@@ -3,7 +3,7 @@ import type { SecretVersionReader } from "../../functions/email/secrets.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { fastRetries, runEmailTask, seedVendors, sendGridConfig, useFakeSendGrid } from "../helpers/email.js";
 import { createEmailRuntime } from "../../functions/email/runtime.js";
-import { runTask } from "../../functions/runner.js";
+import { runTask } from "../../functions/core/run/runner.js";
 import { emailTask } from "../helpers/email.js";
 
 const SECRET = "projects/delivery/secrets/sendgrid-api-key/versions/latest";

@@ -12,8 +12,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BuildResult } from "../../scripts/build.js";
 import { build } from "../../scripts/build.js";
-import { childEnv } from "../../scripts/lib/child-env.js";
-import { freePort } from "../../scripts/lib/embedded-postgres.js";
+import { childEnv } from "../../scripts/local/child-env.js";
+import { freePort } from "../../scripts/local/embedded-postgres.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 // The package's exports hide its CLI; its entry point sits next to it.

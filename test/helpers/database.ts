@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, inject } from "vitest";
-import { createPool } from "../../functions/db.js";
+import { createPool } from "../../functions/core/db/pool.js";
 
 export interface TestDatabase {
   readonly url: string;

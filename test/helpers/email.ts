@@ -3,15 +3,15 @@
  * server, and fixtures for restaurants, orders and the outbox.
  */
 import type pg from "pg";
-import { findTask } from "../../functions/catalog.js";
-import type { TaskDefinition } from "../../functions/catalog.js";
+import { findTask } from "../../functions/core/catalog.js";
+import type { TaskDefinition } from "../../functions/core/catalog.js";
 import type { EmailConfig } from "../../functions/email/config.js";
 import type { EmailRuntimeOptions } from "../../functions/email/runtime.js";
 import { createEmailRuntime } from "../../functions/email/runtime.js";
-import type { LogFields, Logger } from "../../functions/log.js";
-import { createLogger } from "../../functions/log.js";
-import type { RunRequest, RunResult } from "../../functions/runner.js";
-import { runTask } from "../../functions/runner.js";
+import type { LogFields, Logger } from "../../functions/core/log.js";
+import { createLogger } from "../../functions/core/log.js";
+import type { RunRequest, RunResult } from "../../functions/core/run/runner.js";
+import { runTask } from "../../functions/core/run/runner.js";
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import type { FakeSendGrid } from "./fake-sendgrid.js";
 import { startFakeSendGrid } from "./fake-sendgrid.js";

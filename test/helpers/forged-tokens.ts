@@ -5,8 +5,8 @@
  * depth, these prove the deployed bundle refuses them over HTTP.
  */
 import fc from "fast-check";
-import type { DevIdentity, TokenSignature } from "../../scripts/lib/dev-identity.js";
-import { stripSignature } from "../../scripts/lib/dev-identity.js";
+import type { DevIdentity, TokenSignature } from "../../scripts/local/dev-identity.js";
+import { stripSignature } from "../../scripts/local/dev-identity.js";
 
 export type SignatureDefect = "impostor-key" | "hs256-public-key" | "none" | "removed-by-google" | "garbage";
 

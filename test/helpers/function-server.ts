@@ -7,9 +7,9 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as functions from "@google-cloud/functions-framework";
 import { getTestServer } from "@google-cloud/functions-framework/testing";
-import type { ScheduledTasksFunction, ScheduledTasksOptions } from "../../functions/app.js";
-import { createScheduledTasksFunction } from "../../functions/app.js";
-import type { Handler } from "../../functions/router.js";
+import type { ScheduledTasksFunction, ScheduledTasksOptions } from "../../functions/gcp/app.js";
+import { createScheduledTasksFunction } from "../../functions/gcp/app.js";
+import type { Handler } from "../../functions/gcp/router.js";
 
 let registered = 0;
 

@@ -3,8 +3,8 @@
  * defect, as the documented JSON error `{"error": {"code", "message"}}` whose code maps to that
  * status, with no stack trace and nothing of the caller's token echoed back.
  */
-import { errorStatus } from "../../functions/errors.js";
-import type { DevIdentity } from "../../scripts/lib/dev-identity.js";
+import { errorStatus } from "../../functions/core/errors.js";
+import type { DevIdentity } from "../../scripts/local/dev-identity.js";
 import { mint } from "./forged-tokens.js";
 import type { HostileRequest } from "./hostile-requests.js";
 import type { RawResponse } from "./raw-http.js";

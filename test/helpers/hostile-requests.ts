@@ -5,7 +5,7 @@
  * a request the function runs, or answers outside that set, is a failure of the function.
  */
 import fc from "fast-check";
-import { findTask, taskNames } from "../../functions/catalog.js";
+import { findTask, taskNames } from "../../functions/core/catalog.js";
 import type { Forgery } from "./forged-tokens.js";
 import { forgery } from "./forged-tokens.js";
 

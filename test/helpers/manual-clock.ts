@@ -1,5 +1,5 @@
 /** A clock for tests of the local scheduler: nothing fires until the test moves time. */
-import type { Clock } from "../../scripts/lib/local-scheduler.js";
+import type { Clock } from "../../scripts/local/local-scheduler.js";
 
 /** Time moves only when the test advances it, firing due timers in order. */
 export class ManualClock implements Clock {

@@ -5,11 +5,11 @@
 import { readFileSync } from "node:fs";
 import { load } from "js-yaml";
 import { describe, expect, it } from "vitest";
-import type { TaskDefinition } from "../../functions/catalog.js";
-import { tasks } from "../../functions/catalog.js";
+import type { TaskDefinition } from "../../functions/core/catalog.js";
+import { tasks } from "../../functions/core/catalog.js";
 import type { RawConfig } from "../../infra/config.js";
 import { CONFIG_KEYS, functionTimeoutSeconds, resolveConfig, StackConfigError } from "../../infra/config.js";
-import { longestIntervalSeconds } from "../../functions/schedule.js";
+import { longestIntervalSeconds } from "../../functions/core/schedule/fire-times.js";
 
 const valid: RawConfig = {
   project: "p",

@@ -4,15 +4,15 @@
  * checks' identity needs, and nothing that depends on Cloud Scheduler or the function's logs.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { createAuthenticator, signatureRemovedMarker } from "../../functions/auth.js";
-import type { TaskDefinition } from "../../functions/catalog.js";
-import { tasks } from "../../functions/catalog.js";
-import { parseAuthEnv } from "../../functions/config.js";
-import { taskHealth } from "../../functions/health.js";
-import { resolveJobs } from "../../functions/jobs.js";
-import { longestIntervalSeconds } from "../../functions/schedule.js";
+import { createAuthenticator, signatureRemovedMarker } from "../../functions/gcp/auth.js";
+import type { TaskDefinition } from "../../functions/core/catalog.js";
+import { tasks } from "../../functions/core/catalog.js";
+import { parseAuthEnv } from "../../functions/core/config/function-config.js";
+import { taskHealth } from "../../functions/core/reads/health.js";
+import { resolveJobs } from "../../functions/core/schedule/jobs.js";
+import { longestIntervalSeconds } from "../../functions/core/schedule/fire-times.js";
 import { resolveConfig, StackConfigError } from "../../infra/config.js";
-import { DEAD_MAN_CONTENT, deadManTiming } from "../../infra/dead-man.js";
+import { DEAD_MAN_CONTENT, deadManTiming } from "../../infra/gcp/dead-man.js";
 import type { Inputs, StackRun } from "./harness.js";
 import { baseConfig, fakeBundle, PROJECT, PROJECT_NUMBER, REGION, runStack } from "./harness.js";
 
@@ -95,7 +95,7 @@ describe("the dead-man of every task", () => {
     const healthy = taskHealth(daily, undefined, null, now);
     const overdue = taskHealth(daily, undefined, new Date("2030-02-01T00:00:00Z"), now);
     expect(overdue.overdue).toBe(true);
-    // As the router sends it: JSON.stringify (functions/router.ts `send`).
+    // As the router sends it: JSON.stringify (functions/gcp/router.ts `send`).
     expect(JSON.stringify(healthy)).toContain(DEAD_MAN_CONTENT);
     expect(JSON.stringify(overdue)).not.toContain(DEAD_MAN_CONTENT);
   });

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { RawConfig, StackConfig } from "../../infra/config.js";
-import type { StackOutputs } from "../../infra/stack.js";
+import type { StackOutputs } from "../../infra/gcp/stack.js";
 
 export const PROJECT = "delivery-test";
 export const PROJECT_NUMBER = "123456789012";
@@ -142,7 +142,7 @@ export async function runStack(raw: RawConfig): Promise<StackRun> {
   recorded.length = 0;
   await installMocks();
   const { resolveConfig } = await import("../../infra/config.js");
-  const { createStack } = await import("../../infra/stack.js");
+  const { createStack } = await import("../../infra/gcp/stack.js");
   const config = resolveConfig(raw);
   const outputs = createStack(config, { sendgridApiKey: pulumi.secret(SENDGRID_KEY) });
   const values: Record<string, unknown> = {};

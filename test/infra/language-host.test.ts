@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runnerOf, tasks } from "../../functions/catalog.js";
+import { runnerOf, tasks } from "../../functions/core/catalog.js";
 import type { InvokeAnswers, WireRegistration } from "./harness.js";
 import { fakeBundle, PROJECT_NUMBER, previewEntryUnderMocks } from "./harness.js";
 import type { ProgramRun } from "./language-host.js";
@@ -246,7 +246,7 @@ describe("the program started by Pulumi's Node.js language host, previewed again
     ]);
     [withoutNodeargs, mainElsewhere, mainMissing] = await Promise.all([
       previewEdited(config, /^\s+nodeargs: .*\n/m, ""),
-      previewEdited(config, /^main: .*$/m, "main: infra/stack.ts"),
+      previewEdited(config, /^main: .*$/m, "main: infra/gcp/stack.ts"),
       previewEdited(config, /^main: .*$/m, "main: infra/program.ts"),
     ]);
   }, 120_000);

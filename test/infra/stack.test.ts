@@ -6,11 +6,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createAuthenticator, signatureRemovedMarker } from "../../functions/auth.js";
-import { runnerOf, tasks } from "../../functions/catalog.js";
-import { parseAuthEnv, parseConfig, parseEmailEnv } from "../../functions/config.js";
-import { environment, variables } from "../../functions/environment.js";
-import type { VariableName } from "../../functions/environment.js";
+import { createAuthenticator, signatureRemovedMarker } from "../../functions/gcp/auth.js";
+import { runnerOf, tasks } from "../../functions/core/catalog.js";
+import { parseAuthEnv, parseConfig, parseEmailEnv } from "../../functions/core/config/function-config.js";
+import { environment, variables } from "../../functions/core/config/environment.js";
+import type { VariableName } from "../../functions/core/config/environment.js";
 import type { Inputs, StackRun } from "./harness.js";
 import {
   baseConfig,

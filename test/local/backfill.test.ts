@@ -9,13 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeEach, describe, expect, it } from "vitest";
-import { tasks } from "../../functions/catalog.js";
-import { resolveJobs } from "../../functions/jobs.js";
-import { previousFireTime } from "../../functions/schedule.js";
+import { tasks } from "../../functions/core/catalog.js";
+import { resolveJobs } from "../../functions/core/schedule/jobs.js";
+import { previousFireTime } from "../../functions/core/schedule/fire-times.js";
 import { runCli } from "../helpers/cli.js";
 import { DEFAULT_TICK_LIMIT } from "../../scripts/lib/backfill.js";
-import { childEnv } from "../../scripts/lib/child-env.js";
-import { ROOT } from "../../scripts/lib/local-stack.js";
+import { childEnv } from "../../scripts/local/child-env.js";
+import { ROOT } from "../../scripts/local/local-stack.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { fingerprint } from "../helpers/db-fingerprint.js";
 
@@ -192,7 +192,9 @@ describe("backfill", () => {
   it("when --once is asked of a task that reads its tick, then it is refused (exit 2) and nothing runs", async () => {
     const refused = await cli(["backfill", "generate-daily-stats", "--since", since, "--once"]);
     expect(refused.code).toBe(2);
-    expect(refused.err).toContain("generate-daily-stats reads its tick (readsTick in functions/catalog.ts)");
+    expect(refused.err).toContain(
+      "generate-daily-stats reads its tick (readsTick in functions/core/catalog.ts)",
+    );
     expect(await runsOf("generate-daily-stats")).toEqual([]);
   });
 

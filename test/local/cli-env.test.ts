@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
-import { childEnv } from "../../scripts/lib/child-env.js";
-import { ROOT } from "../../scripts/lib/local-stack.js";
-import { writeLocalState } from "../../scripts/lib/local-state.js";
+import { childEnv } from "../../scripts/local/child-env.js";
+import { ROOT } from "../../scripts/local/local-stack.js";
+import { writeLocalState } from "../../scripts/local/local-state.js";
 import { useTestDatabase } from "../helpers/database.js";
 
 const db = useTestDatabase();

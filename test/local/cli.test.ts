@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { taskNames, tasks } from "../../functions/catalog.js";
+import { taskNames, tasks } from "../../functions/core/catalog.js";
 import { runCli } from "../helpers/cli.js";
-import { childEnv, underShiftedClock } from "../../scripts/lib/child-env.js";
-import { ROOT } from "../../scripts/lib/local-stack.js";
+import { childEnv, underShiftedClock } from "../../scripts/local/child-env.js";
+import { ROOT } from "../../scripts/local/local-stack.js";
 import { useTestDatabase } from "../helpers/database.js";
 
 const db = useTestDatabase();

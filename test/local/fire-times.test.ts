@@ -3,9 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
-import { tasks } from "../../functions/catalog.js";
-import { resolveJobs } from "../../functions/jobs.js";
-import { fireTimesBetween, isFireTime, nextFireTimes, previousFireTime } from "../../functions/schedule.js";
+import { tasks } from "../../functions/core/catalog.js";
+import { resolveJobs } from "../../functions/core/schedule/jobs.js";
+import {
+  fireTimesBetween,
+  isFireTime,
+  nextFireTimes,
+  previousFireTime,
+} from "../../functions/core/schedule/fire-times.js";
 import { loadStackJobs, readStackJobSettings, retryBackoffSeconds } from "../../scripts/lib/jobs.js";
 
 const iso = (dates: Date[]) => dates.map((date) => date.toISOString());

@@ -4,16 +4,16 @@
  * manual run, and when the tick it named comes, that tick still runs and does its own day's work.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findTask } from "../../functions/catalog.js";
-import { createAuthenticator } from "../../functions/auth.js";
-import { createPoolProvider } from "../../functions/database.js";
-import { resolveJobs } from "../../functions/jobs.js";
-import { createLogger } from "../../functions/log.js";
-import { createHandler } from "../../functions/router.js";
-import { runTask } from "../../functions/runner.js";
-import type { CertsServer, DevIdentity } from "../../scripts/lib/dev-identity.js";
-import { createDevIdentity, serveCerts } from "../../scripts/lib/dev-identity.js";
-import { LocalScheduler } from "../../scripts/lib/local-scheduler.js";
+import { findTask } from "../../functions/core/catalog.js";
+import { createAuthenticator } from "../../functions/gcp/auth.js";
+import { createPoolProvider } from "../../functions/core/db/pool-provider.js";
+import { resolveJobs } from "../../functions/core/schedule/jobs.js";
+import { createLogger } from "../../functions/core/log.js";
+import { createHandler } from "../../functions/gcp/router.js";
+import { runTask } from "../../functions/core/run/runner.js";
+import type { CertsServer, DevIdentity } from "../../scripts/local/dev-identity.js";
+import { createDevIdentity, serveCerts } from "../../scripts/local/dev-identity.js";
+import { LocalScheduler } from "../../scripts/local/local-scheduler.js";
 import { ManualClock } from "../helpers/manual-clock.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { serveHandler } from "../helpers/function-server.js";

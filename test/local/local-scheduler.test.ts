@@ -2,11 +2,11 @@ import { createServer } from "node:http";
 import type { IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { tasks } from "../../functions/catalog.js";
+import { tasks } from "../../functions/core/catalog.js";
 import type { Job } from "../../scripts/lib/jobs.js";
-import { resolveJobs } from "../../functions/jobs.js";
-import type { Attempt } from "../../scripts/lib/local-scheduler.js";
-import { LocalScheduler } from "../../scripts/lib/local-scheduler.js";
+import { resolveJobs } from "../../functions/core/schedule/jobs.js";
+import type { Attempt } from "../../scripts/local/local-scheduler.js";
+import { LocalScheduler } from "../../scripts/local/local-scheduler.js";
 import { ManualClock } from "../helpers/manual-clock.js";
 
 interface Received {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../functions/log.js";
-import type { CertsServer, DevIdentity } from "../../scripts/lib/dev-identity.js";
-import { createDevIdentity, serveCerts } from "../../scripts/lib/dev-identity.js";
+import { createLogger } from "../../functions/core/log.js";
+import type { CertsServer, DevIdentity } from "../../scripts/local/dev-identity.js";
+import { createDevIdentity, serveCerts } from "../../scripts/local/dev-identity.js";
 import { useTestDatabase } from "../helpers/database.js";
 import type { RunningFunction } from "../helpers/function-server.js";
 import { call, startFunction } from "../helpers/function-server.js";

@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { childEnv } from "../../scripts/lib/child-env.js";
-import { freePort } from "../../scripts/lib/embedded-postgres.js";
-import { portIsFree, ROOT } from "../../scripts/lib/local-stack.js";
+import { childEnv } from "../../scripts/local/child-env.js";
+import { freePort } from "../../scripts/local/embedded-postgres.js";
+import { portIsFree, ROOT } from "../../scripts/local/local-stack.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "sj-start-signals-"));
 // As root, PostgreSQL runs as the "postgres" user, who must reach its data folder inside this one.

@@ -4,15 +4,15 @@
  */
 import type pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { findTask } from "../../functions/catalog.js";
-import { writeEnvironment } from "../../functions/environment.js";
-import { readHealth } from "../../functions/health.js";
-import { resolveJobs } from "../../functions/jobs.js";
-import { tasks } from "../../functions/catalog.js";
-import type { CertsServer, DevIdentity } from "../../scripts/lib/dev-identity.js";
-import { createDevIdentity, serveCerts } from "../../scripts/lib/dev-identity.js";
-import { jobCommand } from "../../scripts/lib/pg-cron.js";
-import { readTaskSqlFiles } from "../../scripts/lib/sql-files.js";
+import { findTask } from "../../functions/core/catalog.js";
+import { writeEnvironment } from "../../functions/core/config/environment.js";
+import { readHealth } from "../../functions/core/reads/health.js";
+import { resolveJobs } from "../../functions/core/schedule/jobs.js";
+import { tasks } from "../../functions/core/catalog.js";
+import type { CertsServer, DevIdentity } from "../../scripts/local/dev-identity.js";
+import { createDevIdentity, serveCerts } from "../../scripts/local/dev-identity.js";
+import { jobCommand } from "../../scripts/generate/pg-cron-render.js";
+import { readTaskSqlFiles } from "../../scripts/generate/sql-files.js";
 import type { ServedFunction } from "../helpers/built-function.js";
 import { buildFunction, serveBuilt } from "../helpers/built-function.js";
 import { call } from "../helpers/function-server.js";

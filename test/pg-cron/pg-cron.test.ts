@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { TaskDefinition } from "../../functions/catalog.js";
-import { findTask, tasks } from "../../functions/catalog.js";
-import { pathOf, pgCronSetupFiles } from "../../scripts/generate-pg-cron.js";
-import type { PgCronScope } from "../../scripts/lib/pg-cron.js";
+import type { TaskDefinition } from "../../functions/core/catalog.js";
+import { findTask, tasks } from "../../functions/core/catalog.js";
+import { pathOf, pgCronSetupFiles } from "../../scripts/generate/pg-cron.js";
+import type { PgCronScope } from "../../scripts/generate/pg-cron-render.js";
 import {
   jobCommand,
   localSchedule,
@@ -13,10 +13,10 @@ import {
   PURGE_JOB_SCHEDULE,
   renderPgCronSetup,
   TASK_LOCK_CLASS,
-} from "../../scripts/lib/pg-cron.js";
-import { parseCron } from "../../functions/cron.js";
-import { fireTimesBetween } from "../../functions/schedule.js";
-import { readTaskSqlFiles } from "../../scripts/lib/sql-files.js";
+} from "../../scripts/generate/pg-cron-render.js";
+import { parseCron } from "../../functions/core/schedule/cron-grammar.js";
+import { fireTimesBetween } from "../../functions/core/schedule/fire-times.js";
+import { readTaskSqlFiles } from "../../scripts/generate/sql-files.js";
 import type { PgCronCluster } from "./cluster.js";
 import { startAppCluster } from "./app-database.js";
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import fc from "fast-check";
-import { MAX_BODY_BYTES } from "../../functions/router.js";
+import { MAX_BODY_BYTES } from "../../functions/gcp/router.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseFingerprint } from "../helpers/db-fingerprint.js";
 import { fingerprint } from "../helpers/db-fingerprint.js";

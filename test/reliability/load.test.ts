@@ -4,7 +4,7 @@
  * answered is in the history, and the instance holds no more connections afterwards than before.
  */
 import fc from "fast-check";
-import { MAX_BODY_BYTES } from "../../functions/router.js";
+import { MAX_BODY_BYTES } from "../../functions/gcp/router.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authorizationFor, problemsWithAnswer } from "../helpers/hostile-check.js";
 import { hostileRequest } from "../helpers/hostile-requests.js";
@@ -14,7 +14,7 @@ import { jsonOf } from "../helpers/raw-http.js";
 import { recordFigures } from "./helpers/figures.js";
 import { giveEveryTaskWork } from "./helpers/fixtures.js";
 import type { Stack } from "./helpers/stack.js";
-import { findTask, overlapOf } from "../../functions/catalog.js";
+import { findTask, overlapOf } from "../../functions/core/catalog.js";
 import { pastTicks, schedulerHeaders, startStack } from "./helpers/stack.js";
 
 const TOTAL = 500;

@@ -7,8 +7,8 @@ import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { childEnv } from "../../../scripts/lib/child-env.js";
-import { freePort } from "../../../scripts/lib/embedded-postgres.js";
+import { childEnv } from "../../../scripts/local/child-env.js";
+import { freePort } from "../../../scripts/local/embedded-postgres.js";
 import { sendRaw } from "../../helpers/raw-http.js";
 
 const root = resolve(import.meta.dirname, "../../..");

@@ -4,12 +4,12 @@
  * loopback server publishes, the function process configured for both, and a client that sends
  * requests with a valid token of the allowed caller.
  */
-import { tasks } from "../../../functions/catalog.js";
-import { writeEnvironment } from "../../../functions/environment.js";
-import { resolveJobs } from "../../../functions/jobs.js";
-import { previousFireTime } from "../../../functions/schedule.js";
-import type { CertsServer, DevIdentity } from "../../../scripts/lib/dev-identity.js";
-import { createDevIdentity, serveCerts } from "../../../scripts/lib/dev-identity.js";
+import { tasks } from "../../../functions/core/catalog.js";
+import { writeEnvironment } from "../../../functions/core/config/environment.js";
+import { resolveJobs } from "../../../functions/core/schedule/jobs.js";
+import { previousFireTime } from "../../../functions/core/schedule/fire-times.js";
+import type { CertsServer, DevIdentity } from "../../../scripts/local/dev-identity.js";
+import { createDevIdentity, serveCerts } from "../../../scripts/local/dev-identity.js";
 import type { TestDatabase } from "../../helpers/database.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import type { RawRequest, RawResponse } from "../../helpers/raw-http.js";

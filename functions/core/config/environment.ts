@@ -1,0 +1,572 @@
+/**
+ * The function's environment contract: one table of every variable the function reads, each with
+ * the parser the function itself reads it with, the writer that turns a typed value into its text,
+ * one line of documentation, and whether it is secret, required or defaulted. Modelled on
+ * functions-framework's `src/options.ts` (one table of options: flag, env var, default, validator).
+ *
+ * The function reads through it (functions/core/config/function-config.ts); the Pulumi program (infra/gcp/function.ts), the
+ * local stack (scripts/local/local-stack.ts), the benchmarks and the tests write through it, and infra
+ * checks the stack's values with these parsers, so a stack that deploys is one the function accepts.
+ * docs/configuration.md is generated from it (`npm run docs:generate`).
+ *
+ * It loads at every cold start: no import but the catalog (itself dependency-free), no I/O.
+ */
+import type { AuthMode } from "../../gcp/auth.js";
+import { asciiLowerCase } from "../../gcp/auth.js";
+import type { JobOverrides } from "../schedule/jobs.js";
+import { overridesOf, resolveJobs } from "../schedule/jobs.js";
+import { tasks } from "../catalog.js";
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The sections of docs/configuration.md, in order. */
+export const groups = {
+  database: "Database",
+  auth: "Authentication of callers",
+  email: "Email tasks",
+  schedule: "Schedules",
+  platform: "Platform",
+} as const;
+export type Group = keyof typeof groups;
+
+export interface Variable<T> {
+  readonly name: string;
+  readonly group: Group;
+  /** One line for docs/configuration.md (Markdown, like `required`, `unset` and `deployed`). */
+  readonly doc: string;
+  /**
+   * A credential, or text that may hold one (a connection string's password): no problem quotes its
+   * value, and the Pulumi program never deploys it as plain text.
+   */
+  readonly secret: boolean;
+  /** When the function refuses to start without it: "yes", "no" or the condition. */
+  readonly required: string;
+  /** The value an unset variable means. */
+  readonly default?: T;
+  /** What an unset variable means, where the default alone does not say it. */
+  readonly unset?: string;
+  /** What the Pulumi program sets it to; absent when the deployed function does not have it. */
+  readonly deployed?: string;
+  /** A value the function accepts (for the docs, and the tests' round trip). */
+  readonly example: string;
+  /** The problem when it is required and unset. */
+  readonly missing?: string;
+  /**
+   * Reads the text of a set variable (trimmed, never empty) as the function does; each problem goes
+   * to `problems`, naming the variable, and then the result is not to be used.
+   */
+  parse(text: string, problems: string[]): T | undefined;
+  /** The text that the function reads back as `value`. */
+  write(value: T): string;
+  /** True for a value that means the same as unset: writers leave the variable out. */
+  omit?(value: T): boolean;
+}
+
+type Definition<T> = Omit<Variable<T>, "name">;
+
+function define<T>(definition: Definition<T>): Definition<T> {
+  return definition;
+}
+
+/** Google's OAuth2 signing certificates in PEM format (a JSON object, kid → X.509 certificate). */
+export const googleCertsUrl = "https://www.googleapis.com/oauth2/v1/certs";
+
+/** A development address: where mail would come from locally when MAIL_FROM is unset and nothing is sent. */
+export const LOCAL_MAIL_FROM = "scheduled-jobs@localhost.localdomain";
+
+const authModes = ["verify", "cloud-run"] as const satisfies readonly AuthMode[];
+const emailTransports = ["sendgrid", "local-mailbox"] as const;
+/** Where the email tasks' messages go: SendGrid, or (an explicit local choice) the local mailbox. */
+export type EmailTransportChoice = (typeof emailTransports)[number];
+const ipTypes = ["PUBLIC", "PRIVATE", "PSC"] as const;
+export type IpType = (typeof ipTypes)[number];
+
+const MAX_POOL_MAX = 50;
+
+const emailPattern = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
+const secretVersionPattern = /^projects\/[^/\s]+\/secrets\/[^/\s]+\/versions\/[^/\s]+$/;
+const instanceConnectionNamePattern = /^[a-z0-9][a-z0-9.:-]*:[a-z0-9-]+:[a-z0-9][a-z0-9-]*$/i;
+const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** The one address rule: what SendGrid takes as a sender and what the function takes anywhere. */
+export function isEmailAddress(value: string): boolean {
+  return emailPattern.test(value);
+}
+
+/** A non-secret value quoted for a problem: bounded and JSON-escaped. */
+function quote(value: string): string {
+  const text = JSON.stringify(value);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+function listOf(text: string): string[] {
+  return text
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+function urlOf(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs checks that push problems; the value only when none did. */
+function checked<T>(problems: string[], check: () => T): T | undefined {
+  const before = problems.length;
+  const value = check();
+  return problems.length > before ? undefined : value;
+}
+
+const asText = (value: string): string => value;
+
+const noAudience =
+  "AUTH_AUDIENCE is not set: set it to the audience of the scheduler's ID tokens (the function's URL); " +
+  "without it every request is refused";
+const noAllowedEmails =
+  "AUTH_ALLOWED_EMAILS is not set: list the service account emails allowed to call the function " +
+  "(comma-separated); without it every request is refused";
+
+const definitions = {
+  DATABASE_URL: define<string>({
+    group: "database",
+    doc: "A PostgreSQL connection string (local runs, tests, a database outside Cloud SQL).",
+    secret: true,
+    required: "this or `INSTANCE_CONNECTION_NAME`",
+    example: "postgres://scheduler@127.0.0.1:5432/delivery_app",
+    parse(text, problems) {
+      const url = urlOf(text);
+      if (!url || (url.protocol !== "postgres:" && url.protocol !== "postgresql:")) {
+        problems.push("DATABASE_URL is not a postgres:// or postgresql:// URL");
+        return undefined;
+      }
+      if (!url.hostname && !url.searchParams.get("host")) {
+        problems.push("DATABASE_URL names no host");
+        return undefined;
+      }
+      return text;
+    },
+    write: asText,
+  }),
+  INSTANCE_CONNECTION_NAME: define<string>({
+    group: "database",
+    doc: "The Cloud SQL instance (`<project>:<region>:<instance>`), reached through the Cloud SQL Node.js Connector with IAM database authentication.",
+    secret: false,
+    required: "this or `DATABASE_URL`",
+    deployed: "the stack's instance (`scheduled-jobs:database`)",
+    example: "my-project:europe-west1:delivery-db",
+    parse(text, problems) {
+      if (instanceConnectionNamePattern.test(text)) return text;
+      problems.push("INSTANCE_CONNECTION_NAME must look like <project>:<region>:<instance>");
+      return undefined;
+    },
+    write: asText,
+  }),
+  DB_USER: define<string>({
+    group: "database",
+    doc: "The IAM database user: the runtime service account's email without `.gserviceaccount.com`.",
+    secret: false,
+    required: "with `INSTANCE_CONNECTION_NAME`",
+    deployed: "the runtime service account's IAM database user",
+    example: "sched-jobs-runtime@my-project.iam",
+    missing:
+      "DB_USER is not set (with INSTANCE_CONNECTION_NAME: the IAM database user, e.g. the service account email without .gserviceaccount.com)",
+    parse: asText,
+    write: asText,
+  }),
+  DB_NAME: define<string>({
+    group: "database",
+    doc: "The database on the Cloud SQL instance.",
+    secret: false,
+    required: "with `INSTANCE_CONNECTION_NAME`",
+    deployed: "`scheduled-jobs:database.databaseName`",
+    example: "delivery_app",
+    missing: "DB_NAME is not set (with INSTANCE_CONNECTION_NAME: the database to use)",
+    parse: asText,
+    write: asText,
+  }),
+  DB_IP_TYPE: define<IpType>({
+    group: "database",
+    // PUBLIC works from a function without a VPC connector; the connector still encrypts and
+    // authorises the connection with IAM, the instance needs no authorised networks.
+    doc: "Which of the instance's addresses the connector uses: `PUBLIC` (no VPC connector needed; still encrypted and IAM-authorised), `PRIVATE` or `PSC`.",
+    secret: false,
+    required: "no",
+    default: "PUBLIC",
+    example: "PRIVATE",
+    parse(text, problems) {
+      const ipType = text.toUpperCase();
+      if ((ipTypes as readonly string[]).includes(ipType)) return ipType as IpType;
+      problems.push(`DB_IP_TYPE must be one of ${ipTypes.join(", ")}`);
+      return undefined;
+    },
+    write: asText,
+  }),
+  DB_POOL_MAX: define<number>({
+    group: "database",
+    doc: "Connections per instance: the requests one instance serves at once, plus one to record a run's end.",
+    secret: false,
+    required: "no",
+    default: 2,
+    example: "4",
+    parse(text, problems) {
+      const parsed = /^\d+$/.test(text) ? Number(text) : NaN;
+      if (Number.isInteger(parsed) && parsed >= 1 && parsed <= MAX_POOL_MAX) return parsed;
+      problems.push(`DB_POOL_MAX must be a whole number from 1 to ${MAX_POOL_MAX}`);
+      return undefined;
+    },
+    write: String,
+  }),
+  AUTH_MODE: define<AuthMode>({
+    group: "auth",
+    doc: "`verify`: the function checks every token's signature; `cloud-run`: a token whose signature Cloud Run's IAM removed after checking it is judged on its claims.",
+    secret: false,
+    required: "no",
+    default: "verify",
+    deployed: "`cloud-run`",
+    example: "cloud-run",
+    parse(text, problems) {
+      if ((authModes as readonly string[]).includes(text)) return text as AuthMode;
+      problems.push(`AUTH_MODE must be "verify" or "cloud-run", not ${quote(text)}`);
+      return undefined;
+    },
+    write: asText,
+  }),
+  AUTH_AUDIENCE: define<readonly string[]>({
+    group: "auth",
+    doc: "The accepted audiences of callers' ID tokens, comma-separated: the function's URL.",
+    secret: false,
+    required: "yes",
+    deployed: "the function's own URL",
+    example: "https://scheduled-tasks-123456789012.europe-west1.run.app",
+    missing: noAudience,
+    parse(text, problems) {
+      const audiences = listOf(text);
+      return checked(problems, () => {
+        if (audiences.length === 0) problems.push(noAudience);
+        for (const audience of audiences) {
+          if (/\s/.test(audience))
+            problems.push(`AUTH_AUDIENCE entry ${quote(audience)} contains whitespace`);
+        }
+        return audiences;
+      });
+    },
+    write: (audiences) => audiences.join(","),
+  }),
+  AUTH_ALLOWED_EMAILS: define<readonly string[]>({
+    group: "auth",
+    doc: "The service account emails allowed to call the function, comma-separated (compared ASCII case-insensitively).",
+    secret: false,
+    required: "yes",
+    deployed:
+      "the scheduler's service account, and the Monitoring service agent when the dead-man checks are on (it may only read /health)",
+    example: "sched-jobs-scheduler@my-project.iam.gserviceaccount.com",
+    missing: noAllowedEmails,
+    parse(text, problems) {
+      const emails = listOf(text).map(asciiLowerCase);
+      return checked(problems, () => {
+        if (emails.length === 0) problems.push(noAllowedEmails);
+        for (const email of emails) {
+          if (!isEmailAddress(email)) {
+            problems.push(`AUTH_ALLOWED_EMAILS entry ${quote(email)} is not an email address`);
+          }
+        }
+        return emails;
+      });
+    },
+    write: (emails) => emails.join(","),
+  }),
+  AUTH_CERTS_URL: define<string>({
+    group: "auth",
+    doc: "Where the token-signing certificates are (Google's PEM format or a JWK set); `https`, or `http` on loopback only.",
+    secret: false,
+    required: "no",
+    default: googleCertsUrl,
+    example: "http://127.0.0.1:9999/oauth2/v1/certs",
+    parse(text, problems) {
+      const url = urlOf(text);
+      if (!url) {
+        problems.push(`AUTH_CERTS_URL ${quote(text)} is not a URL`);
+        return undefined;
+      }
+      // Whoever serves the certificates decides which tokens are genuine: plain HTTP only on loopback.
+      const loopback = loopbackHosts.has(url.hostname);
+      if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+        problems.push(`AUTH_CERTS_URL ${quote(text)} must use https (plain http only for localhost)`);
+        return undefined;
+      }
+      return text;
+    },
+    write: asText,
+  }),
+  EMAIL_TRANSPORT: define<EmailTransportChoice>({
+    group: "email",
+    doc: "`sendgrid`: the email tasks send through SendGrid, and without a readable key they fail (503) with every email still queued; `local-mailbox` (what `npm start` sets when it is given no key): nothing leaves the machine, messages go to the log and `scheduler.local_mailbox`. Never a fallback: only this variable chooses the local mailbox.",
+    secret: false,
+    required: "no",
+    default: "sendgrid",
+    example: "local-mailbox",
+    parse(text, problems) {
+      if ((emailTransports as readonly string[]).includes(text)) return text as EmailTransportChoice;
+      problems.push(`EMAIL_TRANSPORT must be one of ${emailTransports.join(", ")}, not ${quote(text)}`);
+      return undefined;
+    },
+    write: asText,
+  }),
+  SENDGRID_API_KEY: define<string>({
+    group: "email",
+    doc: "A SendGrid API key in plain text (local runs); set this or `SENDGRID_API_KEY_SECRET`, not both.",
+    secret: true,
+    required: "no",
+    unset:
+      "with neither key, the email tasks fail (503) and every email stays queued, unless `EMAIL_TRANSPORT=local-mailbox`",
+    example: "SG.xxxxxxxx.yyyyyyyy",
+    parse: asText,
+    write: asText,
+  }),
+  SENDGRID_API_KEY_SECRET: define<string>({
+    group: "email",
+    doc: "The Secret Manager version that holds the SendGrid API key (the name, never the key), read at run time.",
+    secret: false,
+    required: "no",
+    unset:
+      "with neither key, the email tasks fail (503) and every email stays queued, unless `EMAIL_TRANSPORT=local-mailbox`",
+    deployed: "the version of the stack's SendGrid key secret",
+    example: "projects/my-project/secrets/sendgrid-api-key/versions/latest",
+    parse(text, problems) {
+      if (secretVersionPattern.test(text)) return text;
+      problems.push(
+        "SENDGRID_API_KEY_SECRET must be a Secret Manager version name: projects/<project>/secrets/<secret>/versions/<version or latest>",
+      );
+      return undefined;
+    },
+    write: asText,
+  }),
+  SENDGRID_BASE_URL: define<string>({
+    group: "email",
+    doc: "SendGrid's API root, replaced by a local fake in tests.",
+    secret: false,
+    required: "no",
+    unset: "SendGrid's own API",
+    example: "http://127.0.0.1:3030",
+    parse(text, problems) {
+      const url = urlOf(text);
+      if (url && (url.protocol === "https:" || url.protocol === "http:")) return text;
+      problems.push("SENDGRID_BASE_URL must be an http(s) URL");
+      return undefined;
+    },
+    write: asText,
+  }),
+  SENDGRID_SECRET_REFRESH_SECONDS: define<number>({
+    group: "email",
+    doc: "How long a key read from Secret Manager is used before it is read again (rotation).",
+    secret: false,
+    required: "no",
+    default: 600,
+    example: "60",
+    parse(text, problems) {
+      const seconds = Number(text);
+      if (Number.isInteger(seconds) && seconds >= 0) return seconds;
+      problems.push("SENDGRID_SECRET_REFRESH_SECONDS must be a whole number of seconds");
+      return undefined;
+    },
+    write: String,
+  }),
+  MAIL_FROM: define<string>({
+    group: "email",
+    doc: "The sender of every email (a sender verified in SendGrid).",
+    secret: false,
+    required: "with a SendGrid key",
+    default: LOCAL_MAIL_FROM,
+    unset: `\`${LOCAL_MAIL_FROM}\` when no key is set`,
+    deployed: "`scheduled-jobs:mailFrom`",
+    example: "reports@delivery.example",
+    missing: "MAIL_FROM is required when a SendGrid key is configured (a sender verified in SendGrid)",
+    parse(text, problems) {
+      if (isEmailAddress(text)) return text;
+      problems.push("MAIL_FROM must be an email address");
+      return undefined;
+    },
+    write: asText,
+  }),
+  OPS_EMAIL: define<string>({
+    group: "email",
+    doc: "Who `alert-failed-runs` writes to; that task fails without it.",
+    secret: false,
+    required: "no",
+    deployed: "`scheduled-jobs:opsEmail`, else `scheduled-jobs:alertEmail`",
+    example: "ops@delivery.example",
+    parse(text, problems) {
+      if (isEmailAddress(text)) return text;
+      problems.push("OPS_EMAIL must be an email address");
+      return undefined;
+    },
+    write: asText,
+  }),
+  TASK_OVERRIDES: define<JobOverrides>({
+    group: "schedule",
+    doc: 'The stack\'s job overrides, JSON `{"<task>": {"schedule", "timeZone", "paused", "attemptDeadlineSeconds"}}`, so lookups, health and overdue alerts follow what Cloud Scheduler runs.',
+    secret: false,
+    required: "no",
+    default: {},
+    unset: "the catalog's schedules",
+    deployed: "what `scheduled-jobs:taskOverrides` changes (absent when nothing)",
+    example: '{"archive-old-orders":{"schedule":"0 4 * * 0","timeZone":"Europe/Paris"}}',
+    parse: parseTaskOverrides,
+    write: (overrides) => JSON.stringify(overrides),
+    omit: (overrides) => Object.keys(overrides).length === 0,
+  }),
+  GOOGLE_CLOUD_PROJECT: define<string>({
+    group: "platform",
+    doc: "The project id for the trace field of log lines (`projects/<id>/traces/<trace>`).",
+    secret: false,
+    required: "no",
+    unset: "`GCP_PROJECT`; without either, log lines carry no trace field",
+    example: "my-project",
+    parse: asText,
+    write: asText,
+  }),
+  GCP_PROJECT: define<string>({
+    group: "platform",
+    doc: "The project id where `GOOGLE_CLOUD_PROJECT` is unset (older runtimes set this one).",
+    secret: false,
+    required: "no",
+    example: "my-project",
+    parse: asText,
+    write: asText,
+  }),
+  NODE_ENV: define<string>({
+    group: "platform",
+    doc: "Read by functions-framework: `production` keeps a thrown error's message out of its own answers.",
+    secret: false,
+    required: "no",
+    deployed: "`production`",
+    example: "production",
+    parse: asText,
+    write: asText,
+  }),
+};
+
+export type VariableName = keyof typeof definitions;
+export type ValueOf<N extends VariableName> = (typeof definitions)[N] extends Definition<infer T> ? T : never;
+/** Typed values of some variables, as writers hand them over. */
+export type EnvironmentValues = { readonly [N in VariableName]?: ValueOf<N> };
+
+/** The table, by name. */
+export const environment = Object.fromEntries(
+  Object.entries(definitions).map(([name, definition]) => [name, { name, ...definition }]),
+) as unknown as { readonly [N in VariableName]: Variable<ValueOf<N>> };
+
+/** The table, in the order of the docs. */
+export const variables: readonly Variable<unknown>[] = Object.values(environment);
+
+function variableOf<N extends VariableName>(name: N): Variable<ValueOf<N>> {
+  return environment[name] as Variable<ValueOf<N>>;
+}
+
+/** The text of a variable as the function sees it: trimmed; empty counts as unset. */
+export function textOf(env: Env, name: VariableName): string | undefined {
+  const text = env[name]?.trim();
+  return text ? text : undefined;
+}
+
+export function isSet(env: Env, name: VariableName): boolean {
+  return textOf(env, name) !== undefined;
+}
+
+/** The variable's value (its default when unset), or undefined with its problems pushed. */
+export function readVariable<N extends VariableName>(
+  env: Env,
+  name: N,
+  problems: string[],
+): ValueOf<N> | undefined {
+  const variable = variableOf(name);
+  const text = textOf(env, name);
+  return text === undefined ? variable.default : variable.parse(text, problems);
+}
+
+/** As `readVariable`, for a variable the caller needs: unset is a problem, not its default. */
+export function requireVariable<N extends VariableName>(
+  env: Env,
+  name: N,
+  problems: string[],
+): ValueOf<N> | undefined {
+  if (!isSet(env, name)) {
+    problems.push(variableOf(name).missing ?? `${name} is not set`);
+    return undefined;
+  }
+  return readVariable(env, name, problems);
+}
+
+/** What the function would say about this text in this variable (empty: it accepts it). */
+export function problemsWith(name: VariableName, text: string): string[] {
+  const problems: string[] = [];
+  const trimmed = text.trim();
+  if (trimmed === "") problems.push(`${name} would be empty, which the function reads as unset`);
+  else variableOf(name).parse(trimmed, problems);
+  return problems;
+}
+
+export class EnvironmentError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`an environment the function would refuse: ${problems.join("; ")}`);
+    this.name = "EnvironmentError";
+  }
+}
+
+/** One variable's text, checked with the function's own parser (throws EnvironmentError). */
+export function writeVariable<N extends VariableName>(name: N, value: ValueOf<N>): string {
+  const text = variableOf(name).write(value);
+  const problems = problemsWith(name, text);
+  if (problems.length > 0) throw new EnvironmentError(problems);
+  return text;
+}
+
+/**
+ * The function's environment for these values, each written by its variable's writer and read
+ * back by its parser: a value the function would refuse throws EnvironmentError naming every one.
+ * Values that mean unset (an empty TASK_OVERRIDES) are left out, as are undefined ones.
+ */
+export function writeEnvironment(values: EnvironmentValues): Record<string, string> {
+  const written: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(values) as [VariableName, unknown][]) {
+    if (value === undefined) continue;
+    const variable = environment[name] as Variable<unknown> | undefined;
+    if (!variable) {
+      problems.push(`${name} is not a variable the function reads`);
+      continue;
+    }
+    if (variable.omit?.(value)) continue;
+    const text = variable.write(value);
+    problems.push(...problemsWith(name, text));
+    written[name] = text;
+  }
+  if (problems.length > 0) throw new EnvironmentError(problems);
+  return written;
+}
+
+/**
+ * TASK_OVERRIDES: a JSON object {taskName: {schedule?, timeZone?, paused?, attemptDeadlineSeconds?}},
+ * what the Pulumi program (or the local stack) resolved from the stack's config. Checked by the one
+ * rule for overrides, `resolveJobs` (names, fields, Cloud Scheduler's unix-cron, zones, deadlines),
+ * and returned as `overridesOf` writes them, so writing what was read gives the same text.
+ */
+export function parseTaskOverrides(text: string, problems: string[]): JobOverrides | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    problems.push("TASK_OVERRIDES is not valid JSON");
+    return undefined;
+  }
+  const resolved = resolveJobs(tasks, { overrides: parsed, source: "TASK_OVERRIDES" });
+  if (resolved.problems.length > 0) {
+    problems.push(...resolved.problems);
+    return undefined;
+  }
+  return overridesOf(tasks, resolved.jobs);
+}
