@@ -54,16 +54,8 @@ export const notFoundMessage = `no such path: the function serves ${joinAnd(
   routeList.map((route) => `${route.method} ${route.path}`),
 )}`;
 
-/** The body of POST /: exactly these fields (any other is refused). */
-export interface TaskBody {
-  readonly task: string;
-  /** Roll back (or only count) and report what would have changed. */
-  readonly dryRun?: boolean;
-  /** Run even when the task's blast-radius guard would stop it. */
-  readonly force?: boolean;
-}
-
-export const taskBodyFields: readonly (keyof TaskBody)[] = ["task", "dryRun", "force"];
+/** The body of POST /: the run request every platform takes (functions/core/run/task-body.ts). */
+export type { TaskBody } from "../core/run/task-body.js";
 
 /**
  * POST / with 200: the run succeeded, was skipped (lock held), was a duplicate of a tick that

@@ -13,8 +13,8 @@ import type { Answer, Outcome } from "./answer.js";
 import { HttpRefusal, toAnswer } from "./answer.js";
 import type { Caller } from "./auth.js";
 import { isMonitoringAgent } from "./auth.js";
-import type { RouteName, TaskBody } from "./contract.js";
-import { notFoundMessage, routeList, taskBodyFields } from "./contract.js";
+import type { RouteName } from "./contract.js";
+import { notFoundMessage, routeList } from "./contract.js";
 import type { Pool } from "../core/db/pool.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "../core/errors.js";
 import type { Job } from "../core/schedule/jobs.js";
@@ -26,6 +26,8 @@ import { contentTypeProblem, jsonBodyProblem } from "./strict-request.js";
 import type * as ScheduleModuleNamespace from "../core/schedule/fire-times.js";
 import type { Delivery, DeliveryHeaders } from "../core/schedule/ticks.js";
 import { classifyDelivery, isAheadOfArrival, scheduleTimeProblem } from "../core/schedule/ticks.js";
+import { parseTaskBody } from "../core/run/task-body.js";
+import { parseScheduleTime } from "../core/schedule/schedule-time.js";
 
 /** Larger than any valid body by two orders of magnitude; the framework itself would take 1 GB. */
 export const MAX_BODY_BYTES = 8 * 1024;
@@ -165,8 +167,6 @@ function describeCause(error: ScheduledTaskError): string | undefined {
 
 // --- POST / ----------------------------------------------------------------------------------
 
-const bodyFields: ReadonlySet<string> = new Set(taskBodyFields);
-
 async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
   checkJsonBody(req);
   const body = parseTaskBody(req.body);
@@ -279,64 +279,6 @@ function checkJsonBody(req: Request): void {
   if (ambiguous !== undefined) throw new ScheduledTaskError("bad_request", ambiguous);
 }
 
-/** The body, exactly: `task`, optional boolean `dryRun` and `force`, nothing else. */
-export function parseTaskBody(body: unknown): Required<TaskBody> {
-  if (body === undefined) {
-    throw new ScheduledTaskError("bad_request", 'the body is empty: send {"task": "<name>"}');
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new ScheduledTaskError("bad_request", 'the body must be a JSON object: {"task": "<name>"}');
-  }
-  const record = body as Record<string, unknown>;
-  const unknown = Object.keys(record).filter((key) => !bodyFields.has(key));
-  if (unknown.length > 0) {
-    const named = unknown.slice(0, 5).map((key) => JSON.stringify(clip(key, 50)));
-    throw new ScheduledTaskError(
-      "bad_request",
-      `unknown field${unknown.length > 1 ? "s" : ""} ${named.join(", ")}${unknown.length > 5 ? ", ..." : ""}: the body takes task, dryRun and force`,
-    );
-  }
-  const { task, dryRun, force } = record;
-  if (task === undefined) throw new ScheduledTaskError("bad_request", "task is required");
-  if (typeof task !== "string" || task.length === 0) {
-    throw new ScheduledTaskError("bad_request", "task must be a non-empty string");
-  }
-  if (dryRun !== undefined && typeof dryRun !== "boolean") {
-    throw new ScheduledTaskError("bad_request", "dryRun must be true or false");
-  }
-  if (force !== undefined && typeof force !== "boolean") {
-    throw new ScheduledTaskError("bad_request", "force must be true or false");
-  }
-  return { task, dryRun: dryRun === true, force: force === true };
-}
-
-// Cloud Scheduler writes the schedule time in RFC 3339 UTC ("Zulu") format.
-const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/i;
-
-/**
- * The time the header names, or undefined. `new Date` rolls impossible dates over ("2026-02-30"
- * becomes March 2nd) instead of refusing them, so each field is checked against the calendar: a
- * tick that never existed must not be recorded as another one.
- */
-function parseScheduleTime(text: string): Date | undefined {
-  const match = rfc3339.exec(text);
-  if (!match) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  const offsetOk = match[9] === undefined || (Number(match[9]) <= 23 && Number(match[10]) <= 59);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) {
-    return undefined;
-  }
-  const time = new Date(text);
-  return offsetOk && !Number.isNaN(time.getTime()) ? time : undefined;
-}
 const jobNamePattern = /^[\x21-\x7e]{1,500}$/;
 
 /**
