@@ -22,7 +22,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import * as functions from "@google-cloud/functions-framework";
 import { getTestServer } from "@google-cloud/functions-framework/testing";
 import pg from "pg";
-import type { AuthMode } from "../functions/gcp/auth.js";
+import type { AuthMode } from "../functions/core/config/auth-config.js";
 import { createAuthenticator } from "../functions/gcp/auth.js";
 import { findTask, tasks } from "../functions/core/catalog.js";
 import { resolveJobs } from "../functions/core/schedule/jobs.js";

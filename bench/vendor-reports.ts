@@ -5,8 +5,8 @@
  */
 import { createPool } from "../functions/core/db/pool.js";
 import { createSendGridTransport } from "../functions/email/sendgrid.js";
-import { startFakeSendGrid } from "../test/helpers/fake-sendgrid.js";
-import { MAIL_FROM, runEmailTask, seedVendors, sendGridConfig } from "../test/helpers/email.js";
+import { MAIL_FROM, sendGridConfig, startFakeSendGrid } from "../scripts/local/fake-sendgrid.js";
+import { runEmailTask, seedVendors } from "./lib/email.js";
 import type { BenchContext } from "./lib/context.js";
 import { count } from "./lib/context.js";
 import { now } from "./lib/measure.js";

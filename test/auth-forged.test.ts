@@ -5,8 +5,10 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuthMode, Authenticator } from "../functions/gcp/auth.js";
-import { createAuthenticator, defaultClockSkewSeconds, googleIssuers } from "../functions/gcp/auth.js";
+import type { AuthMode } from "../functions/core/config/auth-config.js";
+import type { Authenticator } from "../functions/gcp/auth.js";
+import { defaultClockSkewSeconds } from "../functions/core/config/auth-config.js";
+import { createAuthenticator, googleIssuers } from "../functions/gcp/auth.js";
 import { ScheduledTaskError } from "../functions/core/errors.js";
 import type { ErrorCode } from "../functions/core/errors.js";
 import type { CertsServer, DevIdentity, TokenSignature } from "../scripts/local/dev-identity.js";

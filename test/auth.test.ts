@@ -3,7 +3,8 @@
  * development key generated here; fetches are counted by that server.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuthConfig, AuthMode, Authenticator } from "../functions/gcp/auth.js";
+import type { AuthConfig, AuthMode } from "../functions/core/config/auth-config.js";
+import type { Authenticator } from "../functions/gcp/auth.js";
 import { cacheSecondsOf, createAuthenticator } from "../functions/gcp/auth.js";
 import { parseAuthEnv } from "../functions/core/config/function-config.js";
 import { googleCertsUrl } from "../functions/core/config/environment.js";

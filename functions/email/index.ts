@@ -8,13 +8,13 @@ import type { TaskDefinition } from "../core/catalog.js";
 import type { Env } from "../core/config/function-config.js";
 import { parseEmailEnv } from "../core/config/function-config.js";
 import type { EmailTaskHandler } from "../core/run/task-contract.js";
-import type { EmailConfig } from "./config.js";
-import { EmailConfigError } from "./config.js";
+import type { EmailConfig } from "../core/config/email-config.js";
+import { EmailConfigError } from "../core/config/email-config.js";
 import type { EmailRuntime, EmailRuntimeOptions } from "./runtime.js";
 import { createEmailRuntime } from "./runtime.js";
 
-export type { EmailConfig } from "./config.js";
-export { EmailConfigError } from "./config.js";
+export type { EmailConfig } from "../core/config/email-config.js";
+export { EmailConfigError } from "../core/config/email-config.js";
 export type { EmailRuntime, EmailRuntimeOptions } from "./runtime.js";
 export { createEmailRuntime } from "./runtime.js";
 

@@ -6,7 +6,7 @@
 import type { TaskDefinition } from "../core/catalog.js";
 import { ScheduledTaskError } from "../core/errors.js";
 import type { EmailTaskContext, EmailTaskHandler, EmailTaskOutcome } from "../core/run/task-contract.js";
-import type { EmailConfig } from "./config.js";
+import type { EmailConfig } from "../core/config/email-config.js";
 import type { SendRetryPolicy } from "./deliver.js";
 import { defaultSendRetryPolicy } from "./deliver.js";
 import { alertFailedRuns } from "./failed-run-alerts.js";

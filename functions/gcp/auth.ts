@@ -7,28 +7,12 @@
  */
 import { createPublicKey, verify as verifySignature } from "node:crypto";
 import type { JsonWebKey, KeyObject } from "node:crypto";
+import type { AuthConfig } from "../core/config/auth-config.js";
+import { defaultClockSkewSeconds } from "../core/config/auth-config.js";
 import { ScheduledTaskError } from "../core/errors.js";
+import { asciiLowerCase } from "../core/text.js";
 import type { Logger } from "../core/log.js";
 import { silentLogger } from "../core/log.js";
-
-/**
- * `verify`: every token's signature is checked against the certificates at `certsUrl`.
- * `cloud-run`: a token whose signature Cloud Run removed after verifying it is judged on its claims;
- * a token that still carries a signature is verified as in `verify` mode.
- */
-export type AuthMode = "verify" | "cloud-run";
-
-export interface AuthConfig {
-  mode: AuthMode;
-  /** Accepted `aud` values, compared without trailing slashes. */
-  audiences: readonly string[];
-  /** `email` claims allowed to call the function, compared ASCII-case-insensitively. */
-  allowedEmails: ReadonlySet<string>;
-  /** Where the token-signing certificates are: Google's PEM format (kid → certificate) or a JWK set. */
-  certsUrl: string;
-  /** Tolerance for the caller's clock on `exp`, `nbf` and `iat`; default {@link defaultClockSkewSeconds}. */
-  clockSkewSeconds?: number;
-}
 
 /** The authenticated caller. */
 export interface Caller {
@@ -50,14 +34,6 @@ export interface AuthDeps {
   now?: () => number;
   log?: Logger;
 }
-
-/**
- * Sixty seconds: Google's servers and Cloud Run instances keep NTP-synchronised time, so real skew is
- * far below this, while a developer machine or CI runner can drift by tens of seconds. It is small
- * next to a Google ID token's one-hour lifetime, so it barely extends what a leaked token could do.
- * (google-auth-library allows 300 s; IAP's documentation 30 s.)
- */
-export const defaultClockSkewSeconds = 60;
 
 /** The issuers Google's ID tokens carry (OpenID Connect: both spellings are Google's). */
 export const googleIssuers: readonly string[] = ["https://accounts.google.com", "accounts.google.com"];
@@ -126,14 +102,6 @@ function quote(value: unknown): string {
 
 function withoutTrailingSlashes(value: string): string {
   return value.replace(/\/+$/, "");
-}
-
-/**
- * Lower-cases A-Z only. `toLowerCase` also folds look-alikes into ASCII (U+212A KELVIN SIGN becomes
- * "k"), so an email that is not the allowed one would compare equal to it.
- */
-export function asciiLowerCase(value: string): string {
-  return value.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
 
 /**

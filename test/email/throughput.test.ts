@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FakeSendGrid } from "../helpers/fake-sendgrid.js";
-import { startFakeSendGrid } from "../helpers/fake-sendgrid.js";
+import type { FakeSendGrid } from "../../scripts/local/fake-sendgrid.js";
+import { startFakeSendGrid } from "../../scripts/local/fake-sendgrid.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { fastRetries, resetEmailState, runEmailTask, seedVendors, sendGridConfig } from "../helpers/email.js";
 

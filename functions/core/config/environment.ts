@@ -11,8 +11,8 @@
  *
  * It loads at every cold start: no import but the catalog (itself dependency-free), no I/O.
  */
-import type { AuthMode } from "../../gcp/auth.js";
-import { asciiLowerCase } from "../../gcp/auth.js";
+import type { AuthMode } from "./auth-config.js";
+import { asciiLowerCase } from "../text.js";
 import type { JobOverrides } from "../schedule/jobs.js";
 import { overridesOf, resolveJobs } from "../schedule/jobs.js";
 import { tasks } from "../catalog.js";

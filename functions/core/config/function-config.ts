@@ -6,11 +6,11 @@
  * typed configuration or one precise message per problem. Messages name variables, never secret
  * values: a value may be a connection string with a password in it.
  */
-import type { AuthConfig } from "../../gcp/auth.js";
-import { defaultClockSkewSeconds } from "../../gcp/auth.js";
+import type { AuthConfig } from "./auth-config.js";
+import { defaultClockSkewSeconds } from "./auth-config.js";
 import type { TaskDefinition } from "../catalog.js";
 import { tasks } from "../catalog.js";
-import type { EmailConfig } from "../../email/config.js";
+import type { EmailConfig } from "./email-config.js";
 import type { Env, IpType } from "./environment.js";
 import { isSet, readVariable, requireVariable } from "./environment.js";
 import type { Job } from "../schedule/jobs.js";

@@ -3,7 +3,7 @@
  * (`parseEmailEnv` in functions/core/config/function-config.ts, through the environment contract) and hands them over.
  */
 
-import type { EmailTransportChoice } from "../core/config/environment.js";
+import type { EmailTransportChoice } from "./environment.js";
 
 export interface EmailConfig {
   /** SendGrid, or the local mailbox when a local run chose it (EMAIL_TRANSPORT): never a fallback. */

@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type { EmailConfig } from "../../functions/core/config/email-config.js";
 
 export interface FakeEmail {
   readonly messageId: string;
@@ -335,4 +336,21 @@ function validate(body: unknown): SendGridError[] {
     }
   }
   return errors;
+}
+
+/** The sender and the ops address the email tasks are configured with against this fake. */
+export const MAIL_FROM = "reports@delivery.example";
+export const OPS_EMAIL = "ops@delivery.example";
+
+/** The email tasks' configuration that sends through this fake with the real SDK. */
+export function sendGridConfig(fake: FakeSendGrid, overrides: Partial<EmailConfig> = {}): EmailConfig {
+  return {
+    transport: "sendgrid",
+    key: { source: "env", apiKey: fake.apiKey },
+    baseUrl: fake.url,
+    mailFrom: MAIL_FROM,
+    opsEmail: OPS_EMAIL,
+    secretRefreshSeconds: 600,
+    ...overrides,
+  };
 }
