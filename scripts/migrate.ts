@@ -6,8 +6,7 @@
  */
 import { errorOutput, parseCommandLine, UsageError, wantsJson } from "./lib/args.js";
 import { connectionProblem, malformedUrl } from "./lib/connection-problem.js";
-import type { ExitName } from "./lib/exit-codes.js";
-import { EXIT, exitCodeLines } from "./lib/exit-codes.js";
+import { EXIT, exitCodeLines, ToolError } from "./lib/exit-codes.js";
 import { applyAppSchema, grantTaskPrivileges, migrate } from "./lib/migrate.js";
 
 export interface MigrateIo {
@@ -28,22 +27,12 @@ const usage = `Usage: npm run migrate -- [--with-app-schema] [--grant-to <role>]
 Exit codes:
 ${exitCodeLines()}`;
 
-class MigrateError extends Error {
-  constructor(
-    readonly exit: ExitName,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export async function main(argv: readonly string[], io: MigrateIo): Promise<number> {
   const json = wantsJson(argv);
   try {
     return await run(argv, io);
   } catch (error) {
-    const exit: ExitName =
-      error instanceof MigrateError ? error.exit : error instanceof UsageError ? "usage" : "error";
+    const exit = error instanceof ToolError ? error.exit : "error";
     const message = error instanceof UsageError ? `${error.message}\n\n${usage}` : (error as Error).message;
     io.err(errorOutput(json, "migrate", exit, EXIT[exit], message));
     return EXIT[exit];
@@ -75,13 +64,13 @@ async function run(argv: readonly string[], io: MigrateIo): Promise<number> {
   }
   const url = io.env.DATABASE_URL;
   if (!url) {
-    throw new MigrateError(
+    throw new ToolError(
       "unreachable",
       "DATABASE_URL is not set: point it at the database to migrate, e.g. postgres://user@host:5432/db",
     );
   }
   const malformed = malformedUrl(url);
-  if (malformed) throw new MigrateError("unreachable", malformed);
+  if (malformed) throw new ToolError("unreachable", malformed);
   const say = (line: string): void => {
     if (!json) io.out(line);
   };
@@ -121,9 +110,9 @@ async function run(argv: readonly string[], io: MigrateIo): Promise<number> {
   } catch (error) {
     const cause = (error as Error).cause ?? error;
     const problem = connectionProblem(cause, url);
-    if (problem) throw new MigrateError("unreachable", `the database is unreachable: ${problem}`);
+    if (problem) throw new ToolError("unreachable", `the database is unreachable: ${problem}`);
     const missingTable = (cause as { code?: unknown }).code === "42P01";
-    throw new MigrateError(
+    throw new ToolError(
       "error",
       `${(error as Error).message}${missingTable && !values["with-app-schema"] ? " (an empty database has none of the app's tables: --with-app-schema creates them from sql/schema.sql)" : ""}`,
     );

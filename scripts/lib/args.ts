@@ -6,13 +6,15 @@
  */
 import type { ParseArgsConfig } from "node:util";
 import { parseArgs } from "node:util";
-import { EXIT } from "./exit-codes.js";
+import { ToolError } from "./exit-codes.js";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** A mistake in how a tool was called: exit 2, with this message. */
-export class UsageError extends Error {
-  readonly exitCode = EXIT.usage;
+/** A mistake in how a tool was called: exit 2 (`usage`), with this message. */
+export class UsageError extends ToolError {
+  constructor(message: string) {
+    super("usage", message);
+  }
 }
 
 export interface Parsed {

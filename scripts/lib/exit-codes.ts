@@ -1,7 +1,8 @@
 /**
- * The exit codes of every command line tool here (`npm run cli`, `npm run task`, `npm run migrate`):
- * one table, so a script or a monitor reads the same number the same way whichever tool it ran.
- * docs/cli.md lists it (test/cli-args.test.ts holds the two together).
+ * The exit codes of every command line tool here (`npm run cli`, `npm run task`, `npm run migrate`,
+ * `npm run new-task`): one table, so a script or a monitor reads the same number the same way
+ * whichever tool it ran, and one error type that names its row. docs/cli.md lists the table
+ * (test/cli-errors.test.ts holds the two together).
  */
 export const exitCodes = {
   ok: {
@@ -40,4 +41,17 @@ export function exitCodeLines(): string {
   return Object.values(exitCodes)
     .map(({ code, meaning }) => `  ${code}  ${meaning}`)
     .join("\n");
+}
+
+/**
+ * What stops a tool: the row of the table it exits with, and the message it prints. Every tool
+ * throws this (the argument parser's UsageError is one), and its `main` turns it into the code.
+ */
+export class ToolError extends Error {
+  constructor(
+    readonly exit: ExitName,
+    message: string,
+  ) {
+    super(message);
+  }
 }

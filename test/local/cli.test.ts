@@ -40,11 +40,20 @@ beforeAll(async () => {
 });
 
 describe("the operator CLI: usage errors (exit 2)", () => {
-  it("when the command is unknown, then it exits 2 and prints the usage", async () => {
+  it("when the command is unknown, then it exits 2 with one line that says where the usage is", async () => {
     const result = await cli(["frobnicate"]);
     expect(result.code).toBe(2);
-    expect(result.err).toMatch(/unknown command "frobnicate"/);
-    expect(result.err).toMatch(/Usage: scheduled-jobs/);
+    expect(result.err).toBe(
+      'scheduled-jobs: unknown command "frobnicate"; run `npm run cli -- --help` for every command',
+    );
+    const typo = await cli(["hisotry", "--limit", "5"]);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toBe(
+      'scheduled-jobs: unknown command "hisotry" (did you mean history?); run `npm run cli -- --help` for every command',
+    );
+    const none = await cli([]);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/a command is required\n\nUsage: scheduled-jobs/);
   });
 
   it("when the task is unknown, then it exits 2 and lists the known tasks", async () => {
@@ -305,6 +314,24 @@ describe("pause and resume", () => {
       status: "succeeded",
     });
     expect((await cli(["resume", task], as("oncall-alice"), now)).out).toMatch(/was not paused/);
+  });
+
+  it("when pause's --until is a duration, then the pause ends that long after now, as --since counts back", async () => {
+    // The database's clock judges the pause, so "now" here is the real one.
+    const now = new Date();
+    const paused = await cli(
+      ["pause", task, "--reason", "menu import", "--until", "30m", "--json"],
+      as("oncall-alice"),
+      now,
+    );
+    expect(paused.code, paused.err).toBe(0);
+    expect(JSON.parse(paused.out).paused.until).toBe(new Date(now.getTime() + 30 * 60_000).toISOString());
+    expect((await cli(["resume", task, "--json"], as("oncall-alice"), now)).code).toBe(0);
+    const word = await cli(["pause", task, "--reason", "x", "--until", "soon"], as("oncall-alice"), now);
+    expect(word.code).toBe(2);
+    expect(word.err).toContain(
+      '--until "soon" is not a time: use ISO 8601 (2026-11-29T04:15:00Z) or a duration from now (30m, 6h, 2d)',
+    );
   });
 
   it("when pause has no reason or an --until in the past, then usage (2) and nothing is paused", async () => {

@@ -1,0 +1,62 @@
+/** `health`: the /health view; exits 1 when a task needs attention, 3 when the database cannot be reached. */
+import type { HealthReport } from "../../functions/core/reads/health.js";
+import type { Job } from "../../functions/core/schedule/jobs.js";
+import { EXIT } from "../lib/exit-codes.js";
+import type { CliCommand } from "./command.js";
+import { withPool } from "./database.js";
+import type { Io } from "./io.js";
+import { iso, table } from "./io.js";
+
+function printHealth(io: Io, report: HealthReport): void {
+  io.out(
+    table(
+      [
+        "task",
+        "last status",
+        "last run",
+        "next run",
+        "24 h runs/failures",
+        "p50/p95 ms",
+        "overdue",
+        "last error",
+      ],
+      report.tasks.map((t) => [
+        t.task,
+        t.lastStatus ?? "-",
+        iso(t.lastRunAt),
+        t.paused ? "paused" : iso(t.nextRunAt),
+        `${t.runs24h}/${t.failures24h}`,
+        `${t.p50Ms ?? "-"}/${t.p95Ms ?? "-"}`,
+        t.overdue ? "OVERDUE" : "no",
+        (t.lastError ?? "").slice(0, 60),
+      ]),
+    ),
+  );
+  const bad = report.tasks.filter((t) => t.overdue || t.lastStatus === "failed");
+  io.out(
+    bad.length === 0
+      ? "healthy: no task failed its last run or is overdue"
+      : `needs attention: ${bad.map((t) => `${t.task} (${t.overdue ? "overdue" : "last run failed"})`).join(", ")}`,
+  );
+}
+
+async function health(io: Io, jobs: readonly Job[], json: boolean): Promise<number> {
+  const { readHealth } = await import("../../functions/core/reads/health.js");
+  return withPool(io, async (pool) => {
+    const report: HealthReport = await readHealth(pool, io.now(), jobs);
+    if (json) io.out(JSON.stringify(report, null, 2));
+    else printHealth(io, report);
+    return report.status === "ok" ? EXIT.ok : EXIT.failed;
+  });
+}
+
+export const healthCommand: CliCommand = {
+  spec: {
+    synopsis: "health",
+    summary:
+      "the /health view; exits 1 when a task failed or is overdue, 3 when the database cannot be reached",
+    maxArgs: 0,
+    flags: {},
+  },
+  run: ({ io, jobs, json }) => health(io, jobs, json),
+};

@@ -1,0 +1,37 @@
+/** `resume <task>`: ends the task's run-time pause; its next tick runs. */
+import type { Job } from "../../functions/core/schedule/jobs.js";
+import { EXIT } from "../lib/exit-codes.js";
+import type { CliCommand } from "./command.js";
+import { withPool } from "./database.js";
+import type { Io } from "./io.js";
+import { iso } from "./io.js";
+import { jobOf, taskArgument } from "./job-lookup.js";
+import type { PauseRow } from "./pause.js";
+import { operator, pauseJson } from "./pause.js";
+
+async function resume(io: Io, job: Job, json: boolean): Promise<number> {
+  return withPool(io, async (pool) => {
+    const result = await pool.query<PauseRow>("SELECT * FROM scheduler.resume_task($1, $2)", [
+      job.name,
+      operator(io),
+    ]);
+    const row = result.rows[0];
+    if (json) io.out(JSON.stringify({ resumed: row ? pauseJson(row) : null }, null, 2));
+    else if (!row) io.out(`${job.name}: was not paused at run time; nothing to do`);
+    else
+      io.out(
+        `${job.name}: resumed by ${row.resumed_by ?? ""} (paused by ${row.paused_by} at ${iso(row.paused_at)}: ${row.reason}); its next tick runs`,
+      );
+    return EXIT.ok;
+  });
+}
+
+export const resumeCommand: CliCommand = {
+  spec: {
+    synopsis: "resume <task>",
+    summary: "end the task's run-time pause: its next tick runs (and a missed one is overdue again)",
+    maxArgs: 1,
+    flags: {},
+  },
+  run: ({ io, args, json, jobs }) => resume(io, jobOf(jobs, taskArgument("resume", args)), json),
+};
