@@ -8,11 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthMode } from "../functions/core/config/auth-config.js";
 import type { Authenticator } from "../functions/gcp/auth.js";
 import { defaultClockSkewSeconds } from "../functions/core/config/auth-config.js";
-import { createAuthenticator, googleIssuers } from "../functions/gcp/auth.js";
+import { createAuthenticator } from "../functions/gcp/auth.js";
+import { googleIssuers } from "../functions/gcp/google-identities.js";
 import { ScheduledTaskError } from "../functions/core/errors.js";
 import type { ErrorCode } from "../functions/core/errors.js";
-import type { CertsServer, DevIdentity, TokenSignature } from "../scripts/local/dev-identity.js";
+import type { CertsServer, DevIdentity } from "../scripts/local/dev-identity.js";
 import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
+import type { TokenSignature } from "./helpers/forged-tokens.js";
+import { forgeToken, publicKeyPemOf } from "./helpers/forged-tokens.js";
 
 const runs = { verify: 1500, "cloud-run": 800 } as const satisfies Record<AuthMode, number>;
 
@@ -239,9 +242,9 @@ function forgeries(mode: AuthMode): fc.Arbitrary<Forgery> {
           chosen = { kind: "hs256", secret: JSON.stringify(identity.jwks().keys[0]) };
         else if (signature.kind === "hs256") {
           // algorithm confusion: the HMAC key is the public key (PEM) or the served certificate
-          chosen = { kind: "hs256", secret: usePem ? identity.publicKeyPem : identity.certificatePem };
+          chosen = { kind: "hs256", secret: usePem ? publicKeyPemOf(identity) : identity.certificatePem };
         } else chosen = signature;
-        return forgery("alg-swap", bearer(identity.mintToken({ header: { alg }, signature: chosen })));
+        return forgery("alg-swap", bearer(forgeToken(identity, { header: { alg }, signature: chosen })));
       }),
     fc
       .constantFrom<unknown>(undefined, null, "", 0, ["kid"], {})

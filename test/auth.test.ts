@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthConfig, AuthMode } from "../functions/core/config/auth-config.js";
 import type { Authenticator } from "../functions/gcp/auth.js";
+import { forgeToken, publicKeyPemOf } from "./helpers/forged-tokens.js";
 import { cacheSecondsOf, createAuthenticator } from "../functions/gcp/auth.js";
 import { parseAuthEnv } from "../functions/core/config/function-config.js";
 import { googleCertsUrl } from "../functions/core/config/environment.js";
@@ -171,7 +172,7 @@ describe("authenticate in verify mode", () => {
     ],
     [
       "alg is none with no signature",
-      () => bearer(identity.mintToken({ header: { alg: "none" }, signature: { kind: "none" } })),
+      () => bearer(forgeToken(identity, { header: { alg: "none" }, signature: { kind: "none" } })),
       "unauthenticated",
       /algorithm "none" is not accepted/,
     ],
@@ -191,9 +192,9 @@ describe("authenticate in verify mode", () => {
       "HS256 is keyed with the public key PEM",
       () =>
         bearer(
-          identity.mintToken({
+          forgeToken(identity, {
             header: { alg: "HS256" },
-            signature: { kind: "hs256", secret: identity.publicKeyPem },
+            signature: { kind: "hs256", secret: publicKeyPemOf(identity) },
           }),
         ),
       "unauthenticated",
@@ -203,7 +204,7 @@ describe("authenticate in verify mode", () => {
       "HS256 is keyed with the certificate PEM",
       () =>
         bearer(
-          identity.mintToken({
+          forgeToken(identity, {
             header: { alg: "HS256" },
             signature: { kind: "hs256", secret: identity.certificatePem },
           }),

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { monitoringAgentEmail } from "../functions/gcp/auth.js";
+import { monitoringAgentEmail } from "../functions/gcp/google-identities.js";
 import { writeEnvironment } from "../functions/core/config/environment.js";
 import type { CertsServer, DevIdentity } from "../scripts/local/dev-identity.js";
 import { createDevIdentity, serveCerts } from "../scripts/local/dev-identity.js";

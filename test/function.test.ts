@@ -18,7 +18,9 @@ import { runTask } from "../functions/core/run/runner.js";
 import { createAuthenticator } from "../functions/gcp/auth.js";
 import { parseAuthEnv } from "../functions/core/config/function-config.js";
 import { writeEnvironment } from "../functions/core/config/environment.js";
-import type { CertsServer, DevIdentity, IdTokenClaims, TokenSpec } from "../scripts/local/dev-identity.js";
+import type { CertsServer, DevIdentity, IdTokenClaims } from "../scripts/local/dev-identity.js";
+import type { ForgedTokenSpec } from "./helpers/forged-tokens.js";
+import { forgeToken, publicKeyPemOf } from "./helpers/forged-tokens.js";
 import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
 import { underShiftedClock } from "../scripts/local/child-env.js";
 import { freePort } from "../scripts/local/embedded-postgres.js";
@@ -53,8 +55,8 @@ function token(overrides: Partial<IdTokenClaims> = {}): string {
   return minted;
 }
 
-function mint(spec: TokenSpec): string {
-  const minted = identity.mintToken(spec);
+function mint(spec: ForgedTokenSpec): string {
+  const minted = forgeToken(identity, spec);
   tokensUsed.add(minted);
   tokensMinted += 1;
   return minted;
@@ -602,7 +604,7 @@ describe("authentication", () => {
       "HS256 keyed with the public key",
       401,
       () =>
-        `Bearer ${mint({ header: { alg: "HS256" }, signature: { kind: "hs256", secret: identity.publicKeyPem } })}`,
+        `Bearer ${mint({ header: { alg: "HS256" }, signature: { kind: "hs256", secret: publicKeyPemOf(identity) } })}`,
     ],
     ["an expired token", 401, () => `Bearer ${expired()}`],
     ["a token not yet valid", 401, () => `Bearer ${token({ nbf: Math.floor(Date.now() / 1000) + 3600 })}`],

@@ -11,6 +11,7 @@ import type { AuthConfig } from "../core/config/auth-config.js";
 import { defaultClockSkewSeconds } from "../core/config/auth-config.js";
 import { ScheduledTaskError } from "../core/errors.js";
 import { asciiLowerCase } from "../core/text.js";
+import { googleIssuers, signatureRemovedMarker } from "./google-identities.js";
 import type { Logger } from "../core/log.js";
 import { silentLogger } from "../core/log.js";
 
@@ -33,38 +34,6 @@ export interface AuthDeps {
   /** Milliseconds since the epoch. */
   now?: () => number;
   log?: Logger;
-}
-
-/** The issuers Google's ID tokens carry (OpenID Connect: both spellings are Google's). */
-export const googleIssuers: readonly string[] = ["https://accounts.google.com", "accounts.google.com"];
-
-/**
- * What Cloud Run puts in place of the signature of a token it verified before forwarding the request,
- * so the forwarded token cannot be replayed elsewhere. Google documents this in Cloud Run's
- * troubleshooting guide, https://cloud.google.com/run/docs/troubleshooting#signature-removed; Google's
- * apigee/registry README puts it as "Cloud Run removes signatures from accepted JWT tokens, replacing
- * them with SIGNATURE_REMOVED_BY_GOOGLE".
- */
-export const signatureRemovedMarker = "SIGNATURE_REMOVED_BY_GOOGLE";
-
-/**
- * The Cloud Monitoring service agent of a project: the identity whose OIDC token an uptime check with
- * `serviceAgentAuthentication` sends (the dead-man checks of GET /health, infra/gcp/dead-man.ts). Its form
- * is Google's: https://docs.cloud.google.com/monitoring/uptime-checks (service agent authentication).
- */
-export function monitoringAgentEmail(projectNumber: string): string {
-  return `service-${projectNumber}@gcp-sa-monitoring-notification.iam.gserviceaccount.com`;
-}
-
-const monitoringAgentPattern = /^service-\d+@gcp-sa-monitoring-notification\.iam\.gserviceaccount\.com$/;
-
-/**
- * Whether a caller is a Monitoring service agent. Anyone who may edit the project's uptime checks
- * can make that agent send any request (a POST with a body too), so the router lets it read health
- * and nothing else, whatever AUTH_ALLOWED_EMAILS lists.
- */
-export function isMonitoringAgent(email: string): boolean {
-  return monitoringAgentPattern.test(asciiLowerCase(email));
 }
 
 /** Longer headers are refused before any parsing; Google ID tokens are about 1 KB. */

@@ -12,7 +12,7 @@ import type { Request, Response } from "@google-cloud/functions-framework";
 import type { Answer, Outcome } from "./answer.js";
 import { HttpRefusal, toAnswer } from "./answer.js";
 import type { Caller } from "./auth.js";
-import { isMonitoringAgent } from "./auth.js";
+import { isMonitoringAgent } from "./google-identities.js";
 import type { RouteName } from "./contract.js";
 import { notFoundMessage, routeList } from "./contract.js";
 import type { Pool } from "../core/db/pool.js";

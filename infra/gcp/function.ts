@@ -15,7 +15,7 @@ import { tasks } from "../../functions/core/catalog.js";
 import type { ValueOf, VariableName } from "../../functions/core/config/environment.js";
 import { writeEnvironment, writeVariable } from "../../functions/core/config/environment.js";
 import { overridesOf } from "../../functions/core/schedule/jobs.js";
-import { monitoringAgentEmail } from "../../functions/gcp/auth.js";
+import { monitoringAgentEmail } from "../../functions/gcp/google-identities.js";
 
 /** The name the framework registers the handler under (`functions.http('scheduledTasks', ...)`). */
 export const ENTRY_POINT = "scheduledTasks";

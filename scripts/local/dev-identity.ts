@@ -4,10 +4,11 @@
  * (never stored), its certificate in Google's PEM-certificates JSON format served on loopback, and
  * Google-like RS256 ID tokens signed with it. Not part of the deployed function.
  */
-import { createHmac, generateKeyPairSync, randomBytes, randomInt, sign } from "node:crypto";
+import { generateKeyPairSync, randomBytes, randomInt, sign } from "node:crypto";
 import type { JsonWebKey, KeyObject } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { signatureRemovedMarker } from "../../functions/gcp/google-identities.js";
 import { selfSignedCertificate } from "./x509.js";
 
 /** The claims of a Google ID token minted for a service account (plus any extra). */
@@ -24,24 +25,11 @@ export interface IdTokenClaims {
   [claim: string]: unknown;
 }
 
-/** How a minted token is signed; the defects are for tests that prove they are refused. */
-export type TokenSignature =
-  /** RS256 with the identity's key, or with another key (a forgery). */
-  | { kind: "rs256"; key?: KeyObject }
-  /** HMAC-SHA256, e.g. keyed with the public certificate (the algorithm-confusion attack). */
-  | { kind: "hs256"; secret: string | Buffer }
-  /** An empty signature part (`alg: none` style, or a signature stripped in transit). */
-  | { kind: "none" }
-  /** This exact text as the signature part, e.g. `SIGNATURE_REMOVED_BY_GOOGLE`. */
-  | { kind: "raw"; value: string };
-
 export interface TokenSpec {
   /** Merged over `{alg: "RS256", kid, typ: "JWT"}`; a key set to `undefined` is left out. */
   header?: Record<string, unknown>;
   /** Merged over the identity's valid claims; a key set to `undefined` is left out. */
   claims?: Record<string, unknown>;
-  /** Default: RS256 with the identity's key. */
-  signature?: TokenSignature;
 }
 
 export interface DevIdentity {
@@ -56,8 +44,6 @@ export interface DevIdentity {
   readonly publicKey: KeyObject;
   /** The self-signed X.509 certificate of the public key, PEM. */
   readonly certificatePem: string;
-  /** The public key as SPKI PEM (what an algorithm-confusion forgery uses as its HMAC secret). */
-  readonly publicKeyPem: string;
   /** Google's PEM format: `{ kid: certificate }`. */
   certs(): Record<string, string>;
   /** The JWK-set format: `{ keys: [...] }`. */
@@ -66,7 +52,7 @@ export interface DevIdentity {
   claims(overrides?: Partial<IdTokenClaims>): IdTokenClaims;
   /** A valid Google-like ID token (RS256, this key's kid), with claim overrides. */
   signIdToken(overrides?: Partial<IdTokenClaims>): string;
-  /** A token built to a spec: any header, claims and signature, valid or not. */
+  /** A token built to a spec, RS256-signed with this identity's key: any header and claims, valid or not. */
   mintToken(spec?: TokenSpec): string;
 }
 
@@ -87,22 +73,8 @@ function base64UrlJson(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
 }
 
-/** Signs `header.payload` as a JWS signature part. */
-export function signatureFor(signingInput: string, signature: TokenSignature, defaultKey: KeyObject): string {
-  switch (signature.kind) {
-    case "rs256":
-      return sign("sha256", Buffer.from(signingInput), signature.key ?? defaultKey).toString("base64url");
-    case "hs256":
-      return createHmac("sha256", signature.secret).update(signingInput).digest("base64url");
-    case "none":
-      return "";
-    case "raw":
-      return signature.value;
-  }
-}
-
 /** What Cloud Run does to a token it verified before forwarding the request. */
-export function stripSignature(token: string, replacement = "SIGNATURE_REMOVED_BY_GOOGLE"): string {
+export function stripSignature(token: string, replacement = signatureRemovedMarker): string {
   return `${token.slice(0, token.lastIndexOf("."))}.${replacement}`;
 }
 
@@ -121,7 +93,6 @@ export function createDevIdentity(options: DevIdentityOptions = {}): DevIdentity
     notBefore: new Date(issued.getTime() - 3600_000),
     notAfter: new Date(issued.getTime() + 365 * 86_400_000),
   });
-  const publicKeyPem = publicKey.export({ type: "spki", format: "pem" }).toString();
 
   const claims = (overrides: Partial<IdTokenClaims> = {}): IdTokenClaims => {
     const iat = Math.floor(now() / 1000);
@@ -142,7 +113,7 @@ export function createDevIdentity(options: DevIdentityOptions = {}): DevIdentity
     const header = { alg: "RS256", kid, typ: "JWT", ...spec.header };
     const payload = { ...claims(), ...spec.claims };
     const signingInput = `${base64UrlJson(header)}.${base64UrlJson(payload)}`;
-    return `${signingInput}.${signatureFor(signingInput, spec.signature ?? { kind: "rs256" }, privateKey)}`;
+    return `${signingInput}.${sign("sha256", Buffer.from(signingInput), privateKey).toString("base64url")}`;
   };
 
   return {
@@ -153,7 +124,6 @@ export function createDevIdentity(options: DevIdentityOptions = {}): DevIdentity
     privateKey,
     publicKey,
     certificatePem,
-    publicKeyPem,
     certs: () => ({ [kid]: certificatePem }),
     jwks: () => ({ keys: [{ ...publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" }] }),
     claims,

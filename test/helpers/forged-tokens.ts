@@ -4,9 +4,54 @@
  * in at least one way the function must refuse; the function's own tests go through each defect in
  * depth, these prove the deployed bundle refuses them over HTTP.
  */
+import { createHmac, sign } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import fc from "fast-check";
-import type { DevIdentity, TokenSignature } from "../../scripts/local/dev-identity.js";
+import type { DevIdentity, TokenSpec } from "../../scripts/local/dev-identity.js";
 import { stripSignature } from "../../scripts/local/dev-identity.js";
+
+/** How a forged token is signed: another key, the wrong algorithm, or no signature at all. */
+export type TokenSignature =
+  /** RS256 with the identity's key, or with another key (a forgery). */
+  | { kind: "rs256"; key?: KeyObject }
+  /** HMAC-SHA256, e.g. keyed with the public certificate (the algorithm-confusion attack). */
+  | { kind: "hs256"; secret: string | Buffer }
+  /** An empty signature part (`alg: none` style, or a signature stripped in transit). */
+  | { kind: "none" }
+  /** This exact text as the signature part, e.g. `SIGNATURE_REMOVED_BY_GOOGLE`. */
+  | { kind: "raw"; value: string };
+
+export interface ForgedTokenSpec extends TokenSpec {
+  /** Default: RS256 with the identity's key. */
+  signature?: TokenSignature;
+}
+
+function signatureFor(signingInput: string, signature: TokenSignature, defaultKey: KeyObject): string {
+  switch (signature.kind) {
+    case "rs256":
+      return sign("sha256", Buffer.from(signingInput), signature.key ?? defaultKey).toString("base64url");
+    case "hs256":
+      return createHmac("sha256", signature.secret).update(signingInput).digest("base64url");
+    case "none":
+      return "";
+    case "raw":
+      return signature.value;
+  }
+}
+
+/** A token of the identity's header and claims (with the spec's changes), signed as the spec says. */
+export function forgeToken(identity: DevIdentity, spec: ForgedTokenSpec = {}): string {
+  const { signature, ...rest } = spec;
+  const token = identity.mintToken(rest);
+  if (!signature) return token;
+  const signingInput = token.slice(0, token.lastIndexOf("."));
+  return `${signingInput}.${signatureFor(signingInput, signature, identity.privateKey)}`;
+}
+
+/** The identity's public key as SPKI PEM: what an algorithm-confusion forgery uses as its HMAC secret. */
+export function publicKeyPemOf(identity: DevIdentity): string {
+  return identity.publicKey.export({ type: "spki", format: "pem" }).toString();
+}
 
 export type SignatureDefect = "impostor-key" | "hs256-public-key" | "none" | "removed-by-google" | "garbage";
 
@@ -146,7 +191,7 @@ function signatureOf(defect: SignatureDefect, identity: DevIdentity, impostor: D
     case "impostor-key":
       return { kind: "rs256", key: impostor.privateKey };
     case "hs256-public-key":
-      return { kind: "hs256", secret: identity.publicKeyPem };
+      return { kind: "hs256", secret: publicKeyPemOf(identity) };
     case "none":
       return { kind: "none" };
     case "removed-by-google":
@@ -175,7 +220,7 @@ export function mint(forged: Forgery, identity: DevIdentity, impostor: DevIdenti
     claims.iat = now() + iatRelative;
     claims.exp = now() + iatRelative + 3600;
   }
-  let token = identity.mintToken({
+  let token = forgeToken(identity, {
     ...(forged.header ? { header: forged.header } : {}),
     claims,
     ...(forged.signature ? { signature: signatureOf(forged.signature, identity, impostor) } : {}),

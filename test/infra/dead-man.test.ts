@@ -4,7 +4,8 @@
  * checks' identity needs, and nothing that depends on Cloud Scheduler or the function's logs.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { createAuthenticator, signatureRemovedMarker } from "../../functions/gcp/auth.js";
+import { createAuthenticator } from "../../functions/gcp/auth.js";
+import { signatureRemovedMarker } from "../../functions/gcp/google-identities.js";
 import type { TaskDefinition } from "../../functions/core/catalog.js";
 import { tasks } from "../../functions/core/catalog.js";
 import { parseAuthEnv } from "../../functions/core/config/function-config.js";

@@ -6,7 +6,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createAuthenticator, signatureRemovedMarker } from "../../functions/gcp/auth.js";
+import { createAuthenticator } from "../../functions/gcp/auth.js";
+import { signatureRemovedMarker } from "../../functions/gcp/google-identities.js";
 import { runnerOf, tasks } from "../../functions/core/catalog.js";
 import { parseAuthEnv, parseConfig, parseEmailEnv } from "../../functions/core/config/function-config.js";
 import { environment, variables } from "../../functions/core/config/environment.js";
