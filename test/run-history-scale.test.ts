@@ -44,7 +44,7 @@ beforeAll(async () => {
 
 describe("the run path on a long history", () => {
   it("when start_run looks for the task's runs still marked running, then it reads an index of running runs, not the history", async () => {
-    // The statement of scheduler.start_run (sql/migrations/000004, 000007) that marks them interrupted.
+    // The statement of scheduler.start_run (sql/routines/scheduler.start_run.sql) that marks them interrupted.
     const nodes = await scans(
       `UPDATE scheduler.job_runs r SET status = 'failed' WHERE r.task = $1 AND r.status = 'running'`,
       [task],

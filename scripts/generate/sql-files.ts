@@ -3,6 +3,7 @@
  * named statements marked by `-- name: batch` and `-- name: count` lines (the batch takes the batch
  * size as $1; the count counts at most $1 rows, all when NULL).
  */
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -89,6 +90,102 @@ export function readMigrations(dir = join(sqlDir, "migrations")): MigrationFile[
         transactional: !/^--\s*migrate:\s*no-transaction\b/m.test(sql.split("\n", 1)[0] ?? ""),
       };
     });
+}
+
+/**
+ * A database routine (function, procedure, or a view whose body is logic) from
+ * `sql/routines/<schema>.<name>.sql`: the one home of its current text. `npm run migrate` applies
+ * it after the migrations, again whenever its checksum changes (see scripts/lib/migrate.ts).
+ */
+export interface RoutineFile {
+  /** `<schema>.<name>`: the file's name, and the routine it creates. */
+  readonly name: string;
+  readonly sql: string;
+  /** sha256 of the text: what the migration record compares. */
+  readonly checksum: string;
+  /** The other routines its text names, which are created before it. */
+  readonly requires: readonly string[];
+}
+
+const routineFileName = /^([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\.sql$/;
+
+/**
+ * The routines of `dir`, each after the routines it names. A LANGUAGE sql body and a view are
+ * checked when created (check_function_bodies), so what they call must exist by then; reading the
+ * order off the texts, rather than from a numeric prefix or a list to keep, keeps each file named
+ * after its routine and the order true when a body changes.
+ */
+export function readRoutines(dir = join(sqlDir, "routines")): RoutineFile[] {
+  const texts = new Map<string, string>();
+  for (const file of readdirSync(dir).sort()) {
+    if (!file.endsWith(".sql")) continue;
+    const name = routineFileName.exec(file)?.[1];
+    if (!name) throw new Error(`sql/routines/${file}: a routine's file is named <schema>.<name>.sql`);
+    const sql = readFileSync(join(dir, file), "utf8").replace(/\r\n/g, "\n");
+    checkRoutineText(name, sql);
+    texts.set(name, sql);
+  }
+  const routines = [...texts].map(([name, sql]) => ({
+    name,
+    sql,
+    checksum: createHash("sha256").update(sql).digest("hex"),
+    requires: routinesNamedIn(sql, texts, name),
+  }));
+  return orderRoutines(routines);
+}
+
+/** Every routine file creates its routine with CREATE OR REPLACE, which a second run can repeat. */
+function checkRoutineText(name: string, sql: string): void {
+  const creates = [
+    ...sql.matchAll(/^\s*CREATE\s+(OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|VIEW)\s+([a-z0-9_.]+)/gim),
+  ];
+  const own = creates.filter((create) => create[3]!.toLowerCase() === name);
+  if (own.length !== 1 || creates.length !== 1) {
+    throw new Error(`sql/routines/${name}.sql: the file creates ${name}, once, and nothing else`);
+  }
+  if (!own[0]![1]) {
+    throw new Error(`sql/routines/${name}.sql: CREATE OR REPLACE, so that every migrate can apply it again`);
+  }
+}
+
+/** The routines of `all` that `sql` names outside comments and string literals, itself excepted. */
+function routinesNamedIn(sql: string, all: ReadonlyMap<string, string>, self: string): string[] {
+  // 'scheduler.tick' in set_config(...) is a setting's name, not the routine.
+  const code = sql.replace(/--.*$/gm, "").replace(/'(?:[^']|'')*'/g, "''");
+  const named = new Set<string>();
+  for (const match of code.matchAll(/\b([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b/gi)) {
+    const name = match[1]!.toLowerCase();
+    if (name !== self && all.has(name)) named.add(name);
+  }
+  return [...named].sort();
+}
+
+/**
+ * Each routine after those it requires: first the routines that require none, then those that
+ * require only these, and so on, by name within each round (a stable order). A cycle is an error.
+ */
+export function orderRoutines<T extends { readonly name: string; readonly requires: readonly string[] }>(
+  routines: readonly T[],
+): T[] {
+  const waiting = new Map(routines.map((routine) => [routine.name, routine]));
+  const ordered: T[] = [];
+  const placed = new Set<string>();
+  while (waiting.size > 0) {
+    const ready = [...waiting.values()]
+      .filter((routine) => routine.requires.every((name) => placed.has(name) || !waiting.has(name)))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    if (ready.length === 0) {
+      throw new Error(
+        `sql/routines: these routines name each other in a cycle: ${[...waiting.keys()].join(", ")}`,
+      );
+    }
+    for (const routine of ready) {
+      ordered.push(routine);
+      placed.add(routine.name);
+      waiting.delete(routine.name);
+    }
+  }
+  return ordered;
 }
 
 export function readAppSchema(): string {

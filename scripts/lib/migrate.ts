@@ -1,22 +1,42 @@
 /**
- * Applies sql/migrations/ in order, once each, recording them in scheduler.schema_migrations.
- * A transaction per file unless the file opts out (CREATE INDEX CONCURRENTLY cannot run in one);
- * an advisory lock keeps two migrate commands from racing. Running it again is a no-op.
+ * `npm run migrate`: the scheduler's schema in two parts.
+ * - sql/migrations/: tables, indexes and data, each applied once, in order, recorded in
+ *   scheduler.schema_migrations. A migration is never edited once applied (databases in the field
+ *   have run it): a change is a new migration.
+ * - sql/routines/: each function, procedure and logic view in one file, its current text, applied
+ *   after the migrations and again whenever the file's checksum changes, recorded with that
+ *   checksum in scheduler.schema_routines. This is how Flyway's repeatable migrations work
+ *   (https://flywaydb.org/documentation/concepts/migrations#repeatable-migrations: "(re-)applied
+ *   every time their checksum changes ... always applied last, after all pending versioned
+ *   migrations"), and what sqitch's rework is for (https://sqitch.org/docs/manual/sqitch-rework/).
+ *   A run that applied any migration applies every routine again: a migration may have replaced or
+ *   dropped one (the early migrations create routines, and dropping a column drops a view on it).
+ *
+ * The run's pending migrations and its routines are one transaction, so a database moves from one
+ * release's schema to the next whole or not at all; a migration that opts out (`-- migrate:
+ * no-transaction`, for CREATE INDEX CONCURRENTLY, which cannot run in one) commits what came before
+ * it and runs on its own. An advisory lock keeps two migrate commands from racing. Running it again
+ * is a no-op.
  */
 import pg from "pg";
-import type { MigrationFile } from "../generate/sql-files.js";
-import { readAppSchema, readMigrations } from "../generate/sql-files.js";
+import type { MigrationFile, RoutineFile } from "../generate/sql-files.js";
+import { readAppSchema, readMigrations, readRoutines } from "../generate/sql-files.js";
 
 const MIGRATION_LOCK = 7262006;
 
 export interface MigrateResult {
   readonly applied: string[];
   readonly alreadyApplied: string[];
+  /** The routines applied (new, changed, or after a migration), in the order applied. */
+  readonly routinesApplied: string[];
+  /** The routines whose recorded checksum matched their file. */
+  readonly routinesUnchanged: string[];
 }
 
 export async function migrate(
   connectionString: string,
-  migrations: MigrationFile[] = readMigrations(),
+  migrations: readonly MigrationFile[] = readMigrations(),
+  routines: readonly RoutineFile[] = readRoutines(),
 ): Promise<MigrateResult> {
   const client = new pg.Client({ connectionString, application_name: "scheduled-jobs-migrate" });
   await client.connect();
@@ -27,41 +47,124 @@ export async function migrate(
       CREATE TABLE IF NOT EXISTS scheduler.schema_migrations (
         name text PRIMARY KEY,
         applied_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE IF NOT EXISTS scheduler.schema_routines (
+        name text PRIMARY KEY,
+        checksum text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
       );`);
     const done = new Set(
       (await client.query<{ name: string }>("SELECT name FROM scheduler.schema_migrations")).rows.map(
         (row) => row.name,
       ),
     );
-    const applied: string[] = [];
-    const alreadyApplied: string[] = [];
-    for (const migration of migrations) {
-      if (done.has(migration.name)) {
-        alreadyApplied.push(migration.name);
-        continue;
-      }
-      try {
-        if (migration.transactional) {
-          await client.query("BEGIN");
-          await client.query(migration.sql);
-          await client.query("INSERT INTO scheduler.schema_migrations (name) VALUES ($1)", [migration.name]);
-          await client.query("COMMIT");
-        } else {
-          // One statement at a time (a multi-statement query is an implicit transaction). Each is
-          // written to be re-runnable (IF NOT EXISTS), so a file cut off half-way is applied again.
-          for (const statement of splitStatements(migration.sql)) await client.query(statement);
-          await client.query("INSERT INTO scheduler.schema_migrations (name) VALUES ($1)", [migration.name]);
-        }
-      } catch (error) {
-        if (migration.transactional) await client.query("ROLLBACK").catch(() => undefined);
-        throw new Error(`migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
-      }
-      applied.push(migration.name);
+    const transaction = new Transaction(client);
+    try {
+      const applied = await applyMigrations(client, transaction, migrations, done);
+      const recorded = new Map(
+        (
+          await client.query<{ name: string; checksum: string }>(
+            "SELECT name, checksum FROM scheduler.schema_routines",
+          )
+        ).rows.map((row) => [row.name, row.checksum]),
+      );
+      const due = routines.filter(
+        (routine) => applied.length > 0 || recorded.get(routine.name) !== routine.checksum,
+      );
+      await applyRoutines(client, transaction, due);
+      await transaction.commit();
+      return {
+        applied,
+        alreadyApplied: migrations.filter((migration) => done.has(migration.name)).map((m) => m.name),
+        routinesApplied: due.map((routine) => routine.name),
+        routinesUnchanged: routines.filter((routine) => !due.includes(routine)).map((r) => r.name),
+      };
+    } catch (error) {
+      await transaction.rollback();
+      throw error;
     }
-    return { applied, alreadyApplied };
   } finally {
     await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => undefined);
     await client.end();
+  }
+}
+
+/** The one transaction of a run, opened by the first statement that needs it. */
+class Transaction {
+  private open = false;
+  constructor(private readonly client: pg.Client) {}
+  async begin(): Promise<void> {
+    if (this.open) return;
+    await this.client.query("BEGIN");
+    this.open = true;
+  }
+  async commit(): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    await this.client.query("COMMIT");
+  }
+  async rollback(): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    await this.client.query("ROLLBACK").catch(() => undefined);
+  }
+}
+
+/** The migrations not yet recorded, in order; returns their names. */
+async function applyMigrations(
+  client: pg.Client,
+  transaction: Transaction,
+  migrations: readonly MigrationFile[],
+  done: ReadonlySet<string>,
+): Promise<string[]> {
+  const applied: string[] = [];
+  for (const migration of migrations) {
+    if (done.has(migration.name)) continue;
+    const record = (): Promise<unknown> =>
+      client.query("INSERT INTO scheduler.schema_migrations (name) VALUES ($1)", [migration.name]);
+    try {
+      if (migration.transactional) {
+        await transaction.begin();
+        await client.query(migration.sql);
+        await record();
+      } else {
+        await transaction.commit();
+        // One statement at a time (a multi-statement query is an implicit transaction). Each is
+        // written to be re-runnable (IF NOT EXISTS), so a file cut off half-way is applied again.
+        for (const statement of splitStatements(migration.sql)) await client.query(statement);
+        await record();
+      }
+    } catch (error) {
+      throw new Error(`migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
+    }
+    applied.push(migration.name);
+  }
+  return applied;
+}
+
+/** The routines given, in their order, each recorded with its checksum. */
+async function applyRoutines(
+  client: pg.Client,
+  transaction: Transaction,
+  routines: readonly RoutineFile[],
+): Promise<void> {
+  if (routines.length > 0) await transaction.begin();
+  for (const routine of routines) {
+    try {
+      await client.query(routine.sql);
+    } catch (error) {
+      throw new Error(
+        `routine ${routine.name} (sql/routines/${routine.name}.sql) failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    await client.query(
+      `INSERT INTO scheduler.schema_routines (name, checksum) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum, applied_at = now()`,
+      [routine.name, routine.checksum],
+    );
   }
 }
 
@@ -110,8 +213,8 @@ export const TASK_TABLE_PRIVILEGES: Readonly<Record<string, readonly TablePrivil
   daily_order_stats: ["SELECT", "INSERT", "UPDATE"],
 };
 
-/** Tables of the scheduler schema that the function must not write: the migrations' own record. */
-const SCHEDULER_TABLES_WITHOUT_GRANT = new Set(["schema_migrations"]);
+/** Tables of the scheduler schema that the function must not write: migrate's own records. */
+const SCHEDULER_TABLES_WITHOUT_GRANT = new Set(["schema_migrations", "schema_routines"]);
 
 /**
  * Grants a database role (the function's Cloud SQL IAM user) exactly what the tasks need: the
