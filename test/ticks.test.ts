@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { cronProblem, parseCron } from "../functions/core/schedule/cron-grammar.js";
-import { deliveryOf, isFireTime } from "../functions/core/schedule/fire-times.js";
+import { isFireTime } from "../functions/core/schedule/fire-times.js";
+import { deliveryOf } from "../functions/core/schedule/tick-rules.js";
 import {
   classifyDelivery,
   SCHEDULE_TIME_SKEW_MS,

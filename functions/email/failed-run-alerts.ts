@@ -30,8 +30,40 @@ interface DeadEmail {
 /** How many failed runs (and dead emails) one alert lists; the rest go in the next one. */
 const MAX_RUNS_PER_ALERT = 200;
 
+/** What one alert reports: the failures and dead emails not yet alerted, and the overdue tasks. */
+interface AlertItems {
+  readonly failed: readonly FailedRun[];
+  readonly dead: readonly DeadEmail[];
+  readonly overdue: readonly string[];
+}
+
 export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkOptions): Promise<TaskWork> {
-  const { client, runId, task } = ctx;
+  const { client, task } = ctx;
+  const items = await readAlertItems(ctx);
+  const previous = await client.query<{ overdue_tasks: string[] }>(
+    "SELECT overdue_tasks FROM scheduler.ops_alerts ORDER BY id DESC LIMIT 1",
+  );
+  const alreadyReported = new Set(previous.rows[0]?.overdue_tasks ?? []);
+  const newlyOverdue = items.overdue.filter((name) => !alreadyReported.has(name));
+  const { failed, dead, overdue } = items;
+  if (failed.length === 0 && newlyOverdue.length === 0 && dead.length === 0) return { rowsAffected: 0 };
+  if (ctx.dryRun) return { rowsAffected: failed.length + dead.length };
+
+  const recipient = options.opsEmail;
+  if (!recipient) {
+    throw new ScheduledTaskError("task_failed", "OPS_EMAIL is not set: there is no one to alert");
+  }
+  const messageId = await sendAlert(ctx, options, recipient, items);
+  ctx.log.info(`${task.name}: alerted ${recipient} about ${failed.length} failed run(s)`, {
+    messageId,
+    overdue,
+    deadEmails: dead.length,
+  });
+  return { rowsAffected: failed.length + dead.length };
+}
+
+async function readAlertItems(ctx: EmailTaskContext): Promise<AlertItems> {
+  const { client } = ctx;
   const failed = (
     await client.query<FailedRun>(
       `SELECT id, task, error_code, message, started_at FROM scheduler.job_runs
@@ -48,19 +80,16 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
       [MAX_RUNS_PER_ALERT],
     )
   ).rows;
-  const overdue = await overdueTasks(ctx);
-  const previous = await client.query<{ overdue_tasks: string[] }>(
-    "SELECT overdue_tasks FROM scheduler.ops_alerts ORDER BY id DESC LIMIT 1",
-  );
-  const alreadyReported = new Set(previous.rows[0]?.overdue_tasks ?? []);
-  const newlyOverdue = overdue.filter((name) => !alreadyReported.has(name));
-  if (failed.length === 0 && newlyOverdue.length === 0 && dead.length === 0) return { rowsAffected: 0 };
-  if (ctx.dryRun) return { rowsAffected: failed.length + dead.length };
+  // The tick rules over the same history /health reads (functions/core/schedule/tick-rules.ts),
+  // whichever runner runs the task: pg_cron records its runs in scheduler.job_runs too. Loaded
+  // here, not at cold start: it brings the cron arithmetic.
+  const { overdueTasks } = await import("../core/reads/health.js");
+  const overdue = await overdueTasks(client, new Date(), ctx.jobs);
+  return { failed, dead, overdue };
+}
 
-  const recipient = options.opsEmail;
-  if (!recipient) {
-    throw new ScheduledTaskError("task_failed", "OPS_EMAIL is not set: there is no one to alert");
-  }
+/** The alert's subject and body. */
+function alertMessage({ failed, dead, overdue }: AlertItems): { subject: string; text: string } {
   const lines = failed.map(
     (run) =>
       `- ${run.task}, run ${run.id} at ${run.started_at.toISOString()}: ${run.error_code ?? "failed"}: ${run.message ?? ""}`,
@@ -93,7 +122,21 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
   ]
     .filter(Boolean)
     .join(", ")}`;
+  return { subject, text };
+}
 
+/**
+ * Sends the alert through SendGrid and, right after its 202, records what it reported, so these
+ * failures and dead emails are never reported again. Resolves with SendGrid's message id.
+ */
+async function sendAlert(
+  ctx: EmailTaskContext,
+  options: EmailWorkOptions,
+  recipient: string,
+  items: AlertItems,
+): Promise<string> {
+  const { client, runId, task } = ctx;
+  const { subject, text } = alertMessage(items);
   let messageId = "";
   try {
     await deliver(
@@ -113,18 +156,7 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
       {
         onSent: async (_, id) => {
           messageId = id;
-          // Recorded right after SendGrid's 202 so these failures are never reported again.
-          await client.query(
-            `WITH marked AS (
-               UPDATE scheduler.job_runs SET alerted_at = now() WHERE id = ANY($1::bigint[]) RETURNING id)
-             INSERT INTO scheduler.ops_alerts (run_id, recipient, failed_run_ids, overdue_tasks, message_id)
-             VALUES ($2, $3, $1::bigint[], $4::text[], $5)`,
-            [failed.map((run) => run.id), runId, recipient, overdue, id],
-          );
-          await client.query(
-            "UPDATE scheduler.email_outbox SET alerted_at = now() WHERE id = ANY($1::bigint[])",
-            [dead.map((row) => row.id)],
-          );
+          await recordAlert(client, { runId, recipient, messageId: id }, items);
         },
         onRejected: async (_, reason) => {
           throw new ScheduledTaskError("task_failed", `SendGrid refused OPS_EMAIL: ${reason}`);
@@ -140,20 +172,22 @@ export async function alertFailedRuns(ctx: EmailTaskContext, options: EmailWorkO
     }
     throw error;
   }
-  ctx.log.info(`${task.name}: alerted ${recipient} about ${failed.length} failed run(s)`, {
-    messageId,
-    overdue,
-    deadEmails: dead.length,
-  });
-  return { rowsAffected: failed.length + dead.length };
+  return messageId;
 }
 
-/**
- * The tasks /health reports overdue (one rule: `isOverdue` in health.ts, over the same view),
- * whichever runner runs them: pg_cron's runs are recorded in scheduler.job_runs too (migration 000008).
- */
-async function overdueTasks(ctx: EmailTaskContext): Promise<string[]> {
-  const { readHealth } = await import("../core/reads/health.js");
-  const report = await readHealth(ctx.client, new Date(), ctx.jobs);
-  return report.tasks.filter((task) => task.overdue).map((task) => task.task);
+async function recordAlert(
+  client: EmailTaskContext["client"],
+  sent: { readonly runId: string; readonly recipient: string; readonly messageId: string },
+  { failed, dead, overdue }: AlertItems,
+): Promise<void> {
+  await client.query(
+    `WITH marked AS (
+       UPDATE scheduler.job_runs SET alerted_at = now() WHERE id = ANY($1::bigint[]) RETURNING id)
+     INSERT INTO scheduler.ops_alerts (run_id, recipient, failed_run_ids, overdue_tasks, message_id)
+     VALUES ($2, $3, $1::bigint[], $4::text[], $5)`,
+    [failed.map((run) => run.id), sent.runId, sent.recipient, overdue, sent.messageId],
+  );
+  await client.query("UPDATE scheduler.email_outbox SET alerted_at = now() WHERE id = ANY($1::bigint[])", [
+    dead.map((row) => row.id),
+  ]);
 }

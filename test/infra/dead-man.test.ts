@@ -93,8 +93,13 @@ describe("the dead-man of every task", () => {
   it("when a task is healthy or overdue, then the function's serialized entry passes or fails the check's content matcher", () => {
     const daily = expected.find((job) => job.name === "generate-daily-stats")!;
     const now = new Date("2030-03-04T12:00:00Z");
-    const healthy = taskHealth(daily, undefined, null, now);
-    const overdue = taskHealth(daily, undefined, new Date("2030-02-01T00:00:00Z"), now);
+    const healthy = taskHealth(daily, undefined, { historyBegins: null, runs: [] }, now);
+    const overdue = taskHealth(
+      daily,
+      undefined,
+      { historyBegins: new Date("2030-02-01T00:00:00Z"), runs: [] },
+      now,
+    );
     expect(overdue.overdue).toBe(true);
     // As the router sends it: JSON.stringify (functions/gcp/router.ts `send`).
     expect(JSON.stringify(healthy)).toContain(DEAD_MAN_CONTENT);
