@@ -32,7 +32,7 @@ import { createLogger } from "../functions/core/log.js";
 import { createHandler } from "../functions/gcp/router.js";
 import { runTask } from "../functions/core/run/runner.js";
 import { sqlOf } from "../functions/core/run/task-sql.js";
-import { build } from "../scripts/build.js";
+import { build } from "../scripts/generate/bundle.js";
 import type { CertsServer, DevIdentity } from "../scripts/local/dev-identity.js";
 import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
 import type { EmbeddedServer } from "../scripts/local/embedded-postgres.js";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { findTask } from "../functions/core/catalog.js";
 import { createPool } from "../functions/core/db/pool.js";
 import { sqlOf } from "../functions/core/run/task-sql.js";
-import { build } from "../scripts/build.js";
+import { build } from "../scripts/generate/bundle.js";
 import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
 import { applyAppSchema, migrate } from "../scripts/lib/migrate.js";
 import {

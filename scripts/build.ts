@@ -1,128 +1,19 @@
 /**
- * `npm run build`: the deployable function in dist/function/.
- *
- * - `index.js`: functions/gcp/index.ts and everything it needs, bundled by esbuild as ESM (the task SQL
- *   is inlined through functions/core/run/sql.generated.ts, regenerated first when sql/tasks changed, so the
- *   bundle has the SQL of the .sql files and the function reads no files). Modules
- *   loaded on first use (the health report, the email tasks) become chunks of their own under
- *   `chunks/`, so a SQL request never parses them.
- * - `package.json`: "type": "module", "main", engines, and as dependencies exactly the packages the
- *   bundle leaves external, at the versions of this project's package.json.
- *
- * `@google-cloud/functions-framework` must stay external: a bundled copy keeps its own registry of
- * functions, and the runtime's copy would then report "function not defined". The Cloud SQL
- * connector, Secret Manager and SendGrid stay external too: they load only on first use, from the
- * runtime's node_modules, and bundling them (protobuf JSON, gRPC, Google auth) gains nothing there.
+ * `npm run build`: the deployable function in dist/function/ (scripts/generate/bundle.ts says what
+ * it holds and why), or in the folder given as the first argument.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as esbuild from "esbuild";
-import { refreshGeneratedSql } from "./generate/sql.js";
+import { build } from "./generate/bundle.js";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-
-/** Left out of the bundle: installed by the runtime from the generated package.json. */
-export const externalPackages = [
-  "@google-cloud/functions-framework",
-  "@google-cloud/cloud-sql-connector",
-  "@google-cloud/secret-manager",
-  "@sendgrid/mail",
-] as const;
-
-/** Optional requires of pg that never run here: not bundled, not installed. */
-const neverLoaded = ["pg-native"];
-
-export interface BuildResult {
-  readonly outDir: string;
-  readonly files: { readonly path: string; readonly bytes: number }[];
-  readonly dependencies: Record<string, string>;
-  /** The generated files rewritten first because sql/tasks changed. */
-  readonly regenerated: readonly string[];
-}
-
-function packageOf(specifier: string): string {
-  const parts = specifier.split("/");
-  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : (parts[0] ?? specifier);
-}
-
-export async function build(outDir = join(root, "dist", "function")): Promise<BuildResult> {
-  const regenerated = refreshGeneratedSql();
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
-  const result = await esbuild.build({
-    absWorkingDir: root,
-    entryPoints: { index: "functions/gcp/index.ts" },
-    outdir: outDir,
-    bundle: true,
-    platform: "node",
-    // Cloud Functions runs nodejs22; the machines that build and test run Node.js 20.
-    target: "node20",
-    format: "esm",
-    splitting: true,
-    chunkNames: "chunks/[name]-[hash]",
-    external: [...externalPackages, ...neverLoaded],
-    // pg and other CommonJS dependencies call require() for Node's built-ins; in an ES module
-    // esbuild needs a real require to hand them to.
-    banner: {
-      js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);",
-    },
-    minify: true,
-    keepNames: false,
-    legalComments: "linked",
-    sourcemap: "linked",
-    metafile: true,
-    logLevel: "warning",
-  });
-
-  const imported = new Set<string>();
-  for (const output of Object.values(result.metafile.outputs)) {
-    for (const entry of output.imports) {
-      if (entry.external && !entry.path.startsWith("node:")) imported.add(packageOf(entry.path));
-    }
-  }
-  const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
-    dependencies: Record<string, string>;
-  };
-  const dependencies: Record<string, string> = {};
-  for (const name of externalPackages) {
-    // The framework is always needed; the others only when the bundle imports them.
-    if (name !== "@google-cloud/functions-framework" && !imported.has(name)) continue;
-    const version = manifest.dependencies[name];
-    if (!version) throw new Error(`${name} is external to the bundle but not a dependency in package.json`);
-    dependencies[name] = version;
-  }
-  writeFileSync(
-    join(outDir, "package.json"),
-    `${JSON.stringify(
-      {
-        name: "scheduled-tasks-function",
-        private: true,
-        type: "module",
-        main: "index.js",
-        engines: { node: ">=22" },
-        dependencies,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-
-  const files = Object.entries(result.metafile.outputs)
-    .filter(([path]) => !path.endsWith(".map"))
-    .map(([path, output]) => ({ path: relative(outDir, join(root, path)), bytes: output.bytes }));
-  return { outDir, files, dependencies, regenerated };
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const started = performance.now();
-  const built = await build(process.argv[2] ? resolve(process.argv[2]) : undefined);
-  if (built.regenerated.length > 0)
-    console.log(`sql/tasks changed: regenerated ${built.regenerated.join(", ")}`);
-  for (const file of built.files)
-    console.log(`${relative(root, join(built.outDir, file.path))}  ${(file.bytes / 1024).toFixed(1)} KiB`);
-  console.log(
-    `${relative(root, join(built.outDir, "package.json"))}  dependencies: ${Object.keys(built.dependencies).join(", ")}`,
-  );
-  console.log(`built in ${Math.round(performance.now() - started)} ms`);
-}
+const root = fileURLToPath(new URL("..", import.meta.url));
+const started = performance.now();
+const built = await build(process.argv[2] ? resolve(process.argv[2]) : undefined);
+if (built.regenerated.length > 0)
+  console.log(`sql/tasks changed: regenerated ${built.regenerated.join(", ")}`);
+for (const file of built.files)
+  console.log(`${relative(root, join(built.outDir, file.path))}  ${(file.bytes / 1024).toFixed(1)} KiB`);
+console.log(
+  `${relative(root, join(built.outDir, "package.json"))}  dependencies: ${Object.keys(built.dependencies).join(", ")}`,
+);
+console.log(`built in ${Math.round(performance.now() - started)} ms`);

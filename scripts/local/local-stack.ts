@@ -1,7 +1,7 @@
 /**
  * The whole system on one machine, as `npm start` runs it: PostgreSQL (embedded, or DATABASE_URL),
  * the app's schema, the scheduler's migrations and demo data; the function built exactly as it is
- * deployed (`dist/function` by scripts/build.ts) and served by the real `functions-framework`
+ * deployed (`dist/function` by scripts/generate/bundle.ts) and served by the real `functions-framework`
  * command; a development identity whose certificates a loopback server publishes for the function's
  * token verification; the local Cloud Scheduler firing every job at the function with tokens of that
  * identity; and a loopback-only console that serves the dashboard with a token added.
@@ -145,7 +145,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     // --- the function: the deployable bundle under the real framework ---
     const functionDir = options.functionDir ?? join(ROOT, "dist", "function");
-    const { build } = await import("../build.js");
+    const { build } = await import("../generate/bundle.js");
     const built = await build(functionDir);
     if (built.regenerated.length > 0) log(`sql/tasks changed: regenerated ${built.regenerated.join(", ")}`);
     const recent: string[] = [];

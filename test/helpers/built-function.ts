@@ -10,8 +10,8 @@ import { rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BuildResult } from "../../scripts/build.js";
-import { build } from "../../scripts/build.js";
+import type { BuildResult } from "../../scripts/generate/bundle.js";
+import { build } from "../../scripts/generate/bundle.js";
 import { childEnv } from "../../scripts/local/child-env.js";
 import { freePort } from "../../scripts/local/embedded-postgres.js";
 
