@@ -1,7 +1,8 @@
 /**
- * `npm run migrate`: applies sql/migrations/ to DATABASE_URL. `--with-app-schema` first creates the
- * app's tables (local use). `--grant-to <role>` then grants that role (the function's IAM database
- * user) exactly what the tasks need. Arguments, errors and exit codes as the operator CLI's
+ * `npm run migrate`: applies sql/migrations/, then sql/routines/, to DATABASE_URL (scripts/lib/
+ * migrate.ts says how). `--with-app-schema` first creates the app's tables (local use).
+ * `--grant-to <role>` then grants that role (the function's IAM database user) exactly what the
+ * tasks need. Arguments, errors and exit codes as the operator CLI's
  * (scripts/lib/args.ts, scripts/lib/exit-codes.ts).
  */
 import { errorOutput, parseCommandLine, UsageError, wantsJson } from "./lib/args.js";
@@ -17,7 +18,8 @@ export interface MigrateIo {
 
 const usage = `Usage: npm run migrate -- [--with-app-schema] [--grant-to <role>] [--json]
 
-  Applies sql/migrations/ to DATABASE_URL (idempotent: each migration once).
+  Applies sql/migrations/ (each once), then sql/routines/ (each new or changed one) to
+  DATABASE_URL; running it again changes nothing.
   --with-app-schema   first create the app's tables from sql/schema.sql (an empty local database;
                       production has them)
   --grant-to <role>   then grant that role (the function's IAM database user, the stack output
@@ -81,10 +83,12 @@ async function run(argv: readonly string[], io: MigrateIo): Promise<number> {
     }
     const result = await migrate(url);
     for (const name of result.applied) say(`applied ${name}`);
+    for (const name of result.routinesApplied) say(`applied sql/routines/${name}.sql`);
+    const routines = `${result.routinesApplied.length} routines applied, ${result.routinesUnchanged.length} unchanged`;
     say(
-      result.applied.length === 0
-        ? `up to date (${result.alreadyApplied.length} migrations already applied)`
-        : `${result.applied.length} applied, ${result.alreadyApplied.length} already applied`,
+      result.applied.length === 0 && result.routinesApplied.length === 0
+        ? `up to date (${result.alreadyApplied.length} migrations already applied, ${result.routinesUnchanged.length} routines unchanged)`
+        : `${result.applied.length} applied, ${result.alreadyApplied.length} already applied; ${routines}`,
     );
     let granted: string[] | undefined;
     if (grantTo !== undefined) {
@@ -99,6 +103,8 @@ async function run(argv: readonly string[], io: MigrateIo): Promise<number> {
             appSchema: values["with-app-schema"] === true,
             applied: result.applied,
             alreadyApplied: result.alreadyApplied,
+            routinesApplied: result.routinesApplied,
+            routinesUnchanged: result.routinesUnchanged,
             ...(granted ? { grantedTo: grantTo, statements: granted } : {}),
           },
           null,

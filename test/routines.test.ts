@@ -13,6 +13,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import type { RoutineFile } from "../scripts/generate/sql-files.js";
 import { orderRoutines, readMigrations, readRoutines, sqlDir } from "../scripts/generate/sql-files.js";
 import { applyAppSchema, grantTaskPrivileges, migrate } from "../scripts/lib/migrate.js";
+import { main } from "../scripts/migrate.js";
 import { databaseUrl, useTestDatabase } from "./helpers/database.js";
 
 const db = useTestDatabase();
@@ -224,6 +225,24 @@ describe("routines: one file each, applied by every migrate", () => {
       }
     });
     expect(failures).toEqual([]);
+  });
+
+  it("when `npm run migrate` reports, then it says which routines it applied and which were unchanged", async () => {
+    const out: string[] = [];
+    const io = { env: { DATABASE_URL: db.url }, out: (text: string) => out.push(text), err: () => undefined };
+    await db.pool.query("DELETE FROM scheduler.schema_routines WHERE name = 'scheduler.tick'");
+    expect(await main([], io)).toBe(0);
+    expect(out).toEqual([
+      "applied sql/routines/scheduler.tick.sql",
+      `0 applied, ${migrations.length} already applied; 1 routines applied, ${routines.length - 1} unchanged`,
+    ]);
+    out.length = 0;
+    expect(await main(["--json"], io)).toBe(0);
+    expect(JSON.parse(out.join("\n"))).toMatchObject({
+      applied: [],
+      routinesApplied: [],
+      routinesUnchanged: routines.map((routine) => routine.name),
+    });
   });
 
   it("when the function's role is granted its privileges, then migrate's records are not among them", async () => {
