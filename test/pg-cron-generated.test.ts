@@ -10,6 +10,7 @@ import {
   renderPgCronSetup,
 } from "../scripts/generate/pg-cron-render.js";
 import { readTaskSqlFiles } from "../scripts/generate/sql-files.js";
+import { jobOf, jobsOf } from "./helpers/jobs.js";
 
 const sqlFiles = readTaskSqlFiles();
 
@@ -18,7 +19,7 @@ function render(
   scope: PgCronScope = "all-sql",
   files = sqlFiles,
 ): string {
-  return renderPgCronSetup(catalog, files, { scope, fileName: "test.sql", generateCommand: "test" });
+  return renderPgCronSetup(jobsOf(catalog), files, { scope, fileName: "test.sql", generateCommand: "test" });
 }
 
 /** The tasks' jobs a setup script schedules (not its purge job): name and schedule of each cron.schedule call. */
@@ -126,14 +127,14 @@ describe("the generated pg_cron setup scripts", () => {
   it("when a task is in UTC under any of its names, then pg_cron runs it on its own schedule, unchecked", () => {
     for (const timeZone of ["UTC", "Etc/UTC", "GMT"]) {
       const task = { ...tasks.find((t) => t.name === "generate-daily-stats")!, timeZone };
-      expect(pgCronSchedule(task)).toBe("5 0 * * *");
+      expect(pgCronSchedule(jobOf(task))).toBe("5 0 * * *");
       expect(render([task])).not.toContain("p_minutes");
     }
   });
 
   it("when a zone is a half or quarter hour off UTC, then pg_cron's minutes are shifted by every remainder the zone has", () => {
     const at = (schedule: string, timeZone: string) =>
-      pgCronSchedule({ ...tasks.find((t) => t.name === "generate-daily-stats")!, schedule, timeZone });
+      pgCronSchedule(jobOf({ ...tasks.find((t) => t.name === "generate-daily-stats")!, schedule, timeZone }));
     expect(at("5 0 * * *", "Asia/Kolkata")).toBe("35 * * * *"); // +05:30
     expect(at("0 3 * * *", "Asia/Kathmandu")).toBe("15 * * * *"); // +05:45
     expect(at("0 3 * * *", "America/St_Johns")).toBe("30 * * * *"); // -03:30, -02:30 in summer

@@ -14,8 +14,8 @@
  * Time zones: pg_cron reads schedules in UTC; a task in another zone gets an hourly entry at its
  * minute, and its routine checks each tick against the task's schedule in its zone.
  */
-import type { TaskDefinition, TaskRunner } from "../../functions/core/catalog.js";
-import { runnerOf, timeZoneOf } from "../../functions/core/catalog.js";
+import type { TaskRunner } from "../../functions/core/catalog.js";
+import type { Job } from "../../functions/core/schedule/jobs.js";
 import type { CronFields } from "../../functions/core/schedule/cron-grammar.js";
 import { parseCron } from "../../functions/core/schedule/cron-grammar.js";
 import type { TaskSqlFile } from "./sql-files.js";
@@ -42,9 +42,9 @@ export interface PgCronSetupOptions {
 }
 
 /** The tasks a setup script of that scope schedules. Throws on a catalog pg_cron cannot run. */
-export function pgCronTasks(tasks: readonly TaskDefinition[], scope: PgCronScope): TaskDefinition[] {
+export function pgCronTasks(tasks: readonly Job[], scope: PgCronScope): Job[] {
   for (const task of tasks) {
-    if (task.kind !== "sql" && runnerOf(task) === ("pg_cron" satisfies TaskRunner)) {
+    if (task.kind !== "sql" && task.runner === ("pg_cron" satisfies TaskRunner)) {
       throw new Error(
         `${task.name}: runner "pg_cron" is only for SQL tasks (pg_cron runs SQL in the database; a ${task.kind} task needs the function, so Cloud Scheduler)`,
       );
@@ -53,11 +53,11 @@ export function pgCronTasks(tasks: readonly TaskDefinition[], scope: PgCronScope
   if (tasks.some((task) => task.name === PURGE_JOB_NAME)) {
     throw new Error(`${PURGE_JOB_NAME}: the name of the setup's own purge job; name the task otherwise`);
   }
-  return tasks.filter((task) => task.kind === "sql" && (scope === "all-sql" || runnerOf(task) === "pg_cron"));
+  return tasks.filter((task) => task.kind === "sql" && (scope === "all-sql" || task.runner === "pg_cron"));
 }
 
 export function renderPgCronSetup(
-  tasks: readonly TaskDefinition[],
+  tasks: readonly Job[],
   sqlFiles: Readonly<Record<string, TaskSqlFile>>,
   options: PgCronSetupOptions,
 ): string {
@@ -144,27 +144,19 @@ export function renderPgCronSetup(
   return out.join("\n");
 }
 
-/** Test-only: the tick a job's routine takes as its start (the generated commands pass none: pg_cron's start). */
-export interface JobCommandOptions {
-  readonly at?: Date;
-}
-
 /**
  * The command pg_cron runs for a task; starts with {@link JOB_MARKER}. One call to the database
  * routine of sql/migrations/000008_pg_cron_runs.sql that runs a task through `scheduler.start_run`
  * and `scheduler.finish_run`, with the task's SQL as text and its catalog settings as arguments.
  */
-export function jobCommand(task: TaskDefinition, sql: TaskSqlFile, options: JobCommandOptions = {}): string {
-  const zone = timeZoneOf(task);
+export function jobCommand(task: Job, sql: TaskSqlFile): string {
+  const zone = task.timeZone;
   const common = [
     `p_max_rows => ${task.maxRows ?? "NULL"}`,
     `p_timeout_ms => ${task.timeoutSeconds * 1000}`,
     `p_time_zone => ${literal(zone)}`,
   ];
-  const tail = [
-    ...localScheduleArguments(task),
-    ...(options.at ? [`p_at => ${literal(options.at.toISOString())}`] : []),
-  ];
+  const tail = localScheduleArguments(task);
   if (task.batch) {
     if (!sql.batch || !sql.count) {
       throw new Error(`${task.name}: a batched task needs "-- name: batch" and "-- name: count" statements`);
@@ -250,8 +242,8 @@ export function isUtc(zone: string): boolean {
  * one hour that a spring change skips (02:30 in Europe/Berlin) also runs at the UTC minute of that
  * change: the skipped time fires at the first instant after the gap, as croner (so /health) has it.
  */
-export function pgCronSchedule(task: TaskDefinition): string {
-  const zone = timeZoneOf(task);
+export function pgCronSchedule(task: Job): string {
+  const zone = task.timeZone;
   if (isUtc(zone)) return task.schedule;
   const fields = cronFieldsOf(task);
   const { offsets, changes } = zoneOffsets(zone);
@@ -280,8 +272,8 @@ export interface LocalSchedule {
 }
 
 /** The task's schedule for its routine to check ticks against, or undefined for a UTC task (unchecked). */
-export function localSchedule(task: TaskDefinition): LocalSchedule | undefined {
-  if (isUtc(timeZoneOf(task))) return undefined;
+export function localSchedule(task: Job): LocalSchedule | undefined {
+  if (isUtc(task.timeZone)) return undefined;
   const fields = cronFieldsOf(task);
   const set = (values: ReadonlySet<number>, size: number): number[] | null =>
     values.size >= size ? null : [...values].sort((a, b) => a - b);
@@ -295,7 +287,7 @@ export function localSchedule(task: TaskDefinition): LocalSchedule | undefined {
 }
 
 /** The arguments that give the routine the task's local schedule, when pg_cron's entry is wider. */
-function localScheduleArguments(task: TaskDefinition): string[] {
+function localScheduleArguments(task: Job): string[] {
   const local = localSchedule(task);
   if (!local) return [];
   const array = (values: number[] | null): string => (values ? `'{${values.join(",")}}'` : "NULL");
@@ -308,7 +300,7 @@ function localScheduleArguments(task: TaskDefinition): string[] {
   ];
 }
 
-function cronFieldsOf(task: TaskDefinition): CronFields {
+function cronFieldsOf(task: Job): CronFields {
   const parsed = parseCron(task.schedule);
   if ("problem" in parsed) throw new Error(`${task.name}: schedule "${task.schedule}" ${parsed.problem}`);
   return parsed.fields;

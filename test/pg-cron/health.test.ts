@@ -13,6 +13,7 @@ import type { CertsServer, DevIdentity } from "../../scripts/local/dev-identity.
 import { createDevIdentity, serveCerts } from "../../scripts/local/dev-identity.js";
 import { jobCommand } from "../../scripts/generate/pg-cron-render.js";
 import { readTaskSqlFiles } from "../../scripts/generate/sql-files.js";
+import { commandAt, jobOf } from "../helpers/jobs.js";
 import type { ServedFunction } from "../helpers/built-function.js";
 import { buildFunction, serveBuilt } from "../helpers/built-function.js";
 import { call } from "../helpers/function-server.js";
@@ -57,8 +58,8 @@ afterAll(async () => {
 
 /** Runs the task's pg_cron job body as pg_cron would, with its tick at `at`. */
 async function runJob(at: Date): Promise<void> {
-  const task = findTask(TASK)!;
-  await db.query(jobCommand(task, readTaskSqlFiles()[TASK]!, { at }));
+  const job = jobOf(findTask(TASK)!);
+  await db.query(commandAt(jobCommand(job, readTaskSqlFiles()[TASK]!), at));
 }
 
 interface TaskAnswer {

@@ -17,6 +17,8 @@ import {
 import { parseCron } from "../../functions/core/schedule/cron-grammar.js";
 import { fireTimesBetween } from "../../functions/core/schedule/fire-times.js";
 import { readTaskSqlFiles } from "../../scripts/generate/sql-files.js";
+import type { Job } from "../../functions/core/schedule/jobs.js";
+import { commandAt, jobOf, jobsOf } from "../helpers/jobs.js";
 import type { PgCronCluster } from "./cluster.js";
 import { startAppCluster } from "./app-database.js";
 
@@ -27,14 +29,18 @@ const sqlTasks = tasks.filter((task) => task.kind === "sql");
 let cluster: PgCronCluster;
 let db: pg.Pool;
 
-function task(name: string): TaskDefinition {
+function task(name: string): Job {
   const found = findTask(name);
   if (!found) throw new Error(`no task ${name}`);
-  return found;
+  return jobOf(found);
 }
 
 function render(catalog: readonly TaskDefinition[], scope: PgCronScope = "all-sql"): string {
-  return renderPgCronSetup(catalog, sqlFiles, { scope, fileName: "test.sql", generateCommand: "test" });
+  return renderPgCronSetup(jobsOf(catalog), sqlFiles, {
+    scope,
+    fileName: "test.sql",
+    generateCommand: "test",
+  });
 }
 
 interface JobRow {
@@ -212,8 +218,8 @@ async function runRows(name: string): Promise<RunRow[]> {
 }
 
 /** A job's command for that task, as the setup schedules it, with the tick its routine takes. */
-function command(definition: TaskDefinition, at: Date): string {
-  return jobCommand(definition, sqlFiles[definition.name]!, { at });
+function command(job: Job, at: Date): string {
+  return commandAt(jobCommand(job, sqlFiles[job.name]!), at);
 }
 
 /** What a single-statement job's routine returned (its last result's one value). */
@@ -327,10 +333,11 @@ describe("a job's command, run as pg_cron runs it", () => {
 
   it("when a single-statement task's SQL fails, then its work is rolled back and the failure recorded: task_failed", async () => {
     const broken = { ...task("driver-inactivity-check") };
-    const text = jobCommand(
-      broken,
-      { statement: "UPDATE drivers SET updated_at = now() + (1 / 0) * interval '1 second'" },
-      { at: tick },
+    const text = commandAt(
+      jobCommand(broken, {
+        statement: "UPDATE drivers SET updated_at = now() + (1 / 0) * interval '1 second'",
+      }),
+      tick,
     );
     await db.query("INSERT INTO drivers (is_available, updated_at) VALUES (true, now())");
     expect(await outcomeOf(text)).toBe("failed");
