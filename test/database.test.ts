@@ -31,24 +31,21 @@ describe("createPoolProvider", () => {
     }
   });
 
-  it("when the pool is open and its first connection warm, then it is handed over as it is, with nothing to await", async () => {
+  it("when the pool is open and its first connection warm, then every call hands over that pool, and a new one once it is ended", async () => {
     const provider = createPoolProvider(
       { kind: "url", connectionString: db.url },
       2,
       createLogger({}, () => undefined),
     );
     try {
-      // Before it is open, and while its first connection opens: a promise of it.
       const first = provider.get();
-      expect(first).toBeInstanceOf(Promise);
       const preloading = provider.preload();
       const pool = await first;
-      expect(provider.get()).toBeInstanceOf(Promise);
+      expect(await provider.get()).toBe(pool);
       await preloading;
-      // Then the pool itself: a warm request's path takes it without an await.
-      expect(provider.get()).toBe(pool);
+      expect(await provider.get()).toBe(pool);
       await provider.end();
-      expect(provider.get()).toBeInstanceOf(Promise);
+      expect(await provider.get()).not.toBe(pool);
     } finally {
       await provider.end();
     }
