@@ -7,10 +7,10 @@
  */
 import { createPublicKey, verify as verifySignature } from "node:crypto";
 import type { JsonWebKey, KeyObject } from "node:crypto";
-import type { AuthConfig } from "../core/config/auth-config.js";
+import type { AuthConfig, AuthMode } from "../core/config/auth-config.js";
 import { defaultClockSkewSeconds } from "../core/config/auth-config.js";
 import { ScheduledTaskError } from "../core/errors.js";
-import { asciiLowerCase } from "../core/text.js";
+import { asciiLowerCase, quoted } from "../core/text.js";
 import { googleIssuers, signatureRemovedMarker } from "./google-identities.js";
 import type { Logger } from "../core/log.js";
 import { silentLogger } from "../core/log.js";
@@ -61,12 +61,6 @@ function unauthenticated(message: string): ScheduledTaskError {
 
 function forbidden(message: string): ScheduledTaskError {
   return new ScheduledTaskError("forbidden", message);
-}
-
-/** A claim value quoted for a message: bounded, JSON-escaped (claims are never the token itself). */
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
 function withoutTrailingSlashes(value: string): string {
@@ -141,10 +135,10 @@ export function parseCertificates(body: unknown): { keys: Map<string, KeyObject>
   const keep = (kid: string, make: () => KeyObject): void => {
     try {
       const key = rsaKeyOf(make());
-      if (typeof key === "string") skipped.push(`kid ${quote(kid)} ${key}`);
+      if (typeof key === "string") skipped.push(`kid ${quoted(kid)} ${key}`);
       else keys.set(kid, key);
     } catch (error) {
-      skipped.push(`kid ${quote(kid)} is not a readable key (${(error as Error).message})`);
+      skipped.push(`kid ${quoted(kid)} is not a readable key (${(error as Error).message})`);
     }
   };
   const jwks = (body as { keys?: unknown }).keys;
@@ -152,16 +146,17 @@ export function parseCertificates(body: unknown): { keys: Map<string, KeyObject>
     for (const jwk of jwks as unknown[]) {
       const { kid, kty, alg, use } = (jwk ?? {}) as Record<string, unknown>;
       if (typeof kid !== "string" || kid === "") skipped.push("a JWK without a kid");
-      else if (kty !== "RSA") skipped.push(`kid ${quote(kid)} has kty ${quote(kty)}, not "RSA"`);
+      else if (kty !== "RSA") skipped.push(`kid ${quoted(kid)} has kty ${quoted(kty)}, not "RSA"`);
       else if (alg !== undefined && alg !== "RS256")
-        skipped.push(`kid ${quote(kid)} is for alg ${quote(alg)}`);
-      else if (use !== undefined && use !== "sig") skipped.push(`kid ${quote(kid)} is for use ${quote(use)}`);
+        skipped.push(`kid ${quoted(kid)} is for alg ${quoted(alg)}`);
+      else if (use !== undefined && use !== "sig")
+        skipped.push(`kid ${quoted(kid)} is for use ${quoted(use)}`);
       else keep(kid, () => createPublicKey({ key: jwk as JsonWebKey, format: "jwk" }));
     }
     return { keys, skipped };
   }
   for (const [kid, pem] of Object.entries(body)) {
-    if (typeof pem !== "string") skipped.push(`kid ${quote(kid)} is not a PEM string`);
+    if (typeof pem !== "string") skipped.push(`kid ${quoted(kid)} is not a PEM string`);
     // createPublicKey reads a PEM X.509 certificate and returns its public key.
     else keep(kid, () => createPublicKey(pem));
   }
@@ -320,126 +315,146 @@ function parseAuthorization(authorization: string | undefined): ParsedToken {
 export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Authenticator {
   const now = deps.now ?? Date.now;
   const log = deps.log ?? silentLogger;
-  const skew = config.clockSkewSeconds ?? defaultClockSkewSeconds;
-  const audiences = new Set(config.audiences.map(withoutTrailingSlashes));
-  const allowed = new Set([...config.allowedEmails].map(asciiLowerCase));
+  const rules: ClaimRules = {
+    audiences: new Set(config.audiences.map(withoutTrailingSlashes)),
+    allowed: new Set([...config.allowedEmails].map(asciiLowerCase)),
+    skewSeconds: config.clockSkewSeconds ?? defaultClockSkewSeconds,
+    now,
+  };
   const certificates = new CertificateCache(config.certsUrl, deps.fetch ?? globalThis.fetch, now, log);
-
-  /**
-   * Undefined when there is nothing to verify (Cloud Run verified the token and removed its
-   * signature): a request's path awaits only what is pending (see functions/core/run/runner.ts, runTask).
-   */
-  function checkSignature(token: ParsedToken): Promise<void> | undefined {
-    const { signaturePart } = token;
-    const removed = signaturePart === "" || signaturePart === signatureRemovedMarker;
-    if (removed) {
-      if (config.mode === "cloud-run") return undefined;
-      throw unauthenticated(
-        "the token carries no signature (removed in transit); this function verifies signatures itself",
-      );
-    }
-    return verifySignatureOf(token);
-  }
-
-  async function verifySignatureOf(token: ParsedToken): Promise<void> {
-    const { header, signingInput, signaturePart } = token;
-    const kid = header.kid;
-    if (typeof kid !== "string" || kid === "") {
-      throw unauthenticated("the token's header has no kid, so its signing key is unknown");
-    }
-    const signature = decodeBase64Url(signaturePart);
-    if (!signature) throw unauthenticated("the token's signature is not canonical base64url");
-    const key = await certificates.keyFor(kid);
-    if (!key) throw unauthenticated(`the token was signed with an unknown key (kid ${quote(kid)})`);
-    let valid: boolean;
-    try {
-      valid = verifySignature("sha256", Buffer.from(signingInput), key, signature);
-    } catch {
-      valid = false;
-    }
-    if (!valid) throw unauthenticated("the token's signature is not valid");
-  }
-
-  function checkClaims(claims: Record<string, unknown>): Caller {
-    const { iss, aud, exp, nbf, iat, sub, email } = claims;
-    if (typeof iss !== "string" || !googleIssuers.includes(iss)) {
-      throw unauthenticated(
-        iss === undefined
-          ? "the token has no issuer (iss)"
-          : `the token's issuer ${quote(iss)} is not Google`,
-      );
-    }
-    const tokenAudiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : undefined;
-    if (!tokenAudiences || tokenAudiences.length === 0) {
-      throw unauthenticated("the token has no audience (aud)");
-    }
-    // OpenID Connect Core 1.0, 3.1.3.7 step 3: the token "MUST be rejected if [it] does not list
-    // the Client as a valid audience, or if it contains additional audiences not trusted by the
-    // Client" (https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation). Trusted
-    // here means listed in AUTH_AUDIENCE.
-    const trusted = (value: unknown): boolean =>
-      typeof value === "string" && audiences.has(withoutTrailingSlashes(value));
-    if (!tokenAudiences.some(trusted)) {
-      throw unauthenticated(`the token's audience ${quote(aud)} is not this function's (AUTH_AUDIENCE)`);
-    }
-    if (!tokenAudiences.every(trusted)) {
-      throw unauthenticated(
-        `the token's audience ${quote(aud)} lists audiences besides this function's (AUTH_AUDIENCE)`,
-      );
-    }
-    const seconds = now() / 1000;
-    if (!isNumericDate(exp)) throw unauthenticated("the token has no valid expiry (exp)");
-    if (!isNumericDate(iat)) throw unauthenticated("the token has no valid issue time (iat)");
-    if (seconds > exp + skew) {
-      throw unauthenticated(`the token expired at ${new Date(exp * 1000).toISOString()}`);
-    }
-    if (iat > seconds + skew) {
-      throw unauthenticated(`the token is issued in the future (iat ${new Date(iat * 1000).toISOString()})`);
-    }
-    if (nbf !== undefined) {
-      if (!isNumericDate(nbf)) throw unauthenticated("the token's not-before time (nbf) is not a number");
-      if (nbf > seconds + skew) {
-        throw unauthenticated(`the token is not valid before ${new Date(nbf * 1000).toISOString()}`);
-      }
-    }
-    if (exp - iat > maxTokenLifetimeSeconds) {
-      throw unauthenticated(`the token's lifetime (exp - iat) exceeds ${maxTokenLifetimeSeconds} seconds`);
-    }
-    if (typeof sub !== "string" || sub === "") throw unauthenticated("the token has no subject (sub)");
-    if (typeof email !== "string" || email === "") {
-      throw unauthenticated(
-        "the token has no email claim (mint it with the service account's email included)",
-      );
-    }
-    if (claims.email_verified !== true) {
-      throw forbidden(`the token's email ${quote(email)} is not verified (email_verified is not true)`);
-    }
-    if (!allowed.has(asciiLowerCase(email))) {
-      throw forbidden(
-        `the caller ${quote(email)} is not allowed to call this function (AUTH_ALLOWED_EMAILS)`,
-      );
-    }
-    // As received: the log shows what the token said, not a folded form of it.
-    return { email, subject: sub };
-  }
-
   return {
     async authenticate(authorization) {
       const token = parseAuthorization(authorization);
-      const { alg, crit } = token.header;
-      // Only RS256, checked before any key is touched: this is what stops `none` and HS256 signed
-      // with the public key (the algorithm-confusion attack).
-      if (alg !== "RS256") {
-        throw unauthenticated(`the token's algorithm ${quote(alg)} is not accepted (only RS256)`);
-      }
-      if (crit !== undefined) {
-        throw unauthenticated(
-          "the token's header has critical extensions (crit) this function does not know",
-        );
-      }
-      const verifying = checkSignature(token);
-      if (verifying) await verifying;
-      return checkClaims(token.claims);
+      checkHeader(token.header);
+      await checkSignature(token, config.mode, certificates);
+      return checkClaims(token.claims, rules);
     },
   };
+}
+
+function checkHeader(header: Record<string, unknown>): void {
+  const { alg, crit } = header;
+  // Only RS256, checked before any key is touched: this is what stops `none` and HS256 signed
+  // with the public key (the algorithm-confusion attack).
+  if (alg !== "RS256") {
+    throw unauthenticated(`the token's algorithm ${quoted(alg)} is not accepted (only RS256)`);
+  }
+  if (crit !== undefined) {
+    throw unauthenticated("the token's header has critical extensions (crit) this function does not know");
+  }
+}
+
+/** Nothing to verify in `cloud-run` mode when Cloud Run verified the token and removed its signature. */
+async function checkSignature(
+  token: ParsedToken,
+  mode: AuthMode,
+  certificates: CertificateCache,
+): Promise<void> {
+  const { header, signingInput, signaturePart } = token;
+  if (signaturePart === "" || signaturePart === signatureRemovedMarker) {
+    if (mode === "cloud-run") return;
+    throw unauthenticated(
+      "the token carries no signature (removed in transit); this function verifies signatures itself",
+    );
+  }
+  const kid = header.kid;
+  if (typeof kid !== "string" || kid === "") {
+    throw unauthenticated("the token's header has no kid, so its signing key is unknown");
+  }
+  const signature = decodeBase64Url(signaturePart);
+  if (!signature) throw unauthenticated("the token's signature is not canonical base64url");
+  const key = await certificates.keyFor(kid);
+  if (!key) throw unauthenticated(`the token was signed with an unknown key (kid ${quoted(kid)})`);
+  let valid: boolean;
+  try {
+    valid = verifySignature("sha256", Buffer.from(signingInput), key, signature);
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw unauthenticated("the token's signature is not valid");
+}
+
+/** What the claims are checked against. */
+interface ClaimRules {
+  /** Accepted audiences, without trailing slashes. */
+  readonly audiences: ReadonlySet<string>;
+  /** Allowed emails, ASCII-lower-cased. */
+  readonly allowed: ReadonlySet<string>;
+  readonly skewSeconds: number;
+  /** Milliseconds since the epoch. */
+  readonly now: () => number;
+}
+
+function checkClaims(claims: Record<string, unknown>, rules: ClaimRules): Caller {
+  checkIssuer(claims.iss);
+  checkAudience(claims.aud, rules.audiences);
+  checkTimes(claims, rules);
+  return callerOf(claims, rules.allowed);
+}
+
+function checkIssuer(iss: unknown): void {
+  if (typeof iss !== "string" || !googleIssuers.includes(iss)) {
+    throw unauthenticated(
+      iss === undefined ? "the token has no issuer (iss)" : `the token's issuer ${quoted(iss)} is not Google`,
+    );
+  }
+}
+
+function checkAudience(aud: unknown, audiences: ReadonlySet<string>): void {
+  const tokenAudiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : undefined;
+  if (!tokenAudiences || tokenAudiences.length === 0) {
+    throw unauthenticated("the token has no audience (aud)");
+  }
+  // OpenID Connect Core 1.0, 3.1.3.7 step 3: the token "MUST be rejected if [it] does not list
+  // the Client as a valid audience, or if it contains additional audiences not trusted by the
+  // Client" (https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation). Trusted
+  // here means listed in AUTH_AUDIENCE.
+  const trusted = (value: unknown): boolean =>
+    typeof value === "string" && audiences.has(withoutTrailingSlashes(value));
+  if (!tokenAudiences.some(trusted)) {
+    throw unauthenticated(`the token's audience ${quoted(aud)} is not this function's (AUTH_AUDIENCE)`);
+  }
+  if (!tokenAudiences.every(trusted)) {
+    throw unauthenticated(
+      `the token's audience ${quoted(aud)} lists audiences besides this function's (AUTH_AUDIENCE)`,
+    );
+  }
+}
+
+function checkTimes({ exp, iat, nbf }: Record<string, unknown>, rules: ClaimRules): void {
+  const seconds = rules.now() / 1000;
+  const skew = rules.skewSeconds;
+  if (!isNumericDate(exp)) throw unauthenticated("the token has no valid expiry (exp)");
+  if (!isNumericDate(iat)) throw unauthenticated("the token has no valid issue time (iat)");
+  if (seconds > exp + skew) {
+    throw unauthenticated(`the token expired at ${new Date(exp * 1000).toISOString()}`);
+  }
+  if (iat > seconds + skew) {
+    throw unauthenticated(`the token is issued in the future (iat ${new Date(iat * 1000).toISOString()})`);
+  }
+  if (nbf !== undefined) {
+    if (!isNumericDate(nbf)) throw unauthenticated("the token's not-before time (nbf) is not a number");
+    if (nbf > seconds + skew) {
+      throw unauthenticated(`the token is not valid before ${new Date(nbf * 1000).toISOString()}`);
+    }
+  }
+  if (exp - iat > maxTokenLifetimeSeconds) {
+    throw unauthenticated(`the token's lifetime (exp - iat) exceeds ${maxTokenLifetimeSeconds} seconds`);
+  }
+}
+
+function callerOf(claims: Record<string, unknown>, allowed: ReadonlySet<string>): Caller {
+  const { sub, email } = claims;
+  if (typeof sub !== "string" || sub === "") throw unauthenticated("the token has no subject (sub)");
+  if (typeof email !== "string" || email === "") {
+    throw unauthenticated("the token has no email claim (mint it with the service account's email included)");
+  }
+  if (claims.email_verified !== true) {
+    throw forbidden(`the token's email ${quoted(email)} is not verified (email_verified is not true)`);
+  }
+  if (!allowed.has(asciiLowerCase(email))) {
+    throw forbidden(`the caller ${quoted(email)} is not allowed to call this function (AUTH_ALLOWED_EMAILS)`);
+  }
+  // As received: the log shows what the token said, not a folded form of it.
+  return { email, subject: sub };
 }
