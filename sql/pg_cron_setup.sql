@@ -83,7 +83,8 @@ CALL scheduler.run_pg_cron_batches(
   p_batch => $pg_cron_sql$
 DELETE FROM user_sessions
 WHERE id = ANY (ARRAY(
-  SELECT id FROM user_sessions
+  SELECT id
+  FROM user_sessions
   WHERE expires_at < now()
   ORDER BY expires_at
   LIMIT $1
@@ -92,7 +93,10 @@ WHERE id = ANY (ARRAY(
 $pg_cron_sql$,
   p_count => $pg_cron_count$
 SELECT count(*) AS rows FROM (
-  SELECT 1 FROM user_sessions WHERE expires_at < now() LIMIT $1
+  SELECT 1
+  FROM user_sessions
+  WHERE expires_at < now()
+  LIMIT $1
 ) AS due
 $pg_cron_count$,
   p_max_rows => NULL,
@@ -160,7 +164,8 @@ UPDATE orders
 SET is_active = false,
     updated_at = now()
 WHERE id = ANY (ARRAY(
-  SELECT id FROM orders
+  SELECT id
+  FROM orders
   WHERE is_active
     AND status IN ('delivered', 'cancelled', 'refunded')
     AND (CASE
@@ -179,7 +184,8 @@ WHERE id = ANY (ARRAY(
 $pg_cron_sql$,
   p_count => $pg_cron_count$
 SELECT count(*) AS rows FROM (
-  SELECT 1 FROM orders
+  SELECT 1
+  FROM orders
   WHERE is_active
     AND status IN ('delivered', 'cancelled', 'refunded')
     AND (CASE
@@ -208,7 +214,8 @@ CALL scheduler.run_pg_cron_batches(
   p_batch => $pg_cron_sql$
 DELETE FROM distance_requests
 WHERE id = ANY (ARRAY(
-  SELECT id FROM distance_requests
+  SELECT id
+  FROM distance_requests
   WHERE created_at < now() - interval '90 days'
   ORDER BY created_at
   LIMIT $1
@@ -217,7 +224,10 @@ WHERE id = ANY (ARRAY(
 $pg_cron_sql$,
   p_count => $pg_cron_count$
 SELECT count(*) AS rows FROM (
-  SELECT 1 FROM distance_requests WHERE created_at < now() - interval '90 days' LIMIT $1
+  SELECT 1
+  FROM distance_requests
+  WHERE created_at < now() - interval '90 days'
+  LIMIT $1
 ) AS due
 $pg_cron_count$,
   p_max_rows => NULL,
@@ -270,7 +280,8 @@ CALL scheduler.run_pg_cron_batches(
   p_batch => $pg_cron_sql$
 DELETE FROM scheduler.job_runs
 WHERE id = ANY (ARRAY(
-  SELECT id FROM scheduler.job_runs
+  SELECT id
+  FROM scheduler.job_runs
   WHERE started_at < now() - scheduler.run_retention()
     AND status <> 'running'
   ORDER BY started_at
@@ -280,7 +291,8 @@ WHERE id = ANY (ARRAY(
 $pg_cron_sql$,
   p_count => $pg_cron_count$
 SELECT count(*) AS rows FROM (
-  SELECT 1 FROM scheduler.job_runs
+  SELECT 1
+  FROM scheduler.job_runs
   WHERE started_at < now() - scheduler.run_retention()
     AND status <> 'running'
   LIMIT $1

@@ -1,7 +1,9 @@
 /**
  * Reads `sql/tasks/*.sql` into statements. A task file holds one statement, or, for a batched task,
- * named statements marked by `-- name: batch` and `-- name: count` lines (the batch takes the batch
- * size as $1; the count counts at most $1 rows, all when NULL).
+ * its batch under a `-- name: batch` line: a statement that changes at most $1 rows, picked by a
+ * selection whose FROM and WHERE lines sit between `-- due: begin` and `-- due: end`. Those lines
+ * are the task's one statement of which rows are due: the count a dry run and the blast-radius guard
+ * ask for is built from them (see countOfDue), so the predicate is written once.
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
@@ -15,35 +17,50 @@ export interface TaskSqlFile {
   readonly statement?: string;
   /** One batch of a batched task. */
   readonly batch?: string;
-  /** The count of rows a batched task would change. */
+  /** The count of rows a batched task would change: built from the batch's due lines. */
   readonly count?: string;
 }
 
 const nameMarker = /^--\s*name:\s*([a-z]+)\s*$/;
-const allowedNames = new Set(["batch", "count"]);
+const dueMarker = /^\s*--\s*due:\s*(begin|end)\s*$/;
 
 export function parseTaskSql(fileName: string, text: string): TaskSqlFile {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
-  if (!lines.some((line) => nameMarker.test(line))) {
-    return { statement: clean(text) };
+  const names = lines.flatMap((line) => nameMarker.exec(line)?.[1] ?? []);
+  if (names.length === 0) return { statement: clean(text) };
+  if (names.length > 1 || names[0] !== "batch") {
+    const other = names.find((name) => name !== "batch") ?? "batch";
+    throw new Error(
+      other === "batch"
+        ? `${fileName}: statement "batch" appears twice`
+        : `${fileName}: unknown statement name "${other}" (a batched task has one, "batch"; its count is built from the batch's "-- due: begin" ... "-- due: end" lines)`,
+    );
   }
-  const parts: Record<string, string[]> = {};
-  let current: string[] | undefined;
-  for (const line of lines) {
-    const match = nameMarker.exec(line);
-    if (match) {
-      const name = match[1]!;
-      if (!allowedNames.has(name)) throw new Error(`${fileName}: unknown statement name "${name}"`);
-      if (parts[name]) throw new Error(`${fileName}: statement "${name}" appears twice`);
-      current = parts[name] = [];
-    } else if (current) {
-      current.push(line);
-    }
+  const batch = lines.slice(lines.findIndex((line) => nameMarker.test(line)) + 1);
+  return { batch: clean(batch.join("\n")), count: countOfDue(fileName, batch) };
+}
+
+/**
+ * The count statement of a batched task: how many rows its due lines select, counting at most $1
+ * (all when NULL), as `SELECT count(*) ... LIMIT $1` over the same FROM and WHERE the batch picks
+ * from. The batch's ORDER BY and FOR UPDATE SKIP LOCKED are not in it: a count neither orders nor
+ * locks.
+ */
+function countOfDue(fileName: string, batch: readonly string[]): string {
+  const markers = batch.flatMap((line, index) => {
+    const marker = dueMarker.exec(line)?.[1];
+    return marker ? [{ marker, index }] : [];
+  });
+  if (markers.length !== 2 || markers[0]!.marker !== "begin" || markers[1]!.marker !== "end") {
+    throw new Error(
+      `${fileName}: a batched task marks the FROM and WHERE of its selection with one "-- due: begin" line and one "-- due: end" line after it`,
+    );
   }
-  if (!parts.batch || !parts.count) {
-    throw new Error(`${fileName}: a batched task needs both "-- name: batch" and "-- name: count"`);
-  }
-  return { batch: clean(parts.batch.join("\n")), count: clean(parts.count.join("\n")) };
+  const due = batch.slice(markers[0]!.index + 1, markers[1]!.index).filter((line) => !/^\s*--/.test(line));
+  const indent = Math.min(...due.filter((line) => line.trim()).map((line) => /^ */.exec(line)![0].length));
+  const body = due.map((line) => (line.trim() ? `  ${line.slice(indent)}` : "")).join("\n");
+  if (!body.trim()) throw new Error(`${fileName}: nothing between "-- due: begin" and "-- due: end"`);
+  return `SELECT count(*) AS rows FROM (\n  SELECT 1\n${body}\n  LIMIT $1\n) AS due;`;
 }
 
 /** Drops comment-only lines and surrounding blank space, so the statement is what is sent. */

@@ -9,7 +9,9 @@ UPDATE orders
 SET is_active = false,
     updated_at = now()
 WHERE id = ANY (ARRAY(
-  SELECT id FROM orders
+  SELECT id
+  -- due: begin
+  FROM orders
   WHERE is_active
     AND status IN ('delivered', 'cancelled', 'refunded')
     AND (CASE
@@ -17,6 +19,7 @@ WHERE id = ANY (ARRAY(
       WHEN status = 'delivered' THEN coalesce(delivered_at, updated_at)
       ELSE updated_at
     END) < now() - interval '90 days'
+  -- due: end
   ORDER BY (CASE
       WHEN status = 'cancelled' THEN coalesce(cancelled_at, updated_at)
       WHEN status = 'delivered' THEN coalesce(delivered_at, updated_at)
@@ -25,17 +28,3 @@ WHERE id = ANY (ARRAY(
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 ));
-
--- name: count
--- How many orders the task would archive, counting at most $1 (NULL: all).
-SELECT count(*) AS rows FROM (
-  SELECT 1 FROM orders
-  WHERE is_active
-    AND status IN ('delivered', 'cancelled', 'refunded')
-    AND (CASE
-      WHEN status = 'cancelled' THEN coalesce(cancelled_at, updated_at)
-      WHEN status = 'delivered' THEN coalesce(delivered_at, updated_at)
-      ELSE updated_at
-    END) < now() - interval '90 days'
-  LIMIT $1
-) AS due;
