@@ -3,17 +3,35 @@
  * task to start from. Writes its catalog entry (paused, so nothing fires before it is ready), its
  * SQL file or email work module (registered with the email runtime), a test that runs it against
  * the test database, and its row of the README's task table; then regenerates the files generated
- * from the catalog and sql/tasks. Exit codes: 0 written, 2 bad usage (nothing written).
+ * from the catalog and sql/tasks. Arguments, errors and exit codes as the other tools'
+ * (scripts/lib/args.ts, scripts/lib/exit-codes.ts): 0 written, 2 bad usage, 4 the project's files
+ * are not where it expects them; nothing is written unless every check passed.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { taskNameProblem } from "../functions/core/catalog.js";
 import { cronProblem } from "../functions/core/schedule/cron-grammar.js";
+import { errorOutput, parseCommandLine, UsageError } from "./lib/args.js";
+import { EXIT, ToolError } from "./lib/exit-codes.js";
 import { childEnv } from "./local/child-env.js";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export interface NewTaskIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** The project to scaffold into. */
+  readonly root: string;
+}
+
+/** What to scaffold, as the command line asked. */
+interface Request {
+  readonly name: string;
+  readonly kind: "sql" | "email";
+  readonly schedule: string;
+  readonly description: string;
+}
+
 const CATALOG = "functions/core/catalog.ts";
 const CATALOG_END = "] as const satisfies readonly TaskDefinition[];";
 const EMAIL_RUNTIME = "functions/email/runtime.ts";
@@ -21,56 +39,96 @@ const EMAIL_WORK_MAP = "const workByTask: Readonly<Record<string, Work>> = {\n";
 const EMAIL_IMPORT_ANCHOR = 'import { sendVendorReports } from "./vendor-reports.js";\n';
 const usage = `Usage: npm run new-task -- <name> --sql|--email [--schedule "<cron>"] [--description "<text>"]`;
 
-function fail(message: string): never {
-  process.stderr.write(`new-task: ${message}\n${usage}\n`);
-  process.exit(2);
+export function main(argv: readonly string[], io: NewTaskIo): number {
+  try {
+    const request = parseRequest(argv);
+    if (request === "help") {
+      io.out(usage);
+      return EXIT.ok;
+    }
+    const files = plannedFiles(request, io.root);
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(io.root, file)), { recursive: true });
+      writeFileSync(join(io.root, file), text);
+      io.out(`wrote ${file}`);
+    }
+    for (const generator of ["scripts/generate/sql.ts", "scripts/generate/pg-cron.ts"]) {
+      execFileSync(process.execPath, ["--import", "tsx", generator], {
+        cwd: io.root,
+        env: childEnv(),
+        stdio: "inherit",
+      });
+    }
+    io.out(
+      `\nNext: ${request.kind === "sql" ? `write sql/tasks/${request.name}.sql` : `write functions/email/${request.name}.ts`}, then the test (npx vitest run test/tasks/${request.name}.test.ts), the README row, and unpause it in ${CATALOG}.`,
+    );
+    return EXIT.ok;
+  } catch (error) {
+    const exit = error instanceof ToolError ? error.exit : "error";
+    const message = (error as Error).message;
+    io.err(
+      errorOutput(false, "new-task", exit, EXIT[exit], exit === "usage" ? `${message}\n${usage}` : message),
+    );
+    return EXIT[exit];
+  }
 }
 
-let parsed;
-try {
-  parsed = parseArgs({
-    allowPositionals: true,
-    options: {
-      sql: { type: "boolean", default: false },
-      email: { type: "boolean", default: false },
-      schedule: { type: "string", default: "0 * * * *" },
-      description: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+/** The request the arguments make, "help" for --help; a UsageError says what is wrong with them. */
+function parseRequest(argv: readonly string[]): Request | "help" {
+  const { values, positionals } = parseCommandLine(argv, {
+    sql: { type: "boolean", default: false },
+    email: { type: "boolean", default: false },
+    schedule: { type: "string", default: "0 * * * *" },
+    description: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   });
-} catch (error) {
-  fail((error as Error).message);
+  if (values.help) return "help";
+  const [name, ...extra] = positionals;
+  if (!name) throw new UsageError("a task name is required");
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  const nameProblem = taskNameProblem(name);
+  if (nameProblem) throw new UsageError(nameProblem);
+  if (values.sql === values.email) throw new UsageError("say which kind: --sql or --email");
+  const schedule = values.schedule as string;
+  const cronError = cronProblem(schedule);
+  if (cronError) throw new UsageError(`--schedule: ${cronError}`);
+  const description =
+    typeof values.description === "string" ? values.description : `TODO: what ${name} does.`;
+  if (/[`\n|]/.test(description))
+    throw new UsageError("--description: no backquotes, newlines or | (it goes into code and a table)");
+  return { name, kind: values.sql ? "sql" : "email", schedule, description };
 }
-const { values, positionals } = parsed;
-if (values.help) {
-  process.stdout.write(`${usage}\n`);
-  process.exit(0);
+
+/** Every file the task needs, path to text: nothing is written when one of them cannot be. */
+function plannedFiles(request: Request, root: string): Record<string, string> {
+  const read = (file: string): string => readFileSync(join(root, file), "utf8");
+  const { name, kind } = request;
+  const catalog = read(CATALOG);
+  if (catalog.includes(`name: "${name}",`)) throw new UsageError(`the catalog already has a task "${name}"`);
+  if (!catalog.includes(CATALOG_END))
+    throw new ToolError("error", `${CATALOG} has changed shape: no "${CATALOG_END}"`);
+  const files: Record<string, string> = { [CATALOG]: catalog.replace(CATALOG_END, catalogEntry(request)) };
+  if (kind === "sql") files[`sql/tasks/${name}.sql`] = sqlFile(request);
+  else Object.assign(files, emailFiles(request, read(EMAIL_RUNTIME)));
+  files[`test/tasks/${name}.test.ts`] = testFile(request);
+  files["README.md"] = readmeWithRow(read("README.md"), request);
+  for (const file of Object.keys(files)) {
+    if (
+      file !== CATALOG &&
+      !file.endsWith("runtime.ts") &&
+      file !== "README.md" &&
+      existsSync(join(root, file))
+    )
+      throw new UsageError(`${file} exists already`);
+  }
+  return files;
 }
-const [name, ...extra] = positionals;
-if (!name) fail("a task name is required");
-if (extra.length > 0) fail(`unexpected argument "${extra[0]}"`);
-// The name is the Cloud Scheduler job id too: letters, digits and hyphens, at most 500 characters.
-if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(name) || name.length > 60)
-  fail(`"${name}" is not a kebab-case name (lowercase letters, digits, single hyphens; at most 60)`);
-if (values.sql === values.email) fail("say which kind: --sql or --email");
-const kind = values.sql ? "sql" : "email";
-const schedule = values.schedule;
-const cronError = cronProblem(schedule);
-if (cronError) fail(`--schedule: ${cronError}`);
-const description = values.description ?? `TODO: what ${name} does.`;
-if (/[`\n|]/.test(description))
-  fail("--description: no backquotes, newlines or | (it goes into code and a table)");
 
-const read = (file: string): string => readFileSync(join(ROOT, file), "utf8");
-const catalog = read(CATALOG);
-if (catalog.includes(`name: "${name}",`)) fail(`the catalog already has a task "${name}"`);
-if (!catalog.includes(CATALOG_END)) fail(`${CATALOG} has changed shape: no "${CATALOG_END}"`);
-const camel = name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-const files: Record<string, string> = {};
+/** The name in camelCase, as the email work function is called. */
+const camelOf = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-files[CATALOG] = catalog.replace(
-  CATALOG_END,
-  `  {
+function catalogEntry({ name, kind, schedule, description }: Request): string {
+  return `  {
     name: "${name}",
     description: ${JSON.stringify(description)},
     kind: "${kind}",
@@ -80,25 +138,32 @@ files[CATALOG] = catalog.replace(
     // Paused until it does what it should: \`pulumi up\` creates its job paused.
     paused: true,
   },
-${CATALOG_END}`,
-);
+${CATALOG_END}`;
+}
 
-if (kind === "sql") {
-  files[`sql/tasks/${name}.sql`] = `-- ${description}
+function sqlFile({ description }: Request): string {
+  return `-- ${description}
 -- One statement; the rows it changes are the run's rowsAffected. The runner sets the task's
 -- statement timeout and time zone, holds its lock, and applies the catalog's maxRows guard.
 -- For work that must be done in bounded transactions, see the catalog's \`batch\` and
 -- sql/tasks/cleanup-expired-sessions.sql.
 SELECT 1 WHERE false;
 `;
-} else {
-  const runtime = read(EMAIL_RUNTIME);
+}
+
+/** The email work module, and the runtime that registers it. */
+function emailFiles({ name, description }: Request, runtime: string): Record<string, string> {
   if (!runtime.includes(EMAIL_WORK_MAP) || !runtime.includes(EMAIL_IMPORT_ANCHOR))
-    fail(`${EMAIL_RUNTIME} has changed shape: its imports or workByTask map are not where expected`);
-  files[EMAIL_RUNTIME] = runtime
-    .replace(EMAIL_IMPORT_ANCHOR, `${EMAIL_IMPORT_ANCHOR}import { ${camel} } from "./${name}.js";\n`)
-    .replace(EMAIL_WORK_MAP, `${EMAIL_WORK_MAP}  "${name}": ${camel},\n`);
-  files[`functions/email/${name}.ts`] = `/**
+    throw new ToolError(
+      "error",
+      `${EMAIL_RUNTIME} has changed shape: its imports or workByTask map are not where expected`,
+    );
+  const camel = camelOf(name);
+  return {
+    [EMAIL_RUNTIME]: runtime
+      .replace(EMAIL_IMPORT_ANCHOR, `${EMAIL_IMPORT_ANCHOR}import { ${camel} } from "./${name}.js";\n`)
+      .replace(EMAIL_WORK_MAP, `${EMAIL_WORK_MAP}  "${name}": ${camel},\n`),
+    [`functions/email/${name}.ts`]: `/**
  * ${description}
  */
 import type { EmailTaskContext, TaskWork } from "../core/run/task-contract.js";
@@ -115,10 +180,12 @@ export async function ${camel}(ctx: EmailTaskContext, options: EmailWorkOptions)
   const due = await ctx.client.query<{ count: number }>("SELECT 0::int AS count");
   return { rowsAffected: due.rows[0]?.count ?? 0 };
 }
-`;
+`,
+  };
 }
 
-files[`test/tasks/${name}.test.ts`] = `/**
+function testFile({ name, kind }: Request): string {
+  return `/**
  * ${name}: a starting point. Write the rows the task must change (and some it must leave alone),
  * run it, and check the database afterwards.
  */
@@ -160,36 +227,21 @@ describe("${name}", () => {
   });
 });
 `;
-
-const readme = read("README.md");
-const rows = [...readme.matchAll(/^\| `[a-z0-9-]+` \| `[^`]+`.*\|$/gm)];
-const lastRow = rows.at(-1);
-if (!lastRow || lastRow.index === undefined) fail("README.md has no task table");
-const at = lastRow.index + lastRow[0].length;
-files["README.md"] =
-  `${readme.slice(0, at)}\n| \`${name}\` | \`${schedule}\` | ${description} (paused) |${readme.slice(at)}`;
-
-for (const file of Object.keys(files)) {
-  if (
-    file !== CATALOG &&
-    !file.endsWith("runtime.ts") &&
-    file !== "README.md" &&
-    existsSync(join(ROOT, file))
-  )
-    fail(`${file} exists already`);
 }
-for (const [file, text] of Object.entries(files)) {
-  mkdirSync(dirname(join(ROOT, file)), { recursive: true });
-  writeFileSync(join(ROOT, file), text);
-  process.stdout.write(`wrote ${file}\n`);
+
+/** The README with the task's row after the last row of its task table. */
+function readmeWithRow(readme: string, { name, schedule, description }: Request): string {
+  const rows = [...readme.matchAll(/^\| `[a-z0-9-]+` \| `[^`]+`.*\|$/gm)];
+  const lastRow = rows.at(-1);
+  if (!lastRow || lastRow.index === undefined) throw new ToolError("error", "README.md has no task table");
+  const at = lastRow.index + lastRow[0].length;
+  return `${readme.slice(0, at)}\n| \`${name}\` | \`${schedule}\` | ${description} (paused) |${readme.slice(at)}`;
 }
-for (const generator of ["scripts/generate/sql.ts", "scripts/generate/pg-cron.ts"]) {
-  execFileSync(process.execPath, ["--import", "tsx", generator], {
-    cwd: ROOT,
-    env: childEnv(),
-    stdio: "inherit",
+
+if (process.argv[1] && /scripts[\\/]new-task\.ts$/.test(process.argv[1])) {
+  process.exitCode = main(process.argv.slice(2), {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+    root: resolve(dirname(fileURLToPath(import.meta.url)), ".."),
   });
 }
-process.stdout.write(
-  `\nNext: ${kind === "sql" ? `write sql/tasks/${name}.sql` : `write functions/email/${name}.ts`}, then the test (npx vitest run test/tasks/${name}.test.ts), the README row, and unpause it in ${CATALOG}.\n`,
-);

@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -15,7 +15,9 @@ import { runCli } from "./helpers/cli.js";
 import { main as migrateMain } from "../scripts/migrate.js";
 import { childEnv } from "../scripts/local/child-env.js";
 import { freePort } from "../scripts/local/embedded-postgres.js";
-import { exitCodes } from "../scripts/lib/exit-codes.js";
+import { UsageError } from "../scripts/lib/args.js";
+import { exitCodes, ToolError } from "../scripts/lib/exit-codes.js";
+import { main as newTaskMain } from "../scripts/new-task.js";
 import { ROOT } from "../scripts/local/local-stack.js";
 import { databaseUrl, useTestDatabase } from "./helpers/database.js";
 
@@ -144,6 +146,63 @@ describe("one exit-code table", () => {
     const health = await cli(["health"], { DATABASE_URL: url });
     expect(health.code).toBe(4);
     expect(health.err).toMatch(/job_health/);
+  });
+});
+
+describe("one error type for every tool: cli, task, migrate and new-task", () => {
+  function newTask(args: string[], root: string) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = newTaskMain(args, { out: (t) => out.push(t), err: (t) => err.push(t), root });
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  }
+
+  it("when each tool fails, then it exits with the table's code for what went wrong", async () => {
+    const usage = exitCodes.usage.code;
+    expect((await cli(["histroy"], { DATABASE_URL: db.url })).code).toBe(usage);
+    // `npm run task -- <args>` is `run --direct --json <args>` (package.json).
+    expect((await cli(["run", "--direct", "--json", "no-such-task"], { DATABASE_URL: db.url })).code).toBe(
+      usage,
+    );
+    expect((await migrate(["stray-word"], db.url)).code).toBe(usage);
+    expect(newTask(["Bad_Name", "--sql"], ROOT)).toMatchObject({
+      code: usage,
+      err: expect.stringMatching(/^new-task: "Bad_Name"/),
+    });
+
+    const nobody = `postgres://nobody:nothing@127.0.0.1:${await freePort()}/none`;
+    expect((await cli(["history"], { DATABASE_URL: nobody })).code).toBe(exitCodes.unreachable.code);
+    expect((await migrate([], nobody)).code).toBe(exitCodes.unreachable.code);
+
+    // A project whose catalog is not the shape new-task writes into: not a usage error, and nothing written.
+    const project = mkdtempSync(join(tmpdir(), "sj-new-task-shape-"));
+    mkdirSync(join(project, "functions", "core"), { recursive: true });
+    writeFileSync(join(project, "functions", "core", "catalog.ts"), "export const tasks = [];\n");
+    const changed = newTask(["purge-stale-carts", "--sql"], project);
+    expect(changed.code).toBe(exitCodes.error.code);
+    expect(changed.err).toMatch(/^new-task: functions\/core\/catalog\.ts has changed shape/);
+    expect(readdirSync(join(project, "functions", "core"))).toEqual(["catalog.ts"]);
+    expect(readFileSync(join(project, "functions", "core", "catalog.ts"), "utf8")).toBe(
+      "export const tasks = [];\n",
+    );
+  });
+
+  it("when the tools' sources are read, then only scripts/lib/exit-codes.ts declares an error class, and the parser's is one of it", () => {
+    const sources = ["scripts", "scripts/cli", "scripts/lib"].flatMap((dir) =>
+      readdirSync(join(ROOT, dir))
+        .filter((name) => name.endsWith(".ts"))
+        .map((name) => `${dir}/${name}`),
+    );
+    expect(sources).toEqual(
+      expect.arrayContaining(["scripts/cli.ts", "scripts/migrate.ts", "scripts/new-task.ts"]),
+    );
+    const declaring = sources.filter((file) =>
+      /class \w+ extends Error\b/.test(readFileSync(join(ROOT, file), "utf8")),
+    );
+    expect(declaring).toEqual(["scripts/lib/exit-codes.ts"]);
+    const usage = new UsageError("x");
+    expect(usage).toBeInstanceOf(ToolError);
+    expect(usage.exit).toBe("usage");
   });
 });
 

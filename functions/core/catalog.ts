@@ -268,6 +268,19 @@ export type TaskName = Task["name"];
 export const taskNames: readonly TaskName[] = tasks.map((task) => task.name);
 
 /**
+ * Why `name` cannot name a task, or undefined when it can: kebab-case (lowercase letters, digits,
+ * single hyphens) and at most 60 characters. A task's name is also its job's id on each scheduler
+ * and a file name: Cloud Scheduler takes letters, digits, hyphens and underscores up to 500
+ * (https://cloud.google.com/python/docs/reference/cloudscheduler/latest/google.cloud.scheduler_v1.types.Job),
+ * EventBridge Scheduler letters, digits, `-_.` up to 64
+ * (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html).
+ */
+export function taskNameProblem(name: string): string | undefined {
+  if (/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(name) && name.length <= 60) return undefined;
+  return `"${name}" is not a kebab-case name (lowercase letters, digits, single hyphens; at most 60)`;
+}
+
+/**
  * The task of that name as the catalog writes it, or undefined. How a deployment schedules it (a
  * stack's overrides applied) is its job: `resolveJobs` in functions/core/schedule/jobs.ts.
  */
