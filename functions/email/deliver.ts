@@ -79,117 +79,154 @@ export async function deliver(
   callbacks: DeliverCallbacks,
   options: DeliverOptions,
 ): Promise<DeliveryReport> {
-  const report: DeliveryReport = { calls: 0, sent: 0, rejected: 0 };
-  const sleep = options.sleep ?? defaultSleep;
-  const maxPerCall = Math.min(options.maxPerCall ?? MAX_PERSONALIZATIONS, MAX_PERSONALIZATIONS);
-
-  // A 400 that names no personalization is narrowed down by halving; these bound that search.
-  const maxUnnamedRefusals = 2 * Math.ceil(Math.log2(batch.messages.length + 1)) + 8;
-  let unnamedRefusals = 0;
-  const suspects: { item: Indexed; reason: string }[] = [];
-
-  const stop = (message: string, cause?: unknown): never => {
-    throw new DeliveryStopped(message, report, { cause });
-  };
-
-  const sendGroup = async (group: readonly Indexed[]): Promise<void> => {
-    for (const call of splitForApi(group, maxPerCall)) await sendCall(call);
-  };
-
-  const sendCall = async (initial: readonly Indexed[]): Promise<void> => {
-    let pending = initial;
-    let retries = 0;
-    for (;;) {
-      let failure: MailSendError;
-      try {
-        report.calls += 1;
-        const { messageId } = await options.transport.send({
-          ...batch,
-          messages: pending.map((item) => item.message),
-        });
-        await recorded(() =>
-          callbacks.onSent(
-            pending.map((item) => item.index),
-            messageId,
-          ),
-        );
-        report.sent += pending.length;
-        return;
-      } catch (error) {
-        if (!(error instanceof MailSendError)) throw error;
-        failure = error;
-      }
-
-      if (failure.kind === "fatal") stop(failure.message, failure);
-      if (failure.kind === "rejected") {
-        const named = new Set((failure.details.rejectedIndexes ?? []).filter((i) => i < pending.length));
-        if (named.size > 0) {
-          for (const i of named) {
-            await recorded(() => callbacks.onRejected(pending[i]!.index, failure.message));
-            report.rejected += 1;
-          }
-          options.log.warn(`SendGrid refused ${named.size} recipient(s); sending the others`, {
-            error: failure.message,
-          });
-          pending = pending.filter((_, i) => !named.has(i));
-          if (pending.length === 0) return;
-          continue;
-        }
-        unnamedRefusals += 1;
-        if (unnamedRefusals > maxUnnamedRefusals) {
-          // Far more refusals than one or two bad addresses cause: the message itself is refused.
-          stop(`SendGrid refused the message itself: ${failure.message}`, failure);
-        }
-        if (pending.length === 1) {
-          // Alone and refused: its address, unless nothing at all gets through (judged at the end).
-          suspects.push({ item: pending[0]!, reason: failure.message });
-          return;
-        }
-        const half = Math.ceil(pending.length / 2);
-        await sendGroup(pending.slice(0, half));
-        await sendGroup(pending.slice(half));
-        return;
-      }
-
-      // rate_limited or transient: nothing of this call was accepted (or, for a timeout, we cannot tell).
-      const backoff = Math.min(options.retry.maxDelayMs, options.retry.baseDelayMs * 2 ** retries);
-      const jittered = Math.round(backoff / 2 + Math.random() * (backoff / 2));
-      const wait = failure.kind === "rate_limited" ? (failure.details.retryAfterMs ?? jittered) : jittered;
-      if (failure.kind === "transient") {
-        retries += 1;
-        if (retries > options.retry.maxRetries) {
-          stop(`${failure.message} (gave up after ${options.retry.maxRetries} retries)`, failure);
-        }
-      }
-      if (Date.now() + wait >= options.deadline) {
-        stop(`${failure.message} (no time left in this run to retry)`, failure);
-      }
-      options.log.warn(`${failure.message}; retrying in ${wait} ms`, {
-        status: failure.details.status,
-        messages: pending.length,
-      });
-      await sleep(wait);
-    }
-  };
-
+  const delivery = new Delivery(batch, callbacks, options);
   try {
-    await sendGroup(batch.messages.map((message, index) => ({ index, message })));
-    if (suspects.length > 0 && report.sent === 0) {
-      stop(`SendGrid refused every message: ${suspects[0]!.reason}`);
-    }
-    for (const suspect of suspects) {
-      await recorded(() => callbacks.onRejected(suspect.item.index, suspect.reason));
-      report.rejected += 1;
-    }
+    await delivery.sendGroup(batch.messages.map((message, index) => ({ index, message })));
+    await delivery.rejectSuspects();
   } catch (error) {
     if (error instanceof DeliveryStopped) throw error;
     // Messages SendGrid accepted but we could not record must not be released for a resend: the
     // error goes up as it is, their claims stay 'sending' until the next run of the task takes them
     // over (the at-least-once window, marked by email_key).
     if (error instanceof RecordingFailed) throw error.cause;
-    throw new DeliveryStopped(publicMessage(error), report, { cause: error });
+    throw new DeliveryStopped(publicMessage(error), delivery.report, { cause: error });
   }
-  return report;
+  return delivery.report;
+}
+
+/** One delivery of a batch: its calls, what they did, and the messages suspected of a refusal. */
+class Delivery {
+  readonly report: DeliveryReport = { calls: 0, sent: 0, rejected: 0 };
+  /** Messages refused alone with no personalization named: their address, unless nothing got through. */
+  private readonly suspects: { item: Indexed; reason: string }[] = [];
+  private unnamedRefusals = 0;
+  /** A 400 that names no personalization is narrowed down by halving; this bounds that search. */
+  private readonly maxUnnamedRefusals: number;
+  private readonly maxPerCall: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly batch: MailBatch,
+    private readonly callbacks: DeliverCallbacks,
+    private readonly options: DeliverOptions,
+  ) {
+    this.maxUnnamedRefusals = 2 * Math.ceil(Math.log2(batch.messages.length + 1)) + 8;
+    this.maxPerCall = Math.min(options.maxPerCall ?? MAX_PERSONALIZATIONS, MAX_PERSONALIZATIONS);
+    this.sleep = options.sleep ?? defaultSleep;
+  }
+
+  async sendGroup(group: readonly Indexed[]): Promise<void> {
+    for (const call of splitForApi(group, this.maxPerCall)) await this.sendCall(call);
+  }
+
+  /** The suspects, once every call is done: rejected, or the delivery stopped when nothing got through. */
+  async rejectSuspects(): Promise<void> {
+    if (this.suspects.length > 0 && this.report.sent === 0) {
+      this.stop(`SendGrid refused every message: ${this.suspects[0]!.reason}`);
+    }
+    for (const suspect of this.suspects) {
+      await recorded(() => this.callbacks.onRejected(suspect.item.index, suspect.reason));
+      this.report.rejected += 1;
+    }
+  }
+
+  /** One API call, retried until it is accepted, its refused messages are set apart, or it stops. */
+  private async sendCall(initial: readonly Indexed[]): Promise<void> {
+    let pending: readonly Indexed[] | undefined = initial;
+    let retries = 0;
+    while (pending) {
+      const failure = await this.attempt(pending);
+      if (!failure) return;
+      if (failure.kind === "fatal") this.stop(failure.message, failure);
+      if (failure.kind === "rejected") pending = await this.refused(pending, failure);
+      else retries = await this.waitToRetry(failure, retries, pending.length);
+    }
+  }
+
+  /** Sends the call once: undefined when SendGrid accepted it (and it is recorded), else why not. */
+  private async attempt(pending: readonly Indexed[]): Promise<MailSendError | undefined> {
+    try {
+      this.report.calls += 1;
+      const { messageId } = await this.options.transport.send({
+        ...this.batch,
+        messages: pending.map((item) => item.message),
+      });
+      await recorded(() =>
+        this.callbacks.onSent(
+          pending.map((item) => item.index),
+          messageId,
+        ),
+      );
+      this.report.sent += pending.length;
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof MailSendError)) throw error;
+      return error;
+    }
+  }
+
+  /**
+   * A refused call: the messages it named are rejected and the rest are what to send again; a
+   * refusal that names none is split in halves (each sent here) until the culprit is alone.
+   * Undefined when nothing of this call is left to send.
+   */
+  private async refused(
+    pending: readonly Indexed[],
+    failure: MailSendError,
+  ): Promise<readonly Indexed[] | undefined> {
+    const named = new Set((failure.details.rejectedIndexes ?? []).filter((i) => i < pending.length));
+    if (named.size > 0) {
+      for (const i of named) {
+        await recorded(() => this.callbacks.onRejected(pending[i]!.index, failure.message));
+        this.report.rejected += 1;
+      }
+      this.options.log.warn(`SendGrid refused ${named.size} recipient(s); sending the others`, {
+        error: failure.message,
+      });
+      const rest = pending.filter((_, i) => !named.has(i));
+      return rest.length > 0 ? rest : undefined;
+    }
+    this.unnamedRefusals += 1;
+    if (this.unnamedRefusals > this.maxUnnamedRefusals) {
+      // Far more refusals than one or two bad addresses cause: the message itself is refused.
+      this.stop(`SendGrid refused the message itself: ${failure.message}`, failure);
+    }
+    if (pending.length === 1) {
+      // Alone and refused: its address, unless nothing at all gets through (judged at the end).
+      this.suspects.push({ item: pending[0]!, reason: failure.message });
+      return undefined;
+    }
+    const half = Math.ceil(pending.length / 2);
+    await this.sendGroup(pending.slice(0, half));
+    await this.sendGroup(pending.slice(half));
+    return undefined;
+  }
+
+  /**
+   * Rate-limited or transient: nothing of this call was accepted (or, for a timeout, we cannot
+   * tell). Waits for Retry-After or a backoff, unless the retries or the run's time are spent;
+   * answers the transient retries so far.
+   */
+  private async waitToRetry(failure: MailSendError, retries: number, messages: number): Promise<number> {
+    const { retry, deadline, log } = this.options;
+    const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** retries);
+    const jittered = Math.round(backoff / 2 + Math.random() * (backoff / 2));
+    const wait = failure.kind === "rate_limited" ? (failure.details.retryAfterMs ?? jittered) : jittered;
+    const counted = failure.kind === "transient" ? retries + 1 : retries;
+    if (counted > retry.maxRetries) {
+      this.stop(`${failure.message} (gave up after ${retry.maxRetries} retries)`, failure);
+    }
+    if (Date.now() + wait >= deadline) {
+      this.stop(`${failure.message} (no time left in this run to retry)`, failure);
+    }
+    log.warn(`${failure.message}; retrying in ${wait} ms`, { status: failure.details.status, messages });
+    await this.sleep(wait);
+    return counted;
+  }
+
+  private stop(message: string, cause?: unknown): never {
+    throw new DeliveryStopped(message, this.report, { cause });
+  }
 }
 
 class RecordingFailed extends Error {
