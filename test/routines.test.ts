@@ -150,6 +150,41 @@ describe("routines: one file each, applied by every migrate", () => {
     expect(await publicMessage(db.url)).toBe("unknown error");
   });
 
+  it("when a routine's arguments change, then a DROP of the old signature above its CREATE leaves one routine of that name", async () => {
+    const overloads = async () =>
+      (
+        await db.pool.query<{ signature: string }>(
+          "SELECT oid::regprocedure::text AS signature FROM pg_proc WHERE pronamespace = 'scheduler'::regnamespace AND proname = 'public_message' ORDER BY 1",
+        )
+      ).rows.map((row) => row.signature);
+    const withLimit = (sql: string) =>
+      sql.replace("(p_message text)", "(p_message text, p_limit integer DEFAULT 500)");
+    // Without the DROP, CREATE OR REPLACE makes a second function beside the first.
+    await migrate(db.url, migrations, editedRoutines("scheduler.public_message", withLimit));
+    expect(await overloads()).toEqual([
+      "scheduler.public_message(text)",
+      "scheduler.public_message(text,integer)",
+    ]);
+    await db.pool.query("DROP FUNCTION scheduler.public_message(text, integer)");
+
+    const dropFirst = (old: string) => (sql: string) =>
+      sql.replace(
+        "CREATE OR REPLACE",
+        `DROP FUNCTION IF EXISTS scheduler.public_message(${old});\nCREATE OR REPLACE`,
+      );
+    await migrate(
+      db.url,
+      migrations,
+      editedRoutines("scheduler.public_message", (sql) => dropFirst("text")(withLimit(sql))),
+    );
+    expect(await overloads()).toEqual(["scheduler.public_message(text,integer)"]);
+    // And back, the same way.
+    await migrate(db.url, migrations, editedRoutines("scheduler.public_message", dropFirst("text, integer")));
+    await migrate(db.url);
+    expect(await overloads()).toEqual(["scheduler.public_message(text)"]);
+    expect(await publicMessage(db.url)).toBe("unknown error");
+  });
+
   it("when a run applies a migration, then it applies every routine again after it (a migration may have replaced one)", async () => {
     // As the early migrations did: a routine replaced by a migration, whose file has not changed.
     await db.pool.query(`

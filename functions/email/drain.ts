@@ -2,8 +2,8 @@
  * The one delivery loop of the queued emails (vendor reports, the outbox): claim a batch (committed
  * as 'sending' before anything is sent), hand it to SendGrid, record each accepted message as sent
  * with SendGrid's message id and each refused address as rejected, and give back (release) what the
- * run claimed and could not send. Each step is a SQL function beside the claim it follows
- * (sql/migrations/000003_email.sql, 000005_email_delivery.sql); a queue only says which.
+ * run claimed and could not send. Each step is a SQL function beside the claim it follows (one file
+ * each in sql/routines/, e.g. scheduler.claim_email_outbox.sql); a queue only says which.
  */
 import type { EmailTaskContext, EmailTaskOutcome } from "../core/run/task-contract.js";
 import type { DeliveryReport } from "./deliver.js";

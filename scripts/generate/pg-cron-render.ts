@@ -4,7 +4,7 @@
  * second copy of them; and a job that purges pg_cron's run history. Pure: the caller reads the
  * catalog and the files.
  *
- * A job's command is one call to a routine of sql/migrations/000008_pg_cron_runs.sql, which runs the
+ * A job's command is one call to a routine of sql/routines/ (scheduler.run_pg_cron_*), which runs the
  * task through the function's own SQL contract (`scheduler.start_run`/`finish_run`: pause, one run
  * per tick, lock, a row in scheduler.job_runs with trigger 'pg_cron'), with the task's SQL and
  * catalog settings as arguments (pg_cron 1.4 sends the whole command as one simple query on a fresh
@@ -23,7 +23,7 @@ import type { TaskSqlFile } from "./sql-files.js";
 /** First line of every generated job command: how a later setup run recognises the jobs it owns. */
 export const JOB_MARKER = "-- scheduled-jobs task:";
 
-/** The advisory lock class of scheduler.start_run (sql/migrations/000001_scheduler.sql). */
+/** The advisory lock class of scheduler.start_run (sql/routines/scheduler.start_run.sql). */
 export const TASK_LOCK_CLASS = 7262005;
 
 /**
@@ -146,8 +146,8 @@ export function renderPgCronSetup(
 
 /**
  * The command pg_cron runs for a task; starts with {@link JOB_MARKER}. One call to the database
- * routine of sql/migrations/000008_pg_cron_runs.sql that runs a task through `scheduler.start_run`
- * and `scheduler.finish_run`, with the task's SQL as text and its catalog settings as arguments.
+ * routine of sql/routines/ (scheduler.run_pg_cron_statement or _batches) that runs a task through
+ * `scheduler.start_run` and `scheduler.finish_run`, with the task's SQL as text and its catalog settings as arguments.
  */
 export function jobCommand(task: Job, sql: TaskSqlFile): string {
   const zone = task.timeZone;
@@ -159,7 +159,9 @@ export function jobCommand(task: Job, sql: TaskSqlFile): string {
   const tail = localScheduleArguments(task);
   if (task.batch) {
     if (!sql.batch || !sql.count) {
-      throw new Error(`${task.name}: a batched task needs "-- name: batch" and "-- name: count" statements`);
+      throw new Error(
+        `${task.name}: a batched task needs a "-- name: batch" statement with its "-- due:" lines`,
+      );
     }
     const sizing = task.batch.sizedByTime;
     // Alone in its command: a CALL may COMMIT between batches only as its own top-level statement.

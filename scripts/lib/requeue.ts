@@ -1,7 +1,7 @@
 /**
  * Dead emails back to the queue (`npm run cli -- requeue`): the operator's way to send what no run
  * will retry any more (an outage longer than the outbox's retries, a fixed address). The rule is
- * scheduler.requeue_email_outbox (sql/migrations/000005_email_delivery.sql).
+ * scheduler.requeue_email_outbox (sql/routines/scheduler.requeue_email_outbox.sql).
  */
 import type { Pool } from "../../functions/core/db/pool.js";
 import { ORDER_CONFIRMATION_KIND } from "../../functions/email/order-confirmations.js";

@@ -1,5 +1,5 @@
 -- Delete menus older than 30 days that no restaurant uses.
--- The orphans are found by scheduler.orphaned_menus (migration 000006), which merges two index
+-- The orphans are found by scheduler.orphaned_menus (sql/routines/), which merges two index
 -- scans in id order instead of hashing every link, and uses NOT EXISTS, not the seed's NOT IN: one
 -- NULL restaurant_menus.menu_id makes "id NOT IN (SELECT menu_id ...)" NULL for every menu, and the
 -- seed's version deleted nothing. The subquery keeps the planner from running the function while it
