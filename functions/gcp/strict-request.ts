@@ -3,8 +3,9 @@
  * another reader (a proxy in front, a log, a later version of a library) resolves it another. Each
  * rule answers with a message for the caller, or undefined when the request is unambiguous.
  *
- * Loaded at cold start with the router: no dependencies, and every POST needs it.
+ * Loaded at cold start with the router: no dependency but the core's quoting, and every POST needs it.
  */
+import { quoted } from "../core/text.js";
 
 const token = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 const quotedString = '"(?:[\\t !#-\\[\\]-~\\x80-\\xff]|\\\\[\\t -~\\x80-\\xff])*"';
@@ -18,10 +19,6 @@ function unquote(value: string): string {
   return value.startsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, "$1") : value;
 }
 
-function shown(value: string): string {
-  return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}...` : value);
-}
-
 /**
  * Why a Content-Type header is refused: it does not follow the grammar, or names a charset other
  * than UTF-8 (RFC 8259 section 8.1: JSON exchanged between systems is UTF-8). The framework's body
@@ -30,12 +27,12 @@ function shown(value: string): string {
  */
 export function contentTypeProblem(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
-  if (!mediaTypeGrammar.test(header)) return `the Content-Type header ${shown(header)} is malformed`;
+  if (!mediaTypeGrammar.test(header)) return `the Content-Type header ${quoted(header, 60)} is malformed`;
   for (const [, name, value] of header.matchAll(parameterGrammar)) {
     if (name === undefined || value === undefined || name.toLowerCase() !== "charset") continue;
     const charset = unquote(value);
     if (charset.toLowerCase() !== "utf-8") {
-      return `the body must be UTF-8 JSON (Content-Type names charset ${shown(charset)})`;
+      return `the body must be UTF-8 JSON (Content-Type names charset ${quoted(charset, 60)})`;
     }
   }
   return undefined;
@@ -87,7 +84,7 @@ export function jsonBodyProblem(raw: Uint8Array): string | undefined {
         if (!keyNext) break;
         const keys = open.at(-1);
         const key = JSON.parse(text.slice(start, index + 1)) as string;
-        if (keys?.has(key)) return `the body repeats the key ${shown(key)} (ambiguous JSON)`;
+        if (keys?.has(key)) return `the body repeats the key ${quoted(key, 60)} (ambiguous JSON)`;
         keys?.add(key);
         keyNext = false;
         break;

@@ -4,9 +4,11 @@
  * check it here, so a field one accepts the other accepts, with the same meaning and the same
  * refusal (a `bad_request` naming the field).
  *
- * Dependency-free but for the error type: loaded at every cold start.
+ * Dependency-free but for the error type and the quoting of what the caller sent: loaded at every
+ * cold start.
  */
 import { ScheduledTaskError } from "../errors.js";
+import { quoted } from "../text.js";
 
 /** A run request: exactly these fields (any other is refused). */
 export interface TaskBody {
@@ -20,11 +22,6 @@ export interface TaskBody {
 export const taskBodyFields: readonly (keyof TaskBody)[] = ["task", "dryRun", "force"];
 
 const bodyFields: ReadonlySet<string> = new Set(taskBodyFields);
-
-/** A caller's text, bounded, for a message that quotes it. */
-function clip(text: string, length: number): string {
-  return text.length > length ? `${text.slice(0, length)}...` : text;
-}
 
 /** Why a value is not a JSON object, for a run request; undefined when it is one. */
 function notAnObject(body: unknown): string | undefined {
@@ -42,7 +39,7 @@ export function parseTaskBody(body: unknown): Required<TaskBody> {
   const record = body as Record<string, unknown>;
   const unknown = Object.keys(record).filter((key) => !bodyFields.has(key));
   if (unknown.length > 0) {
-    const named = unknown.slice(0, 5).map((key) => JSON.stringify(clip(key, 50)));
+    const named = unknown.slice(0, 5).map((key) => quoted(key, 50));
     throw new ScheduledTaskError(
       "bad_request",
       `unknown field${unknown.length > 1 ? "s" : ""} ${named.join(", ")}${unknown.length > 5 ? ", ..." : ""}: the body takes task, dryRun and force`,
