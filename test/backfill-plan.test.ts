@@ -1,6 +1,6 @@
 /**
- * What a backfill would run, decided from a job's resolved schedule, a range and the ticks that
- * already succeeded: pure, with fixed instants (no clock is read). And the rule `--once` relies on:
+ * What a backfill would run, decided from a job's resolved schedule, a range and the history the
+ * tick rules judge (the ticks that already succeeded): pure, with fixed instants (no clock is read). And the rule `--once` relies on:
  * a task declares `readsTick` exactly when its SQL or email handler reads `scheduler.tick()`.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -10,13 +10,9 @@ import type { TaskDefinition } from "../functions/core/catalog.js";
 import { readsTick, tasks } from "../functions/core/catalog.js";
 import type { Job } from "../functions/core/schedule/jobs.js";
 import { resolveJobs } from "../functions/core/schedule/jobs.js";
-import {
-  MAX_TICK_LIMIT,
-  onceProblem,
-  planBackfill,
-  resumeCommand,
-  ticksBetween,
-} from "../scripts/lib/backfill.js";
+import type { TickHistory } from "../functions/core/schedule/tick-rules.js";
+import { judgeTicks } from "../functions/core/schedule/tick-rules.js";
+import { MAX_TICK_LIMIT, onceProblem, planBackfill, resumeCommand } from "../scripts/lib/backfill.js";
 import { ROOT } from "../scripts/local/local-stack.js";
 
 const { jobs } = resolveJobs(tasks, {
@@ -24,28 +20,34 @@ const { jobs } = resolveJobs(tasks, {
 });
 const job = (name: string): Job => jobs.find((j) => j.name === name)!;
 const at = (text: string) => new Date(text);
-const ms = (...texts: string[]) => new Set(texts.map((text) => at(text).getTime()));
+/** A history that began long ago, in which these ticks' own runs succeeded (a second after each). */
+const succeeded = (...texts: string[]): TickHistory => ({
+  historyBegins: at("1900-01-01T00:00:00Z"),
+  runs: texts.map((text) => ({
+    status: "succeeded" as const,
+    scheduleTime: at(text),
+    startedAt: new Date(at(text).getTime() + 1000),
+  })),
+});
+/** The due ticks of [since, until], judged at `until`. */
+const ticksBetween = (job: Job, since: Date, until: Date): Date[] =>
+  judgeTicks(job, succeeded(), { since, until }, until).ticks.map((judged) => judged.tick);
 
 describe("the ticks of a range", () => {
   it("when the range starts exactly on a tick, then that tick is in it (a resume starts there), and so is one exactly at its end", () => {
     const daily = job("generate-daily-stats");
-    expect(ticksBetween(daily, at("2026-11-27T00:05:00Z"), at("2026-11-29T00:05:00Z"), 10)).toEqual([
+    expect(ticksBetween(daily, at("2026-11-27T00:05:00Z"), at("2026-11-29T00:05:00Z"))).toEqual([
       at("2026-11-27T00:05:00Z"),
       at("2026-11-28T00:05:00Z"),
       at("2026-11-29T00:05:00Z"),
     ]);
-    expect(ticksBetween(daily, at("2026-11-29T00:06:00Z"), at("2026-11-29T00:05:00Z"), 10)).toEqual([]);
+    expect(ticksBetween(daily, at("2026-11-29T00:06:00Z"), at("2026-11-29T00:05:00Z"))).toEqual([]);
   });
 
   it("when the stack overrides the schedule and zone, then the ticks are the resolved job's", () => {
     // 00:30, 06:30, 12:30, 18:30 in Paris (UTC+1 in winter).
     expect(
-      ticksBetween(
-        job("cleanup-expired-sessions"),
-        at("2026-11-29T00:00:00Z"),
-        at("2026-11-29T12:00:00Z"),
-        10,
-      ),
+      ticksBetween(job("cleanup-expired-sessions"), at("2026-11-29T00:00:00Z"), at("2026-11-29T12:00:00Z")),
     ).toEqual([at("2026-11-29T05:30:00Z"), at("2026-11-29T11:30:00Z")]);
   });
 });
@@ -55,20 +57,23 @@ describe("planBackfill", () => {
   const range = { since: at("2026-11-25T00:00:00Z"), until: at("2026-11-29T12:00:00Z") };
 
   it("when some ticks already succeeded, then only the others are run, oldest first", () => {
-    const plan = planBackfill(daily, range, ms("2026-11-26T00:05:00Z", "2026-11-28T00:05:00Z"), {
+    const plan = planBackfill(daily, range, succeeded("2026-11-26T00:05:00Z", "2026-11-28T00:05:00Z"), {
       limit: 10,
       once: false,
+      now: range.until,
     });
     expect(plan).toEqual({
       kind: "ticks",
       ticks: [at("2026-11-25T00:05:00Z"), at("2026-11-27T00:05:00Z"), at("2026-11-29T00:05:00Z")],
       done: 2,
+      heldBack: [],
+      uncounted: 0,
     });
   });
 
   it("when more ticks are missing than the limit, then it is refused, and a range of a century lists no more than it needs", () => {
     const minutely = job("auto-cancel-unconfirmed-orders");
-    expect(planBackfill(daily, range, new Set(), { limit: 4, once: false })).toEqual({
+    expect(planBackfill(daily, range, succeeded(), { limit: 4, once: false, now: range.until })).toEqual({
       kind: "too-many",
       atLeast: 5,
       limit: 4,
@@ -77,28 +82,36 @@ describe("planBackfill", () => {
     const plan = planBackfill(
       minutely,
       { since: at("1926-11-29T00:00:00Z"), until: at("2026-11-29T00:00:00Z") },
-      new Set(),
-      { limit: 300, once: false },
+      succeeded(),
+      { limit: 300, once: false, now: at("2026-11-29T00:00:00Z") },
     );
     expect(plan).toEqual({ kind: "too-many", atLeast: 301, limit: 300 });
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
-  it("when --once, then one run for the latest tick of the range stands for the missed ones; none when that tick already succeeded", () => {
+  it("when --once, then one run for the latest tick of the range stands for the ticks not done since the last success; none when that tick already succeeded", () => {
     const minutely = job("auto-cancel-unconfirmed-orders");
     const hour = { since: at("2026-11-29T10:00:00Z"), until: at("2026-11-29T10:59:30Z") };
-    expect(planBackfill(minutely, hour, ms("2026-11-29T10:10:00Z"), { limit: 5, once: true })).toEqual({
+    const once = { limit: 5, once: true, now: hour.until };
+    // The task does not read its tick: the 10:10 run did the work of 10:00 to 10:10 too. Of the
+    // rest, 10:11 to 10:58 are missed and 10:59 is still in flight (30 s timeout, a minute of grace).
+    expect(planBackfill(minutely, hour, succeeded("2026-11-29T10:10:00Z"), once)).toEqual({
       kind: "once",
       tick: at("2026-11-29T10:59:00Z"),
-      missed: 59,
+      missed: 49,
       countedAll: true,
+      latest: "in-flight",
+      done: 11,
+      heldBack: [],
+      uncounted: 0,
     });
-    expect(planBackfill(minutely, hour, ms("2026-11-29T10:59:00Z"), { limit: 5, once: true })).toMatchObject({
+    expect(planBackfill(minutely, hour, succeeded("2026-11-29T10:59:00Z"), once)).toMatchObject({
       kind: "once",
       tick: undefined,
+      latest: "succeeded",
     });
     const year = { since: at("2025-11-29T00:00:00Z"), until: at("2026-11-29T00:00:00Z") };
-    expect(planBackfill(minutely, year, new Set(), { limit: 5, once: true })).toMatchObject({
+    expect(planBackfill(minutely, year, succeeded(), { ...once, now: year.until })).toMatchObject({
       tick: at("2026-11-29T00:00:00Z"),
       missed: MAX_TICK_LIMIT,
       countedAll: false,

@@ -1,7 +1,7 @@
 /**
- * `backfill <task> --since <time>`: each tick of the task's schedule in the range that has no
- * success, run oldest first with its tick as input and slot (or, with --once, one run for the
- * latest), stopping at the first that does not succeed.
+ * `backfill <task> --since <time>`: each tick of the range that the tick rules call missed (the
+ * ticks `missed` lists), run oldest first with its tick as input and slot (or, with --once, one
+ * run for the latest), stopping at the first that does not succeed.
  */
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import type { Options } from "../lib/args.js";
@@ -28,22 +28,28 @@ const flags = {
 
 type BackfillOptions = SeriesOptions & { readonly since: Date; readonly until: Date; readonly once: boolean };
 
+/** Why a `--once` backfill has nothing to run, from what the rules say of the range's latest tick. */
+const NOTHING_ONCE: Readonly<Record<string, string>> = {
+  succeeded: "the latest tick of the range already succeeded",
+  repaired: "a later run already did the latest tick's work",
+  uncounted: "the latest tick of the range came before the run history begins",
+};
+
 /** The plan in words: how many ticks, or the one run that stands for them (--once). */
-function describePlan(
-  plan: Exclude<BackfillPlan, { kind: "too-many" }>,
-  ticks: readonly Date[],
-  done: number,
-  range: string,
-): string {
-  return plan.kind === "once"
-    ? plan.tick
-      ? `one run, for its latest tick ${iso(plan.tick)}, stands for the ${plan.missed}${plan.countedAll ? "" : "+"} missed tick(s) of ${range} (--once)`
-      : `nothing to run: ${done > 0 ? "the latest tick of the range already succeeded" : "no tick in the range"} (--once)`
-    : `${ticks.length} tick(s) of ${range} to run, ${plan.done} already succeeded`;
+function describePlan(plan: Exclude<BackfillPlan, { kind: "too-many" }>, range: string): string {
+  const left = [
+    plan.heldBack.length > 0 ? `, ${plan.heldBack.length} held back by a pause (not run)` : "",
+    plan.uncounted > 0 ? `, ${plan.uncounted} before the run history begins (not counted)` : "",
+  ].join("");
+  if (plan.kind === "ticks")
+    return `${plan.ticks.length} tick(s) of ${range} to run, ${plan.done} already done${left}`;
+  return plan.tick
+    ? `one run, for its latest tick ${iso(plan.tick)}, stands for the ${plan.missed}${plan.countedAll ? "" : "+"} missed tick(s) of ${range} (--once)`
+    : `nothing to run: ${NOTHING_ONCE[plan.latest ?? ""] ?? "no tick in the range"} (--once)`;
 }
 
 async function backfill(io: Io, job: Job, options: BackfillOptions): Promise<number> {
-  const { onceProblem, planBackfill, resumeCommand, succeededTicks } = await import("../lib/backfill.js");
+  const { onceProblem, readBackfillPlan, resumeCommand } = await import("../lib/backfill.js");
   if (options.once) {
     const problem = onceProblem(job);
     if (problem) throw new ToolError("usage", problem);
@@ -51,11 +57,16 @@ async function backfill(io: Io, job: Job, options: BackfillOptions): Promise<num
   const { since, until } = options;
   const range = `[${iso(since)}, ${iso(until)}]`;
   return withPool(io, async (pool, where) => {
-    const done = await succeededTicks(pool, job.name, since, until);
-    const plan: BackfillPlan = planBackfill(job, { since, until }, done, {
-      limit: options.limit.value,
-      once: options.once,
-    });
+    const plan = await readBackfillPlan(
+      pool,
+      job,
+      { since, until },
+      {
+        limit: options.limit.value,
+        once: options.once,
+        now: io.now(),
+      },
+    );
     if (plan.kind === "too-many") throw tooMany(`backfill of ${job.name}`, plan, range);
     const ticks = plan.kind === "ticks" ? plan.ticks : plan.tick ? [plan.tick] : [];
     const summary = {
@@ -63,11 +74,14 @@ async function backfill(io: Io, job: Job, options: BackfillOptions): Promise<num
       since: iso(since),
       until: iso(until),
       once: options.once,
-      alreadySucceeded: done.size,
+      // Ticks whose work is done: by their own run, or by a later one.
+      alreadySucceeded: plan.done,
       ...(plan.kind === "once" ? { standsFor: plan.missed } : {}),
       ticks: ticks.map((t) => iso(t)),
+      heldBack: plan.heldBack.map((t) => iso(t)),
+      uncounted: plan.uncounted,
     };
-    const about = describePlan(plan, ticks, done.size, range);
+    const about = describePlan(plan, range);
     if (options.dryRun) {
       if (options.json) io.out(JSON.stringify({ ...summary, dryRun: true }, null, 2));
       else {
@@ -105,10 +119,11 @@ async function backfill(io: Io, job: Job, options: BackfillOptions): Promise<num
 export const backfillCommand: CliCommand<typeof flags> = {
   spec: {
     synopsis: "backfill <task> --since <time> [--until <time>] [--once] [--limit N] [--dry-run] [--direct]",
-    summary: `run each tick of the task's schedule in [--since, --until (default now)] that
-has no success, oldest first, each with its tick as input and slot (as run
---slot does: a rerun is harmless); stops at the first that does not
-succeed and prints the command that resumes there. --once: one run, for
+    summary: `run each missed tick of the task in [--since, --until (default now)] (the
+ticks \`missed\` lists: settled, not held back by a pause, from when the
+run history begins), oldest first, each with its tick as input and slot
+(as run --slot does: a rerun is harmless); stops at the first that does
+not succeed and prints the command that resumes there. --once: one run, for
 the latest tick, stands for the gap (tasks that do not read their tick).
 More than ${DEFAULT_TICK_LIMIT} ticks need --limit N. --dry-run lists the ticks, runs nothing`,
     maxArgs: 1,

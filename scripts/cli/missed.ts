@@ -1,5 +1,10 @@
-/** `missed`: the schedule times since then with no successful run, and the commands that run them. */
-import { fireTimesBetween } from "../../functions/core/schedule/fire-times.js";
+/**
+ * `missed`: the ticks since then that the tick rules call missed (functions/core/schedule/
+ * tick-rules.ts: settled, counted, no run did their work, no pause held them back), and the
+ * commands that run them; `backfill` plans from the same rules, so its dry run lists these.
+ */
+import type { TickHistory, TickState } from "../../functions/core/schedule/tick-rules.js";
+import { judgeTicks, settledBound, ticksIn } from "../../functions/core/schedule/tick-rules.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import type { Options } from "../lib/args.js";
 import { DEFAULT_TICK_LIMIT, MAX_TICK_LIMIT } from "../lib/backfill.js";
@@ -14,23 +19,24 @@ const flags = {
   since: { type: "string" },
 } as const satisfies Options;
 
-/** A tick younger than this may still be running: not reported as missed. */
-const IN_FLIGHT_GRACE_MS = 60_000;
-
 interface MissedTicks {
   readonly task: string;
   readonly missed: string[];
+  readonly heldBack: string[];
+  readonly inFlight: string[];
+  /** The latest instant a tick of the task is settled by: the end of the printed backfill's range. */
   readonly until: Date;
 }
 
 /** Each task's missed ticks, as commands to run from the project's directory. */
 function printMissed(io: Io, results: readonly MissedTicks[]): void {
-  for (const { task, missed, until } of results) {
+  for (const { task, missed, heldBack, until } of results) {
+    const held = heldBack.length > 0 ? ` (${heldBack.length} held back by a pause, not counted)` : "";
     if (missed.length === 0) {
-      io.out(`  ${task}: none`);
+      io.out(`  ${task}: none${held}`);
       continue;
     }
-    io.out(`  ${task}: ${missed.length} missed; to run them (from the project's directory):`);
+    io.out(`  ${task}: ${missed.length} missed${held}; to run them (from the project's directory):`);
     for (const time of missed.slice(-5)) io.out(`    ${CLI} run ${task} --slot ${time}`);
     if (missed.length > 5) io.out(`    ... and ${missed.length - 5} earlier (--json lists all)`);
     if (missed.length > 1 && missed.length <= MAX_TICK_LIMIT) {
@@ -42,27 +48,38 @@ function printMissed(io: Io, results: readonly MissedTicks[]): void {
   }
 }
 
+/** One task's ticks since `since` as the rules judge them at `now`. */
+function missedOf(job: Job, history: TickHistory, since: Date, now: Date): MissedTicks {
+  const judged = judgeTicks(job, history, { since, until: now }, now);
+  const isos = (...states: TickState[]) => ticksIn(judged, ...states).map((t) => iso(t));
+  return {
+    task: job.name,
+    missed: isos("missed"),
+    heldBack: isos("held-back"),
+    inFlight: isos("in-flight"),
+    until: settledBound(job, now),
+  };
+}
+
 async function listMissed(io: Io, jobs: readonly Job[], since: Date, json: boolean): Promise<number> {
   const now = io.now();
-  const { historyBegins, succeededSlots } = await import("../../functions/core/reads/history.js");
+  const { historyBegins, readTickHistories } = await import("../../functions/core/reads/tick-facts.js");
   return withPool(io, async (pool) => {
     const begins = await historyBegins(pool);
-    // A brand-new stack has no history: the ticks before it are not missed, they were never due here.
+    // Jobs paused in the stack's config have no ticks to miss: Cloud Scheduler sends none.
+    const active = jobs.filter((job) => !job.paused);
+    const histories = await readTickHistories(
+      pool,
+      active.map((job) => ({ task: job.name, since })),
+    );
+    const results = active.map((job) => missedOf(job, histories.get(job.name)!, since, now));
     const from = begins === null ? now : new Date(Math.max(since.getTime(), begins.getTime()));
-    const results: MissedTicks[] = [];
-    for (const job of jobs.filter((j) => !j.paused)) {
-      const until = new Date(now.getTime() - Math.max(IN_FLIGHT_GRACE_MS, job.attemptDeadlineSeconds * 1000));
-      const done = (await succeededSlots(pool, from, until)).get(job.name) ?? new Set<number>();
-      const missed =
-        from < until ? fireTimesBetween(job, from, until, 100_000).filter((t) => !done.has(t.getTime())) : [];
-      results.push({ task: job.name, missed: missed.map((t) => iso(t)), until });
-    }
     if (json) {
       const report = {
         since: since.toISOString(),
         historyBegins: begins?.toISOString() ?? null,
         countedFrom: from.toISOString(),
-        tasks: results.map(({ task, missed }) => ({ task, missed })),
+        tasks: results.map(({ task, missed, heldBack, inFlight }) => ({ task, missed, heldBack, inFlight })),
       };
       io.out(JSON.stringify(report, null, 2));
       return EXIT.ok;
@@ -75,7 +92,9 @@ async function listMissed(io: Io, jobs: readonly Job[], since: Date, json: boole
     }
     const counted =
       from > since ? `${iso(from)} (when the run history begins; asked from ${iso(since)})` : iso(since);
-    io.out(`Schedule times since ${counted} with no successful run (paused jobs left out):`);
+    io.out(
+      `Ticks since ${counted} that no run did the work of (ticks still in flight, ticks a pause held back and jobs paused in the stack's config left out):`,
+    );
     printMissed(io, results);
     return EXIT.ok;
   });
@@ -84,8 +103,9 @@ async function listMissed(io: Io, jobs: readonly Job[], since: Date, json: boole
 export const missedCommand: CliCommand<typeof flags> = {
   spec: {
     synopsis: "missed [--since <time>]",
-    summary: `schedule times with no successful run since then (default: 24 h ago),
-counted from when the run history begins at the earliest`,
+    summary: `the ticks since then (default: 24 h ago) that no run did the work of: settled,
+not held back by a pause, counted from when the run history begins at the
+earliest (a tick tried before it counts too); the ones \`backfill\` runs`,
     maxArgs: 0,
     flags,
   },

@@ -1,12 +1,10 @@
 /**
- * `replay --failed --since <time>`: each failed tick of the range that no run has repaired since,
- * run again in tick order with that tick as input and slot; failed manual runs are listed, not
- * replayed (they stand for no tick).
+ * `replay --failed --since <time>`: each failed tick of the range that the tick rules still call
+ * missed (no run did its work since, no pause held it back, settled), run again in tick order with
+ * that tick as input and slot; failed manual runs are listed, not replayed (they hold no tick).
  */
-import { isFireTime } from "../../functions/core/schedule/fire-times.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import type { Options } from "../lib/args.js";
-import type { FailedTick } from "../lib/backfill.js";
 import { EXIT, ToolError } from "../lib/exit-codes.js";
 import type { CliCommand } from "./command.js";
 import { withPool } from "./database.js";
@@ -47,26 +45,6 @@ interface ManualRun {
   message: string | null;
 }
 
-/** The failed ticks to replay, and those left alone (not this stack's, or no longer a schedule time). */
-function replayable(
-  failedTicks: readonly FailedTick[],
-  jobs: readonly Job[],
-): { items: SeriesItem[]; leftAlone: LeftAlone[] } {
-  const items: SeriesItem[] = [];
-  const leftAlone: LeftAlone[] = [];
-  for (const tick of failedTicks) {
-    const job = jobs.find((j) => j.name === tick.task);
-    const why = !job
-      ? "not a task of this stack"
-      : !isFireTime(job, tick.scheduleTime)
-        ? `not a schedule time of ${job.name} now (${job.schedule} in ${job.timeZone}): its schedule changed since`
-        : undefined;
-    if (job && !why) items.push({ job, tick: tick.scheduleTime });
-    else leftAlone.push({ task: tick.task, tick: iso(tick.scheduleTime), runId: tick.runId, why: why ?? "" });
-  }
-  return { items, leftAlone };
-}
-
 /** The replay's ticks in words (all of them on a dry run), what it leaves alone, the manual runs. */
 function describeReplay(
   io: Io,
@@ -89,19 +67,20 @@ function describeReplay(
 }
 
 async function replay(io: Io, jobs: readonly Job[], options: ReplayOptions): Promise<number> {
-  const { failedRuns, resumeCommand } = await import("../lib/backfill.js");
+  const { readReplayPlan, resumeCommand } = await import("../lib/backfill.js");
   const { since, until } = options;
   const range = `[${iso(since)}, ${iso(until)}]`;
   return withPool(io, async (pool, where) => {
-    const failed = await failedRuns(pool, { since, until, task: options.task });
-    const { items, leftAlone } = replayable(failed.ticks, jobs);
+    const plan = await readReplayPlan(pool, jobs, { since, until, task: options.task }, io.now());
+    const items: SeriesItem[] = plan.items;
+    const leftAlone: LeftAlone[] = plan.leftAlone.map((left) => ({ ...left, tick: iso(left.tick) }));
     if (items.length > options.limit.value)
       throw tooMany(
         `replay${options.task ? ` of ${options.task}` : ""}`,
         { atLeast: items.length, limit: options.limit.value },
         range,
       );
-    const manual: ManualRun[] = failed.manual.map((run) => ({
+    const manual: ManualRun[] = plan.manual.map((run) => ({
       task: run.task,
       runId: run.runId,
       startedAt: iso(run.startedAt),
@@ -145,9 +124,10 @@ export const replayCommand: CliCommand<typeof flags> = {
     synopsis:
       "replay --failed --since <time> [--until <time>] [--task <task>] [--limit N] [--dry-run] [--direct]",
     summary: `run again, in tick order, each failed tick (a failed run with a schedule time
-in the range) that no run has repaired since, with that tick as input and
-slot; stops at the first that does not succeed and prints the command that
-resumes there. Failed manual runs stand for no tick: listed, not replayed`,
+in the range) that is still missed (no run did its work since, settled),
+with that tick as input and slot; stops at the first that does not succeed
+and prints the command that resumes there. Failed manual runs stand for
+no tick: listed, not replayed`,
     maxArgs: 0,
     flags,
   },

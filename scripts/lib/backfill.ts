@@ -1,15 +1,16 @@
 /**
- * What `backfill` and `replay` run, decided before anything runs: the ticks of a job's resolved
- * schedule in a range that have no success yet (the same notion as `missed` and the runner's dedup:
- * a real, successful run holding that schedule time), the failed ticks that were never repaired,
- * and the command that resumes either after a stop. Running them is the CLI's (`run --slot`'s path).
+ * What `backfill` and `replay` run, decided before anything runs, by the tick rules
+ * (functions/core/schedule/tick-rules.ts, which `missed` and /health ask too) over the history
+ * functions/core/reads/tick-facts.ts reads: the missed ticks of a range, the failed ticks still
+ * missed, and the command that resumes either after a stop. Running them is the CLI's (`run
+ * --slot`'s path).
  */
-import type { TaskDefinition } from "../../functions/core/catalog.js";
-import { readsTick } from "../../functions/core/catalog.js";
 import type { Pool } from "../../functions/core/db/pool.js";
-import { succeededSlots } from "../../functions/core/reads/history.js";
-import type { Scheduled } from "../../functions/core/schedule/fire-times.js";
-import { fireTimesBetween, previousFireTime } from "../../functions/core/schedule/fire-times.js";
+import { readTickHistories, readTickHistory } from "../../functions/core/reads/tick-facts.js";
+import { readsTick } from "../../functions/core/catalog.js";
+import { isFireTime, previousFireTime } from "../../functions/core/schedule/fire-times.js";
+import type { TickHistory, TickJob, TickState } from "../../functions/core/schedule/tick-rules.js";
+import { judgeTicks, ticksIn, tickJudge } from "../../functions/core/schedule/tick-rules.js";
 
 /**
  * The most ticks a backfill runs unless `--limit` says more: a day of an every-five-minutes task
@@ -19,64 +20,89 @@ export const DEFAULT_TICK_LIMIT = 300;
 /** The most `--limit` may allow: a week of an every-minute task. */
 export const MAX_TICK_LIMIT = 10_080;
 
-export type BackfillJob = Scheduled & Pick<TaskDefinition, "readsTick">;
+export type BackfillJob = TickJob;
 
-export type BackfillPlan =
-  /** Run each of `ticks`, oldest first; `done` ticks of the range already succeeded. */
-  | { readonly kind: "ticks"; readonly ticks: readonly Date[]; readonly done: number }
-  /**
-   * One run for the latest tick of the range, standing for every missed one (`--once`); `tick`
-   * undefined: nothing to run (no tick in the range, or its latest one already succeeded).
-   */
-  | {
-      readonly kind: "once";
-      readonly tick: Date | undefined;
-      /** The missed ticks it stands for, counted up to MAX_TICK_LIMIT (`countedAll` false beyond). */
-      readonly missed: number;
-      readonly countedAll: boolean;
-    }
-  /** More than `limit` ticks are missing (at least `atLeast`): refused. */
-  | { readonly kind: "too-many"; readonly atLeast: number; readonly limit: number };
-
-/** The job's fire times in [since, until], oldest first, at most `limit` of them. */
-export function ticksBetween(job: Scheduled, since: Date, until: Date, limit: number): Date[] {
-  if (since.getTime() > until.getTime()) return [];
-  // fireTimesBetween is (from, to]: a tick exactly at `since` belongs to the range (a resume starts there).
-  return fireTimesBetween(job, new Date(since.getTime() - 1), until, limit);
+/** What the rules said of the range's other ticks, for the report. */
+export interface LeftOut {
+  /** Ticks whose own run succeeded, and ticks a later run did the work of. */
+  readonly done: number;
+  /** Ticks a run-time pause (or the stack's config) held back: a backfill does not undo a pause. */
+  readonly heldBack: readonly Date[];
+  /** Ticks before the run history begins that no run recorded: not counted as missed. */
+  readonly uncounted: number;
 }
 
+export type BackfillPlan =
+  /** Run each of `ticks` (the range's missed ticks), oldest first. */
+  | ({ readonly kind: "ticks"; readonly ticks: readonly Date[] } & LeftOut)
+  /**
+   * One run for the latest tick of the range, standing for every tick of it not done (`--once`);
+   * `tick` undefined: nothing to run (no tick in the range, or a run already did the latest one's work).
+   */
+  | ({
+      readonly kind: "once";
+      readonly tick: Date | undefined;
+      /** The ticks it stands for (missed, or still in flight), counted up to MAX_TICK_LIMIT (`countedAll` false beyond). */
+      readonly missed: number;
+      readonly countedAll: boolean;
+      /** What the rules say of the latest tick of the range; undefined when there is none. */
+      readonly latest: TickState | undefined;
+    } & LeftOut)
+  /** More than `limit` ticks are missed (at least `atLeast`): refused. */
+  | { readonly kind: "too-many"; readonly atLeast: number; readonly limit: number };
+
 /**
- * The backfill of `job` over [since, until], given the schedule times in it that already
- * succeeded. Never lists more than `limit` + those + 1 fire times, whatever the range.
+ * The backfill of `job` over [since, until] at `now`: the ticks the rules call missed (settled,
+ * counted, not done, not held back), never judging more than `limit` + 1 of them, whatever the range.
  */
 export function planBackfill(
   job: BackfillJob,
   range: { readonly since: Date; readonly until: Date },
-  succeeded: ReadonlySet<number>,
-  options: { readonly limit: number; readonly once: boolean },
+  history: TickHistory,
+  options: { readonly limit: number; readonly once: boolean; readonly now: Date },
 ): BackfillPlan {
-  const { since, until } = range;
-  const doneInRange = [...succeeded].filter((t) => t >= since.getTime() && t <= until.getTime()).length;
-  if (options.once) {
-    const latest = previousFireTime(job, until);
-    const tick = latest && latest.getTime() >= since.getTime() ? latest : undefined;
-    // A success of the latest tick did everything due by then: the gap before it is covered.
-    if (!tick || succeeded.has(tick.getTime()))
-      return { kind: "once", tick: undefined, missed: 0, countedAll: true };
-    const listed = ticksBetween(job, since, until, MAX_TICK_LIMIT + doneInRange + 1);
-    const missed = listed.filter((t) => !succeeded.has(t.getTime())).length;
-    return {
-      kind: "once",
-      tick,
-      missed: Math.min(missed, MAX_TICK_LIMIT),
-      countedAll: missed <= MAX_TICK_LIMIT,
-    };
-  }
-  const listed = ticksBetween(job, since, until, options.limit + doneInRange + 1);
-  const missing = listed.filter((t) => !succeeded.has(t.getTime()));
-  if (missing.length > options.limit)
-    return { kind: "too-many", atLeast: missing.length, limit: options.limit };
-  return { kind: "ticks", ticks: missing, done: listed.length - missing.length };
+  if (options.once) return planOnce(job, range, history, options.now);
+  const judged = judgeTicks(job, history, range, options.now, options.limit);
+  const ticks = ticksIn(judged, "missed");
+  if (judged.cut) return { kind: "too-many", atLeast: ticks.length, limit: options.limit };
+  return { kind: "ticks", ticks, ...leftOut(judged.ticks) };
+}
+
+function planOnce(
+  job: BackfillJob,
+  range: { readonly since: Date; readonly until: Date },
+  history: TickHistory,
+  now: Date,
+): BackfillPlan {
+  const latest = previousFireTime(job, new Date(Math.min(range.until.getTime(), now.getTime())));
+  const judged = judgeTicks(job, history, range, now, MAX_TICK_LIMIT);
+  const inRange = latest && latest.getTime() >= range.since.getTime() ? latest : undefined;
+  const state = inRange && tickJudge(job, history, now)(inRange);
+  const nothing = {
+    kind: "once",
+    tick: undefined,
+    missed: 0,
+    countedAll: true,
+    latest: state,
+    ...leftOut(judged.ticks),
+  } as const;
+  // A run that did the latest tick's work did everything due by then: the gap before it is covered.
+  if (!inRange || state === "succeeded" || state === "repaired" || state === "uncounted") return nothing;
+  const standsFor = ticksIn(judged, "missed", "in-flight").length;
+  return {
+    ...nothing,
+    tick: inRange,
+    missed: Math.min(standsFor, MAX_TICK_LIMIT),
+    countedAll: !judged.cut && standsFor <= MAX_TICK_LIMIT,
+  };
+}
+
+function leftOut(ticks: readonly { readonly tick: Date; readonly state: TickState }[]): LeftOut {
+  return {
+    done: ticks.filter((t) => t.state === "succeeded" || t.state === "repaired").length,
+    heldBack: ticks.filter((t) => t.state === "held-back").map((t) => t.tick),
+    uncounted: ticks.filter((t) => t.state === "uncounted").length,
+  };
 }
 
 /** Why `--once` cannot stand for this task's gap, or undefined when it can. */
@@ -84,17 +110,6 @@ export function onceProblem(job: BackfillJob): string | undefined {
   return readsTick(job)
     ? `${job.name} reads its tick (readsTick in functions/core/catalog.ts): each missed tick is its own work (its own day), so one run cannot stand for the gap; run the backfill without --once`
     : undefined;
-}
-
-/** The schedule times of `task` in [since, until] that a real run succeeded (`missed`'s notion). */
-export async function succeededTicks(
-  pool: Pool,
-  task: string,
-  since: Date,
-  until: Date,
-): Promise<Set<number>> {
-  const slots = await succeededSlots(pool, new Date(since.getTime() - 1), until);
-  return slots.get(task) ?? new Set<number>();
 }
 
 /** A failed tick that no run of the same schedule time has repaired since. */
@@ -180,6 +195,85 @@ export async function failedRuns(
       message: row.message,
     })),
   };
+}
+
+/** A failed tick that replay leaves alone, and why. */
+export interface LeftAlone {
+  readonly task: string;
+  readonly tick: Date;
+  readonly runId: string;
+  readonly why: string;
+}
+
+/** What the tick rules say of a failed tick that is not missed, in words. */
+const NOT_MISSED: Readonly<Record<Exclude<TickState, "missed">, string>> = {
+  succeeded: "it succeeded since",
+  repaired: "a later run did its work",
+  "held-back": "a pause held it back (the stack's config, or a run-time pause in force at its time)",
+  uncounted: "it came before the run history begins",
+  "in-flight": "it is not settled yet: its run, or the scheduler's retry of it, may still be going",
+};
+
+/**
+ * Which failed ticks a replay runs: those of a job of this stack, still a fire time of its
+ * schedule, that the tick rules call missed; every other one is left alone with the reason.
+ */
+export function planReplay<J extends BackfillJob>(
+  jobs: readonly J[],
+  failed: readonly FailedTick[],
+  histories: ReadonlyMap<string, TickHistory>,
+  now: Date,
+): { items: { job: J; tick: Date }[]; leftAlone: LeftAlone[] } {
+  const items: { job: J; tick: Date }[] = [];
+  const leftAlone: LeftAlone[] = [];
+  const judges = new Map<string, (tick: Date) => TickState>();
+  for (const failure of failed) {
+    const { task, scheduleTime: tick, runId } = failure;
+    const job = jobs.find((j) => j.name === task);
+    if (!job) {
+      leftAlone.push({ task, tick, runId, why: "not a task of this stack" });
+      continue;
+    }
+    if (!isFireTime(job, tick)) {
+      const why = `not a schedule time of ${job.name} now (${job.schedule} in ${job.timeZone}): its schedule changed since`;
+      leftAlone.push({ task, tick, runId, why });
+      continue;
+    }
+    let judge = judges.get(task);
+    if (!judge) judges.set(task, (judge = tickJudge(job, histories.get(task)!, now)));
+    const state = judge(tick);
+    if (state === "missed") items.push({ job, tick });
+    else leftAlone.push({ task, tick, runId, why: NOT_MISSED[state] });
+  }
+  return { items, leftAlone };
+}
+
+/** Reads what a backfill of `job` needs and plans it (`planBackfill`). */
+export async function readBackfillPlan(
+  pool: Pool,
+  job: BackfillJob,
+  range: { readonly since: Date; readonly until: Date },
+  options: { readonly limit: number; readonly once: boolean; readonly now: Date },
+): Promise<BackfillPlan> {
+  const history = await readTickHistory(pool, job.name, range.since);
+  return planBackfill(job, range, history, options);
+}
+
+/** Reads the failed runs of the range and what the rules need to judge them, and plans the replay. */
+export async function readReplayPlan<J extends BackfillJob>(
+  pool: Pool,
+  jobs: readonly J[],
+  query: { readonly since: Date; readonly until: Date; readonly task: string | undefined },
+  now: Date,
+): Promise<ReturnType<typeof planReplay<J>> & { manual: FailedManualRun[] }> {
+  const failed = await failedRuns(pool, query);
+  const since = new Map<string, Date>();
+  for (const { task, scheduleTime } of failed.ticks) if (!since.has(task)) since.set(task, scheduleTime);
+  const histories = await readTickHistories(
+    pool,
+    [...since].map(([task, from]) => ({ task, since: from })),
+  );
+  return { ...planReplay(jobs, failed.ticks, histories, now), manual: failed.manual };
 }
 
 /** Quotes an argument for a POSIX shell when it needs it (a task name never does; a time never does). */

@@ -105,35 +105,3 @@ export async function recentRuns(pool: Pool, query: RunQuery = {}): Promise<RunR
     durationMs: row.duration_ms,
   }));
 }
-
-/** The schedule times of one task in (since, until] that have a successful, real run. */
-/**
- * When the run history begins (its first run of any task), or null when it is empty: before it,
- * nothing shows that the scheduler was running, so no schedule time then counts as missed (the
- * same rule as /health's overdue).
- */
-export async function historyBegins(pool: Pool): Promise<Date | null> {
-  const result = await pool.query<{ since: Date | null }>(
-    "SELECT min(started_at) AS since FROM scheduler.job_runs",
-  );
-  return result.rows[0]?.since ?? null;
-}
-
-export async function succeededSlots(
-  pool: Pool,
-  since: Date,
-  until: Date,
-): Promise<Map<string, Set<number>>> {
-  const result = await pool.query<{ task: string; schedule_time: Date }>(
-    `SELECT task, schedule_time FROM scheduler.job_runs
-     WHERE status = 'succeeded' AND NOT dry_run AND schedule_time > $1 AND schedule_time <= $2`,
-    [since, until],
-  );
-  const slots = new Map<string, Set<number>>();
-  for (const row of result.rows) {
-    const set = slots.get(row.task) ?? new Set<number>();
-    set.add(row.schedule_time.getTime());
-    slots.set(row.task, set);
-  }
-  return slots;
-}

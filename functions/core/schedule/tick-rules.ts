@@ -10,9 +10,10 @@
  *
  * A due tick (a fire time at or before `now`) is, the first that applies:
  * - succeeded: a real run of its schedule time succeeded;
- * - repaired: a later run did its work. A run's input is its start, so a manual run stands for the
- *   latest tick at or before its start; a task that does not read its tick (`readsTick`) does
- *   whatever is due when it runs, so any success that started at or after the tick did its work;
+ * - repaired: a later run, started by `now`, did its work. A task that reads its tick (`readsTick`:
+ *   each tick is work of its own) takes a manual run's start as its tick, so a manual run stands for
+ *   the latest tick at or before its start; any other task does whatever is due when it runs, so
+ *   any success that started at or after the tick did its work (as `backfill --once` relies on);
  * - held back: a run-time pause was in force at its time (the task's last pause, in force or
  *   ended), its run was recorded `paused`, or the stack's config pauses the job;
  * - uncounted: it came before the run history begins and no run of it was recorded: nothing shows
@@ -121,6 +122,7 @@ export function tickJudge(job: TickJob, history: TickHistory, now: Date): (tick:
     if (run.status === "paused" && slot !== undefined) recordedPaused.add(slot);
     if (run.status !== "succeeded") continue;
     if (slot !== undefined) succeeded.add(slot);
+    if (run.startedAt.getTime() > now.getTime()) continue;
     latestSuccess = Math.max(latestSuccess, run.startedAt.getTime(), slot ?? latestSuccess);
     if (slot === undefined && ownTickOnly) {
       const tick = previousFireTime(job, run.startedAt);
