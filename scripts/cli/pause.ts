@@ -1,8 +1,11 @@
 /**
  * `pause <task> --reason "..."`: the task's run-time pause, recorded with who paused it, why, when
- * and until when. The pause's row and who is at the keyboard are `resume`'s too.
+ * and until when (the pause's row and its JSON are the core's: functions/core/reads/tick-facts.ts).
+ * Who is at the keyboard is `resume`'s too.
  */
 import { userInfo } from "node:os";
+import type { PauseRow } from "../../functions/core/reads/tick-facts.js";
+import { pauseJson, pauseOfRow } from "../../functions/core/reads/tick-facts.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import type { Options } from "../lib/args.js";
 import { EXIT, ToolError } from "../lib/exit-codes.js";
@@ -29,28 +32,6 @@ export function operator(io: Io): string {
   }
 }
 
-export interface PauseRow {
-  task: string;
-  reason: string;
-  paused_by: string;
-  paused_at: Date;
-  until: Date | null;
-  resumed_at: Date | null;
-  resumed_by: string | null;
-}
-
-export function pauseJson(row: PauseRow): Record<string, unknown> {
-  return {
-    task: row.task,
-    reason: row.reason,
-    pausedBy: row.paused_by,
-    pausedAt: row.paused_at.toISOString(),
-    until: row.until?.toISOString() ?? null,
-    resumedAt: row.resumed_at?.toISOString() ?? null,
-    resumedBy: row.resumed_by,
-  };
-}
-
 async function pause(
   io: Io,
   job: Job,
@@ -65,11 +46,11 @@ async function pause(
       operator(io),
       until ?? null,
     ]);
-    const row = result.rows[0]!;
-    if (json) io.out(JSON.stringify({ paused: pauseJson(row) }, null, 2));
+    const paused = pauseOfRow(result.rows[0]!);
+    if (json) io.out(JSON.stringify({ paused: pauseJson(paused) }, null, 2));
     else
       io.out(
-        `${job.name}: paused by ${row.paused_by} at ${iso(row.paused_at)}${row.until ? ` until ${iso(row.until)}` : " until resumed"} (${where}): ${row.reason}\nIts ticks now answer "paused" and do nothing; \`${CLI} resume ${job.name}\` ends it.`,
+        `${job.name}: paused by ${paused.pausedBy} at ${iso(paused.pausedAt)}${paused.until ? ` until ${iso(paused.until)}` : " until resumed"} (${where}): ${paused.reason}\nIts ticks now answer "paused" and do nothing; \`${CLI} resume ${job.name}\` ends it.`,
       );
     return EXIT.ok;
   });

@@ -1,4 +1,6 @@
 /** `resume <task>`: ends the task's run-time pause; its next tick runs. */
+import type { PauseRow } from "../../functions/core/reads/tick-facts.js";
+import { pauseJson, pauseOfRow } from "../../functions/core/reads/tick-facts.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import { EXIT } from "../lib/exit-codes.js";
 import type { CliCommand } from "./command.js";
@@ -6,8 +8,7 @@ import { withPool } from "./database.js";
 import type { Io } from "./io.js";
 import { iso } from "./io.js";
 import { jobOf, taskArgument } from "./job-lookup.js";
-import type { PauseRow } from "./pause.js";
-import { operator, pauseJson } from "./pause.js";
+import { operator } from "./pause.js";
 
 async function resume(io: Io, job: Job, json: boolean): Promise<number> {
   return withPool(io, async (pool) => {
@@ -16,11 +17,12 @@ async function resume(io: Io, job: Job, json: boolean): Promise<number> {
       operator(io),
     ]);
     const row = result.rows[0];
-    if (json) io.out(JSON.stringify({ resumed: row ? pauseJson(row) : null }, null, 2));
-    else if (!row) io.out(`${job.name}: was not paused at run time; nothing to do`);
+    const resumed = row ? pauseOfRow(row) : undefined;
+    if (json) io.out(JSON.stringify({ resumed: resumed ? pauseJson(resumed) : null }, null, 2));
+    else if (!resumed) io.out(`${job.name}: was not paused at run time; nothing to do`);
     else
       io.out(
-        `${job.name}: resumed by ${row.resumed_by ?? ""} (paused by ${row.paused_by} at ${iso(row.paused_at)}: ${row.reason}); its next tick runs`,
+        `${job.name}: resumed by ${resumed.resumedBy ?? ""} (paused by ${resumed.pausedBy} at ${iso(resumed.pausedAt)}: ${resumed.reason}); its next tick runs`,
       );
     return EXIT.ok;
   });

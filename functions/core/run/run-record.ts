@@ -10,21 +10,14 @@ import type { Quoter, SqlValue } from "../db/sql-literal.js";
 import { integerLiteral, sqlLiteral } from "../db/sql-literal.js";
 import { classifyDatabaseError } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { PauseOfRunRow } from "../reads/tick-facts.js";
 import type { RunRequest } from "./run-request.js";
 import type { RunFailure, RunResult } from "./run-result.js";
 
 /** scheduler.start_run's row, with the pause that stopped the run when one did. */
-export interface OpenedRun extends Partial<PauseOfRun> {
+export interface OpenedRun extends Partial<PauseOfRunRow> {
   readonly outcome: "started" | "skipped" | "duplicate" | "paused";
   readonly run_id: string;
-}
-
-/** The pause a paused run was recorded with: its reason, and who paused the task, when, until when. */
-interface PauseOfRun {
-  readonly reason: string | null;
-  readonly paused_by: string | null;
-  readonly paused_at: Date | null;
-  readonly until: Date | null;
 }
 
 /**
@@ -32,8 +25,8 @@ interface PauseOfRun {
  * apart from the opening: a paused tick does no work, and every run that does work is spared the
  * join.
  */
-export async function pauseOf(client: PoolClient, runId: string): Promise<PauseOfRun> {
-  const { rows } = await client.query<PauseOfRun>({
+export async function pauseOf(client: PoolClient, runId: string): Promise<PauseOfRunRow> {
+  const { rows } = await client.query<PauseOfRunRow>({
     name: "scheduler.pause_of_run",
     text: `SELECT r.message AS reason, p.paused_by, p.paused_at, p.until
            FROM scheduler.job_runs r LEFT JOIN scheduler.task_pauses p ON p.task = r.task
