@@ -64,7 +64,9 @@ describe("parseConfig", () => {
     [
       "no database",
       { ...auth },
-      ["no database configured: set DATABASE_URL, or INSTANCE_CONNECTION_NAME with DB_USER and DB_NAME"],
+      [
+        "no database configured: set DATABASE_URL, or INSTANCE_CONNECTION_NAME with DB_USER and DB_NAME, or DB_HOST with DB_USER, DB_NAME and DB_IAM_AUTH=true",
+      ],
     ],
     [
       "a DATABASE_URL that is not a URL",

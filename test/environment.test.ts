@@ -15,11 +15,12 @@ import {
   variables,
   writeEnvironment,
 } from "../functions/core/config/environment.js";
+import { parseLambdaConfig } from "../functions/aws/config.js";
 import { configurationDocPath, renderConfigurationDoc } from "../scripts/generate/config-docs.js";
 
 /**
  * Every variable at its example, less the ones that exclude those kept (one database, one key, one
- * project variable), so between them the two read every variable.
+ * project variable), so between them the three read every variable.
  */
 function examples(without: readonly VariableName[]): Record<string, string> {
   return Object.fromEntries(
@@ -31,11 +32,27 @@ function examples(without: readonly VariableName[]): Record<string, string> {
 // EMAIL_TRANSPORT's example (the local mailbox) excludes a key: both set are a problem.
 const withUrl = examples([
   "INSTANCE_CONNECTION_NAME",
+  "DB_HOST",
   "SENDGRID_API_KEY_SECRET",
+  "SENDGRID_API_KEY_SECRET_ARN",
   "GOOGLE_CLOUD_PROJECT",
   "EMAIL_TRANSPORT",
 ]);
-const withCloudSql = examples(["DATABASE_URL", "SENDGRID_API_KEY", "EMAIL_TRANSPORT"]);
+const withCloudSql = examples([
+  "DATABASE_URL",
+  "DB_HOST",
+  "SENDGRID_API_KEY",
+  "SENDGRID_API_KEY_SECRET_ARN",
+  "EMAIL_TRANSPORT",
+]);
+/** The Lambda's: RDS with IAM sign-in, the key in Secrets Manager. */
+const withRds = examples([
+  "DATABASE_URL",
+  "INSTANCE_CONNECTION_NAME",
+  "SENDGRID_API_KEY",
+  "SENDGRID_API_KEY_SECRET",
+  "EMAIL_TRANSPORT",
+]);
 
 /** An environment that records which variables are looked at. */
 function recording(env: Env, read: Set<string>): Env {
@@ -72,6 +89,9 @@ describe("the environment contract", () => {
       expect(problems).toEqual([]);
       expect(config).toBeDefined();
     }
+    const lambda = parseLambdaConfig(recording(withRds, read));
+    expect(lambda.problems).toEqual([]);
+    expect(lambda.config).toBeDefined();
     // NODE_ENV is functions-framework's, read before the function's code loads.
     const table = variables.map((variable) => variable.name).filter((name) => name !== "NODE_ENV");
     expect([...read].sort()).toEqual(table.sort());

@@ -12,6 +12,7 @@
  * type, and anything else is a `bad_request`. The infra (infra/aws/) imports `scheduleInput`, so
  * the template has this one home. Dependency-free but for the core's rules: loaded at cold start.
  */
+import { scheduleArnPattern } from "../core/config/arns.js";
 import { ScheduledTaskError } from "../core/errors.js";
 import { parseTaskBody } from "../core/run/task-body.js";
 import { parseScheduleTime } from "../core/schedule/schedule-time.js";
@@ -66,15 +67,6 @@ export type LambdaEvent = TickEvent | InvokeEvent;
 
 /** At most the scheduler's retries (185) plus the first attempt; three digits with room to spare. */
 const attemptPattern = /^[1-9]\d{0,2}$/;
-/**
- * A schedule's and a schedule group's ARN, as EventBridge Scheduler's API reference gives their
- * patterns (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_ScheduleSummary.html,
- * https://docs.aws.amazon.com/scheduler/latest/APIReference/API_ScheduleGroupSummary.html).
- */
-const scheduleArnPattern =
-  /^(arn:aws(?:-[a-z]+)?:scheduler:[a-z0-9-]+:\d{12}):schedule\/([0-9a-zA-Z_.-]+)\/([0-9a-zA-Z_.-]+)$/;
-export const scheduleGroupArnPattern =
-  /^(arn:aws(?:-[a-z]+)?:scheduler:[a-z0-9-]+:\d{12}):schedule-group\/([0-9a-zA-Z_.-]+)$/;
 /** An id the page shows as 16 hex digits; only its being printable is relied on (it is logged). */
 const idPattern = /^[\x21-\x7e]{1,128}$/;
 
@@ -124,18 +116,8 @@ function parseTick(record: Record<string, unknown>, keys: readonly string[]): Ti
   return { kind: "tick", task, scheduledTime, scheduleArn, attemptNumber: Number(attempt), executionId };
 }
 
-/**
- * The schedule's name when `scheduleArn` is a schedule of the group `groupArn` names (same
- * partition, region, account and group), else undefined. A group's ARN is
- * `arn:<partition>:scheduler:<region>:<account>:schedule-group/<group>`, its schedules'
- * `arn:<partition>:scheduler:<region>:<account>:schedule/<group>/<name>`.
- */
-export function scheduleNameIn(groupArn: string, scheduleArn: string): string | undefined {
-  const group = scheduleGroupArnPattern.exec(groupArn);
-  const schedule = scheduleArnPattern.exec(scheduleArn);
-  if (!group || !schedule || group[1] !== schedule[1] || group[2] !== schedule[2]) return undefined;
-  return schedule[3];
-}
+/** Whether a schedule is this group's: functions/core/config/arns.ts. */
+export { scheduleNameIn } from "../core/config/arns.js";
 
 function shown(key: string): string {
   return JSON.stringify(key.length > 50 ? `${key.slice(0, 50)}...` : key);

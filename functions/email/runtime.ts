@@ -5,6 +5,7 @@
  */
 import type { TaskDefinition } from "../core/catalog.js";
 import { ScheduledTaskError } from "../core/errors.js";
+import type { Logger } from "../core/log.js";
 import type { EmailTaskContext, EmailTaskHandler, EmailTaskOutcome } from "../core/run/task-contract.js";
 import type { EmailConfig } from "../core/config/email-config.js";
 import type { SendRetryPolicy } from "./deliver.js";
@@ -12,8 +13,12 @@ import { defaultSendRetryPolicy } from "./deliver.js";
 import { alertFailedRuns } from "./failed-run-alerts.js";
 import { createLocalMailboxTransport } from "./local-mailbox.js";
 import { sendOrderConfirmations } from "./order-confirmations.js";
-import type { ApiKeySource, SecretVersionReader } from "./secrets.js";
-import { envKey, secretManagerKey } from "./secrets.js";
+import type { SecretVersionReader } from "./secret-manager.js";
+import { secretManagerKey } from "./secret-manager.js";
+import type { ApiKeySource } from "./secrets.js";
+import { envKey } from "./secrets.js";
+import type { SecretValueReader } from "./secrets-manager.js";
+import { secretsManagerKey } from "./secrets-manager.js";
 import type { MailTransport } from "./transport.js";
 import { sendVendorReports } from "./vendor-reports.js";
 
@@ -60,6 +65,8 @@ export interface EmailRuntimeOptions {
   readonly config: EmailConfig;
   /** Replaces the SecretManagerServiceClient (tests). */
   readonly secretClient?: SecretVersionReader | (() => Promise<SecretVersionReader>);
+  /** Replaces the SecretsManagerClient's GetSecretValue (tests). */
+  readonly secretsManagerClient?: SecretValueReader;
   readonly retry?: Partial<SendRetryPolicy>;
   readonly outbox?: Partial<OutboxPolicy>;
   readonly leaseSeconds?: number;
@@ -82,8 +89,29 @@ const workByTask: Readonly<Record<string, Work>> = {
 function noKey(): ScheduledTaskError {
   return new ScheduledTaskError(
     "unavailable",
-    "no SendGrid key is configured (SENDGRID_API_KEY_SECRET or SENDGRID_API_KEY): nothing was sent and every email stays queued; a local run that means to send nothing sets EMAIL_TRANSPORT=local-mailbox",
+    "no SendGrid key is configured (SENDGRID_API_KEY_SECRET, SENDGRID_API_KEY_SECRET_ARN or SENDGRID_API_KEY): nothing was sent and every email stays queued; a local run that means to send nothing sets EMAIL_TRANSPORT=local-mailbox",
   );
+}
+
+/** Where the key comes from: the environment, or a cloud's store by the one key rule (./secrets.ts). */
+function keySource(
+  key: Exclude<EmailConfig["key"], { source: "none" }>,
+  options: EmailRuntimeOptions,
+  log: Logger,
+): ApiKeySource {
+  const refresh = { refreshSeconds: options.config.secretRefreshSeconds, log };
+  switch (key.source) {
+    case "env":
+      return envKey(key.apiKey);
+    case "secret-manager":
+      return secretManagerKey({ ...refresh, secretVersion: key.secretVersion, client: options.secretClient });
+    case "secrets-manager":
+      return secretsManagerKey({
+        ...refresh,
+        secretArn: key.secretArn,
+        client: options.secretsManagerClient,
+      });
+  }
 }
 
 /** A dry run without a key counts what is due; it never sends. */
@@ -103,15 +131,7 @@ export function createEmailRuntime(options: EmailRuntimeOptions): EmailRuntime {
   const sendgridTransport = (ctx: EmailTaskContext): Promise<MailTransport> => {
     const key = config.key;
     if (key.source === "none") throw new Error("no SendGrid key is configured");
-    apiKey ??=
-      key.source === "env"
-        ? envKey(key.apiKey)
-        : secretManagerKey({
-            secretVersion: key.secretVersion,
-            refreshSeconds: config.secretRefreshSeconds,
-            client: options.secretClient,
-            log: ctx.log,
-          });
+    apiKey ??= keySource(key, options, ctx.log);
     const source = apiKey;
     sendgrid ??= import("./sendgrid.js")
       .then(({ createSendGridTransport }) =>

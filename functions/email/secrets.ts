@@ -1,96 +1,49 @@
 /**
- * The SendGrid key, from the environment or from Secret Manager. Secret Manager's client is loaded
- * (about 120 ms of module loading) only when an email task first needs the key, and the key is kept
- * for the life of the instance, read again after the refresh interval so a rotated key is picked up.
+ * The SendGrid key: from the environment, or from a cloud's secret store through a fetcher
+ * (Google's Secret Manager: ./secret-manager.ts; AWS Secrets Manager: ./secrets-manager.ts). One
+ * rule for both stores: the store's client loads (tens to hundreds of milliseconds of modules)
+ * only when an email task first needs the key; the key is kept for the life of the instance and
+ * read again after the refresh interval, so a rotated key is picked up; a key that cannot be read
+ * fails the run as `unavailable` (the email tasks' configuration, never the task), with nothing
+ * claimed and every email still queued; and a refresh that fails while a key is held keeps the
+ * held key.
  */
 import { ScheduledTaskError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 
-/** The one call of `SecretManagerServiceClient` used here, so tests can inject their own. */
-export interface SecretVersionReader {
-  accessSecretVersion(
-    request: { name: string },
-    options?: { timeout?: number },
-  ): Promise<[{ payload?: { data?: Uint8Array | string | null } | null }, ...unknown[]]>;
-}
-
 export type ApiKeySource = () => Promise<string>;
 
-export interface SecretManagerKeyOptions {
-  /** projects/<project>/secrets/<secret>/versions/<version> */
-  readonly secretVersion: string;
-  readonly refreshSeconds: number;
-  /** Defaults to a SecretManagerServiceClient created on first use. */
-  readonly client?: SecretVersionReader | (() => Promise<SecretVersionReader>);
-  readonly log?: Logger;
-  readonly now?: () => number;
-  /** Per call; Secret Manager answers in tens of milliseconds when it is up. */
-  readonly timeoutMs?: number;
+/** One secret store's read of the key: its text, or a ScheduledTaskError that says why not. */
+export interface KeyFetcher {
+  /** The store, for messages: "Secret Manager", "Secrets Manager". */
+  readonly store: string;
+  /** The secret's name in the store (never its value), for messages. */
+  readonly secret: string;
+  fetch(): Promise<string>;
 }
 
-// gRPC status codes that mean "could not reach it", as opposed to "it said no".
-const unreachableCodes = new Set([4, 14]); // DEADLINE_EXCEEDED, UNAVAILABLE
-const grpcCodeNames: Record<number, string> = {
-  3: "INVALID_ARGUMENT",
-  4: "DEADLINE_EXCEEDED",
-  5: "NOT_FOUND",
-  7: "PERMISSION_DENIED",
-  9: "FAILED_PRECONDITION",
-  14: "UNAVAILABLE",
-  16: "UNAUTHENTICATED",
-};
+export interface RefreshOptions {
+  readonly refreshSeconds: number;
+  readonly log?: Logger;
+  readonly now?: () => number;
+}
 
 export function envKey(apiKey: string): ApiKeySource {
   return () => Promise.resolve(apiKey);
 }
 
-export function secretManagerKey(options: SecretManagerKeyOptions): ApiKeySource {
+/** The key from a store, by the one rule above. */
+export function refreshingKey(fetcher: KeyFetcher, options: RefreshOptions): ApiKeySource {
   const now = options.now ?? Date.now;
   let cached: { key: string; readAt: number } | undefined;
   let inFlight: Promise<string> | undefined;
-  let client: SecretVersionReader | undefined;
-
-  const getClient = async (): Promise<SecretVersionReader> => {
-    if (client) return client;
-    if (typeof options.client === "function") {
-      client = await options.client();
-    } else if (options.client) {
-      client = options.client;
-    } else {
-      const { SecretManagerServiceClient } = await import("@google-cloud/secret-manager");
-      client = new SecretManagerServiceClient() as unknown as SecretVersionReader;
-    }
-    return client;
-  };
 
   const read = async (): Promise<string> => {
-    let response;
-    try {
-      [response] = await (
-        await getClient()
-      ).accessSecretVersion({ name: options.secretVersion }, { timeout: options.timeoutMs ?? 10_000 });
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      const name = typeof code === "number" ? (grpcCodeNames[code] ?? `code ${code}`) : "no answer";
-      if (typeof code !== "number" || unreachableCodes.has(code)) {
-        throw new ScheduledTaskError("unavailable", `Secret Manager is unreachable (${name})`, {
-          cause: error,
-        });
-      }
-      // An unreadable key is a configuration error of the email tasks: 503 (Cloud Scheduler retries),
-      // nothing claimed, every email still queued once the permission or the secret is fixed.
-      throw new ScheduledTaskError(
-        "unavailable",
-        `Secret Manager refused to read the SendGrid key ${options.secretVersion} (${name}); nothing was sent and every email stays queued`,
-        { cause: error },
-      );
-    }
-    const data = response.payload?.data;
-    const key = (typeof data === "string" ? data : data ? Buffer.from(data).toString("utf8") : "").trim();
+    const key = (await fetcher.fetch()).trim();
     if (!key) {
       throw new ScheduledTaskError(
         "unavailable",
-        `the secret ${options.secretVersion} is empty; nothing was sent and every email stays queued`,
+        `the secret ${fetcher.secret} is empty; nothing was sent and every email stays queued`,
       );
     }
     cached = { key, readAt: now() };
@@ -107,10 +60,27 @@ export function secretManagerKey(options: SecretManagerKeyOptions): ApiKeySource
       return await inFlight;
     } catch (error) {
       // A key we already hold is better than no mail; SendGrid's 401 will say if it was revoked.
-      options.log?.warn("could not refresh the SendGrid key from Secret Manager; using the one held", {
+      options.log?.warn(`could not refresh the SendGrid key from ${fetcher.store}; using the one held`, {
         error: error instanceof Error ? error.message : String(error),
       });
       return cached.key;
     }
   };
+}
+
+/** The store's answer when it could not be reached: 503, the run is worth retrying. */
+export function unreachable(store: string, why: string, cause: unknown): ScheduledTaskError {
+  return new ScheduledTaskError("unavailable", `${store} is unreachable (${why})`, { cause });
+}
+
+/**
+ * The store's answer when it said no (permission, no such secret): a configuration error of the
+ * email tasks, 503 as well, so that the tick is retried once the permission or the secret is fixed.
+ */
+export function refused(store: string, secret: string, why: string, cause: unknown): ScheduledTaskError {
+  return new ScheduledTaskError(
+    "unavailable",
+    `${store} refused to read the SendGrid key ${secret} (${why}); nothing was sent and every email stays queued`,
+    { cause },
+  );
 }

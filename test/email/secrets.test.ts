@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import type { SecretVersionReader } from "../../functions/email/secrets.js";
+import type { SecretVersionReader } from "../../functions/email/secret-manager.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { fastRetries, runEmailTask, seedVendors, sendGridConfig, useFakeSendGrid } from "../helpers/email.js";
 import { createEmailRuntime } from "../../functions/email/runtime.js";

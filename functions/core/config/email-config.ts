@@ -12,13 +12,15 @@ export interface EmailConfig {
   readonly key:
     | { readonly source: "env"; readonly apiKey: string }
     | { readonly source: "secret-manager"; readonly secretVersion: string }
+    /** AWS Secrets Manager: the secret's SecretString is the key. */
+    | { readonly source: "secrets-manager"; readonly secretArn: string }
     | { readonly source: "none" };
   /** SendGrid's API root, replaced by a local fake in tests. */
   readonly baseUrl: string | undefined;
   readonly mailFrom: string;
   /** Who alert-failed-runs writes to; the task fails without it. */
   readonly opsEmail: string | undefined;
-  /** How long a key read from Secret Manager is used before it is read again (rotation). */
+  /** How long a key read from Secret Manager or Secrets Manager is used before it is read again (rotation). */
   readonly secretRefreshSeconds: number;
 }
 

@@ -16,6 +16,7 @@ import { asciiLowerCase } from "../text.js";
 import type { JobOverrides } from "../schedule/jobs.js";
 import { overridesOf, resolveJobs } from "../schedule/jobs.js";
 import { tasks } from "../catalog.js";
+import { scheduleGroupArnPattern, secretArnPattern } from "./arns.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -87,6 +88,9 @@ const emailPattern = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
 const secretVersionPattern = /^projects\/[^/\s]+\/secrets\/[^/\s]+\/versions\/[^/\s]+$/;
 const instanceConnectionNamePattern = /^[a-z0-9][a-z0-9.:-]*:[a-z0-9-]+:[a-z0-9][a-z0-9-]*$/i;
 const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]"]);
+/** A DNS name or an IPv4 address: what an RDS endpoint is. */
+const hostPattern =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** The one address rule: what SendGrid takes as a sender and what the function takes anywhere. */
 export function isEmailAddress(value: string): boolean {
@@ -133,9 +137,9 @@ const noAllowedEmails =
 const definitions = {
   DATABASE_URL: define<string>({
     group: "database",
-    doc: "A PostgreSQL connection string (local runs, tests, a database outside Cloud SQL).",
+    doc: "A PostgreSQL connection string (local runs, tests, a database outside Cloud SQL and RDS).",
     secret: true,
-    required: "this or `INSTANCE_CONNECTION_NAME`",
+    required: "one of this, `INSTANCE_CONNECTION_NAME` and `DB_HOST`",
     example: "postgres://scheduler@127.0.0.1:5432/delivery_app",
     parse(text, problems) {
       const url = urlOf(text);
@@ -155,7 +159,7 @@ const definitions = {
     group: "database",
     doc: "The Cloud SQL instance (`<project>:<region>:<instance>`), reached through the Cloud SQL Node.js Connector with IAM database authentication.",
     secret: false,
-    required: "this or `DATABASE_URL`",
+    required: "one of this, `DATABASE_URL` and `DB_HOST`",
     deployed: "the stack's instance (`scheduled-jobs:database`)",
     example: "my-project:europe-west1:delivery-db",
     parse(text, problems) {
@@ -167,10 +171,10 @@ const definitions = {
   }),
   DB_USER: define<string>({
     group: "database",
-    doc: "The IAM database user: the runtime service account's email without `.gserviceaccount.com`.",
+    doc: "The IAM database user: on Cloud SQL the runtime service account's email without `.gserviceaccount.com`; on RDS the user granted `rds_iam`.",
     secret: false,
-    required: "with `INSTANCE_CONNECTION_NAME`",
-    deployed: "the runtime service account's IAM database user",
+    required: "with `INSTANCE_CONNECTION_NAME` or `DB_HOST`",
+    deployed: "the runtime's IAM database user",
     example: "sched-jobs-runtime@my-project.iam",
     missing:
       "DB_USER is not set (with INSTANCE_CONNECTION_NAME: the IAM database user, e.g. the service account email without .gserviceaccount.com)",
@@ -179,9 +183,9 @@ const definitions = {
   }),
   DB_NAME: define<string>({
     group: "database",
-    doc: "The database on the Cloud SQL instance.",
+    doc: "The database on the Cloud SQL or RDS instance.",
     secret: false,
-    required: "with `INSTANCE_CONNECTION_NAME`",
+    required: "with `INSTANCE_CONNECTION_NAME` or `DB_HOST`",
     deployed: "`scheduled-jobs:database.databaseName`",
     example: "delivery_app",
     missing: "DB_NAME is not set (with INSTANCE_CONNECTION_NAME: the database to use)",
@@ -204,6 +208,50 @@ const definitions = {
       return undefined;
     },
     write: asText,
+  }),
+  DB_HOST: define<string>({
+    group: "database",
+    doc: "The RDS for PostgreSQL instance's endpoint, reached over TLS verified against the bundled RDS certificate authorities, with `DB_PORT`, `DB_USER`, `DB_NAME` and `DB_IAM_AUTH`.",
+    secret: false,
+    required: "one of this, `DATABASE_URL` and `INSTANCE_CONNECTION_NAME`",
+    deployed: "the RDS instance's address (AWS stacks)",
+    example: "delivery-db.abcdefghijkl.eu-west-1.rds.amazonaws.com",
+    parse(text, problems) {
+      if (hostPattern.test(text)) return text;
+      problems.push(`DB_HOST ${quote(text)} is not a host name or address`);
+      return undefined;
+    },
+    write: asText,
+  }),
+  DB_PORT: define<number>({
+    group: "database",
+    doc: "The port of `DB_HOST`.",
+    secret: false,
+    required: "no",
+    default: 5432,
+    example: "5432",
+    parse(text, problems) {
+      const port = /^\d+$/.test(text) ? Number(text) : NaN;
+      if (Number.isInteger(port) && port >= 1 && port <= 65_535) return port;
+      problems.push("DB_PORT must be a port number from 1 to 65535");
+      return undefined;
+    },
+    write: String,
+  }),
+  DB_IAM_AUTH: define<boolean>({
+    group: "database",
+    doc: "`true`: each new connection to `DB_HOST` signs in with a fresh RDS IAM authentication token (valid 15 minutes) made in `AWS_REGION` with the function's role; the only way `DB_HOST` signs in, so a password never sits in the environment.",
+    secret: false,
+    required: "`true` with `DB_HOST`",
+    default: false,
+    deployed: "`true` (AWS stacks)",
+    example: "true",
+    parse(text, problems) {
+      if (text === "true" || text === "false") return text === "true";
+      problems.push(`DB_IAM_AUTH must be "true" or "false", not ${quote(text)}`);
+      return undefined;
+    },
+    write: String,
   }),
   DB_POOL_MAX: define<number>({
     group: "database",
@@ -318,7 +366,7 @@ const definitions = {
   }),
   SENDGRID_API_KEY: define<string>({
     group: "email",
-    doc: "A SendGrid API key in plain text (local runs); set this or `SENDGRID_API_KEY_SECRET`, not both.",
+    doc: "A SendGrid API key in plain text (local runs); set at most one of this, `SENDGRID_API_KEY_SECRET` and `SENDGRID_API_KEY_SECRET_ARN`.",
     secret: true,
     required: "no",
     unset:
@@ -345,6 +393,24 @@ const definitions = {
     },
     write: asText,
   }),
+  SENDGRID_API_KEY_SECRET_ARN: define<string>({
+    group: "email",
+    doc: "The AWS Secrets Manager secret whose `SecretString` is the SendGrid API key (the ARN, never the key), read at run time.",
+    secret: false,
+    required: "no",
+    unset:
+      "with no key at all, the email tasks fail (503) and every email stays queued, unless `EMAIL_TRANSPORT=local-mailbox`",
+    deployed: "the stack's SendGrid key secret (AWS stacks)",
+    example: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:scheduled-jobs/sendgrid-api-key-AbCdEf",
+    parse(text, problems) {
+      if (secretArnPattern.test(text)) return text;
+      problems.push(
+        "SENDGRID_API_KEY_SECRET_ARN must be a Secrets Manager secret's ARN: arn:aws:secretsmanager:<region>:<account>:secret:<name>",
+      );
+      return undefined;
+    },
+    write: asText,
+  }),
   SENDGRID_BASE_URL: define<string>({
     group: "email",
     doc: "SendGrid's API root, replaced by a local fake in tests.",
@@ -362,7 +428,7 @@ const definitions = {
   }),
   SENDGRID_SECRET_REFRESH_SECONDS: define<number>({
     group: "email",
-    doc: "How long a key read from Secret Manager is used before it is read again (rotation).",
+    doc: "How long a key read from Secret Manager or Secrets Manager is used before it is read again (rotation).",
     secret: false,
     required: "no",
     default: 600,
@@ -418,6 +484,39 @@ const definitions = {
     parse: parseTaskOverrides,
     write: (overrides) => JSON.stringify(overrides),
     omit: (overrides) => Object.keys(overrides).length === 0,
+  }),
+  SCHEDULE_GROUP_ARN: define<string>({
+    group: "schedule",
+    doc: "The Lambda's schedule group (`arn:aws:scheduler:<region>:<account>:schedule-group/<group>`): a tick is one of its schedules named for the task, and any other delivery is a manual run; the Lambda refuses every invoke without it.",
+    secret: false,
+    required: "on Lambda",
+    deployed: "the stack's schedule group (AWS stacks)",
+    example: "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/scheduled-jobs",
+    missing:
+      "SCHEDULE_GROUP_ARN is not set: the Lambda cannot tell its schedules' ticks from other deliveries, so it refuses every invoke",
+    parse(text, problems) {
+      if (scheduleGroupArnPattern.test(text)) return text;
+      problems.push(
+        "SCHEDULE_GROUP_ARN must be a schedule group's ARN: arn:aws:scheduler:<region>:<account>:schedule-group/<group>",
+      );
+      return undefined;
+    },
+    write: asText,
+  }),
+  AWS_REGION: define<string>({
+    group: "platform",
+    doc: "The AWS Region the function runs in, set by Lambda: where the RDS IAM authentication token is made for.",
+    secret: false,
+    required: "with `DB_IAM_AUTH=true`",
+    deployed: "set by Lambda itself",
+    example: "eu-west-1",
+    missing: "AWS_REGION is not set: DB_IAM_AUTH needs the Region its token is made for (Lambda sets it)",
+    parse(text, problems) {
+      if (/^[a-z]{2}(-[a-z]+)+-\d+$/.test(text)) return text;
+      problems.push(`AWS_REGION ${quote(text)} is not an AWS Region name, e.g. eu-west-1`);
+      return undefined;
+    },
+    write: asText,
   }),
   GOOGLE_CLOUD_PROJECT: define<string>({
     group: "platform",

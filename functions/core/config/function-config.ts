@@ -28,6 +28,18 @@ export type DatabaseConfig =
       readonly user: string;
       readonly database: string;
       readonly ipType: IpType;
+    }
+  | {
+      /**
+       * A PostgreSQL host (RDS) over TLS verified against the bundled RDS certificate authorities,
+       * signing in with a fresh RDS IAM authentication token per connection, made in `region`.
+       */
+      readonly kind: "rds-iam";
+      readonly host: string;
+      readonly port: number;
+      readonly user: string;
+      readonly database: string;
+      readonly region: string;
     };
 
 export interface FunctionConfig {
@@ -60,7 +72,10 @@ function section<T>(problems: string[], config: T | undefined): ParsedSection<T>
   return problems.length > 0 || config === undefined ? { problems } : { config, problems };
 }
 
-/** DATABASE_URL, or INSTANCE_CONNECTION_NAME with DB_USER, DB_NAME and DB_IP_TYPE. */
+/**
+ * DATABASE_URL; or INSTANCE_CONNECTION_NAME with DB_USER, DB_NAME and DB_IP_TYPE; or DB_HOST with
+ * DB_PORT, DB_USER, DB_NAME, DB_IAM_AUTH and AWS_REGION.
+ */
 export function parseDatabaseEnv(env: Env): ParsedSection<DatabaseConfig> {
   const problems: string[] = [];
   return section(problems, parseDatabase(env, problems));
@@ -69,6 +84,13 @@ export function parseDatabaseEnv(env: Env): ParsedSection<DatabaseConfig> {
 function parseDatabase(env: Env, problems: string[]): DatabaseConfig | undefined {
   const url = isSet(env, "DATABASE_URL");
   const instance = isSet(env, "INSTANCE_CONNECTION_NAME");
+  if (isSet(env, "DB_HOST")) {
+    if (!url && !instance) return parseRdsDatabase(env, problems);
+    problems.push(
+      `set one of DATABASE_URL, INSTANCE_CONNECTION_NAME and DB_HOST, not DB_HOST and ${url ? "DATABASE_URL" : "INSTANCE_CONNECTION_NAME"}`,
+    );
+    return undefined;
+  }
   if (url && instance) {
     problems.push("set either DATABASE_URL or INSTANCE_CONNECTION_NAME (with DB_USER and DB_NAME), not both");
     return undefined;
@@ -86,9 +108,35 @@ function parseDatabase(env: Env, problems: string[]): DatabaseConfig | undefined
     return { kind: "cloud-sql", instanceConnectionName, user, database, ipType };
   }
   problems.push(
-    "no database configured: set DATABASE_URL, or INSTANCE_CONNECTION_NAME with DB_USER and DB_NAME",
+    "no database configured: set DATABASE_URL, or INSTANCE_CONNECTION_NAME with DB_USER and DB_NAME, or DB_HOST with DB_USER, DB_NAME and DB_IAM_AUTH=true",
   );
   return undefined;
+}
+
+/**
+ * DB_HOST signs in with an RDS IAM token only: a password in the function's environment would be
+ * readable by anyone who may read its configuration, and the token needs none.
+ */
+function parseRdsDatabase(env: Env, problems: string[]): DatabaseConfig | undefined {
+  const host = readVariable(env, "DB_HOST", problems);
+  const port = readVariable(env, "DB_PORT", problems);
+  const iamAuth = readVariable(env, "DB_IAM_AUTH", problems);
+  const missing = (name: string) =>
+    `${name} is not set (with DB_HOST: ${name === "DB_USER" ? "the IAM database user" : "the database to use"})`;
+  const user = isSet(env, "DB_USER")
+    ? readVariable(env, "DB_USER", problems)
+    : void problems.push(missing("DB_USER"));
+  const database = isSet(env, "DB_NAME")
+    ? readVariable(env, "DB_NAME", problems)
+    : void problems.push(missing("DB_NAME"));
+  if (iamAuth === false) {
+    problems.push(
+      "DB_HOST signs in with RDS IAM authentication only: set DB_IAM_AUTH=true (or use DATABASE_URL)",
+    );
+  }
+  const region = iamAuth ? requireVariable(env, "AWS_REGION", problems) : undefined;
+  if (!host || port === undefined || !iamAuth || !user || !database || !region) return undefined;
+  return { kind: "rds-iam", host, port, user, database, region };
 }
 
 /**
@@ -115,22 +163,14 @@ export function parseAuthEnv(env: Env): ParsedSection<AuthConfig> {
 }
 
 /**
- * The email tasks' settings: EMAIL_TRANSPORT, SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET (a Secret
- * Manager version name), SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL and SENDGRID_SECRET_REFRESH_SECONDS.
+ * The email tasks' settings: EMAIL_TRANSPORT, one of SENDGRID_API_KEY, SENDGRID_API_KEY_SECRET (a
+ * Secret Manager version name) and SENDGRID_API_KEY_SECRET_ARN (a Secrets Manager secret),
+ * SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL and SENDGRID_SECRET_REFRESH_SECONDS.
  * A missing key is not a problem of the function (its SQL tasks run): the email tasks refuse to run.
  */
 export function parseEmailEnv(env: Env): ParsedSection<EmailConfig> {
   const problems: string[] = [];
-  let key: EmailConfig["key"] = { source: "none" };
-  if (isSet(env, "SENDGRID_API_KEY") && isSet(env, "SENDGRID_API_KEY_SECRET")) {
-    problems.push("set SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET, not both");
-  } else if (isSet(env, "SENDGRID_API_KEY")) {
-    const apiKey = readVariable(env, "SENDGRID_API_KEY", problems);
-    if (apiKey) key = { source: "env", apiKey };
-  } else if (isSet(env, "SENDGRID_API_KEY_SECRET")) {
-    const secretVersion = readVariable(env, "SENDGRID_API_KEY_SECRET", problems);
-    if (secretVersion) key = { source: "secret-manager", secretVersion };
-  }
+  const key = parseKeySource(env, problems);
   const transport = readVariable(env, "EMAIL_TRANSPORT", problems);
   if (transport === "local-mailbox" && key.source !== "none") {
     problems.push(
@@ -152,6 +192,49 @@ export function parseEmailEnv(env: Env): ParsedSection<EmailConfig> {
   return section(problems, config);
 }
 
+const keyVariables = ["SENDGRID_API_KEY", "SENDGRID_API_KEY_SECRET", "SENDGRID_API_KEY_SECRET_ARN"] as const;
+
+/** Where the SendGrid key comes from: at most one of the three variables names it. */
+function parseKeySource(env: Env, problems: string[]): EmailConfig["key"] {
+  const set = keyVariables.filter((name) => isSet(env, name));
+  if (set.length > 1) {
+    problems.push(
+      set.length === 2 && !set.includes("SENDGRID_API_KEY_SECRET_ARN")
+        ? "set SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET, not both"
+        : `set one of ${keyVariables.join(", ")}, not ${set.join(" and ")}`,
+    );
+    return { source: "none" };
+  }
+  if (set[0] === "SENDGRID_API_KEY") {
+    const apiKey = readVariable(env, "SENDGRID_API_KEY", problems);
+    if (apiKey) return { source: "env", apiKey };
+  } else if (set[0] === "SENDGRID_API_KEY_SECRET") {
+    const secretVersion = readVariable(env, "SENDGRID_API_KEY_SECRET", problems);
+    if (secretVersion) return { source: "secret-manager", secretVersion };
+  } else if (set[0] === "SENDGRID_API_KEY_SECRET_ARN") {
+    const secretArn = readVariable(env, "SENDGRID_API_KEY_SECRET_ARN", problems);
+    if (secretArn) return { source: "secrets-manager", secretArn };
+  }
+  return { source: "none" };
+}
+
+/** What works but is worth a line in the log: the email tasks without a key, or sending nothing. */
+export function emailWarnings(email: EmailConfig | undefined): string[] {
+  const hasEmailTasks = (tasks as readonly TaskDefinition[]).some((task) => task.kind === "email");
+  if (!hasEmailTasks || !email) return [];
+  if (email.transport === "sendgrid" && email.key.source === "none") {
+    return [
+      `none of ${keyVariables.join(", ")} is set: the email tasks fail (503) and every email stays queued until a key is configured; the SQL tasks run (EMAIL_TRANSPORT=local-mailbox is the local choice to send nothing)`,
+    ];
+  }
+  if (email.transport === "local-mailbox") {
+    return [
+      "EMAIL_TRANSPORT=local-mailbox: the email tasks send nothing; their messages go to the log and scheduler.local_mailbox",
+    ];
+  }
+  return [];
+}
+
 /** The project id for log lines' trace field: GOOGLE_CLOUD_PROJECT, else GCP_PROJECT. */
 export function projectIdOf(env: Env, problems: string[] = []): string | undefined {
   return readVariable(env, "GOOGLE_CLOUD_PROJECT", problems) ?? readVariable(env, "GCP_PROJECT", problems);
@@ -160,7 +243,6 @@ export function projectIdOf(env: Env, problems: string[] = []): string | undefin
 /** Reads and checks the function's environment. Pure: no connection, no file, no network. */
 export function parseConfig(env: Env): ParsedConfig {
   const problems: string[] = [];
-  const warnings: string[] = [];
   const database = parseDatabaseEnv(env);
   problems.push(...database.problems);
   const poolMax = readVariable(env, "DB_POOL_MAX", problems);
@@ -168,17 +250,7 @@ export function parseConfig(env: Env): ParsedConfig {
   problems.push(...auth.problems);
   const email = parseEmailEnv(env);
   problems.push(...email.problems);
-  const hasEmailTasks = (tasks as readonly TaskDefinition[]).some((task) => task.kind === "email");
-  if (hasEmailTasks && email.config?.transport === "sendgrid" && email.config.key.source === "none") {
-    warnings.push(
-      "neither SENDGRID_API_KEY nor SENDGRID_API_KEY_SECRET is set: the email tasks fail (503) and every email stays queued until a key is configured; the SQL tasks run (EMAIL_TRANSPORT=local-mailbox is the local choice to send nothing)",
-    );
-  }
-  if (hasEmailTasks && email.config?.transport === "local-mailbox") {
-    warnings.push(
-      "EMAIL_TRANSPORT=local-mailbox: the email tasks send nothing; their messages go to the log and scheduler.local_mailbox",
-    );
-  }
+  const warnings = emailWarnings(email.config);
   const projectId = projectIdOf(env, problems);
   const jobs = parseJobs(env, problems);
   if (

@@ -12,12 +12,20 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
 export interface PoolOptions {
-  /** A postgres:// URL; or, with the Cloud SQL connector, `stream` + `user` + `database`. */
+  /**
+   * A postgres:// URL; or, with the Cloud SQL connector, `stream` + `user` + `database`; or, on
+   * RDS, `host` + `port` + `user` + `database` + `password` + `ssl` (./rds-iam.ts).
+   */
   connectionString?: string;
   /** The Cloud SQL connector's socket factory (from `connector.getOptions`). */
   stream?: pg.PoolConfig["stream"];
+  host?: string;
+  port?: number;
   user?: string;
   database?: string;
+  /** A function is asked for each new connection: an RDS IAM token is valid for 15 minutes only. */
+  password?: pg.PoolConfig["password"];
+  ssl?: pg.PoolConfig["ssl"];
   /** Connections kept by this process: size it to the requests one instance serves at once. */
   max?: number;
   /** How long to wait for a connection before the request answers 503. */
@@ -29,8 +37,12 @@ export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     ...(options.connectionString !== undefined ? { connectionString: options.connectionString } : {}),
     ...(options.stream !== undefined ? { stream: options.stream } : {}),
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.user !== undefined ? { user: options.user } : {}),
     ...(options.database !== undefined ? { database: options.database } : {}),
+    ...(options.password !== undefined ? { password: options.password } : {}),
+    ...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
     max: options.max ?? 2,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
     idleTimeoutMillis: 60_000,
