@@ -1,11 +1,14 @@
 /**
  * The one place where outcomes become HTTP answers: a run's result, a health report, or an error
- * from anywhere in the request. Cloud Scheduler retries any non-2xx answer, so 200 is given only
- * when a retry would be pointless or harmful (ran, skipped, duplicate, paused); a tick that found
- * the lock held and must not be lost (overlap "retry") is 409 so that it is retried.
+ * from anywhere in the request. A run's status and body are the core's (functions/core/run/outcome.ts,
+ * the Lambda's too). Cloud Scheduler retries any non-2xx answer by the job's retry config, with its
+ * backoff (https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#retryconfig),
+ * so 200 is given only when a retry would be pointless or harmful (ran, skipped, duplicate, paused);
+ * a tick that found the lock held and must not be lost (overlap "retry") is 409 so that it is retried.
  */
 import type { ErrorCode } from "../core/errors.js";
-import { errorStatus, ScheduledTaskError } from "../core/errors.js";
+import { ScheduledTaskError } from "../core/errors.js";
+import { outcomeOfError, outcomeOfRun } from "../core/run/outcome.js";
 import type { RunResult } from "../core/run/runner.js";
 
 export interface Answer {
@@ -35,45 +38,18 @@ export class HttpRefusal extends ScheduledTaskError {
   }
 }
 
-function errorBody(code: ErrorCode, message: string, details?: Readonly<Record<string, unknown>>): unknown {
-  return { error: { code, message, ...details } };
-}
-
 export function toAnswer(outcome: Outcome): Answer {
   switch (outcome.kind) {
     case "ok":
       return { status: outcome.status ?? 200, body: outcome.body };
     case "page":
       return { status: 200, body: outcome.html, contentType: "text/html; charset=utf-8" };
-    case "run": {
-      const { result } = outcome;
-      if (result.status === "locked") {
-        // Cloud Scheduler retries a non-2xx answer by the job's retry config, with its backoff
-        // (https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#retryconfig).
-        const { message, runId, task, dryRun } = result;
-        return {
-          status: errorStatus.lock_held,
-          body: errorBody("lock_held", message, { runId, task, dryRun }),
-        };
-      }
-      if (result.status !== "failed") return { status: 200, body: result };
-      const { code, message, runId, task, durationMs, dryRun, details } = result;
+    case "run":
+      return outcomeOfRun(outcome.result);
+    case "error":
       return {
-        status: errorStatus[code],
-        body: errorBody(code, message, { runId, task, dryRun, durationMs, ...details }),
+        ...outcomeOfError(outcome.error),
+        ...(outcome.error instanceof HttpRefusal ? { headers: outcome.error.headers } : {}),
       };
-    }
-    case "error": {
-      const { error } = outcome;
-      if (error instanceof ScheduledTaskError) {
-        return {
-          status: error.status,
-          body: errorBody(error.code, error.message, error.details),
-          ...(error instanceof HttpRefusal ? { headers: error.headers } : {}),
-        };
-      }
-      // Anything else is a bug: the caller gets no detail (the log has the message).
-      return { status: 500, body: errorBody("internal", "internal error") };
-    }
   }
 }

@@ -23,9 +23,8 @@ import type { Logger } from "../core/log.js";
 import { traceFields } from "../core/log.js";
 import type { RunnerDeps, RunRequest, RunResult } from "../core/run/runner.js";
 import { contentTypeProblem, jsonBodyProblem } from "./strict-request.js";
-import type * as ScheduleModuleNamespace from "../core/schedule/fire-times.js";
-import type { Delivery, DeliveryHeaders } from "../core/schedule/ticks.js";
-import { classifyDelivery, isAheadOfArrival, scheduleTimeProblem } from "../core/schedule/ticks.js";
+import { scheduleTimeProblem } from "../core/schedule/ticks.js";
+import { deliveryOf, runOf } from "../core/run/delivery.js";
 import { parseTaskBody } from "../core/run/task-body.js";
 import { parseScheduleTime } from "../core/schedule/schedule-time.js";
 
@@ -183,8 +182,7 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
     });
   }
   try {
-    const classified = deliveryOf(task, scheduler ?? {}, arrival);
-    const delivery = classified instanceof Promise ? await classified : classified;
+    const delivery = await deliveryOf(task, scheduler ?? {}, arrival);
     const runLog = log.child({ caller: caller.email });
     if (delivery.kind === "manual" && scheduler) {
       runLog.info(`${task.name}: a manual run: ${delivery.reason}`, { jobName: delivery.jobName });
@@ -217,45 +215,6 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
     }
     throw error;
   }
-}
-
-type ScheduleModule = typeof ScheduleModuleNamespace;
-let scheduleModule: ScheduleModule | undefined;
-
-/**
- * A tick or a manual run (functions/core/schedule/ticks.ts). Only a schedule time that could be a tick needs cron
- * arithmetic, so croner loads on the first scheduled delivery, never for a manual one; once loaded,
- * the answer comes without an await.
- */
-function deliveryOf(job: Job, headers: DeliveryHeaders, arrival: Date): Delivery | Promise<Delivery> {
-  if (headers.scheduleTime && !isAheadOfArrival(headers.scheduleTime, arrival)) {
-    if (scheduleModule) return scheduleModule.deliveryOf(job, headers, arrival);
-    return import("../core/schedule/fire-times.js").then((schedule) => {
-      scheduleModule = schedule;
-      return schedule.deliveryOf(job, headers, arrival);
-    });
-  }
-  return classifyDelivery(headers, arrival, () => false);
-}
-
-/** What the runner records: a tick holds its slot and is its own input; a manual run's input is its arrival. */
-function runOf(
-  delivery: Delivery,
-  arrival: Date,
-): Pick<RunRequest, "trigger" | "jobName" | "scheduleTime" | "requestedScheduleTime" | "tick"> {
-  return delivery.kind === "tick"
-    ? {
-        trigger: "scheduler",
-        jobName: delivery.jobName,
-        scheduleTime: delivery.scheduleTime,
-        tick: delivery.scheduleTime,
-      }
-    : {
-        trigger: "manual",
-        jobName: delivery.jobName,
-        requestedScheduleTime: delivery.requestedScheduleTime,
-        tick: arrival,
-      };
 }
 
 function checkJsonBody(req: Request): void {
