@@ -67,7 +67,8 @@ function describeReplay(
 }
 
 async function replay(io: Io, jobs: readonly Job[], options: ReplayOptions): Promise<number> {
-  const { readReplayPlan, resumeCommand } = await import("../lib/backfill.js");
+  const { resumeCommand } = await import("../lib/backfill.js");
+  const { readReplayPlan } = await import("../../functions/core/reads/replay-plan.js");
   const { since, until } = options;
   const range = `[${iso(since)}, ${iso(until)}]`;
   return withPool(io, async (pool, where) => {
