@@ -27,6 +27,7 @@ import { scheduleTimeProblem } from "../core/schedule/ticks.js";
 import { deliveryOf, runOf } from "../core/run/delivery.js";
 import { parseTaskBody } from "../core/run/task-body.js";
 import { parseScheduleTime } from "../core/schedule/schedule-time.js";
+import { clip, quoted } from "../core/text.js";
 
 /** Larger than any valid body by two orders of magnitude; the framework itself would take 1 GB. */
 export const MAX_BODY_BYTES = 8 * 1024;
@@ -41,8 +42,8 @@ export interface HandlerDeps {
   readonly authenticator: Authenticator;
   /** Every task as this deployment schedules it (`resolveJobs`): what the function looks tasks up in. */
   readonly jobs: readonly Job[];
-  /** The instance's pool, created on first use: the pool itself once it is open (no await on a warm request). */
-  readonly pool: () => Pool | Promise<Pool>;
+  /** The instance's pool, created on first use. */
+  readonly pool: () => Promise<Pool>;
   readonly runTask: RunTask;
   readonly log: Logger;
   readonly loadEmailHandler?: RunnerDeps["loadEmailHandler"];
@@ -171,13 +172,11 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
   const body = parseTaskBody(req.body);
   const arrival = deps.now?.() ?? new Date();
   const scheduler = schedulerHeaders(req, arrival);
-  // Each await on this path costs a promise the framework's domain tracks (functions/core/run/runner.ts,
-  // runTask): what is already at hand is not awaited.
   const caller = operator(await deps.authenticator.authenticate(req.header("authorization")));
 
   const task = jobNamed(deps.jobs, body.task);
   if (!task) {
-    throw new ScheduledTaskError("not_found", `unknown task ${JSON.stringify(clip(body.task, 100))}`, {
+    throw new ScheduledTaskError("not_found", `unknown task ${quoted(body.task, 100)}`, {
       details: { tasks: deps.jobs.map((job) => job.name) },
     });
   }
@@ -187,11 +186,9 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
     if (delivery.kind === "manual" && scheduler) {
       runLog.info(`${task.name}: a manual run: ${delivery.reason}`, { jobName: delivery.jobName });
     }
-    const opened = deps.pool();
-    const pool = opened instanceof Promise ? await opened : opened;
     const result = await deps.runTask(
       {
-        pool,
+        pool: await deps.pool(),
         log: runLog,
         jobs: deps.jobs,
         ...(deps.loadEmailHandler ? { loadEmailHandler: deps.loadEmailHandler } : {}),
@@ -227,7 +224,7 @@ function checkJsonBody(req: Request): void {
   if (mediaType !== "application/json") {
     throw new ScheduledTaskError(
       "unsupported_media_type",
-      `the body must be JSON sent with Content-Type: application/json (got ${mediaType ? JSON.stringify(clip(mediaType, 100)) : "none"})`,
+      `the body must be JSON sent with Content-Type: application/json (got ${mediaType ? quoted(mediaType, 100) : "none"})`,
     );
   }
   // framework-errors.ts refuses a foreign charset before the body is decoded; checked again for a
@@ -304,7 +301,7 @@ function healthQuery(req: Request, jobs: readonly Job[]): Job | undefined {
   if (unknown.length > 0) {
     throw new ScheduledTaskError(
       "bad_request",
-      `unknown query parameter(s) ${unknown.map((key) => JSON.stringify(clip(key, 50))).join(", ")}: /health takes task`,
+      `unknown query parameter(s) ${unknown.map((key) => quoted(key, 50)).join(", ")}: /health takes task`,
     );
   }
   const named = params.getAll("task");
@@ -314,7 +311,7 @@ function healthQuery(req: Request, jobs: readonly Job[]): Job | undefined {
   }
   const job = jobNamed(jobs, named[0]!);
   if (!job) {
-    throw new ScheduledTaskError("not_found", `unknown task ${JSON.stringify(clip(named[0]!, 100))}`, {
+    throw new ScheduledTaskError("not_found", `unknown task ${quoted(named[0]!, 100)}`, {
       details: { tasks: jobs.map((candidate) => candidate.name) },
     });
   }
@@ -331,7 +328,7 @@ function operator(caller: Caller): Caller {
   if (isMonitoringAgent(caller.email)) {
     throw new ScheduledTaskError(
       "forbidden",
-      `the caller ${JSON.stringify(clip(caller.email, 120))} is a Cloud Monitoring service agent, which may only call GET /health`,
+      `the caller ${quoted(caller.email, 120)} is a Cloud Monitoring service agent, which may only call GET /health`,
     );
   }
   return caller;
@@ -364,8 +361,4 @@ async function dashboardRoute({ req, deps }: RequestContext): Promise<Outcome> {
   await authenticateOperator(req, deps);
   const { dashboardHtml } = await import("./dashboard.js");
   return { kind: "page", html: dashboardHtml };
-}
-
-function clip(text: string, length: number): string {
-  return text.length > length ? `${text.slice(0, length)}...` : text;
 }

@@ -12,7 +12,7 @@
  * It loads at every cold start: no import but the catalog (itself dependency-free), no I/O.
  */
 import type { AuthMode } from "./auth-config.js";
-import { asciiLowerCase } from "../text.js";
+import { asciiLowerCase, quoted } from "../text.js";
 import type { JobOverrides } from "../schedule/jobs.js";
 import { overridesOf, resolveJobs } from "../schedule/jobs.js";
 import { tasks } from "../catalog.js";
@@ -95,12 +95,6 @@ const hostPattern =
 /** The one address rule: what SendGrid takes as a sender and what the function takes anywhere. */
 export function isEmailAddress(value: string): boolean {
   return emailPattern.test(value);
-}
-
-/** A non-secret value quoted for a problem: bounded and JSON-escaped. */
-function quote(value: string): string {
-  const text = JSON.stringify(value);
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
 function listOf(text: string): string[] {
@@ -218,7 +212,7 @@ const definitions = {
     example: "delivery-db.abcdefghijkl.eu-west-1.rds.amazonaws.com",
     parse(text, problems) {
       if (hostPattern.test(text)) return text;
-      problems.push(`DB_HOST ${quote(text)} is not a host name or address`);
+      problems.push(`DB_HOST ${quoted(text)} is not a host name or address`);
       return undefined;
     },
     write: asText,
@@ -248,7 +242,7 @@ const definitions = {
     example: "true",
     parse(text, problems) {
       if (text === "true" || text === "false") return text === "true";
-      problems.push(`DB_IAM_AUTH must be "true" or "false", not ${quote(text)}`);
+      problems.push(`DB_IAM_AUTH must be "true" or "false", not ${quoted(text)}`);
       return undefined;
     },
     write: String,
@@ -278,7 +272,7 @@ const definitions = {
     example: "cloud-run",
     parse(text, problems) {
       if ((authModes as readonly string[]).includes(text)) return text as AuthMode;
-      problems.push(`AUTH_MODE must be "verify" or "cloud-run", not ${quote(text)}`);
+      problems.push(`AUTH_MODE must be "verify" or "cloud-run", not ${quoted(text)}`);
       return undefined;
     },
     write: asText,
@@ -297,7 +291,7 @@ const definitions = {
         if (audiences.length === 0) problems.push(noAudience);
         for (const audience of audiences) {
           if (/\s/.test(audience))
-            problems.push(`AUTH_AUDIENCE entry ${quote(audience)} contains whitespace`);
+            problems.push(`AUTH_AUDIENCE entry ${quoted(audience)} contains whitespace`);
         }
         return audiences;
       });
@@ -319,7 +313,7 @@ const definitions = {
         if (emails.length === 0) problems.push(noAllowedEmails);
         for (const email of emails) {
           if (!isEmailAddress(email)) {
-            problems.push(`AUTH_ALLOWED_EMAILS entry ${quote(email)} is not an email address`);
+            problems.push(`AUTH_ALLOWED_EMAILS entry ${quoted(email)} is not an email address`);
           }
         }
         return emails;
@@ -337,13 +331,13 @@ const definitions = {
     parse(text, problems) {
       const url = urlOf(text);
       if (!url) {
-        problems.push(`AUTH_CERTS_URL ${quote(text)} is not a URL`);
+        problems.push(`AUTH_CERTS_URL ${quoted(text)} is not a URL`);
         return undefined;
       }
       // Whoever serves the certificates decides which tokens are genuine: plain HTTP only on loopback.
       const loopback = loopbackHosts.has(url.hostname);
       if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-        problems.push(`AUTH_CERTS_URL ${quote(text)} must use https (plain http only for localhost)`);
+        problems.push(`AUTH_CERTS_URL ${quoted(text)} must use https (plain http only for localhost)`);
         return undefined;
       }
       return text;
@@ -359,7 +353,7 @@ const definitions = {
     example: "local-mailbox",
     parse(text, problems) {
       if ((emailTransports as readonly string[]).includes(text)) return text as EmailTransportChoice;
-      problems.push(`EMAIL_TRANSPORT must be one of ${emailTransports.join(", ")}, not ${quote(text)}`);
+      problems.push(`EMAIL_TRANSPORT must be one of ${emailTransports.join(", ")}, not ${quoted(text)}`);
       return undefined;
     },
     write: asText,
@@ -513,7 +507,7 @@ const definitions = {
     missing: "AWS_REGION is not set: DB_IAM_AUTH needs the Region its token is made for (Lambda sets it)",
     parse(text, problems) {
       if (/^[a-z]{2}(-[a-z]+)+-\d+$/.test(text)) return text;
-      problems.push(`AWS_REGION ${quote(text)} is not an AWS Region name, e.g. eu-west-1`);
+      problems.push(`AWS_REGION ${quoted(text)} is not an AWS Region name, e.g. eu-west-1`);
       return undefined;
     },
     write: asText,
