@@ -56,8 +56,8 @@ export function openRunValues(request: RunRequest): SqlValue[] {
 
 /**
  * The statement that opens a batched, email or dry run (a named statement, `$1`..`$11`):
- * scheduler.open_run (migration 000012) is start_run with the pause that stopped the run, if one
- * did, and commits without waiting for its disk flush.
+ * scheduler.open_run (sql/routines/scheduler.open_run.sql) is start_run with the pause that stopped
+ * the run, if one did, and commits without waiting for its disk flush.
  */
 const OPEN_RUN = `SELECT outcome, run_id, reason, paused_by, paused_at, until FROM scheduler.open_run(${Array.from(
   { length: 11 },

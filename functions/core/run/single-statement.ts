@@ -27,12 +27,13 @@ export interface SentStatement {
  * `BEGIN; SET LOCAL synchronous_commit = off; <start_run>; COMMIT; SELECT ...
  * scheduler.run_opened_statement(<statement>, <guard>)`. The 'running' row commits before the work
  * starts (a run cut off mid-statement is found and marked interrupted by the next), without waiting
- * for its disk flush, as scheduler.open_run's does (migration 000012 says what that can lose: nothing
- * a retry does not redo). The work then finds its run in the session (migration 000012) and commits
- * with the record of its success. PostgreSQL runs the statements of a simple query in order and
- * stops at the first error; the explicit COMMIT ends the opening's transaction and the statement
- * after it runs in its own, under the task's statement_timeout that start_run set: the timeout
- * applies to each statement of such a query separately
+ * for its disk flush, as scheduler.open_run's does (sql/routines/scheduler.open_run.sql says what
+ * that can lose: nothing a retry does not redo). The work then finds its run in the session
+ * (sql/routines/scheduler.run_opened_statement.sql) and commits with the record of its success.
+ * PostgreSQL runs the statements of a simple query in order and stops at the first error; the
+ * explicit COMMIT ends the opening's transaction and the statement after it runs in its own, under
+ * the task's statement_timeout that start_run set: the timeout applies to each statement of such a
+ * query separately
  * (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-MULTI-STATEMENT,
  * https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-STATEMENT-TIMEOUT).
  *
