@@ -18,8 +18,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { runnerOf, tasks } from "../../functions/core/catalog.js";
 import type { InvokeAnswers, WireRegistration } from "./harness.js";
 import { fakeBundle, PROJECT_NUMBER, previewEntryUnderMocks } from "./harness.js";
-import type { ProgramRun } from "./language-host.js";
-import { previewProgram, splitNodeArgs } from "./language-host.js";
+import type { Expected, ProgramRun } from "./language-host.js";
+import { occurrences, previewProgram, programProblems, splitNodeArgs } from "./language-host.js";
 import type { RunConfig } from "./stack-file.js";
 import { StackFile } from "./stack-file.js";
 
@@ -96,109 +96,12 @@ function edited(run: ProgramRun | undefined): ProgramRun {
   return run!;
 }
 
-/** `type::name` of a URN, "" for the stack (the root under the mocks, which have no stack resource). */
-function parentKey(urn: string): string {
-  if (urn === "") return "";
-  const [, , qualifiedType = "", name = ""] = urn.split("::");
-  const type = qualifiedType.split("$").pop() ?? "";
-  return type === "pulumi:pulumi:Stack" ? "" : `${type}::${name}`;
-}
-
-interface Comparable {
-  readonly key: string;
-  readonly registration: WireRegistration;
-}
-
-function comparable(registrations: readonly WireRegistration[]): Comparable[] {
-  return registrations
-    .filter((registration) => registration.type !== "pulumi:pulumi:Stack")
-    .map((registration) => ({
-      key: `${registration.type}::${registration.name} (parent ${parentKey(registration.parent) || "stack"})`,
-      registration,
-    }))
-    .sort((a, b) => a.key.localeCompare(b.key));
-}
-
-/** The first path at which two wire values differ, or undefined. */
-function firstDifference(a: unknown, b: unknown, path = ""): string | undefined {
-  if (typeof a !== typeof b || Array.isArray(a) !== Array.isArray(b) || (a === null) !== (b === null)) {
-    return `${path || "(value)"}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`;
-  }
-  if (typeof a !== "object" || a === null) {
-    return a === b ? undefined : `${path || "(value)"}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`;
-  }
-  const left = a as Record<string, unknown>;
-  const right = b as Record<string, unknown>;
-  for (const key of new Set([...Object.keys(left), ...Object.keys(right)])) {
-    const found = firstDifference(left[key], right[key], `${path}.${key}`);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-interface Expected {
-  readonly registrations: readonly WireRegistration[];
-  readonly exports: readonly string[];
-}
-
 /**
  * Everything that keeps a run from being the deployment the mocks describe; empty when it is. The
  * tests below also show it is not empty when Pulumi.yaml or the program is broken.
  */
 function problemsWith(run: ProgramRun, expected: Expected): string[] {
-  if (run.launchError !== undefined) return [`Pulumi would not start the program: ${run.launchError}`];
-  const problems: string[] = [];
-  if (run.timedOut) problems.push(`the program did not exit within ${TIMEOUT_MS} ms`);
-  else if (run.exitCode !== 0) problems.push(`the program exited with ${run.exitCode ?? run.signal}`);
-  for (const log of run.logs.filter((entry) => entry.severity === "error" || entry.severity === "warning")) {
-    problems.push(`the engine logged ${log.severity === "error" ? "an error" : "a warning"}: ${log.message}`);
-  }
-  const stacks = run.registrations.filter((registration) => registration.type === "pulumi:pulumi:Stack");
-  if (
-    stacks.length !== 1 ||
-    stacks[0]?.name !== `${project.name}-${STACK}` ||
-    run.registrations[0] !== stacks[0]
-  ) {
-    problems.push(`expected the stack ${project.name}-${STACK} registered first, once`);
-  }
-  const actual = new Map(comparable(run.registrations).map((entry) => [entry.key, entry.registration]));
-  const wanted = new Map(comparable(expected.registrations).map((entry) => [entry.key, entry.registration]));
-  for (const [key, registration] of wanted) {
-    const got = actual.get(key);
-    if (!got) {
-      problems.push(`not registered: ${key}`);
-      continue;
-    }
-    const difference =
-      firstDifference(got.inputs, registration.inputs, "inputs") ??
-      firstDifference(
-        { custom: got.custom, version: got.version },
-        { custom: registration.custom, version: registration.version },
-      );
-    if (difference) problems.push(`${key} differs from the mocks at ${difference}`);
-  }
-  for (const key of actual.keys())
-    if (!wanted.has(key)) problems.push(`registered, not under the mocks: ${key}`);
-  const stackOutputs = stacks[0] ? run.outputs.get(stacks[0].urn) : undefined;
-  const exported = Object.keys(stackOutputs ?? {}).sort();
-  if (JSON.stringify(exported) !== JSON.stringify(expected.exports)) {
-    problems.push(
-      `stack outputs ${exported.join(", ") || "(none)"}; the entry exports ${expected.exports.join(", ")}`,
-    );
-  }
-  return problems;
-}
-
-/** Every string in a wire value that contains `needle`, with whether it sits inside a secret. */
-function occurrences(value: unknown, needle: string, inSecret = false): { secret: boolean }[] {
-  if (typeof value === "string") return value.includes(needle) ? [{ secret: inSecret }] : [];
-  if (Array.isArray(value)) return value.flatMap((item) => occurrences(item, needle, inSecret));
-  if (value && typeof value === "object") {
-    const record = value as Record<string, unknown>;
-    const secret = inSecret || record[SECRET_SIG] === SECRET_VALUE_SIG;
-    return Object.values(record).flatMap((item) => occurrences(item, needle, secret));
-  }
-  return [];
+  return programProblems(run, expected, { project: project.name, stack: STACK, timeoutMs: TIMEOUT_MS });
 }
 
 function errorLog(run: ProgramRun): string {

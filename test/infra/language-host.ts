@@ -32,6 +32,7 @@ import type * as resourceProto from "@pulumi/pulumi/proto/resource_pb.js";
 import type * as emptyProto from "google-protobuf/google/protobuf/empty_pb.js";
 import type * as structProto from "google-protobuf/google/protobuf/struct_pb.js";
 import { parse as parseYaml } from "yaml";
+import * as pulumi from "@pulumi/pulumi";
 import type { Inputs, InvokeAnswers, WireRegistration } from "./harness.js";
 import type { RunConfig } from "./stack-file.js";
 
@@ -400,4 +401,114 @@ export async function previewProgram(options: PreviewOptions): Promise<ProgramRu
     monitorServer.server.forceShutdown();
     rmSync(pipes, { recursive: true, force: true });
   }
+}
+
+/** `type::name` of a URN, "" for the stack (the root under the mocks, which have no stack resource). */
+export function parentKey(urn: string): string {
+  if (urn === "") return "";
+  const [, , qualifiedType = "", name = ""] = urn.split("::");
+  const type = qualifiedType.split("$").pop() ?? "";
+  return type === "pulumi:pulumi:Stack" ? "" : `${type}::${name}`;
+}
+
+export interface Comparable {
+  readonly key: string;
+  readonly registration: WireRegistration;
+}
+
+export function comparable(registrations: readonly WireRegistration[]): Comparable[] {
+  return registrations
+    .filter((registration) => registration.type !== "pulumi:pulumi:Stack")
+    .map((registration) => ({
+      key: `${registration.type}::${registration.name} (parent ${parentKey(registration.parent) || "stack"})`,
+      registration,
+    }))
+    .sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** The first path at which two wire values differ, or undefined. */
+export function firstDifference(a: unknown, b: unknown, path = ""): string | undefined {
+  if (typeof a !== typeof b || Array.isArray(a) !== Array.isArray(b) || (a === null) !== (b === null)) {
+    return `${path || "(value)"}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`;
+  }
+  if (typeof a !== "object" || a === null) {
+    return a === b ? undefined : `${path || "(value)"}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`;
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(left), ...Object.keys(right)])) {
+    const found = firstDifference(left[key], right[key], `${path}.${key}`);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+export interface Expected {
+  readonly registrations: readonly WireRegistration[];
+  readonly exports: readonly string[];
+}
+
+/**
+ * Everything that keeps a run of `project`'s program on `stack` from being the deployment the mocks
+ * describe (`expected`: what the entry registered and exported under them); empty when it is.
+ */
+export function programProblems(
+  run: ProgramRun,
+  expected: Expected,
+  options: { readonly project: string; readonly stack: string; readonly timeoutMs: number },
+): string[] {
+  const { project, stack, timeoutMs } = options;
+  if (run.launchError !== undefined) return [`Pulumi would not start the program: ${run.launchError}`];
+  const problems: string[] = [];
+  if (run.timedOut) problems.push(`the program did not exit within ${timeoutMs} ms`);
+  else if (run.exitCode !== 0) problems.push(`the program exited with ${run.exitCode ?? run.signal}`);
+  for (const log of run.logs.filter((entry) => entry.severity === "error" || entry.severity === "warning")) {
+    problems.push(`the engine logged ${log.severity === "error" ? "an error" : "a warning"}: ${log.message}`);
+  }
+  const stacks = run.registrations.filter((registration) => registration.type === "pulumi:pulumi:Stack");
+  if (
+    stacks.length !== 1 ||
+    stacks[0]?.name !== `${project}-${stack}` ||
+    run.registrations[0] !== stacks[0]
+  ) {
+    problems.push(`expected the stack ${project}-${stack} registered first, once`);
+  }
+  const actual = new Map(comparable(run.registrations).map((entry) => [entry.key, entry.registration]));
+  const wanted = new Map(comparable(expected.registrations).map((entry) => [entry.key, entry.registration]));
+  for (const [key, registration] of wanted) {
+    const got = actual.get(key);
+    if (!got) {
+      problems.push(`not registered: ${key}`);
+      continue;
+    }
+    const difference =
+      firstDifference(got.inputs, registration.inputs, "inputs") ??
+      firstDifference(
+        { custom: got.custom, version: got.version },
+        { custom: registration.custom, version: registration.version },
+      );
+    if (difference) problems.push(`${key} differs from the mocks at ${difference}`);
+  }
+  for (const key of actual.keys())
+    if (!wanted.has(key)) problems.push(`registered, not under the mocks: ${key}`);
+  const stackOutputs = stacks[0] ? run.outputs.get(stacks[0].urn) : undefined;
+  const exported = Object.keys(stackOutputs ?? {}).sort();
+  if (JSON.stringify(exported) !== JSON.stringify(expected.exports)) {
+    problems.push(
+      `stack outputs ${exported.join(", ") || "(none)"}; the entry exports ${expected.exports.join(", ")}`,
+    );
+  }
+  return problems;
+}
+
+/** Every string in a wire value that contains `needle`, with whether it sits inside a secret. */
+export function occurrences(value: unknown, needle: string, inSecret = false): { secret: boolean }[] {
+  if (typeof value === "string") return value.includes(needle) ? [{ secret: inSecret }] : [];
+  if (Array.isArray(value)) return value.flatMap((item) => occurrences(item, needle, inSecret));
+  if (value && typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    const secret = inSecret || record[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
+    return Object.values(record).flatMap((item) => occurrences(item, needle, secret));
+  }
+  return [];
 }

@@ -66,7 +66,8 @@ export class StackFile {
   set(key: string, value: string, options: { path?: boolean; secret?: boolean } = {}): this {
     const stored = options.secret ? this.document.createNode({ secure: encrypt(value) }) : value;
     if (!options.path) {
-      this.config.set(this.qualified(key), stored);
+      // A new node: setting a plain value would keep the old scalar's source text, which runConfig reads.
+      this.config.set(this.qualified(key), this.document.createNode(stored));
       return this;
     }
     const [top, ...steps] = key.split(".");
