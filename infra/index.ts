@@ -1,22 +1,31 @@
 /**
- * The Pulumi program (named by Pulumi.yaml): reads and validates the stack's config, builds the
- * stack, and exports what an operator needs. The resources live in the modules next to this one.
+ * The Pulumi program (named by Pulumi.yaml): the stack's config chooses the cloud
+ * (`scheduled-jobs:cloud`: `gcp`, the default, or `aws`), whose program reads and validates the rest
+ * of the config, builds the stack and returns what an operator needs. The resources live in
+ * infra/gcp/ and infra/aws/; the AWS program is loaded only by a stack that chooses it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig } from "./config.js";
+import { loadCloud } from "./config.js";
 import { OperatorError } from "./errors.js";
+import type { StackExports } from "./exports.js";
+import { loadConfig } from "./gcp/config.js";
 import { createStack } from "./gcp/stack.js";
 
-const config = loadConfig();
-// Not requireSecret: its error carries a stack trace, which costs Pulumi's runtime seconds to format
-// (see errors.ts) and tells the operator nothing.
-const sendgridApiKey = new pulumi.Config().getSecret("sendgridApiKey");
-if (sendgridApiKey === undefined) {
-  throw new OperatorError(
-    "Missing required configuration variable 'scheduled-jobs:sendgridApiKey': set it as a secret with `pulumi config set --secret scheduled-jobs:sendgridApiKey` (it prompts for the value)",
-  );
+function google(): StackExports {
+  const config = loadConfig();
+  // Not requireSecret: its error carries a stack trace, which costs Pulumi's runtime seconds to format
+  // (see errors.ts) and tells the operator nothing.
+  const sendgridApiKey = new pulumi.Config().getSecret("sendgridApiKey");
+  if (sendgridApiKey === undefined) {
+    throw new OperatorError(
+      "Missing required configuration variable 'scheduled-jobs:sendgridApiKey': set it as a secret with `pulumi config set --secret scheduled-jobs:sendgridApiKey` (it prompts for the value)",
+    );
+  }
+  return createStack(config, { sendgridApiKey });
 }
-const outputs = createStack(config, { sendgridApiKey });
+
+const outputs: StackExports =
+  loadCloud() === "aws" ? (await import("./aws/program.js")).awsProgram() : google();
 
 export const functionUrl = outputs.functionUrl;
 export const functionName = outputs.functionName;

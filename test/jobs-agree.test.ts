@@ -14,7 +14,7 @@ import { tasks } from "../functions/core/catalog.js";
 import { parseConfig } from "../functions/core/config/function-config.js";
 import { readHealth } from "../functions/core/reads/health.js";
 import { cloudJobs, overridesOf } from "../functions/core/schedule/jobs.js";
-import { resolveConfig } from "../infra/config.js";
+import { resolveConfig } from "../infra/gcp/config.js";
 import { main as cli } from "../scripts/cli.js";
 import { renderPgCronSetupFiles } from "../scripts/generate/pg-cron.js";
 import { pgCronSchedule } from "../scripts/generate/pg-cron-render.js";

@@ -7,7 +7,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.js";
-import type { DatabaseDeployment } from "../config.js";
+import type { DatabaseDeployment } from "./config.js";
 import { iamDatabaseUser } from "./iam.js";
 
 export interface Database {

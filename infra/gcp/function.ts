@@ -8,12 +8,13 @@ import { join, relative } from "node:path";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.js";
-import type { FunctionDeployment, JobSpec } from "../config.js";
-import { functionTimeoutSeconds } from "../config.js";
+import type { JobSpec } from "../config.js";
+import type { FunctionDeployment } from "./config.js";
+import { functionTimeoutSeconds } from "./config.js";
 import { OperatorError } from "../errors.js";
 import { tasks } from "../../functions/core/catalog.js";
-import type { ValueOf, VariableName } from "../../functions/core/config/environment.js";
-import { writeEnvironment, writeVariable } from "../../functions/core/config/environment.js";
+import { writeEnvironment } from "../../functions/core/config/environment.js";
+import { computedVariable } from "../environment.js";
 import { overridesOf } from "../../functions/core/schedule/jobs.js";
 import { monitoringAgentEmail } from "../../functions/gcp/google-identities.js";
 
@@ -212,18 +213,6 @@ export function deployedEnvironment(
   callers: readonly pulumi.Input<string>[],
   jobs: readonly JobSpec[],
 ): Record<string, pulumi.Input<string>> {
-  const computed = <N extends VariableName>(
-    name: N,
-    value: pulumi.Input<ValueOf<N>>,
-  ): pulumi.Output<string> =>
-    pulumi.output(value).apply((resolved) => {
-      if (resolved === undefined || resolved === null) {
-        throw new Error(
-          `the function's ${name} resolved to no value, and the function would refuse to start`,
-        );
-      }
-      return writeVariable(name, resolved as ValueOf<N>);
-    });
   return {
     ...writeEnvironment({
       // functions-framework answers a thrown error with its message unless in production.
@@ -236,17 +225,17 @@ export function deployedEnvironment(
       // What Cloud Scheduler really runs, so health and overdue alerts agree (absent when nothing).
       TASK_OVERRIDES: overridesOf(tasks, jobs),
     }),
-    AUTH_AUDIENCE: computed(
+    AUTH_AUDIENCE: computedVariable(
       "AUTH_AUDIENCE",
       pulumi.output(url).apply((audience) => [audience]),
     ),
-    AUTH_ALLOWED_EMAILS: computed(
+    AUTH_ALLOWED_EMAILS: computedVariable(
       "AUTH_ALLOWED_EMAILS",
       pulumi.all([...callers]).apply((emails): readonly string[] => emails),
     ),
-    INSTANCE_CONNECTION_NAME: computed("INSTANCE_CONNECTION_NAME", env.instanceConnectionName),
-    DB_USER: computed("DB_USER", env.databaseUser),
+    INSTANCE_CONNECTION_NAME: computedVariable("INSTANCE_CONNECTION_NAME", env.instanceConnectionName),
+    DB_USER: computedVariable("DB_USER", env.databaseUser),
     // The version's resource name, never the key: the function reads the value at run time.
-    SENDGRID_API_KEY_SECRET: computed("SENDGRID_API_KEY_SECRET", env.sendGridSecretVersion),
+    SENDGRID_API_KEY_SECRET: computedVariable("SENDGRID_API_KEY_SECRET", env.sendGridSecretVersion),
   };
 }

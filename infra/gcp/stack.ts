@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createAlerts } from "./alerts.js";
 import { enableApis } from "./apis.js";
-import type { StackConfig } from "../config.js";
+import type { StackConfig } from "./config.js";
 import { createDatabase } from "./database.js";
 import { createDeadMan, deadManPath } from "./dead-man.js";
 import { createFunction, functionSource } from "./function.js";

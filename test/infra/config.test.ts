@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import type { TaskDefinition } from "../../functions/core/catalog.js";
 import { tasks } from "../../functions/core/catalog.js";
 import type { RawConfig } from "../../infra/config.js";
-import { CONFIG_KEYS, functionTimeoutSeconds, resolveConfig, StackConfigError } from "../../infra/config.js";
+import { StackConfigError } from "../../infra/config.js";
+import { CONFIG_KEYS, functionTimeoutSeconds, resolveConfig } from "../../infra/gcp/config.js";
 import { longestIntervalSeconds } from "../../functions/core/schedule/fire-times.js";
 
 const valid: RawConfig = {

@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { RawConfig, StackConfig } from "../../infra/config.js";
+import type { RawConfig } from "../../infra/config.js";
+import type { StackConfig } from "../../infra/gcp/config.js";
 import type { StackOutputs } from "../../infra/gcp/stack.js";
 
 export const PROJECT = "delivery-test";
@@ -28,8 +29,11 @@ export interface RecordedResource {
   readonly state: Inputs;
 }
 
+/** Outputs a cloud would compute for a resource of one type, from its inputs and name. */
+export type Synthesizer = (inputs: Inputs, name: string) => Record<string, unknown>;
+
 /** Outputs a real deployment computes, by type; every type the program may create is listed. */
-const synthesize: Record<string, (inputs: Inputs, name: string) => Record<string, unknown>> = {
+const synthesize: Record<string, Synthesizer> = {
   "gcp:projects/service:Service": () => ({}),
   "gcp:serviceaccount/account:Account": (inputs) => {
     const email = `${inputs.accountId}@${inputs.project}.iam.gserviceaccount.com`;
@@ -82,23 +86,45 @@ const synthesize: Record<string, (inputs: Inputs, name: string) => Record<string
 
 export const recorded: RecordedResource[] = [];
 
-const mocks: pulumi.runtime.Mocks = {
-  newResource(args) {
-    const make = synthesize[args.type];
-    if (!make)
-      throw new Error(`the program created a resource of a type the tests do not know: ${args.type}`);
-    const state = { ...args.inputs, ...make(args.inputs, args.name) };
-    recorded.push({ type: args.type, name: args.name, inputs: args.inputs, state });
-    const id = typeof state.name === "string" ? state.name : `${args.name}-id`;
-    return { id, state };
+/**
+ * Strict mocks: a resource of a type `table` does not list, or a call `invokes` does not answer,
+ * fails the program; every resource is recorded in `sink` with the outputs `table` synthesizes.
+ */
+export function strictMocks(
+  table: Readonly<Record<string, Synthesizer>>,
+  invokes: InvokeAnswers,
+  sink: RecordedResource[],
+  idOf: (state: Inputs, name: string, type: string) => string = (state, name) =>
+    typeof state.name === "string" ? state.name : `${name}-id`,
+): pulumi.runtime.Mocks {
+  return {
+    newResource(args) {
+      const make = table[args.type];
+      if (!make)
+        throw new Error(`the program created a resource of a type the tests do not know: ${args.type}`);
+      const state = { ...args.inputs, ...make(args.inputs, args.name) };
+      sink.push({ type: args.type, name: args.name, inputs: args.inputs, state });
+      return { id: idOf(state, args.name, args.type), state };
+    },
+    call(args) {
+      const answer = invokes[args.token];
+      if (!answer) throw new Error(`the program called a function the tests do not know: ${args.token}`);
+      return answer(args.inputs as Inputs);
+    },
+  };
+}
+
+const mocks = strictMocks(
+  synthesize,
+  {
+    "gcp:organizations/getProject:getProject": (args) => ({
+      projectId: args.projectId,
+      number: PROJECT_NUMBER,
+      name: args.projectId,
+    }),
   },
-  call(args) {
-    if (args.token === "gcp:organizations/getProject:getProject") {
-      return { projectId: args.inputs.projectId, number: PROJECT_NUMBER, name: args.inputs.projectId };
-    }
-    throw new Error(`the program called a function the tests do not know: ${args.token}`);
-  },
-};
+  recorded,
+);
 
 /** A stand-in for `npm run build`'s output. */
 export function fakeBundle(content = "exports.x = 1;\n"): string {
@@ -141,7 +167,7 @@ export async function installMocks(): Promise<void> {
 export async function runStack(raw: RawConfig): Promise<StackRun> {
   recorded.length = 0;
   await installMocks();
-  const { resolveConfig } = await import("../../infra/config.js");
+  const { resolveConfig } = await import("../../infra/gcp/config.js");
   const { createStack } = await import("../../infra/gcp/stack.js");
   const config = resolveConfig(raw);
   const outputs = createStack(config, { sendgridApiKey: pulumi.secret(SENDGRID_KEY) });

@@ -1,0 +1,37 @@
+/**
+ * The AWS program, which infra/index.ts runs for a stack whose `scheduled-jobs:cloud` is `aws`:
+ * reads and validates the stack's config, builds the stack, and fills the stack's outputs (the
+ * names infra/exports.ts fixes for every cloud) with AWS's values.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { OperatorError } from "../errors.js";
+import type { StackExports } from "../exports.js";
+import { loadAwsConfig } from "./config.js";
+import { createAwsStack } from "./stack.js";
+
+export function awsProgram(): StackExports {
+  const config = loadAwsConfig();
+  // Not requireSecret: its error carries a stack trace (see ../errors.ts).
+  const sendgridApiKey = new pulumi.Config().getSecret("sendgridApiKey");
+  if (sendgridApiKey === undefined && config.sendsEmail) {
+    throw new OperatorError(
+      "Missing required configuration variable 'scheduled-jobs:sendgridApiKey': the stack runs email tasks; set it as a secret with `pulumi config set --secret scheduled-jobs:sendgridApiKey` (it prompts for the value)",
+    );
+  }
+  const outputs = createAwsStack(config, { sendgridApiKey });
+  return {
+    functionUrl: null,
+    functionName: outputs.functionName,
+    serviceName: null,
+    jobs: outputs.schedules.map((schedule) => ({ ...schedule, deadLetterQueue: outputs.deadLetterQueueUrl })),
+    runtimeServiceAccount: outputs.functionRole,
+    schedulerServiceAccount: outputs.schedulerRole,
+    buildServiceAccount: null,
+    sendgridSecret: outputs.sendgridSecret ?? null,
+    instanceConnectionName: outputs.databaseEndpoint,
+    databaseName: outputs.databaseName,
+    databaseUser: outputs.databaseUser,
+    deadManChecks: outputs.deadMan,
+    monitoringAgent: null,
+  };
+}
