@@ -32,7 +32,14 @@ export const externalPackages = [
 ] as const;
 
 /** Optional requires of pg that never run here: not bundled, not installed. */
-const neverLoaded = ["pg-native"];
+export const neverLoaded = ["pg-native"];
+
+/**
+ * pg and other CommonJS dependencies call require() for Node's built-ins; in an ES module esbuild
+ * needs a real require to hand them to.
+ */
+export const esmRequireBanner =
+  "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);";
 
 export interface BuildResult {
   readonly outDir: string;
@@ -63,11 +70,7 @@ export async function build(outDir = join(root, "dist", "function")): Promise<Bu
     splitting: true,
     chunkNames: "chunks/[name]-[hash]",
     external: [...externalPackages, ...neverLoaded],
-    // pg and other CommonJS dependencies call require() for Node's built-ins; in an ES module
-    // esbuild needs a real require to hand them to.
-    banner: {
-      js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);",
-    },
+    banner: { js: esmRequireBanner },
     minify: true,
     keepNames: false,
     legalComments: "linked",

@@ -44,12 +44,28 @@ export interface Attempt {
 /** A force run's answer: the schedule time it sent, if any. */
 export type ForceRun = Omit<Attempt, "scheduleTime"> & { readonly scheduleTime: Date | undefined };
 
-export interface LocalSchedulerOptions {
+/** What one delivery attempt came to, however it was delivered. */
+export type Delivered = Pick<Attempt, "status" | "ok" | "error" | "body">;
+
+/**
+ * Delivers one attempt of a tick another way than Cloud Scheduler's POST: the local EventBridge
+ * Scheduler's asynchronous invoke of the local Lambda (scripts/local/local-eventbridge.ts).
+ */
+export type Deliver = (job: Job, scheduleTime: Date, attempt: number) => Promise<Delivered>;
+
+/** Cloud Scheduler's POST to the function's URL with a fresh OIDC ID token, or another delivery. */
+export type SchedulerTarget =
+  | {
+      /** The function's URL (POST target). */
+      readonly url: string;
+      /** A fresh OIDC ID token for a request to the function. */
+      readonly token: () => string | Promise<string>;
+      readonly deliver?: undefined;
+    }
+  | { readonly deliver: Deliver; readonly url?: undefined; readonly token?: undefined };
+
+export type LocalSchedulerOptions = SchedulerTarget & {
   readonly jobs: readonly Job[];
-  /** The function's URL (POST target). */
-  readonly url: string;
-  /** A fresh OIDC ID token for a request to the function. */
-  readonly token: () => string | Promise<string>;
   readonly clock?: Clock;
   readonly fetch?: typeof fetch;
   /** Cloud Scheduler's job resource name prefix; the job id is the task name. */
@@ -61,7 +77,7 @@ export interface LocalSchedulerOptions {
   readonly lateToleranceMs?: number;
   readonly onAttempt?: (attempt: Attempt) => void;
   readonly onSkippedBacklog?: (job: string, missed: Date[]) => void;
-}
+};
 
 interface JobState {
   readonly job: Job;
@@ -229,7 +245,11 @@ export class LocalScheduler {
   private async attempt(job: Job, scheduleTime: Date, attempt: number): Promise<Attempt> {
     this.requests += 1;
     try {
-      return await this.request(job, scheduleTime, attempt);
+      const { deliver } = this.options;
+      if (!deliver) return await this.request(job, scheduleTime, attempt);
+      const started = this.clock.now();
+      const delivered = await deliver(job, scheduleTime, attempt);
+      return { job: job.name, scheduleTime, attempt, ...delivered, durationMs: this.clock.now() - started };
     } finally {
       this.requests -= 1;
     }
@@ -259,11 +279,13 @@ export class LocalScheduler {
   private async request(job: Job, scheduleTime: Date | undefined, attempt: number): Promise<ForceRun> {
     const started = this.clock.now();
     const base = { job: job.name, scheduleTime, attempt };
+    const { url, token } = this.options;
+    if (url === undefined) throw new Error("this scheduler delivers to no URL");
     const controller = new AbortController();
     // The attempt deadline is measured in real time even under a test clock: it bounds a real request.
     const deadline = setTimeout(() => controller.abort(), job.attemptDeadlineSeconds * 1000);
     try {
-      const response = await this.fetchImpl(this.options.url, {
+      const response = await this.fetchImpl(url, {
         method: "POST",
         headers: {
           "Content-Type": "application/json",
@@ -274,7 +296,7 @@ export class LocalScheduler {
           ...(scheduleTime
             ? { "X-CloudScheduler-ScheduleTime": scheduleTime.toISOString().replace(/\.000Z$/, "Z") }
             : {}),
-          Authorization: `Bearer ${await this.options.token()}`,
+          Authorization: `Bearer ${await token()}`,
         },
         body: JSON.stringify({ task: job.name } satisfies TaskBody),
         signal: controller.signal,
