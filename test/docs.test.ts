@@ -35,6 +35,11 @@ const SKIPPED: readonly { pattern: RegExp; reason: string }[] = [
   },
   { pattern: /^(gcloud|pulumi|cloud-sql-proxy) /, reason: "needs Google Cloud or the Pulumi CLI" },
   { pattern: /\$\(pulumi stack output /, reason: "needs a deployed Pulumi stack's outputs" },
+  { pattern: /^aws |\$\(aws /, reason: "needs an AWS account and the AWS CLI" },
+  {
+    pattern: /localhost:5433\/|port=5433 /,
+    reason: "the tunnel to a private RDS instance (docs/aws.md, step 2)",
+  },
   { pattern: /^for sa in .* gcloud /s, reason: "grants on Google Cloud" },
   {
     pattern: /^PROJECT=\S+ REGION=\S+$/,
