@@ -70,7 +70,7 @@ export async function perCall(
         referenceValue: 1,
         referenceDisplay: "1 round trip",
         ratio: null,
-        goal: "at most 2, or 1 with the runner's SQL side a database routine (issue 18, part 3)",
+        goal: "at most 2, or 1 with the runner's SQL side a database routine",
         verdict: trips - 1 <= 2 ? "pass" : "short",
         note: "one simple query: scheduler.start_run (lock, pause, dedup, the running row, settings) in a transaction of its own, committed without waiting for its flush, then scheduler.run_opened_statement runs the statement and records its success in one transaction (migrations 000012, 000013)",
       }),

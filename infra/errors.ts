@@ -10,7 +10,7 @@
  * (@pulumi/pulumi cmd/run/run.js), and Node's inspect loops until it runs out of string length on a
  * stack frame whose path ends in a scoped package's file, which is what Pulumi's own source maps
  * produce (`node_modules/@pulumi/resource.ts`): nodejs/node#64011, fixed by nodejs/node#64022. On
- * Node 20.20 that turned a config mistake into ~25 s and a gigabyte of memory before `pulumi up`
+ * Node 20.20 that turned a config mistake into a long wait and a large heap before `pulumi up`
  * said anything. The stack of these errors says nothing the message does not.
  */
 import * as pulumi from "@pulumi/pulumi";

@@ -187,8 +187,8 @@ export const tasks = [
     timeoutSeconds: 900,
     retry: retryThrice,
     overlap: "retry",
-    // Fixed batches of 5,000 rows held their row locks up to 0.36 s on a 4M backlog (10,000: up to
-    // 1 s), more by the machine's load than by the rows (npm run bench): sized by time instead.
+    // Sized by time, not by a fixed count: how long a fixed batch holds its row locks depends more
+    // on the machine's load than on its rows (BENCHMARKS.md, "4M backlog: longest transaction").
     batch: { size: 1000, timeBudgetSeconds: 600, sizedByTime: rowLockTarget },
     paused: false,
   },

@@ -1,6 +1,7 @@
 /**
  * Google Secret Manager's read of the SendGrid key, for the one key rule (./secrets.ts). The
- * client (about 120 ms of module loading) is created on the first read.
+ * client, slow to load, is created on the first read (BENCHMARKS.md, "SendGrid / Secret Manager
+ * modules loaded by a SQL request").
  */
 import type { ApiKeySource, RefreshOptions } from "./secrets.js";
 import { refreshingKey, refused, unreachable } from "./secrets.js";

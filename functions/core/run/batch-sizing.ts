@@ -30,7 +30,7 @@ function clamp(value: number, min: number, max: number): number {
  * A batch sized by time that runs this many times its target is cancelled by the database (its
  * transaction rolls back: nothing of it is done) and retried smaller. Twice the target keeps a
  * cancelled batch, its rollback included, within the 2.5x the target that a transaction may hold
- * its row locks (issue 18: 250 ms for the 100 ms target): a stall of the machine in the middle of a
+ * its row locks (BENCHMARKS.md, "4M backlog: longest transaction"): a stall of the machine in the middle of a
  * batch no longer holds them longer, whatever size was chosen before it.
  */
 export const BATCH_TIMEOUT_FACTOR = 2;

@@ -68,10 +68,10 @@ export interface ResolvedJobs {
  * Whether the runtime's time zone database knows this IANA name. Asked at cold start of every task,
  * so the answer comes cheaply where it can: "UTC" is a zone every implementation must know
  * (ECMA-402, https://tc39.es/ecma402/#sec-use-of-iana-time-zone-database), and the names in
- * `Intl.supportedValuesOf("timeZone")` (about 2 ms to list) are known by definition. Any other
- * name (an alias such as Asia/Kolkata where the list has Asia/Calcutta, another spelling) is tried
- * with `Intl.DateTimeFormat`, as before; constructing one loads the runtime's date formatting, 13 to
- * 18 ms on a cold instance, which the function's SQL path never needs otherwise.
+ * `Intl.supportedValuesOf("timeZone")` are known by definition. Any other name (an alias such as
+ * Asia/Kolkata where the list has Asia/Calcutta, another spelling) is tried with
+ * `Intl.DateTimeFormat`; constructing one loads the runtime's date formatting, a cost the
+ * function's SQL path never needs otherwise (BENCHMARKS.md, "boot to the first 200").
  */
 export function isTimeZone(name: string): boolean {
   if (name.trim() === "" || name !== name.trim()) return false;
