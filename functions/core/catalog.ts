@@ -1,9 +1,10 @@
 /**
  * The task catalog: the one list of scheduled tasks.
  *
- * `infra/` reads it to create one Cloud Scheduler job per task, the function's router reads it to
- * dispatch, the local scheduler and the CLI read it to fire and list jobs. Nothing else repeats a
- * task's name or schedule.
+ * Everyone reads it through `resolveJobs` (./schedule/jobs.ts: the catalog with a stack's
+ * overrides): infra creates one scheduler job per task from those jobs (Cloud Scheduler or
+ * EventBridge Scheduler), pg_cron's setup is rendered from them, and the function, the local
+ * scheduler and the CLI look tasks up in them. Nothing else repeats a task's name or schedule.
  *
  * This module must stay dependency-free: importing it loads no driver or SDK, so the Pulumi program
  * and the function's cold start pay nothing for it.

@@ -1,8 +1,8 @@
 /**
  * The email tasks' entry point, imported with a dynamic `import()` only when an email task runs, so
- * SQL requests never load SendGrid, Secret Manager or this code:
+ * SQL requests never load SendGrid, a secret store's client or this code (each adapter's app.ts):
  *
- *   loadEmailHandler: (task) => import("./email/index.js").then((email) => email.loadEmailHandler(task))
+ *   loadEmailHandler: (task) => import("../email/index.js").then((email) => email.loadEmailHandler(task))
  */
 import type { TaskDefinition } from "../core/catalog.js";
 import type { Env } from "../core/config/function-config.js";

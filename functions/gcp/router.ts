@@ -285,7 +285,8 @@ async function healthRoute({ req, deps }: RequestContext): Promise<Outcome> {
   await deps.authenticator.authenticate(req.header("authorization"));
   const job = healthQuery(req, deps.jobs);
   const pool = await deps.pool();
-  // Only /health needs cron arithmetic: its module (and croner) load on the first health request.
+  // The health report and the cron arithmetic it needs load on the first health request (a
+  // scheduled delivery loads the tick rules on its own first use: functions/core/run/delivery.ts).
   const { readHealth } = await import("../core/reads/health.js");
   const now = deps.now?.() ?? new Date();
   if (!job) return { kind: "ok", body: await readHealth(pool, now, deps.jobs) };

@@ -9,7 +9,8 @@
  * checks the stack's values with these parsers, so a stack that deploys is one the function accepts.
  * docs/configuration.md is generated from it (`npm run docs:generate`).
  *
- * It loads at every cold start: no import but the catalog (itself dependency-free), no I/O.
+ * It loads at every cold start: it imports only dependency-free parts of the core (the catalog,
+ * the jobs rule, string rules), no package, and does no I/O.
  */
 import type { AuthMode } from "./auth-config.js";
 import { asciiLowerCase, quoted } from "../text.js";
