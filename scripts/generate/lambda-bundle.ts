@@ -29,7 +29,8 @@ export interface LambdaBuildResult {
   readonly outDir: string;
   /** The entry the runtime loads: `<outDir>/index.mjs`. */
   readonly entry: string;
-  readonly files: { readonly path: string; readonly bytes: number }[];
+  /** Each output file (relative to `outDir`), its size and the source files bundled into it. */
+  readonly files: { readonly path: string; readonly bytes: number; readonly inputs: readonly string[] }[];
   /** The generated files rewritten first because sql/tasks changed. */
   readonly regenerated: readonly string[];
 }
@@ -59,6 +60,10 @@ export async function buildLambda(outDir = defaultLambdaDir): Promise<LambdaBuil
   });
   const files = Object.entries(result.metafile.outputs)
     .filter(([path]) => !path.endsWith(".map"))
-    .map(([path, output]) => ({ path: relative(outDir, join(root, path)), bytes: output.bytes }));
+    .map(([path, output]) => ({
+      path: relative(outDir, join(root, path)),
+      bytes: output.bytes,
+      inputs: Object.keys(output.inputs),
+    }));
   return { outDir, entry: join(outDir, "index.mjs"), files, regenerated };
 }
