@@ -37,9 +37,12 @@ export interface Alarms {
   readonly deadMan: ReadonlyMap<string, aws.cloudwatch.MetricAlarm>;
 }
 
-/** The dead-man alarm's name: what the operator sees in the email. */
+/**
+ * The dead-man alarm's name, which the alarm's email names. Letters, digits and hyphens only: the
+ * name is also the last part of the alarm's ARN.
+ */
 export function deadManAlarmName(prefix: string, task: string): string {
-  return `${prefix}: ${task} is overdue (dead-man)`;
+  return `${prefix}-dead-man-${task}`;
 }
 
 function createMetricFilters(prefix: string, logGroupName: pulumi.Input<string>): void {
@@ -117,7 +120,7 @@ export function createAlarms(args: {
   const actions = [topic.arn];
   createMetricFilters(prefix, args.logGroupName);
   const failedRuns = new aws.cloudwatch.MetricAlarm("failed-runs", {
-    name: `${prefix}: a scheduled task failed`,
+    name: `${prefix}-failed-runs`,
     alarmDescription:
       "A run of a scheduled task failed (its log line has the task, runId and code); see scheduler.job_runs.",
     namespace: metricNamespace(prefix),
@@ -128,7 +131,7 @@ export function createAlarms(args: {
     alarmActions: actions,
   });
   const deadLetters = new aws.cloudwatch.MetricAlarm("dead-letters", {
-    name: `${prefix}: a schedule's delivery was given up`,
+    name: `${prefix}-dead-letters`,
     alarmDescription:
       "EventBridge Scheduler could not deliver a tick after its retries; the dead-letter queue holds it.",
     namespace: "AWS/SQS",

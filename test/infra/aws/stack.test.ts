@@ -289,6 +289,10 @@ describe("the AWS stack under mocks", () => {
       }),
     ]);
     const topic = arn("sns", "sched-jobs-alerts");
+    // An alarm's name ends its ARN: letters, digits and hyphens, the prefix first.
+    for (const alarm of run.of("aws:cloudwatch/metricAlarm:MetricAlarm")) {
+      expect(alarm.inputs.name).toMatch(/^sched-jobs-[a-z0-9-]+$/);
+    }
     expect(run.one("aws:cloudwatch/metricAlarm:MetricAlarm", "failed-runs").inputs).toMatchObject({
       metricName: "FailedRuns",
       threshold: 1,
