@@ -67,7 +67,7 @@ describe("planBackfill", () => {
       ticks: [at("2026-11-25T00:05:00Z"), at("2026-11-27T00:05:00Z"), at("2026-11-29T00:05:00Z")],
       done: 2,
       heldBack: [],
-      uncounted: 0,
+      countedFrom: range.since,
     });
   });
 
@@ -103,7 +103,7 @@ describe("planBackfill", () => {
       latest: "in-flight",
       done: 11,
       heldBack: [],
-      uncounted: 0,
+      countedFrom: hour.since,
     });
     expect(planBackfill(minutely, hour, succeeded("2026-11-29T10:59:00Z"), once)).toMatchObject({
       kind: "once",

@@ -35,11 +35,17 @@ const NOTHING_ONCE: Readonly<Record<string, string>> = {
   uncounted: "the latest tick of the range came before the run history begins",
 };
 
+/** Where the rules began counting, when not at --since: before the history begins, nothing shows the scheduler ran. */
+function countedNote(countedFrom: Date | undefined, since: Date): string {
+  if (!countedFrom) return ", none counted: no run is recorded yet";
+  return countedFrom > since ? `, counted from ${iso(countedFrom)} (when the run history begins)` : "";
+}
+
 /** The plan in words: how many ticks, or the one run that stands for them (--once). */
-function describePlan(plan: Exclude<BackfillPlan, { kind: "too-many" }>, range: string): string {
+function describePlan(plan: Exclude<BackfillPlan, { kind: "too-many" }>, since: Date, range: string): string {
   const left = [
     plan.heldBack.length > 0 ? `, ${plan.heldBack.length} held back by a pause (not run)` : "",
-    plan.uncounted > 0 ? `, ${plan.uncounted} before the run history begins (not counted)` : "",
+    countedNote(plan.countedFrom, since),
   ].join("");
   if (plan.kind === "ticks")
     return `${plan.ticks.length} tick(s) of ${range} to run, ${plan.done} already done${left}`;
@@ -79,9 +85,9 @@ async function backfill(io: Io, job: Job, options: BackfillOptions): Promise<num
       ...(plan.kind === "once" ? { standsFor: plan.missed } : {}),
       ticks: ticks.map((t) => iso(t)),
       heldBack: plan.heldBack.map((t) => iso(t)),
-      uncounted: plan.uncounted,
+      countedFrom: plan.countedFrom ? iso(plan.countedFrom) : null,
     };
-    const about = describePlan(plan, range);
+    const about = describePlan(plan, since, range);
     if (options.dryRun) {
       if (options.json) io.out(JSON.stringify({ ...summary, dryRun: true }, null, 2));
       else {

@@ -10,7 +10,12 @@ import type { Pool } from "../../functions/core/db/pool.js";
 import { readTickHistory } from "../../functions/core/reads/tick-facts.js";
 import { readsTick } from "../../functions/core/catalog.js";
 import { previousFireTime } from "../../functions/core/schedule/fire-times.js";
-import type { TickHistory, TickJob, TickState } from "../../functions/core/schedule/tick-rules.js";
+import type {
+  JudgedRange,
+  TickHistory,
+  TickJob,
+  TickState,
+} from "../../functions/core/schedule/tick-rules.js";
 import { judgeTicks, ticksIn, tickJudge } from "../../functions/core/schedule/tick-rules.js";
 
 /**
@@ -29,8 +34,8 @@ export interface LeftOut {
   readonly done: number;
   /** Ticks a run-time pause (or the stack's config) held back: a backfill does not undo a pause. */
   readonly heldBack: readonly Date[];
-  /** Ticks before the run history begins that no run recorded: not counted as missed. */
-  readonly uncounted: number;
+  /** Where counting began: the later of `since` and the history's start (before it, only ticks a run recorded count). */
+  readonly countedFrom: Date | undefined;
 }
 
 export type BackfillPlan =
@@ -66,7 +71,7 @@ export function planBackfill(
   const judged = judgeTicks(job, history, range, options.now, options.limit);
   const ticks = ticksIn(judged, "missed");
   if (judged.cut) return { kind: "too-many", atLeast: ticks.length, limit: options.limit };
-  return { kind: "ticks", ticks, ...leftOut(judged.ticks) };
+  return { kind: "ticks", ticks, ...leftOut(judged) };
 }
 
 function planOnce(
@@ -85,7 +90,7 @@ function planOnce(
     missed: 0,
     countedAll: true,
     latest: state,
-    ...leftOut(judged.ticks),
+    ...leftOut(judged),
   } as const;
   // A run that did the latest tick's work did everything due by then: the gap before it is covered.
   if (!inRange || state === "succeeded" || state === "repaired" || state === "uncounted") return nothing;
@@ -98,11 +103,11 @@ function planOnce(
   };
 }
 
-function leftOut(ticks: readonly { readonly tick: Date; readonly state: TickState }[]): LeftOut {
+function leftOut(judged: JudgedRange): LeftOut {
   return {
-    done: ticks.filter((t) => t.state === "succeeded" || t.state === "repaired").length,
-    heldBack: ticks.filter((t) => t.state === "held-back").map((t) => t.tick),
-    uncounted: ticks.filter((t) => t.state === "uncounted").length,
+    done: judged.ticks.filter((t) => t.state === "succeeded" || t.state === "repaired").length,
+    heldBack: ticksIn(judged, "held-back"),
+    countedFrom: judged.countedFrom,
   };
 }
 

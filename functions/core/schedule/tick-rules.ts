@@ -160,20 +160,26 @@ export interface JudgedTick {
 }
 
 export interface JudgedRange {
-  /** The due ticks of the range, oldest first. */
+  /** The counted ticks of the range, oldest first: none before the history begins but those a run recorded. */
   readonly ticks: readonly JudgedTick[];
+  /** Where counting began: the later of `since` and the history's start; undefined when the history is empty. */
+  readonly countedFrom: Date | undefined;
   /** The range's end as judged: the earlier of `until` and `now`. */
   readonly until: Date;
-  /** True when the walk stopped at `maxMissed` before the range's end. */
+  /** True when the walk stopped before the range's end: more than `maxMissed` missed, or `MAX_JUDGED_TICKS` judged. */
   readonly cut: boolean;
 }
 
 /** How many fire times one step of the walk lists. */
 const WALK_STEP = 1_000;
+/** The most ticks one range judges: a bound on a walk through a long pause (which misses nothing). */
+export const MAX_JUDGED_TICKS = 200_000;
 
 /**
- * The due ticks of [since, until] (at most up to `now`), each with its state, oldest first. Stops
- * once more than `maxMissed` are missed, so a range mistyped by a century is cheap to refuse.
+ * The counted ticks of [since, until] (at most up to `now`), each with its state, oldest first.
+ * Before the history begins nothing is counted but the ticks a run recorded, so the walk starts
+ * where it begins; it stops once more than `maxMissed` are missed, so a range mistyped by a
+ * century is cheap to refuse.
  */
 export function judgeTicks(
   job: TickJob,
@@ -184,21 +190,43 @@ export function judgeTicks(
 ): JudgedRange {
   const until = new Date(Math.min(range.until.getTime(), now.getTime()));
   const stateOf = tickJudge(job, history, now);
+  const begins = history.historyBegins;
+  const countedFrom = begins ? new Date(Math.max(range.since.getTime(), begins.getTime())) : undefined;
   const ticks: JudgedTick[] = [];
   let missed = 0;
+  /** Judges one tick; true when the walk must stop there. */
+  const judge = (tick: Date): boolean => {
+    const state = stateOf(tick);
+    ticks.push({ tick, state });
+    return (state === "missed" && ++missed > maxMissed) || ticks.length >= MAX_JUDGED_TICKS;
+  };
+  const end = (cut: boolean): JudgedRange => ({ ticks, countedFrom, until, cut });
+  const walkFrom = Math.min(countedFrom?.getTime() ?? Number.POSITIVE_INFINITY, until.getTime() + 1);
+  for (const tick of recordedTicks(job, history, range.since.getTime(), walkFrom))
+    if (judge(tick)) return end(true);
+  if (!countedFrom) return end(false);
   // fireTimesBetween is (from, to]: a tick exactly at `since` belongs to the range (a resume starts there).
-  let cursor = new Date(range.since.getTime() - 1);
+  let cursor = new Date(countedFrom.getTime() - 1);
   while (cursor.getTime() < until.getTime()) {
     const step = fireTimesBetween(job, cursor, until, WALK_STEP);
-    for (const tick of step) {
-      const state = stateOf(tick);
-      ticks.push({ tick, state });
-      if (state === "missed" && ++missed > maxMissed) return { ticks, until, cut: true };
-    }
+    for (const tick of step) if (judge(tick)) return end(true);
     if (step.length < WALK_STEP) break;
     cursor = step[step.length - 1]!;
   }
-  return { ticks, until, cut: false };
+  return end(false);
+}
+
+/** The job's fire times in [from, before) that a run recorded, oldest first. */
+function recordedTicks(job: TickJob, history: TickHistory, from: number, before: number): Date[] {
+  const times = new Set<number>();
+  for (const run of history.runs) {
+    const slot = run.scheduleTime?.getTime();
+    if (slot !== undefined && slot >= from && slot < before) times.add(slot);
+  }
+  return [...times]
+    .sort((a, b) => a - b)
+    .map((time) => new Date(time))
+    .filter((tick) => isFireTime(job, tick));
 }
 
 /** The ticks of a judged range in one of the states, oldest first. */
