@@ -1,8 +1,8 @@
 /**
- * Cron arithmetic on a job's resolved schedule and zone: its fire times, whether an instant is one
- * of them, how a delivery is classified (a tick, or a manual run). The function imports this module
- * only when a request needs it (a scheduled delivery, /health, the overdue alert), the local
- * scheduler and the CLI always: one reading of a schedule for all of them.
+ * Cron arithmetic on a job's resolved schedule and zone: its fire times, and whether an instant is
+ * one of them. The function imports this module (through tick-rules.ts) only when a request needs
+ * it (a scheduled delivery, /health, the overdue alert), the local scheduler and the CLI always:
+ * one reading of a schedule for all of them. It imports no rule about ticks: those ask it.
  *
  * Wall-clock cron in the job's zone, as Cloud Scheduler reads it: a time that a spring-forward
  * skips fires at the first instant after the gap, a time that a fall-back repeats fires once, at
@@ -12,8 +12,6 @@
 import { Cron } from "croner";
 import { cronProblem } from "./cron-grammar.js";
 import { isTimeZone } from "./jobs.js";
-import type { Delivery, DeliveryHeaders } from "./ticks.js";
-import { classifyDelivery } from "./ticks.js";
 
 /** What cron arithmetic needs of a job. */
 export interface Scheduled {
@@ -108,9 +106,4 @@ export function longestIntervalSeconds(job: Scheduled, from: Date, sample = 60):
     longest = Math.max(longest, (runs[index]!.getTime() - runs[index - 1]!.getTime()) / 1000);
   }
   return longest;
-}
-
-/** How a delivery to this job is run: see `classifyDelivery`, with this module's reading of the schedule. */
-export function deliveryOf(job: Scheduled, headers: DeliveryHeaders, arrival: Date): Delivery {
-  return classifyDelivery(headers, arrival, (time) => isFireTime(job, time));
 }
