@@ -22,6 +22,7 @@ import { loadJobs } from "./cli/job-lookup.js";
 import { jobsCommand } from "./cli/jobs.js";
 import { missedCommand } from "./cli/missed.js";
 import { pauseCommand } from "./cli/pause.js";
+import { planCommand } from "./cli/plan.js";
 import { replayCommand } from "./cli/replay.js";
 import { requeueCommand } from "./cli/requeue.js";
 import { resumeCommand } from "./cli/resume.js";
@@ -38,6 +39,7 @@ export type { Io } from "./cli/io.js";
 /** Every command, in the order `--help` lists them. */
 const commands: Readonly<Record<string, CliCommand>> = {
   jobs: jobsCommand,
+  plan: planCommand,
   run: runCommand,
   "force-run": forceRunCommand,
   missed: missedCommand,
