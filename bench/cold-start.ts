@@ -103,15 +103,23 @@ export function writeDatabaseHelloWorld(statement: string): string {
   ]);
 }
 
-/** One fresh process importing `entry`: [spawn-to-exit ms, import ms measured inside]. */
-export async function loadOnce(entry: string, env: NodeJS.ProcessEnv): Promise<[number, number]> {
-  // functions-framework has loaded Express (its server) before it loads the function's module, so
-  // both entries are measured with it already loaded; the whole process includes it for both.
+/**
+ * One fresh process importing `entry`: [spawn-to-exit ms, import ms measured inside]. With
+ * `framework` (the default), Express is loaded first, as functions-framework has loaded it before
+ * it loads a function's module; Lambda's runtime loads a handler's module into a bare process.
+ */
+export async function loadOnce(
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  { framework = true }: { readonly framework?: boolean } = {},
+): Promise<[number, number]> {
   const express = createRequire(
     createRequire(import.meta.url).resolve("@google-cloud/functions-framework"),
   ).resolve("express");
   const script =
-    `import { createRequire } from "node:module"; createRequire(${JSON.stringify(express)})(${JSON.stringify(express)});` +
+    (framework
+      ? `import { createRequire } from "node:module"; createRequire(${JSON.stringify(express)})(${JSON.stringify(express)});`
+      : "") +
     "const t0 = performance.now();" +
     `await import(${JSON.stringify(pathToFileURL(entry).href)});` +
     "process.stderr.write('IMPORT_MS=' + (performance.now() - t0) + '\\n'); process.exit(0);";

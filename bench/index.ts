@@ -17,6 +17,7 @@ import { createDataset, dropDatabase, startServer } from "./lib/postgres.js";
 import type { Figure } from "./lib/report.js";
 import { markdownTable, writeJson } from "./lib/report.js";
 import { functionFigures } from "./function.js";
+import { lambdaFigures } from "./lambda.js";
 import { perCall } from "./per-call.js";
 import { vendorReports } from "./vendor-reports.js";
 
@@ -73,6 +74,11 @@ async function main(): Promise<void> {
       figures.push(
         ...measured.filter((f) => (f.section.startsWith("Cold") ? wants("cold-start") : wants("http"))),
       );
+    }
+
+    if (wants("cold-start")) {
+      log("the Lambda bundle");
+      figures.push(...(await lambdaFigures(context)));
     }
 
     if (wants("email")) {
