@@ -92,7 +92,13 @@ async function pgCronDrift(client: PoolClient, jobs: readonly Job[]): Promise<Dr
   const change = [...expected].flatMap(([name, want]) => {
     const row = found.get(name);
     if (!row) return [];
-    const fields = (["schedule", "command", "active"] as const).filter((field) => row[field] !== want[field]);
+    // The setup stores each command with the line break before its closing quote.
+    const same = {
+      schedule: row.schedule === want.schedule,
+      command: row.command.trimEnd() === want.command.trimEnd(),
+      active: row.active === want.active,
+    };
+    const fields = (["schedule", "command", "active"] as const).filter((field) => !same[field]);
     return fields.length > 0 ? [{ job: name, fields }] : [];
   });
   return {
