@@ -11,10 +11,11 @@
  * seven days, so no alarm can wait for it, and a task pg_cron runs logs nothing to the function's log
  * group. Those tasks are watched by the database instead: the failed-run report task
  * (`alert-failed-runs`, every 15 minutes) emails every task that became overdue by the one overdue
- * rule (functions/core/reads/health.ts, the rule behind Google's dead-man checks), and that task has
+ * rule (functions/core/schedule/tick-rules.ts, the rule behind Google's dead-man checks), and that task has
  * an alarm of its own, so a stopped report is an alarm too.
  */
 import type { TaskName } from "../../functions/core/catalog.js";
+import { SETTLE_GRACE_MS } from "../../functions/core/schedule/tick-rules.js";
 import type { JobSpec } from "../config.js";
 
 /** The task whose runs report overdue tasks by email (functions/email/failed-run-alerts.ts). */
@@ -23,8 +24,8 @@ export const OVERDUE_REPORT_TASK: TaskName = "alert-failed-runs";
 /** Limits of one alarm's look-back (PutMetricAlarm): under an hour's period, one day in all; else seven days. */
 export const ALARM_LOOKBACK_SECONDS = { shortPeriods: 86_400, longPeriods: 604_800 } as const;
 
-/** The grace health.ts gives a tick beyond its timeout before the task is overdue. */
-const OVERDUE_GRACE_SECONDS = 60;
+/** The grace the tick rules give a tick beyond its timeout before it is settled (and can be missed). */
+const OVERDUE_GRACE_SECONDS = SETTLE_GRACE_MS / 1000;
 /** For the run's log line to reach CloudWatch Logs and its metric filter. */
 const LOG_DELIVERY_SECONDS = 300;
 

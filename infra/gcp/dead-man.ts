@@ -1,7 +1,7 @@
 /**
  * A dead-man for every unpaused task, daily and weekly included: a Cloud Monitoring uptime check of
  * the function's `GET /health?task=<name>`, which answers 503 while the task is overdue by the one
- * overdue rule (functions/core/reads/health.ts `isOverdue`, over `scheduler.job_runs`), and an alert per task on
+ * overdue rule (functions/core/schedule/tick-rules.ts `isOverdue`, over `scheduler.job_runs`), and an alert per task on
  * that check. Nothing here depends on Cloud Scheduler firing or on the function's own logs: Monitoring
  * runs the checks, and the overdue rule reads what ran (through Cloud Scheduler or pg_cron) against
  * the schedule. A stopped scheduler, a deleted job, a pg_cron job that no longer fires and a task
@@ -69,8 +69,9 @@ export interface DeadManTiming {
  * {@link MIN_DEAD_MAN_PERIOD_SECONDS}. The alert waits one more period, so one failed check (a
  * deployment, a cold start past the timeout) does not page.
  *
- * When the alert opens after a missed tick: the task is overdue once the tick plus its timeout and one
- * minute have passed (health.ts); the next check sees it within one period, the alert one period later,
+ * When the alert opens after a missed tick: the task is overdue once the tick is settled, its timeout
+ * (or a longer attempt deadline) and one minute after it (tick-rules.ts); the next check sees it within
+ * one period, the alert one period later,
  * plus Monitoring's own delay of a few minutes.
  */
 export function deadManTiming(intervalSeconds: number): DeadManTiming {
