@@ -6,6 +6,8 @@
  * LOCAL_DATA_DIR: where the embedded database and the stack's state file live (default .data).
  * SENDGRID_API_KEY, SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL: passed to the function; without a key it
  * runs with EMAIL_TRANSPORT=local-mailbox (nothing is sent).
+ * --cloud aws: the ticks go through a local EventBridge Scheduler to the local Lambda (dist/lambda)
+ * instead of a local Cloud Scheduler to the function; LAMBDA_PORT: its Invoke API's port (8082).
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -13,9 +15,15 @@ import { isErrorAnswer } from "../functions/gcp/contract.js";
 import type { VariableName } from "../functions/core/config/environment.js";
 import { cloudJobs } from "../functions/core/schedule/jobs.js";
 import { defaultStackFile, loadStackJobs } from "./lib/jobs.js";
+import type { AsyncAttempt } from "./local/lambda-async.js";
 import type { Attempt } from "./local/local-scheduler.js";
 import type { LocalStack } from "./local/local-stack.js";
-import { DEFAULT_CONSOLE_PORT, DEFAULT_FUNCTION_PORT, startLocalStack } from "./local/local-stack.js";
+import {
+  DEFAULT_CONSOLE_PORT,
+  DEFAULT_FUNCTION_PORT,
+  DEFAULT_LAMBDA_PORT,
+  startLocalStack,
+} from "./local/local-stack.js";
 import { localDataDir, readLocalState, removeLocalState, writeLocalState } from "./local/local-state.js";
 
 const { values } = parseArgs({
@@ -23,8 +31,14 @@ const { values } = parseArgs({
     "demo-data": { type: "boolean", default: false },
     "no-scheduler": { type: "boolean", default: false },
     verbose: { type: "boolean", short: "v", default: false },
+    cloud: { type: "string", default: "gcp" },
   },
 });
+if (values.cloud !== "gcp" && values.cloud !== "aws") {
+  console.error(`[start] --cloud takes gcp or aws, not ${JSON.stringify(values.cloud)}`);
+  process.exit(2);
+}
+const cloud: "gcp" | "aws" = values.cloud;
 
 const say = (message: string): void => console.log(`[start] ${message}`);
 const hhmmss = (date: Date): string => date.toISOString().slice(11, 19);
@@ -40,6 +54,21 @@ function describeAttempt(attempt: Attempt): string {
           ? `${attempt.status} ${body.error.code}: ${body.error.message}`
           : `${attempt.status} ${body.status}${body.status === "succeeded" ? `, ${body.rowsAffected} rows` : ""}`;
   return `[scheduler] ${attempt.job} @${hhmmss(attempt.scheduleTime)}${attempt.attempt > 1 ? ` (retry ${attempt.attempt - 1})` : ""} -> ${what} (${attempt.durationMs} ms)`;
+}
+
+/** A line for each run of an event by the local Lambda's asynchronous queue. */
+function describeAsyncAttempt(attempt: AsyncAttempt): string {
+  const event = attempt.event as { task?: string; scheduledTime?: string; attemptNumber?: string };
+  const what = attempt.result.ok
+    ? describeOutcome(attempt.result.payload)
+    : `threw ${attempt.result.error.errorMessage.slice(0, 200)}${attempt.willRetry ? " (Lambda retries it)" : ""}`;
+  return `[lambda] ${event.task ?? "?"} @${(event.scheduledTime ?? "").slice(11, 19)} delivery ${event.attemptNumber ?? "?"}${attempt.attempt > 1 ? `, Lambda retry ${attempt.attempt - 1}` : ""} -> ${what}`;
+}
+
+function describeOutcome(payload: unknown): string {
+  if (isErrorAnswer(payload)) return `${payload.error.code}: ${payload.error.message}`;
+  const result = payload as { status?: string; rowsAffected?: number };
+  return `${result.status ?? "?"}${result.status === "succeeded" ? `, ${result.rowsAffected} rows` : ""}`;
 }
 
 function describeFunctionLog(line: string): string | undefined {
@@ -106,6 +135,9 @@ try {
     jobs,
     functionEnv: passedThrough(["SENDGRID_API_KEY", "SENDGRID_BASE_URL", "MAIL_FROM", "OPS_EMAIL"]),
     scheduler: !values["no-scheduler"],
+    cloud,
+    lambdaPort: Number(process.env.LAMBDA_PORT ?? DEFAULT_LAMBDA_PORT),
+    onAsyncAttempt: (attempt) => console.log(describeAsyncAttempt(attempt)),
     log: say,
     onAttempt: (attempt) => console.log(describeAttempt(attempt)),
     onSkippedBacklog: (job, missed) =>
@@ -123,6 +155,7 @@ try {
     embeddedDatabase: !process.env.DATABASE_URL,
     functionUrl: stack.functionUrl,
     consoleUrl: stack.consoleUrl,
+    ...(stack.aws ? { lambdaInvokeUrl: stack.aws.invokeUrl } : {}),
     startedAt: new Date().toISOString(),
   });
 
@@ -147,11 +180,23 @@ try {
     -d '{"task": "auto-cancel-unconfirmed-orders", "dryRun": true}'
 
   Operator CLI:    npm run cli -- jobs | history | health | run <task> [--dry-run] | missed
-  Ctrl-C stops everything.
+${stack.aws ? awsLines(stack.aws.invokeUrl) : ""}  Ctrl-C stops everything.
 `);
 } catch (error) {
   console.error(`[start] could not start: ${(error as Error).message}`);
   await shutdown(1, "could not start");
+}
+
+/** With --cloud aws: where the ticks go, and a manual run (a synchronous invoke). */
+function awsLines(invokeUrl: string): string {
+  return `
+  AWS (--cloud aws): the local EventBridge Scheduler invokes the local Lambda (dist/lambda) with each
+  schedule's templated Input; Lambda's retries of a thrown error come 1 and 2 minutes later.
+  Lambda Invoke API ${invokeUrl}
+  A manual run (a synchronous invoke):  npm run cli -- force-run auto-cancel-unconfirmed-orders --aws
+  curl -sS -X POST ${invokeUrl} -d '{"task": "auto-cancel-unconfirmed-orders", "dryRun": true}'
+
+`;
 }
 
 /** The email settings of this shell, if any, for the function (which sees no other variable of it). */

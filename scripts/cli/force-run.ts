@@ -3,6 +3,9 @@
  * its X-CloudScheduler-ScheduleTime may carry the next scheduled run's time, or be omitted
  * (https://cloud.google.com/scheduler/docs/configuring/deduplicate-job-requests). The function
  * runs it as a manual run, so the real tick at that time still runs.
+ *
+ * `force-run <task> --aws`: AWS's manual run, a synchronous invoke of the local Lambda that
+ * `npm start -- --cloud aws` serves (./lambda-runs.ts): a manual run that takes no tick's slot.
  */
 import { nextFireTime } from "../../functions/core/schedule/fire-times.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
@@ -14,10 +17,30 @@ import type { Io } from "./io.js";
 import { cloudJobOf, taskArgument } from "./job-lookup.js";
 import type { RunOptions } from "./task-runs.js";
 import { runThroughFunction } from "./task-runs.js";
+import { runThroughLambda } from "./lambda-runs.js";
 
 const flags = {
   "no-schedule-time": { type: "boolean", default: false },
+  aws: { type: "boolean", default: false },
 } as const satisfies Options;
+
+async function forceRunOnLambda(io: Io, job: Job, json: boolean): Promise<number> {
+  const local = readLocalState(io.root);
+  if (!local?.lambdaInvokeUrl)
+    throw new ToolError(
+      "unreachable",
+      "the local stack is not running with the local Lambda: start it with `npm start -- --cloud aws` (force-run --aws invokes its Lambda)",
+    );
+  const outcome = await runThroughLambda(io, { ...local, lambdaInvokeUrl: local.lambdaInvokeUrl }, job, {
+    dryRun: false,
+    force: false,
+    json,
+  });
+  if (outcome === undefined)
+    throw new ToolError("unreachable", `the local Lambda at ${local.lambdaInvokeUrl} did not answer`);
+  io.out(json ? JSON.stringify(outcome.json, null, 2) : outcome.line);
+  return outcome.exit;
+}
 
 async function forceRun(io: Io, job: Job, noScheduleTime: boolean, json: boolean): Promise<number> {
   const local = readLocalState(io.root);
@@ -44,13 +67,21 @@ async function forceRun(io: Io, job: Job, noScheduleTime: boolean, json: boolean
 
 export const forceRunCommand: CliCommand<typeof flags> = {
   spec: {
-    synopsis: "force-run <task> [--no-schedule-time]",
+    synopsis: "force-run <task> [--no-schedule-time | --aws]",
     summary: `what the Cloud Scheduler console's "Force run" sends to the local function:
 the next tick's time in X-CloudScheduler-ScheduleTime (or none); it runs as
-a manual run and the real tick still runs`,
+a manual run and the real tick still runs. --aws: a synchronous invoke of
+the local Lambda (npm start -- --cloud aws), AWS's manual run`,
     maxArgs: 1,
     flags,
   },
-  run: ({ io, args, flags: given, json, jobs }) =>
-    forceRun(io, cloudJobOf(jobs, taskArgument("force-run", args)), given.on("no-schedule-time"), json),
+  run: ({ io, args, flags: given, json, jobs }) => {
+    const job = cloudJobOf(jobs, taskArgument("force-run", args));
+    if (given.on("aws")) {
+      if (given.on("no-schedule-time"))
+        throw new ToolError("usage", "--aws sends no schedule time: a synchronous invoke is a manual run");
+      return forceRunOnLambda(io, job, json);
+    }
+    return forceRun(io, job, given.on("no-schedule-time"), json);
+  },
 };

@@ -106,30 +106,39 @@ export async function runThroughFunction(
 
 async function outcomeOfAnswer(job: Job, response: Response): Promise<RunOutcome> {
   const body: unknown = await response.json().catch(() => undefined);
+  return outcomeOf(job, response.status, body);
+}
+
+/**
+ * A run's answer in the function's vocabulary, its status and body (`core/run/outcome.ts`): what
+ * Google's function answers over HTTP and what the Lambda returns or throws.
+ */
+export function outcomeOf(job: Job, status: number, body: unknown): RunOutcome {
+  const ok = status >= 200 && status < 300;
   const answer: PostAnswer =
-    isErrorAnswer(body) || response.ok
+    isErrorAnswer(body) || ok
       ? (body as PostAnswer)
       : {
           error: {
             code: "internal",
-            message: `the function answered ${response.status} without a JSON error`,
+            message: `the function answered ${status} without a JSON error`,
           },
         };
-  const json = { httpStatus: response.status, ...answer };
+  const json = { httpStatus: status, ...answer };
   if ("error" in answer) {
     const lockHeld = answer.error.code === "lock_held";
     return {
       status: lockHeld ? "skipped" : "failed",
       runId: answer.error.runId,
-      exit: response.status === 503 ? EXIT.unreachable : EXIT.failed,
-      line: `${job.name}: ${lockHeld ? "skipped" : "failed"} (HTTP ${response.status} ${answer.error.code}): ${answer.error.message}`,
+      exit: status === 503 ? EXIT.unreachable : EXIT.failed,
+      line: `${job.name}: ${lockHeld ? "skipped" : "failed"} (HTTP ${status} ${answer.error.code}): ${answer.error.message}`,
       json,
     };
   }
   return {
     status: answer.status,
     runId: answer.runId,
-    exit: response.ok ? EXIT.ok : EXIT.failed,
+    exit: ok ? EXIT.ok : EXIT.failed,
     line: describeRun(answer),
     json,
   };

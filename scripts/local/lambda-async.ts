@@ -36,6 +36,8 @@ export class AsyncInvoker {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly sleepers = new Map<() => void, unknown>();
   private stopped = false;
+  /** Invokes on the wire now (not those waiting on the clock for a retry). */
+  private invoking = 0;
   private readonly clock: Clock;
   private readonly retries: number;
 
@@ -60,6 +62,15 @@ export class AsyncInvoker {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
+  /**
+   * Resolves when no invoke is running: every accepted event has run, or waits on the clock for
+   * Lambda's next retry. Tests call it between steps of a manual clock.
+   */
+  async settled(): Promise<void> {
+    do await new Promise((resolve) => setTimeout(resolve, 10));
+    while (this.invoking > 0);
+  }
+
   /** Stops: retries waiting on the clock are abandoned, runs in progress are awaited. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -72,7 +83,13 @@ export class AsyncInvoker {
 
   private async run(event: unknown): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
-      const result = await this.options.lambda.invoke(event);
+      this.invoking += 1;
+      let result: InvokeResult;
+      try {
+        result = await this.options.lambda.invoke(event);
+      } finally {
+        this.invoking -= 1;
+      }
       const willRetry = !result.ok && attempt <= this.retries && !this.stopped;
       this.options.onAttempt?.({ event, attempt, result, willRetry });
       if (!willRetry) return;

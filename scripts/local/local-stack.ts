@@ -27,6 +27,7 @@ import type { CertsServer, DevIdentity } from "./dev-identity.js";
 import { createDevIdentity, devInvokerEmail, serveCerts } from "./dev-identity.js";
 import type { EmbeddedServer } from "./embedded-postgres.js";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
+import type { LocalAws, LocalAwsOptions } from "./local-aws.js";
 import type { Attempt, Clock } from "./local-scheduler.js";
 import { LocalScheduler } from "./local-scheduler.js";
 import { applyAppSchema, migrate } from "../lib/migrate.js";
@@ -35,6 +36,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
 export const DEFAULT_PG_PORT = 54329;
 export const DEFAULT_FUNCTION_PORT = 8080;
 export const DEFAULT_CONSOLE_PORT = 8081;
+/** The local Lambda's Invoke API (`--cloud aws`). */
+export const DEFAULT_LAMBDA_PORT = 8082;
 export const LOCAL_DATABASE = "delivery_app";
 
 export interface LocalStackOptions {
@@ -58,6 +61,18 @@ export interface LocalStackOptions {
   readonly functionEnv?: Readonly<Partial<Record<VariableName, string>>>;
   /** Fire the jobs (default true). */
   readonly scheduler?: boolean;
+  /**
+   * Which cloud's scheduler and runtime run the ticks: `gcp` (default), the local Cloud Scheduler
+   * posting to the function; `aws`, the local EventBridge Scheduler invoking the local Lambda
+   * (./local-aws.ts). The function and the console run in both: the console's dashboard reads the
+   * run history both write.
+   */
+  readonly cloud?: "gcp" | "aws";
+  /** The local Lambda's Invoke API port (`aws`; 0 picks a free one). */
+  readonly lambdaPort?: number;
+  /** Where the Lambda is built (`aws`; default dist/lambda). */
+  readonly lambdaDir?: string;
+  readonly onAsyncAttempt?: LocalAwsOptions["onAsyncAttempt"];
   readonly clock?: Clock;
   readonly onAttempt?: (attempt: Attempt) => void;
   readonly onSkippedBacklog?: (job: string, missed: Date[]) => void;
@@ -73,6 +88,8 @@ export interface LocalStack {
   readonly certsUrl: string;
   readonly identity: DevIdentity;
   readonly scheduler: LocalScheduler | undefined;
+  /** The local Lambda and its Invoke API (`cloud: "aws"`). */
+  readonly aws: LocalAws | undefined;
   /** What the first start did to the database. */
   readonly prepared: PreparedDatabase;
   token(): string;
@@ -188,13 +205,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => closeServer(consoleServer));
     const consoleUrl = `http://127.0.0.1:${(consoleServer.address() as AddressInfo).port}`;
 
+    // --- the Lambda (AWS) ---
+    const aws = options.cloud === "aws" ? await startAws(options, databaseUrl, log) : undefined;
+    if (aws) stops.push(() => aws.stop());
+
     // --- the scheduler ---
     let scheduler: LocalScheduler | undefined;
     if (options.scheduler !== false) {
       scheduler = new LocalScheduler({
         jobs: cloudJobs(options.jobs),
-        url: `${functionUrl}/`,
-        token: () => identity.signIdToken(),
+        ...(aws ? { deliver: aws.deliver } : { url: `${functionUrl}/`, token: () => identity.signIdToken() }),
         ...(options.clock ? { clock: options.clock } : {}),
         ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
         ...(options.onSkippedBacklog ? { onSkippedBacklog: options.onSkippedBacklog } : {}),
@@ -211,6 +231,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       certsUrl: certs.url,
       identity,
       scheduler,
+      aws,
       prepared,
       token: () => identity.signIdToken(),
       stop: stopAll,
@@ -219,6 +240,26 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stopAll();
     throw error;
   }
+}
+
+async function startAws(
+  options: LocalStackOptions,
+  databaseUrl: string,
+  log: (message: string) => void,
+): Promise<LocalAws> {
+  const { startLocalAws } = await import("./local-aws.js");
+  return startLocalAws({
+    root: ROOT,
+    databaseUrl,
+    jobs: options.jobs,
+    port: await choosePort(options.lambdaPort ?? DEFAULT_LAMBDA_PORT, "the local Lambda"),
+    ...(options.lambdaDir ? { lambdaDir: options.lambdaDir } : {}),
+    ...(options.functionEnv ? { env: options.functionEnv } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.onFunctionLog ? { onLambdaLog: options.onFunctionLog } : {}),
+    ...(options.onAsyncAttempt ? { onAsyncAttempt: options.onAsyncAttempt } : {}),
+    log,
+  });
 }
 
 async function choosePort(port: number, what: string): Promise<number> {

@@ -17,6 +17,8 @@ export interface LocalState {
   readonly functionUrl: string;
   /** The local-only console: the dashboard without a token, and POST /token. */
   readonly consoleUrl: string;
+  /** With `--cloud aws`: the local Lambda's Invoke API URL (POST a run request for a synchronous invoke). */
+  readonly lambdaInvokeUrl?: string;
   readonly startedAt: string;
 }
 
