@@ -80,7 +80,7 @@ describe("the state of a tick", () => {
     expect(stateOf(ownTick, facts, "2026-11-29T12:00:00Z")).toBe("missed");
   });
 
-  it("when a task does not read its tick, then any success that started at or after a tick did its work", () => {
+  it("when a task does not read its tick, then a success standing for a later tick or a later start did its work", () => {
     const facts = history([
       run("failed", "2026-11-29T10:00:00Z", "2026-11-29T10:00:01Z"),
       run("succeeded", "2026-11-29T11:00:00Z", "2026-11-29T11:00:01Z"),
@@ -119,13 +119,15 @@ describe("the state of a tick", () => {
     expect(stateOf({ ...hourly, paused: true }, history([]), "2026-11-29T11:00:00Z")).toBe("held-back");
   });
 
-  it("when a tick came before the history began, then it is uncounted, unless a run of it was recorded", () => {
-    const facts = history([run("failed", "2026-11-29T09:00:00Z", "2026-11-29T11:10:00Z")], {
-      historyBegins: at("2026-11-29T10:30:00Z"),
-    });
-    expect(stateOf(hourly, facts, "2026-11-29T10:00:00Z")).toBe("uncounted");
-    expect(stateOf(hourly, facts, "2026-11-29T09:00:00Z")).toBe("missed");
-    expect(stateOf(hourly, facts, "2026-11-29T11:00:00Z")).toBe("missed");
+  it("when a tick came before the history began, then it is uncounted; a run of an earlier tick of the task counts from that tick", () => {
+    const begins = { historyBegins: at("2026-11-29T10:30:00Z") };
+    expect(stateOf(hourly, history([], begins), "2026-11-29T10:00:00Z")).toBe("uncounted");
+    expect(stateOf(hourly, history([], begins), "2026-11-29T11:00:00Z")).toBe("missed");
+    // A backfill tried the 09:00 tick after the history began: the task's ticks count from it.
+    const tried = history([run("failed", "2026-11-29T09:00:00Z", "2026-11-29T11:10:00Z")], begins);
+    expect(stateOf(hourly, tried, "2026-11-29T08:00:00Z")).toBe("uncounted");
+    expect(stateOf(hourly, tried, "2026-11-29T09:00:00Z")).toBe("missed");
+    expect(stateOf(hourly, tried, "2026-11-29T10:00:00Z")).toBe("missed");
   });
 
   it("when a tick is not settled yet, then it is in flight, not missed", () => {

@@ -34,7 +34,7 @@ export interface LeftOut {
   readonly done: number;
   /** Ticks a run-time pause (or the stack's config) held back: a backfill does not undo a pause. */
   readonly heldBack: readonly Date[];
-  /** Where counting began: the later of `since` and the history's start (before it, only ticks a run recorded count). */
+  /** Where counting began: the later of `since` and where the task's history begins (tick-rules.ts `countingStart`). */
   readonly countedFrom: Date | undefined;
 }
 

@@ -10,14 +10,16 @@
  *
  * A due tick (a fire time at or before `now`) is, the first that applies:
  * - succeeded: a real run of its schedule time succeeded;
- * - repaired: a later run, started by `now`, did its work. A task that reads its tick (`readsTick`:
- *   each tick is work of its own) takes a manual run's start as its tick, so a manual run stands for
- *   the latest tick at or before its start; any other task does whatever is due when it runs, so
- *   any success that started at or after the tick did its work (as `backfill --once` relies on);
+ * - repaired: a later run did its work. A run stands for an instant, at or before `now`: a tick's
+ *   run for its schedule time, a manual run for its start (its input). A task that reads its tick
+ *   (`readsTick`: each tick is work of its own) has a tick's work done only by a run standing for
+ *   that tick, so a manual run repairs the latest tick at or before its start; any other task does
+ *   whatever is due when it runs, so a run standing for the tick or a later instant did its work
+ *   (as `backfill --once` relies on);
  * - held back: a run-time pause was in force at its time (the task's last pause, in force or
  *   ended), its run was recorded `paused`, or the stack's config pauses the job;
- * - uncounted: it came before the run history begins and no run of it was recorded: nothing shows
- *   that the scheduler was running then, so a fresh deployment is not all missed;
+ * - uncounted: it came before the task's history begins (`countingStart`): nothing shows that the
+ *   scheduler was running then, so a fresh deployment is not all missed;
  * - in flight: it is not settled yet, its run may still be going;
  * - missed: none of these.
  */
@@ -108,36 +110,49 @@ export interface TickHistory {
 
 export type TickState = "succeeded" | "repaired" | "held-back" | "uncounted" | "in-flight" | "missed";
 
+/**
+ * Where the task's history begins for the rules: the first run of any task (before it nothing shows
+ * the scheduler was running), or the first instant a run of this task stands for (its tick, or a
+ * manual run's start), when earlier: a tick the task ran or tried shows its schedule was in force.
+ * Null when neither is known.
+ */
+export function countingStart(history: TickHistory): Date | null {
+  let earliest = history.historyBegins?.getTime() ?? Number.POSITIVE_INFINITY;
+  for (const run of history.runs)
+    earliest = Math.min(earliest, (run.scheduleTime ?? run.startedAt).getTime());
+  return Number.isFinite(earliest) ? new Date(earliest) : null;
+}
+
 /** The state of each of the job's ticks at `now`, given its history: see the module's comment. */
 export function tickJudge(job: TickJob, history: TickHistory, now: Date): (tick: Date) => TickState {
   const succeeded = new Set<number>();
-  const recorded = new Set<number>();
   const recordedPaused = new Set<number>();
   const standsFor = new Set<number>();
   const ownTickOnly = readsTick(job);
   let latestSuccess = Number.NEGATIVE_INFINITY;
   for (const run of history.runs) {
     const slot = run.scheduleTime?.getTime();
-    if (slot !== undefined) recorded.add(slot);
     if (run.status === "paused" && slot !== undefined) recordedPaused.add(slot);
     if (run.status !== "succeeded") continue;
     if (slot !== undefined) succeeded.add(slot);
-    if (run.startedAt.getTime() > now.getTime()) continue;
-    latestSuccess = Math.max(latestSuccess, run.startedAt.getTime(), slot ?? latestSuccess);
+    const standsAt = slot ?? run.startedAt.getTime();
+    // As of `now`, a run standing for a later instant has not happened yet.
+    if (standsAt > now.getTime()) continue;
+    latestSuccess = Math.max(latestSuccess, standsAt);
     if (slot === undefined && ownTickOnly) {
       const tick = previousFireTime(job, run.startedAt);
       if (tick) standsFor.add(tick.getTime());
     }
   }
   const settled = settledBound(job, now).getTime();
-  const begins = history.historyBegins?.getTime() ?? Number.POSITIVE_INFINITY;
+  const begins = countingStart(history)?.getTime() ?? Number.POSITIVE_INFINITY;
   const { pause } = history;
   return (tick) => {
     const time = tick.getTime();
     if (succeeded.has(time)) return "succeeded";
     if (ownTickOnly ? standsFor.has(time) : latestSuccess >= time) return "repaired";
     if (job.paused || recordedPaused.has(time) || (pause && isPausedAt(pause, tick))) return "held-back";
-    if (time < begins && !recorded.has(time)) return "uncounted";
+    if (time < begins) return "uncounted";
     if (time > settled) return "in-flight";
     return "missed";
   };
@@ -160,9 +175,9 @@ export interface JudgedTick {
 }
 
 export interface JudgedRange {
-  /** The counted ticks of the range, oldest first: none before the history begins but those a run recorded. */
+  /** The counted ticks of the range (none before the task's history begins), oldest first. */
   readonly ticks: readonly JudgedTick[];
-  /** Where counting began: the later of `since` and the history's start; undefined when the history is empty. */
+  /** Where counting began: the later of `since` and `countingStart`; undefined when the history is empty. */
   readonly countedFrom: Date | undefined;
   /** The range's end as judged: the earlier of `until` and `now`. */
   readonly until: Date;
@@ -176,10 +191,9 @@ const WALK_STEP = 1_000;
 export const MAX_JUDGED_TICKS = 200_000;
 
 /**
- * The counted ticks of [since, until] (at most up to `now`), each with its state, oldest first.
- * Before the history begins nothing is counted but the ticks a run recorded, so the walk starts
- * where it begins; it stops once more than `maxMissed` are missed, so a range mistyped by a
- * century is cheap to refuse.
+ * The counted ticks of [since, until] (at most up to `now`), each with its state, oldest first: the
+ * walk starts where the task's history begins (`countingStart`), and stops once more than
+ * `maxMissed` are missed, so a range mistyped by a century is cheap to refuse.
  */
 export function judgeTicks(
   job: TickJob,
@@ -190,43 +204,25 @@ export function judgeTicks(
 ): JudgedRange {
   const until = new Date(Math.min(range.until.getTime(), now.getTime()));
   const stateOf = tickJudge(job, history, now);
-  const begins = history.historyBegins;
+  const begins = countingStart(history);
   const countedFrom = begins ? new Date(Math.max(range.since.getTime(), begins.getTime())) : undefined;
   const ticks: JudgedTick[] = [];
+  if (!countedFrom) return { ticks, countedFrom, until, cut: false };
   let missed = 0;
-  /** Judges one tick; true when the walk must stop there. */
-  const judge = (tick: Date): boolean => {
-    const state = stateOf(tick);
-    ticks.push({ tick, state });
-    return (state === "missed" && ++missed > maxMissed) || ticks.length >= MAX_JUDGED_TICKS;
-  };
-  const end = (cut: boolean): JudgedRange => ({ ticks, countedFrom, until, cut });
-  const walkFrom = Math.min(countedFrom?.getTime() ?? Number.POSITIVE_INFINITY, until.getTime() + 1);
-  for (const tick of recordedTicks(job, history, range.since.getTime(), walkFrom))
-    if (judge(tick)) return end(true);
-  if (!countedFrom) return end(false);
   // fireTimesBetween is (from, to]: a tick exactly at `since` belongs to the range (a resume starts there).
   let cursor = new Date(countedFrom.getTime() - 1);
   while (cursor.getTime() < until.getTime()) {
     const step = fireTimesBetween(job, cursor, until, WALK_STEP);
-    for (const tick of step) if (judge(tick)) return end(true);
+    for (const tick of step) {
+      const state = stateOf(tick);
+      ticks.push({ tick, state });
+      if ((state === "missed" && ++missed > maxMissed) || ticks.length >= MAX_JUDGED_TICKS)
+        return { ticks, countedFrom, until, cut: true };
+    }
     if (step.length < WALK_STEP) break;
     cursor = step[step.length - 1]!;
   }
-  return end(false);
-}
-
-/** The job's fire times in [from, before) that a run recorded, oldest first. */
-function recordedTicks(job: TickJob, history: TickHistory, from: number, before: number): Date[] {
-  const times = new Set<number>();
-  for (const run of history.runs) {
-    const slot = run.scheduleTime?.getTime();
-    if (slot !== undefined && slot >= from && slot < before) times.add(slot);
-  }
-  return [...times]
-    .sort((a, b) => a - b)
-    .map((time) => new Date(time))
-    .filter((tick) => isFireTime(job, tick));
+  return { ticks, countedFrom, until, cut: false };
 }
 
 /** The ticks of a judged range in one of the states, oldest first. */
