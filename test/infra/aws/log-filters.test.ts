@@ -5,6 +5,7 @@
  * and the progress lines of a batched task are counted by neither.
  */
 import { describe, expect, it } from "vitest";
+import type { TaskDefinition } from "../../../functions/core/catalog.js";
 import { tasks } from "../../../functions/core/catalog.js";
 import { createLogger } from "../../../functions/core/log.js";
 import { runTask } from "../../../functions/core/run/runner.js";
@@ -13,7 +14,7 @@ import { useTestDatabase } from "../../helpers/database.js";
 import { matchesPattern } from "./metric-filter.js";
 
 const db = useTestDatabase();
-const task = (name: string) => tasks.find((candidate) => candidate.name === name)!;
+const task = (name: string): TaskDefinition => tasks.find((candidate) => candidate.name === name)!;
 
 function capturingLogger() {
   const lines: Record<string, unknown>[] = [];
@@ -55,7 +56,7 @@ describe("the AWS stack's metric filters over the runner's log lines", () => {
     await db.pool.query(`
       INSERT INTO restaurants (name, email) VALUES ('r', 'owner@restaurant.example');
       INSERT INTO orders (restaurant_id, status, placed_at)
-        SELECT id, 'pending', now() - interval '2 hours' FROM restaurants, generate_series(1, ${guarded.maxRows + 1});
+        SELECT id, 'pending', now() - interval '2 hours' FROM restaurants, generate_series(1, ${guarded.maxRows! + 1});
     `);
     const { lines, log } = capturingLogger();
     const result = await runTask({ pool: db.pool, log }, { task: guarded, trigger: "scheduler" });
