@@ -8,7 +8,8 @@
  * Resolving is pure (raw values in, a validated config or one error listing every problem out), so
  * tests can be table-driven; only the `load*` functions read `pulumi.Config`.
  */
-import * as pulumi from "@pulumi/pulumi";
+// Config alone, not the SDK's index: `plan` runs these checks, and the index loads the whole runtime.
+import { Config } from "@pulumi/pulumi/config.js";
 import type { TaskDefinition } from "../functions/core/catalog.js";
 import type { Job } from "../functions/core/schedule/jobs.js";
 import { cloudJobs, resolveJobs } from "../functions/core/schedule/jobs.js";
@@ -77,7 +78,7 @@ export interface SharedConfig {
 
 /** Reads `scheduled-jobs:cloud`: which program the stack runs. */
 export function loadCloud(): Cloud {
-  return cloudOf(new pulumi.Config().get("cloud"));
+  return cloudOf(new Config().get("cloud"));
 }
 
 export function cloudOf(value: unknown): Cloud {
@@ -95,7 +96,7 @@ export function loadRaw(
   objectKeys: readonly string[],
   stringKeys: readonly string[],
 ): Record<string, unknown> {
-  const config = new pulumi.Config();
+  const config = new Config();
   const raw: Record<string, unknown> = {};
   for (const key of objectKeys) raw[key] = config.getObject(key);
   for (const key of stringKeys) raw[key] = config.get(key);

@@ -13,9 +13,10 @@
  * Node 20.20 that turned a config mistake into a long wait and a large heap before `pulumi up`
  * said anything. The stack of these errors says nothing the message does not.
  */
-import * as pulumi from "@pulumi/pulumi";
+// The class alone, not the SDK's index: `plan` runs these checks, and the index loads the whole runtime.
+import { RunError } from "@pulumi/pulumi/errors.js";
 
-export class OperatorError extends pulumi.RunError {
+export class OperatorError extends RunError {
   constructor(message: string) {
     super(message);
     this.name = new.target.name;

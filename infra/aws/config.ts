@@ -4,7 +4,8 @@
  * existing one), each checked against what AWS accepts, with the key and the cause in every problem.
  */
 import { fileURLToPath } from "node:url";
-import * as pulumi from "@pulumi/pulumi";
+// Config alone, not the SDK's index: `plan` runs these checks, and the index loads the whole runtime.
+import { Config } from "@pulumi/pulumi/config.js";
 import type { TaskDefinition } from "../../functions/core/catalog.js";
 import { tasks } from "../../functions/core/catalog.js";
 import { batchTimeoutMs } from "../../functions/core/run/batch-sizing.js";
@@ -103,7 +104,7 @@ export const AWS_CONFIG_KEYS: readonly string[] = [
 /** Reads `aws:region` and `scheduled-jobs:*` config and validates it. */
 export function loadAwsConfig(): AwsStackConfig {
   return resolveAwsConfig({
-    region: new pulumi.Config("aws").get("region"),
+    region: new Config("aws").get("region"),
     ...loadRaw([...OBJECT_KEYS, ...GOOGLE_KEYS], SHARED_STRING_KEYS),
   });
 }

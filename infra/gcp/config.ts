@@ -3,7 +3,8 @@
  * region, the function's Cloud Run settings, the Cloud SQL instance and the log-based absence alerts.
  */
 import { fileURLToPath } from "node:url";
-import * as pulumi from "@pulumi/pulumi";
+// Config alone, not the SDK's index: `plan` runs these checks, and the index loads the whole runtime.
+import { Config } from "@pulumi/pulumi/config.js";
 import type { TaskDefinition } from "../../functions/core/catalog.js";
 import { tasks } from "../../functions/core/catalog.js";
 import type { JobSpec, RawConfig, SharedConfig } from "../config.js";
@@ -86,7 +87,7 @@ const repositoryRoot = new URL("../../", import.meta.url);
 
 /** Reads `gcp:*` and `scheduled-jobs:*` config and validates it. */
 export function loadConfig(): StackConfig {
-  const gcpConfig = new pulumi.Config("gcp");
+  const gcpConfig = new Config("gcp");
   return resolveConfig({
     project: gcpConfig.get("project"),
     region: gcpConfig.get("region"),
