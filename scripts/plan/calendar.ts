@@ -7,6 +7,7 @@
 import type { TaskDefinition } from "../../functions/core/catalog.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import type { Scheduled } from "../../functions/core/schedule/fire-times.js";
+import { parseCron } from "../../functions/core/schedule/cron-grammar.js";
 import { fireTimesBetween } from "../../functions/core/schedule/fire-times.js";
 import type { PauseJson } from "../../functions/core/reads/tick-facts.js";
 import type { DstEvent, RunnerName, ZoneChange } from "./dst.js";
@@ -72,25 +73,49 @@ export function localTime(zone: string, at: Date): string {
 
 /** Every fire time in (from, to]: each step of the walk lists at most this many. */
 const WALK_STEP = 1_000;
+const DAY_MS = 86_400_000;
 
-/** The job's fire times in [from, to): the first `keep` of them, and how many there are. */
-export function walkFires(
-  job: Scheduled,
-  from: Date,
-  to: Date,
-  keep: number,
-): { count: number; first: Date[] } {
-  const first: Date[] = [];
+/** The job's first `keep` fire times in [from, to), oldest first. */
+export function firstFires(job: Scheduled, from: Date, to: Date, keep: number): Date[] {
+  return keep <= 0
+    ? []
+    : fireTimesBetween(job, new Date(from.getTime() - 1), new Date(to.getTime() - 1), keep);
+}
+
+/** How many fire times the job has in [from, to), walked one by one. */
+function walkedCount(job: Scheduled, from: number, to: number): number {
   let count = 0;
-  let cursor = new Date(from.getTime() - 1);
-  const end = new Date(to.getTime() - 1);
+  let cursor = new Date(from - 1);
+  const end = new Date(to - 1);
   for (;;) {
     const step = fireTimesBetween(job, cursor, end, WALK_STEP);
     count += step.length;
-    for (const at of step) if (first.length < keep) first.push(at);
-    if (step.length < WALK_STEP) return { count, first };
+    if (step.length < WALK_STEP) return count;
     cursor = step[step.length - 1]!;
   }
+}
+
+/**
+ * Whether every day of the schedule is the same day: read in UTC (no DST), and no field that
+ * picks days or months. Then a day's count, times the days, is the count: a month of an
+ * every-minute task is one day's walk, not 43,200 steps.
+ */
+function sameEveryDay(job: Scheduled): boolean {
+  if (job.timeZone !== "UTC") return false;
+  const parsed = parseCron(job.schedule);
+  if ("problem" in parsed) return false;
+  const { fields } = parsed;
+  return !fields.daysOfMonthRestricted && !fields.daysOfWeekRestricted && fields.months.size === 12;
+}
+
+/** How many fire times the job has in [from, to). */
+export function countFires(job: Scheduled, from: Date, to: Date): number {
+  const start = from.getTime();
+  const days = Math.floor((to.getTime() - start) / DAY_MS);
+  if (days < 2 || !sameEveryDay(job)) return walkedCount(job, start, to.getTime());
+  return (
+    walkedCount(job, start, start + DAY_MS) * days + walkedCount(job, start + days * DAY_MS, to.getTime())
+  );
 }
 
 /** The DST events of a job over its zone's changes. */
@@ -124,7 +149,10 @@ export function calendarEntry(
   let walked: { count: number; first: Date[] };
   let events: DstEvent[];
   try {
-    walked = walkFires(job, window.from, window.to, LISTED_FIRES);
+    walked = {
+      count: countFires(job, window.from, window.to),
+      first: firstFires(job, window.from, window.to, LISTED_FIRES),
+    };
     events = eventsOf(job, changesIn(job.timeZone, window));
   } catch (error) {
     return { ...base, fireCount: 0, fires: [], dst: [], problem: (error as Error).message };

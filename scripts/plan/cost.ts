@@ -8,7 +8,7 @@
  */
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import { pgCronSchedule } from "../generate/pg-cron-render.js";
-import { walkFires } from "./calendar.js";
+import { countFires } from "./calendar.js";
 import type { RunnerName } from "./dst.js";
 import { DEFAULT_VCPUS_BY_MEMORY_MIB, measured, MEASURED_SOURCE, prices, PRICES_DATE } from "./prices.js";
 import type { Cloud, FunctionSize } from "./stack.js";
@@ -120,7 +120,7 @@ export function planCost(
 ): CostReport {
   const to = new Date(from.getTime() + COST_MONTH_DAYS * 86_400_000);
   const count = (job: { name: string; schedule: string; timeZone: string }): number =>
-    walkFires(job, from, to, 0).count;
+    countFires(job, from, to);
   const cloudJobs = jobs.filter((job) => job.runner === "cloud");
   const cloudRuns = cloudJobs.filter((job) => !job.paused).map((job) => ({ job, runs: count(job) }));
   const pgCronJobs = jobs.filter(

@@ -12,7 +12,7 @@ import { isTimeZone } from "../../functions/core/schedule/jobs.js";
 import { nextFireTimes } from "../../functions/core/schedule/fire-times.js";
 import { isUtc, pgCronSchedule } from "../generate/pg-cron-render.js";
 import type { PlanWindow } from "./calendar.js";
-import { changesIn, eventsOf, walkFires } from "./calendar.js";
+import { changesIn, countFires, eventsOf, firstFires } from "./calendar.js";
 import type { DstEvent, RunnerName } from "./dst.js";
 import { changedHours, runnerFires } from "./dst.js";
 import { prices, PRICES_DATE } from "./prices.js";
@@ -125,7 +125,7 @@ function sameMinute(jobs: readonly Job[], window: PlanWindow): Warning[] {
   const heavy = jobs.filter((job) => !job.paused && isHeavy(job));
   const byMinute = new Map<number, string[]>();
   for (const job of heavy) {
-    for (const at of walkFires(job, window.from, window.to, Infinity).first) {
+    for (const at of firstFires(job, window.from, window.to, countFires(job, window.from, window.to))) {
       const minute = Math.floor(at.getTime() / 60_000);
       byMinute.set(minute, [...(byMinute.get(minute) ?? []), job.name]);
     }
