@@ -9,6 +9,7 @@
  * gives and gets back). Callers import from here.
  */
 import type { TaskDefinition } from "../catalog.js";
+import type * as DatabaseModule from "../db/pool.js";
 import type { HeldClient } from "../db/pool.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -49,20 +50,27 @@ export async function runTask(deps: RunnerDeps, request: RunRequest): Promise<Ru
   };
   // A run that may take long (batches, emails) says it started; a single statement, done in its
   // timeout, says so once at its end, with the same fields (a line less on every-minute runs).
-  if (task.batch || task.kind === "email") {
+  if (task.batch || task.kind !== "sql") {
     options.log.info(`${task.name}: started${options.dryRun ? " (dry run)" : ""}`, {
       trigger: request.trigger,
     });
   }
-  const ended = await work(deps, held, task, runId, opening.sent, options);
+  const ended = await work(deps, held, request, runId, opening.sent, options);
   const durationMs = await record(deps, held, task, runId, ended, options);
   return reported(request, runId, ended, durationMs, options.log);
 }
 
+/**
+ * The pool's module: loaded already by whoever made the pool, and kept out of this module's static
+ * imports so that loading the runner does not load pg (the bundle keeps pg in a chunk of its own).
+ * Held once imported: under tsx (the CLI, the benchmarks) every import() of a loaded module still
+ * goes through the loader's hooks on their own thread; without this the bench row
+ * "auto-cancel-unconfirmed-orders through runTask (p50)" fails.
+ */
+let databaseModule: typeof DatabaseModule | undefined;
+
 async function checkoutFor(deps: RunnerDeps, log: Logger): Promise<HeldClient> {
-  // The pool's module: loaded already by whoever made the pool, and kept out of this module's
-  // static imports so that loading the runner does not load pg (the bundle's pg chunk).
-  const { checkout } = await import("../db/pool.js");
+  const { checkout } = (databaseModule ??= await import("../db/pool.js"));
   try {
     return await checkout(deps.pool, log);
   } catch (error) {
@@ -109,16 +117,17 @@ interface Ended {
 async function work(
   deps: RunnerDeps,
   held: HeldClient,
-  task: TaskDefinition,
+  request: RunRequest,
   runId: string,
   sent: SentStatement | undefined,
   options: WorkOptions,
 ): Promise<Ended> {
+  const { task } = request;
   try {
     // A statement sent with its opening has already run: its outcome came back with it.
     const done = sent
       ? workOfSentStatement(task, runId, options.force, sent)
-      : await workOf(deps, held, task, runId, options);
+      : await workOf(deps, held, request, runId, options);
     if (!done.openForDryRun) return { work: done };
     return {
       work: { ...done, recordedDurationMs: await rollBackWithRecord(held, runId, done.rowsAffected) },
@@ -128,14 +137,20 @@ async function work(
   }
 }
 
-function workOf(
+async function workOf(
   deps: RunnerDeps,
   held: HeldClient,
-  task: TaskDefinition,
+  request: RunRequest,
   runId: string,
   options: WorkOptions,
 ): Promise<RunWork> {
+  const { task } = request;
   if (task.kind === "email") return runEmailTask(deps, held.client, task, runId, options);
+  if (task.kind === "http") {
+    // Loaded on an http task's first run: a SQL task's cold start loads no HTTP client.
+    const { runHttpTask } = await import("./http-run.js");
+    return runHttpTask(deps.http, request, runId, options);
+  }
   if (task.batch) return runBatches(held, task, task.batch, runId, options, deps.onProgress);
   return runDryStatement(held, task, options.force);
 }
@@ -153,7 +168,8 @@ async function record(
     held.release();
     return work.recordedDurationMs;
   }
-  const end = endOf(failure, failure ? failure.rowsAffected : (work?.rowsAffected ?? 0), work?.more === true);
+  const rows = failure ? failure.rowsAffected : (work?.rowsAffected ?? 0);
+  const end = endOf(failure, rows, work?.more === true, work?.message);
   try {
     return await finishRun(deps.pool, held, runId, end);
   } catch (error) {
@@ -186,6 +202,7 @@ function reported(
     durationMs,
     rowsAffected,
     more,
+    ...(ended.work?.message ? { answer: ended.work.message } : {}),
   });
   return {
     status: "succeeded",
