@@ -63,7 +63,7 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 describe("authenticate in verify mode", () => {
   it("when the token is valid, then it returns the caller's email and subject", async () => {
     const caller = await authenticator().authenticate(bearer(identity.signIdToken()));
-    expect(caller).toEqual({ email: identity.email, subject: identity.subject });
+    expect(caller).toEqual({ email: identity.email, subject: identity.subject, operator: false });
   });
 
   it.each([

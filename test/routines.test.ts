@@ -105,7 +105,9 @@ describe("routines: one file each, applied by every migrate", () => {
     }
     const upgrade = await migrate(stepped);
     expect(upgrade.applied).toEqual([]);
-    expect(upgrade.routinesApplied).toEqual(routines.map((routine) => routine.name));
+    // A release after the routines came applied them with its migrations; before, this migrate does.
+    const releasedSince = migrations.some((migration) => migration.name > LAST_MIGRATION_BEFORE_ROUTINES);
+    expect(upgrade.routinesApplied).toEqual(releasedSince ? [] : routines.map((routine) => routine.name));
 
     const freshRoutines = await routinesIn(fresh);
     expect(await routinesIn(stepped)).toEqual(freshRoutines);

@@ -8,9 +8,8 @@
 import type { EmailTaskContext, EmailTaskOutcome } from "../core/run/task-contract.js";
 import type { ClaimQueue } from "./drain.js";
 import { drain } from "./drain.js";
+import { ORDER_CONFIRMATION_KIND } from "./outbox-kinds.js";
 import type { EmailWorkOptions } from "./runtime.js";
-
-export const ORDER_CONFIRMATION_KIND = "order-confirmation";
 
 interface ClaimedRow {
   id: string;

@@ -11,7 +11,7 @@ import type { AuthConfig, AuthMode } from "../core/config/auth-config.js";
 import { defaultClockSkewSeconds } from "../core/config/auth-config.js";
 import { ScheduledTaskError } from "../core/errors.js";
 import { asciiLowerCase, quoted } from "../core/text.js";
-import { googleIssuers, signatureRemovedMarker } from "./google-identities.js";
+import { gcloudUserAudience, googleIssuers, signatureRemovedMarker } from "./google-identities.js";
 import type { Logger } from "../core/log.js";
 import { silentLogger } from "../core/log.js";
 
@@ -19,6 +19,8 @@ import { silentLogger } from "../core/log.js";
 export interface Caller {
   email: string;
   subject: string;
+  /** Listed in OPERATOR_EMAILS: may act from the dashboard. */
+  operator: boolean;
 }
 
 export interface Authenticator {
@@ -315,9 +317,13 @@ function parseAuthorization(authorization: string | undefined): ParsedToken {
 export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Authenticator {
   const now = deps.now ?? Date.now;
   const log = deps.log ?? silentLogger;
+  const operators = new Set([...(config.operatorEmails ?? [])].map(asciiLowerCase));
+  const audiences = new Set(config.audiences.map(withoutTrailingSlashes));
   const rules: ClaimRules = {
-    audiences: new Set(config.audiences.map(withoutTrailingSlashes)),
-    allowed: new Set([...config.allowedEmails].map(asciiLowerCase)),
+    audiences,
+    operatorAudiences: new Set([...audiences, gcloudUserAudience]),
+    allowed: new Set([...[...config.allowedEmails].map(asciiLowerCase), ...operators]),
+    operators,
     skewSeconds: config.clockSkewSeconds ?? defaultClockSkewSeconds,
     now,
   };
@@ -378,8 +384,12 @@ async function checkSignature(
 interface ClaimRules {
   /** Accepted audiences, without trailing slashes. */
   readonly audiences: ReadonlySet<string>;
-  /** Allowed emails, ASCII-lower-cased. */
+  /** An operator's: those, and gcloud's own for a person's token (`gcloud run services proxy`). */
+  readonly operatorAudiences: ReadonlySet<string>;
+  /** Allowed emails (operators included), ASCII-lower-cased. */
   readonly allowed: ReadonlySet<string>;
+  /** Operators' emails, ASCII-lower-cased. */
+  readonly operators: ReadonlySet<string>;
   readonly skewSeconds: number;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
@@ -387,9 +397,11 @@ interface ClaimRules {
 
 function checkClaims(claims: Record<string, unknown>, rules: ClaimRules): Caller {
   checkIssuer(claims.iss);
-  checkAudience(claims.aud, rules.audiences);
+  // Which audiences count depends on who claims to call; that claim is checked in full below.
+  const operator = typeof claims.email === "string" && rules.operators.has(asciiLowerCase(claims.email));
+  checkAudience(claims.aud, operator ? rules.operatorAudiences : rules.audiences);
   checkTimes(claims, rules);
-  return callerOf(claims, rules.allowed);
+  return { ...callerOf(claims, rules.allowed), operator };
 }
 
 function checkIssuer(iss: unknown): void {
@@ -443,7 +455,7 @@ function checkTimes({ exp, iat, nbf }: Record<string, unknown>, rules: ClaimRule
   }
 }
 
-function callerOf(claims: Record<string, unknown>, allowed: ReadonlySet<string>): Caller {
+function callerOf(claims: Record<string, unknown>, allowed: ReadonlySet<string>): Omit<Caller, "operator"> {
   const { sub, email } = claims;
   if (typeof sub !== "string" || sub === "") throw unauthenticated("the token has no subject (sub)");
   if (typeof email !== "string" || email === "") {

@@ -18,6 +18,11 @@ export interface Route {
   readonly answers: string;
   /** The local console may fetch it for a browser (a GET that changes nothing). */
   readonly readOnly: boolean;
+  /**
+   * An operator's action from the dashboard: a POST that changes state, only for a caller in
+   * OPERATOR_EMAILS and only with the browser checks of functions/gcp/action-guard.ts.
+   */
+  readonly action?: true;
 }
 
 export const routes = {
@@ -40,6 +45,52 @@ export const routes = {
     readOnly: true,
   },
   dashboard: { path: "/dashboard", method: "GET", answers: "the dashboard page (HTML)", readOnly: true },
+  dashboardTask: {
+    path: "/dashboard/task",
+    method: "GET",
+    answers: "one task's page (?task=<name>): a TaskPageAnswer",
+    readOnly: true,
+  },
+  dashboardRun: {
+    path: "/dashboard/run",
+    method: "GET",
+    answers: "one run's page (?id=<run id>): a RunPageAnswer",
+    readOnly: true,
+  },
+  dashboardEmail: {
+    path: "/dashboard/email",
+    method: "GET",
+    answers: "the email side: outbox, dead emails, the local mailbox: an EmailSideAnswer",
+    readOnly: true,
+  },
+  pause: {
+    path: "/actions/pause",
+    method: "POST",
+    answers: 'an operator pauses a task ({"task", "reason", "until"?}): an ActionAnswer',
+    readOnly: false,
+    action: true,
+  },
+  resume: {
+    path: "/actions/resume",
+    method: "POST",
+    answers: 'an operator resumes a task ({"task"}): an ActionAnswer',
+    readOnly: false,
+    action: true,
+  },
+  runNow: {
+    path: "/actions/run",
+    method: "POST",
+    answers: 'an operator runs a task now, a manual run ({"task", "dryRun"?}): an ActionAnswer',
+    readOnly: false,
+    action: true,
+  },
+  replay: {
+    path: "/actions/replay",
+    method: "POST",
+    answers: 'an operator replays a failed tick ({"runId"}): an ActionAnswer',
+    readOnly: false,
+    action: true,
+  },
 } as const satisfies Record<string, Route>;
 
 export type RouteName = keyof typeof routes;
@@ -91,6 +142,13 @@ export type TaskHealthAnswer = TaskHealth;
 export interface RunsAnswer {
   readonly runs: readonly RunRecord[];
 }
+
+export type {
+  ActionAnswer,
+  EmailSideAnswer,
+  RunPageAnswer,
+  TaskPageAnswer,
+} from "./dashboard-data.js";
 
 /** What POST / answers, by status: read `"error" in answer` to tell them apart. */
 export type PostAnswer = RunAnswer | ErrorAnswer;

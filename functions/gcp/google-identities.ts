@@ -19,6 +19,16 @@ export const googleIssuers: readonly string[] = ["https://accounts.google.com", 
 export const signatureRemovedMarker = "SIGNATURE_REMOVED_BY_GOOGLE";
 
 /**
+ * The audience of an ID token that gcloud mints for a signed-in person (`gcloud auth
+ * print-identity-token`, and what `gcloud run services proxy` sends for a user account): gcloud's
+ * own OAuth client, the `client_id` its sign-in names. Google's "Authenticate developers" page says
+ * such tokens carry no audience of the service, which makes them open to replay, and keeps them for
+ * development (https://cloud.google.com/run/docs/authenticating/developers): the caller check accepts
+ * it for an operator (OPERATOR_EMAILS) only, never for the scheduler's account.
+ */
+export const gcloudUserAudience = "32555940559.apps.googleusercontent.com";
+
+/**
  * The Cloud Monitoring service agent of a project: the identity whose OIDC token an uptime check with
  * `serviceAgentAuthentication` sends (the dead-man checks of GET /health, infra/gcp/dead-man.ts). Its form
  * is Google's: https://docs.cloud.google.com/monitoring/uptime-checks (service agent authentication).

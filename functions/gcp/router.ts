@@ -14,6 +14,7 @@ import { HttpRefusal, toAnswer } from "./answer.js";
 import type { Caller } from "./auth.js";
 import { isMonitoringAgent } from "./google-identities.js";
 import type { RouteName } from "./contract.js";
+import type { DashboardRouteName } from "./dashboard-routes.js";
 import { notFoundMessage, routeList } from "./contract.js";
 import type { Pool } from "../core/db/pool.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "../core/errors.js";
@@ -54,7 +55,7 @@ export interface HandlerDeps {
 
 export type Handler = (req: Request, res: Response) => Promise<void>;
 
-interface RequestContext {
+export interface RequestContext {
   readonly req: Request;
   readonly log: Logger;
   readonly deps: HandlerDeps;
@@ -67,6 +68,13 @@ const handlers: Record<RouteName, RouteHandler> = {
   health: healthRoute,
   runs: runsRoute,
   dashboard: dashboardRoute,
+  dashboardTask: dashboardPart("dashboardTask"),
+  dashboardRun: dashboardPart("dashboardRun"),
+  dashboardEmail: dashboardPart("dashboardEmail"),
+  pause: dashboardPart("pause"),
+  resume: dashboardPart("resume"),
+  runNow: dashboardPart("runNow"),
+  replay: dashboardPart("replay"),
 };
 
 const routes: ReadonlyMap<string, { readonly method: string; readonly handle: RouteHandler }> = new Map(
@@ -214,7 +222,7 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
   }
 }
 
-function checkJsonBody(req: Request): void {
+export function checkJsonBody(req: Request): void {
   const declared = Number(req.header("content-length"));
   const received = req.rawBody?.length ?? 0;
   if ((Number.isFinite(declared) && declared > MAX_BODY_BYTES) || received > MAX_BODY_BYTES) {
@@ -362,4 +370,12 @@ async function dashboardRoute({ req, deps }: RequestContext): Promise<Outcome> {
   await authenticateOperator(req, deps);
   const { dashboardHtml } = await import("./dashboard.js");
   return { kind: "page", html: dashboardHtml };
+}
+
+/** The dashboard's data and actions (functions/gcp/dashboard-routes.ts), loaded on the first of them. */
+function dashboardPart(name: DashboardRouteName): RouteHandler {
+  return async (context) => {
+    const { dashboardRoutes } = await import("./dashboard-routes.js");
+    return dashboardRoutes(name, context, (req) => authenticateOperator(req, context.deps));
+  };
 }

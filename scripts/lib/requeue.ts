@@ -4,12 +4,12 @@
  * scheduler.requeue_email_outbox (sql/routines/scheduler.requeue_email_outbox.sql).
  */
 import type { Pool } from "../../functions/core/db/pool.js";
-import { ORDER_CONFIRMATION_KIND } from "../../functions/email/order-confirmations.js";
+import { senderOfKind } from "../../functions/email/outbox-kinds.js";
 
 /** The tasks whose emails can die, and the outbox kind each sends. */
-const kindOfTask: Readonly<Record<string, string>> = {
-  "send-order-confirmations": ORDER_CONFIRMATION_KIND,
-};
+const kindOfTask: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(senderOfKind).map(([kind, task]) => [task, kind]),
+);
 
 export const requeueableTasks: readonly string[] = Object.keys(kindOfTask);
 

@@ -69,6 +69,19 @@ export interface DevIdentityOptions {
 export const devInvokerEmail = "scheduled-tasks-invoker@local-development.iam.gserviceaccount.com";
 export const devAudience = "http://localhost:8080";
 
+/**
+ * The local operator: whose name the dashboard's actions under `npm start` are recorded with (the
+ * console calls the function with this email's tokens, and the function lists it in
+ * OPERATOR_EMAILS). The user at the keyboard, as an address the function accepts.
+ */
+export function devOperatorEmail(username: string): string {
+  const local = username
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[.-]+|[.-]+$/g, "");
+  return `${local || "operator"}@localhost.localdomain`;
+}
+
 function base64UrlJson(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
 }

@@ -9,27 +9,28 @@
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Server } from "node:http";
+import { userInfo } from "node:os";
 import { createServer as createNetServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { tasks } from "../../functions/core/catalog.js";
-import { routes, routeList } from "../../functions/gcp/contract.js";
+import { routes } from "../../functions/gcp/contract.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import { cloudJobs, overridesOf } from "../../functions/core/schedule/jobs.js";
 import { childEnv } from "./child-env.js";
 import type { VariableName } from "../../functions/core/config/environment.js";
 import { writeEnvironment } from "../../functions/core/config/environment.js";
 import type { CertsServer, DevIdentity } from "./dev-identity.js";
-import { createDevIdentity, devInvokerEmail, serveCerts } from "./dev-identity.js";
+import { createDevIdentity, devInvokerEmail, devOperatorEmail, serveCerts } from "./dev-identity.js";
 import type { EmbeddedServer } from "./embedded-postgres.js";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
 import type { LocalAws, LocalAwsOptions } from "./local-aws.js";
 import type { Attempt, Clock } from "./local-scheduler.js";
 import { LocalScheduler } from "./local-scheduler.js";
+import { serveConsole } from "./local-console.js";
 import { applyAppSchema, migrate } from "../lib/migrate.js";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -157,6 +158,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const functionPort = await choosePort(options.functionPort ?? DEFAULT_FUNCTION_PORT, "the function");
     const functionUrl = `http://localhost:${functionPort}`;
     const identity = createDevIdentity({ audience: functionUrl, email: devInvokerEmail });
+    const operatorEmail = devOperatorEmail(localUser());
     const certs: CertsServer = await serveCerts(identity);
     stops.push(() => certs.close());
 
@@ -176,6 +178,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           DATABASE_URL: databaseUrl,
           AUTH_AUDIENCE: [functionUrl],
           AUTH_ALLOWED_EMAILS: [identity.email],
+          // The console's browser acts as the person at the keyboard; the scheduler's identity may not.
+          OPERATOR_EMAILS: [operatorEmail],
           AUTH_CERTS_URL: certs.url,
           // Given no SendGrid key, a local run chooses the local mailbox, explicitly: the function
           // itself never falls back to it. The email tasks still need addresses.
@@ -201,7 +205,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     // --- the console: the dashboard on loopback, with a token added ---
     const consolePort = await choosePort(options.consolePort ?? DEFAULT_CONSOLE_PORT, "the local console");
-    const consoleServer = await serveConsole(consolePort, functionUrl, () => identity.signIdToken());
+    const consoleServer = await serveConsole(consolePort, functionUrl, {
+      invoker: () => identity.signIdToken(),
+      operator: () => identity.signIdToken({ email: operatorEmail }),
+    });
     stops.push(() => closeServer(consoleServer));
     const consoleUrl = `http://127.0.0.1:${(consoleServer.address() as AddressInfo).port}`;
 
@@ -390,86 +397,13 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-const loopbackHosts = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
-
-/**
- * The local console, on 127.0.0.1 only: GET /dashboard, /health and /runs are the function's, fetched
- * with a fresh development token (a browser cannot add a bearer token to a page load); POST /token
- * mints one for the CLI and curl. The Host check stops a web page from reaching it through DNS
- * rebinding.
- */
-export async function serveConsole(port: number, functionUrl: string, token: () => string): Promise<Server> {
-  const proxied = new Set(routeList.filter((route) => route.readOnly).map((route) => route.path));
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const reply = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
-      res.writeHead(status, {
-        "content-type": "application/json; charset=utf-8",
-        "cache-control": "no-store",
-        ...headers,
-      });
-      res.end(JSON.stringify(body));
-    };
-    void (async () => {
-      if (!loopbackHosts.test(req.headers.host ?? "")) {
-        reply(403, { error: { code: "forbidden", message: "the local console answers only to localhost" } });
-        return;
-      }
-      const url = new URL(req.url ?? "/", "http://localhost");
-      if (url.pathname === "/" && req.method === "GET") {
-        res.writeHead(302, { location: "/dashboard" });
-        res.end();
-        return;
-      }
-      if (url.pathname === "/token") {
-        if (req.method !== "POST") {
-          reply(
-            405,
-            { error: { code: "method_not_allowed", message: "/token accepts POST only" } },
-            { allow: "POST" },
-          );
-          return;
-        }
-        reply(200, { token: token(), audience: functionUrl });
-        return;
-      }
-      if (!proxied.has(url.pathname)) {
-        reply(404, {
-          error: {
-            code: "not_found",
-            message: `the console serves ${[...proxied].join(", ")} and POST /token`,
-          },
-        });
-        return;
-      }
-      if (req.method !== "GET") {
-        reply(
-          405,
-          { error: { code: "method_not_allowed", message: `${url.pathname} accepts GET only` } },
-          { allow: "GET" },
-        );
-        return;
-      }
-      try {
-        const upstream = await fetch(`${functionUrl}${url.pathname}${url.search}`, {
-          headers: { authorization: `Bearer ${token()}`, accept: req.headers.accept ?? "*/*" },
-        });
-        const headers: Record<string, string> = {};
-        for (const name of ["content-type", "cache-control", "content-security-policy"]) {
-          const value = upstream.headers.get(name);
-          if (value) headers[name] = value;
-        }
-        res.writeHead(upstream.status, headers);
-        res.end(Buffer.from(await upstream.arrayBuffer()));
-      } catch (error) {
-        reply(502, {
-          error: { code: "unavailable", message: `the function did not answer: ${(error as Error).message}` },
-        });
-      }
-    })();
-  });
-  await new Promise<void>((r, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => r());
-  });
-  return server;
+/** The user at the keyboard, for the local operator's address. */
+function localUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "operator";
+  }
 }
+
+export { serveConsole };

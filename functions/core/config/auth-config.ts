@@ -17,6 +17,11 @@ export interface AuthConfig {
   audiences: readonly string[];
   /** `email` claims allowed to call the function, compared ASCII-case-insensitively. */
   allowedEmails: ReadonlySet<string>;
+  /**
+   * People who may also act from the dashboard (OPERATOR_EMAILS), ASCII-lower-cased: callers too.
+   * Their tokens may carry gcloud's own audience besides this function's (see the caller check).
+   */
+  operatorEmails?: ReadonlySet<string>;
   /** Where the token-signing certificates are: Google's PEM format (kid → certificate) or a JWK set. */
   certsUrl: string;
   /** Tolerance for the caller's clock on `exp`, `nbf` and `iat`; default {@link defaultClockSkewSeconds}. */

@@ -140,21 +140,31 @@ function parseRdsDatabase(env: Env, problems: string[]): DatabaseConfig | undefi
 }
 
 /**
- * AUTH_MODE, AUTH_AUDIENCE, AUTH_ALLOWED_EMAILS and AUTH_CERTS_URL. Fails closed: without an audience
- * or an allowed email there is no `config`, and the function must refuse every request.
+ * AUTH_MODE, AUTH_AUDIENCE, AUTH_ALLOWED_EMAILS, OPERATOR_EMAILS and AUTH_CERTS_URL. Fails closed:
+ * without an audience or an allowed email there is no `config`, and the function must refuse every
+ * request. An account both allowed and an operator is refused: the scheduler's account must not
+ * be able to pause what it runs.
  */
 export function parseAuthEnv(env: Env): ParsedSection<AuthConfig> {
   const problems: string[] = [];
   const mode = readVariable(env, "AUTH_MODE", problems);
   const audiences = requireVariable(env, "AUTH_AUDIENCE", problems);
   const allowedEmails = requireVariable(env, "AUTH_ALLOWED_EMAILS", problems);
+  const operatorEmails = readVariable(env, "OPERATOR_EMAILS", problems) ?? [];
+  const both = operatorEmails.filter((email) => allowedEmails?.includes(email));
+  if (both.length > 0) {
+    problems.push(
+      `OPERATOR_EMAILS lists ${both.join(", ")}, which AUTH_ALLOWED_EMAILS lists too: an operator is a person, not the scheduler's account (which may run tasks, not pause them)`,
+    );
+  }
   const certsUrl = readVariable(env, "AUTH_CERTS_URL", problems);
   const config =
-    mode && audiences && allowedEmails && certsUrl
+    mode && audiences && allowedEmails && certsUrl && both.length === 0
       ? {
           mode,
           audiences,
           allowedEmails: new Set(allowedEmails),
+          operatorEmails: new Set(operatorEmails),
           certsUrl,
           clockSkewSeconds: defaultClockSkewSeconds,
         }

@@ -7,13 +7,15 @@ import type { Pool } from "../db/pool.js";
 import type { Job } from "../schedule/jobs.js";
 import type { Logger } from "../log.js";
 import type { BatchProgress } from "./run-result.js";
+import type { HttpDeps } from "./http-contract.js";
 import type { EmailTaskHandler } from "./task-contract.js";
 
 /**
  * What started a run: a tick delivered by Cloud Scheduler (or the local scheduler); a manual run
- * (a console force run, a POST without a tick); the operator CLI.
+ * (a console force run, a POST without a tick, the dashboard's "run now"); the operator CLI; an
+ * operator's replay of a failed tick, or a backfill's run of a missed one (each holds its tick).
  */
-export type Trigger = "scheduler" | "manual" | "cli";
+export type Trigger = "scheduler" | "manual" | "cli" | "replay" | "backfill";
 
 export interface RunRequest {
   readonly task: TaskDefinition;
@@ -34,6 +36,8 @@ export interface RunRequest {
   readonly dryRun?: boolean | undefined;
   /** Run even when the blast-radius guard would stop it. */
   readonly force?: boolean | undefined;
+  /** The delivery's X-Cloud-Trace-Context, passed on to an http task's target. */
+  readonly traceHeader?: string | undefined;
 }
 
 export interface RunnerDeps {
@@ -44,6 +48,8 @@ export interface RunnerDeps {
   readonly onProgress?: (progress: BatchProgress) => void;
   /** Every task as the deployment schedules it; the catalog as written when absent. */
   readonly jobs?: readonly Job[];
+  /** The stack's http targets and the platform's way of proving the function to them. */
+  readonly http?: HttpDeps;
 }
 
 /** How the work of an opened run goes: what the request asked, when the run started, its log. */
