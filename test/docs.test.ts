@@ -12,11 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { tasks } from "../functions/core/catalog.js";
 import { childEnv } from "../scripts/local/child-env.js";
-import { loadStackJobs } from "../scripts/lib/jobs.js";
 import { ROOT } from "../scripts/local/local-stack.js";
 import { writeLocalState } from "../scripts/local/local-state.js";
+import { runCli } from "./helpers/cli.js";
 import { createTestDatabase } from "./helpers/database.js";
 
 interface Command {
@@ -160,19 +159,31 @@ const commands = blocks.flat();
 const where = (command: Command): string => `${command.file}:${command.line}: ${command.text}`;
 
 describe("the README's task table", () => {
-  it("when the README lists the tasks, then each row's cron is what the shipped dev stack deploys, and an override says so", () => {
+  it("when the README lists the tasks, then each row is the dev stack's job as `plan --format markdown` shows it: its cron, and an override with the catalog's cron", async () => {
     const rows = [
       ...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/^\| `([a-z-]+)` \| `([^`]+)`([^|]*)\|/gm),
     ];
-    const jobs = loadStackJobs(join(ROOT, "Pulumi.dev.yaml"));
-    expect(rows.map((row) => row[1])).toEqual(jobs.map((job) => job.name));
-    for (const job of jobs) {
-      const row = rows.find((r) => r[1] === job.name)!;
-      expect(row[2], job.name).toBe(job.schedule);
-      const catalog = tasks.find((task) => task.name === job.name)!;
-      if (catalog.schedule !== job.schedule) {
-        expect(row[3], job.name).toContain("override");
-        expect(row[3], job.name).toContain(`\`${catalog.schedule}\``);
+    const plan = await runCli(["plan", "--stack", "Pulumi.dev.yaml", "--format", "markdown"], {
+      env: {},
+      root: mkdtempSync(join(tmpdir(), "sj-docs-plan-")),
+      now: new Date("2026-12-07T06:00:00Z"),
+    });
+    expect(plan.code).toBe(0);
+    // The plan's calendar: | task | runner | `cron` (stack override; catalog `cron`) | ...
+    const calendar = plan.out.slice(plan.out.indexOf("#### Calendar"), plan.out.indexOf("#### Cost"));
+    const jobs = [
+      ...calendar.matchAll(
+        /^\| ([a-z-]+) \| [^|]+ \| `([^`]+)`(?: \(stack override; catalog `([^`]+)`\))? \|/gm,
+      ),
+    ];
+    expect(jobs.length).toBeGreaterThan(0);
+    expect(rows.map((row) => row[1])).toEqual(jobs.map((job) => job[1]));
+    for (const [, name, cron, catalogCron] of jobs) {
+      const row = rows.find((r) => r[1] === name)!;
+      expect(row[2], name).toBe(cron);
+      if (catalogCron !== undefined) {
+        expect(row[3], name).toContain("override");
+        expect(row[3], name).toContain(`\`${catalogCron}\``);
       }
     }
   });

@@ -12,7 +12,7 @@ export const exitCodes = {
   failed: {
     code: 1,
     meaning:
-      "a run failed (a backfill or replay stopped at a run that did not succeed: failed, lock held, paused), or `health` found a task whose last run failed or that is overdue",
+      "a run failed (a backfill or replay stopped at a run that did not succeed: failed, lock held, paused), or `health` found a task whose last run failed or that is overdue, or `plan --exit-code` found a warning",
   },
   usage: { code: 2, meaning: "bad usage: unknown command, task or flag, a malformed value" },
   unreachable: {

@@ -80,14 +80,14 @@ function backlogFor(job: Job, rows: number): Backlog | undefined {
       job.batch,
       rows,
       () => measured.emailBatchMs,
-      `${Math.round(measured.emailBatchMs)} ms a SendGrid call (bench)`,
+      `the bench's ${Math.round(measured.emailBatchMs)} ms a SendGrid call`,
     );
   const pace = measured.batchedRowsPerMs;
   return backlogOf(
     job.batch,
     rows,
     (taken) => taken / pace,
-    `${Math.round(pace * 1000).toLocaleString("en-US")} rows/s (bench)`,
+    `the bench's ${Math.round(pace * 1000).toLocaleString("en-US")} rows/s`,
   );
 }
 

@@ -121,10 +121,16 @@ function impactRows(impact: readonly TaskImpact[]): string[][] {
     t.how,
     t.problem ? `- (${t.problem})` : t.rows === null ? "-" : count(t.rows),
     t.guard ? `${t.guard.trips ? "TRIPS" : "ok"} (limit ${count(t.guard.limit)})` : "-",
-    t.backlog && t.backlog.batches > 0
-      ? `${count(t.backlog.batches)} batches, ${t.backlog.seconds} s, ${t.backlog.runs} run(s) at ${t.backlog.pace}`
-      : "-",
+    t.backlog && t.backlog.batches > 0 ? backlogText(t.backlog) : "-",
   ]);
+}
+
+const plural = (n: number, noun: string): string => `${count(n)} ${noun}${n === 1 ? "" : "s"}`;
+
+function backlogText(backlog: NonNullable<TaskImpact["backlog"]>): string {
+  const time = backlog.seconds < 0.1 ? "under 0.1 s" : `${backlog.seconds} s`;
+  const batches = `${count(backlog.batches)} ${backlog.batches === 1 ? "batch" : "batches"}`;
+  return `${batches}, ${time}, ${plural(backlog.runs, "run")} at ${backlog.pace}`;
 }
 
 const IMPACT_HEADERS = ["task", "how", "rows / messages", "guard", "backlog"];

@@ -121,6 +121,10 @@ function outlasts(job: Job, input: WarningInput): Warning[] {
   ];
 }
 
+/** A minute since the epoch as `YYYY-MM-DD HH:MMZ`. */
+const minuteText = (minute: number): string =>
+  `${new Date(minute * 60_000).toISOString().slice(0, 16).replace("T", " ")}Z`;
+
 function sameMinute(jobs: readonly Job[], window: PlanWindow): Warning[] {
   const heavy = jobs.filter((job) => !job.paused && isHeavy(job));
   const byMinute = new Map<number, string[]>();
@@ -141,7 +145,7 @@ function sameMinute(jobs: readonly Job[], window: PlanWindow): Warning[] {
   return [...pairs.values()].map(({ tasks, first, count }) => ({
     kind: "same-minute" as const,
     tasks,
-    cause: `${listed(tasks)} are heavy (batched, or allowed ${HEAVY_TIMEOUT_SECONDS / 60} minutes or more) and fire in the same minute on the one database: ${new Date(first * 60_000).toISOString()}${count > 1 ? ` and ${count - 1} more time(s)` : ""} in the window; their batches compete for the same I/O and locks`,
+    cause: `${listed(tasks)} are heavy (batched, or allowed ${HEAVY_TIMEOUT_SECONDS / 60} minutes or more) and fire in the same minute on the one database: ${minuteText(first)}${count > 1 ? ` and ${count - 1} more time(s)` : ""} in the window; their batches compete for the same I/O and locks`,
     fix: `move one of them to a minute of its own (a few minutes apart is enough)`,
   }));
 }
