@@ -24,13 +24,22 @@ function whenUnset(variable: Variable<unknown>): string {
   return "—";
 }
 
+const cloudNames = { gcp: "Google stacks", aws: "AWS stacks" } as const;
+
+function deployedText(variable: Variable<unknown>): string {
+  if (variable.deployed === undefined) return "not set";
+  return variable.deployedOn
+    ? `${variable.deployed} (${cloudNames[variable.deployedOn]} only)`
+    : variable.deployed;
+}
+
 function row(variable: Variable<unknown>): string {
   const name = `${code(variable.name)}${variable.secret ? " (secret)" : ""}`;
   const cells = [
     name,
     variable.required,
     whenUnset(variable),
-    variable.deployed ?? "not set",
+    deployedText(variable),
     `${variable.doc} E.g. ${code(variable.example)}`,
   ];
   return `| ${cells.map(cell).join(" | ")} |`;

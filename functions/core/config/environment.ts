@@ -49,6 +49,8 @@ export interface Variable<T> {
   readonly unset?: string;
   /** What the Pulumi program sets it to; absent when the deployed function does not have it. */
   readonly deployed?: string;
+  /** The one cloud whose stacks deploy it (Google's function or AWS's Lambda); both when absent. */
+  readonly deployedOn?: "gcp" | "aws";
   /** A value the function accepts (for the docs, and the tests' round trip). */
   readonly example: string;
   /** The problem when it is required and unset. */
@@ -156,6 +158,7 @@ const definitions = {
     secret: false,
     required: "one of this, `DATABASE_URL` and `DB_HOST`",
     deployed: "the stack's instance (`scheduled-jobs:database`)",
+    deployedOn: "gcp",
     example: "my-project:europe-west1:delivery-db",
     parse(text, problems) {
       if (instanceConnectionNamePattern.test(text)) return text;
@@ -209,7 +212,8 @@ const definitions = {
     doc: "The RDS for PostgreSQL instance's endpoint, reached over TLS verified against the bundled RDS certificate authorities, with `DB_PORT`, `DB_USER`, `DB_NAME` and `DB_IAM_AUTH`.",
     secret: false,
     required: "one of this, `DATABASE_URL` and `INSTANCE_CONNECTION_NAME`",
-    deployed: "the RDS instance's address (AWS stacks)",
+    deployed: "the RDS instance's address",
+    deployedOn: "aws",
     example: "delivery-db.abcdefghijkl.eu-west-1.rds.amazonaws.com",
     parse(text, problems) {
       if (hostPattern.test(text)) return text;
@@ -239,7 +243,8 @@ const definitions = {
     secret: false,
     required: "`true` with `DB_HOST`",
     default: false,
-    deployed: "`true` (AWS stacks)",
+    deployed: "`true`",
+    deployedOn: "aws",
     example: "true",
     parse(text, problems) {
       if (text === "true" || text === "false") return text === "true";
@@ -270,6 +275,7 @@ const definitions = {
     required: "no",
     default: "verify",
     deployed: "`cloud-run`",
+    deployedOn: "gcp",
     example: "cloud-run",
     parse(text, problems) {
       if ((authModes as readonly string[]).includes(text)) return text as AuthMode;
@@ -284,6 +290,7 @@ const definitions = {
     secret: false,
     required: "yes",
     deployed: "the function's own URL",
+    deployedOn: "gcp",
     example: "https://scheduled-tasks-123456789012.europe-west1.run.app",
     missing: noAudience,
     parse(text, problems) {
@@ -306,6 +313,7 @@ const definitions = {
     required: "yes",
     deployed:
       "the scheduler's service account, and the Monitoring service agent when the dead-man checks are on (it may only read /health)",
+    deployedOn: "gcp",
     example: "sched-jobs-scheduler@my-project.iam.gserviceaccount.com",
     missing: noAllowedEmails,
     parse(text, problems) {
@@ -321,27 +329,6 @@ const definitions = {
       });
     },
     write: (emails) => emails.join(","),
-  }),
-  OPERATOR_EMAILS: define<readonly string[]>({
-    group: "auth",
-    doc: "The people allowed to act from the dashboard (pause, resume, run now, replay a failed tick), comma-separated; callers too, so their tokens are accepted like those of `AUTH_ALLOWED_EMAILS`. Never the scheduler's account: it may run tasks, not pause them.",
-    secret: false,
-    required: "no",
-    unset: "nobody may act from the dashboard; it only shows",
-    deployed: "`scheduled-jobs:operators`",
-    example: "alice@example.com,bob@example.com",
-    parse(text, problems) {
-      const emails = listOf(text).map(asciiLowerCase);
-      return checked(problems, () => {
-        for (const email of emails) {
-          if (!isEmailAddress(email))
-            problems.push(`OPERATOR_EMAILS entry ${quoted(email)} is not an email address`);
-        }
-        return emails;
-      });
-    },
-    write: (emails) => emails.join(","),
-    omit: (emails) => emails.length === 0,
   }),
   AUTH_CERTS_URL: define<string>({
     group: "auth",
@@ -399,6 +386,7 @@ const definitions = {
     unset:
       "with neither key, the email tasks fail (503) and every email stays queued, unless `EMAIL_TRANSPORT=local-mailbox`",
     deployed: "the version of the stack's SendGrid key secret",
+    deployedOn: "gcp",
     example: "projects/my-project/secrets/sendgrid-api-key/versions/latest",
     parse(text, problems) {
       if (secretVersionPattern.test(text)) return text;
@@ -416,7 +404,8 @@ const definitions = {
     required: "no",
     unset:
       "with no key at all, the email tasks fail (503) and every email stays queued, unless `EMAIL_TRANSPORT=local-mailbox`",
-    deployed: "the stack's SendGrid key secret (AWS stacks)",
+    deployed: "the stack's SendGrid key secret",
+    deployedOn: "aws",
     example: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:scheduled-jobs/sendgrid-api-key-AbCdEf",
     parse(text, problems) {
       if (secretArnPattern.test(text)) return text;
@@ -506,7 +495,8 @@ const definitions = {
     doc: "The Lambda's schedule group (`arn:aws:scheduler:<region>:<account>:schedule-group/<group>`): a tick is one of its schedules named for the task, and any other delivery is a manual run; the Lambda refuses every invoke without it.",
     secret: false,
     required: "on Lambda",
-    deployed: "the stack's schedule group (AWS stacks)",
+    deployed: "the stack's schedule group",
+    deployedOn: "aws",
     example: "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/scheduled-jobs",
     missing:
       "SCHEDULE_GROUP_ARN is not set: the Lambda cannot tell its schedules' ticks from other deliveries, so it refuses every invoke",
@@ -525,6 +515,7 @@ const definitions = {
     secret: false,
     required: "with `DB_IAM_AUTH=true`",
     deployed: "set by Lambda itself",
+    deployedOn: "aws",
     example: "eu-west-1",
     missing: "AWS_REGION is not set: DB_IAM_AUTH needs the Region its token is made for (Lambda sets it)",
     parse(text, problems) {
