@@ -16,6 +16,7 @@ import { scheduleArnPattern } from "../core/config/arns.js";
 import { ScheduledTaskError } from "../core/errors.js";
 import { parseTaskBody } from "../core/run/task-body.js";
 import { parseScheduleTime } from "../core/schedule/schedule-time.js";
+import { quoted } from "../core/text.js";
 
 /**
  * The schedule's Input beside the task: each context attribute quoted, so the template is valid
@@ -120,5 +121,5 @@ function parseTick(record: Record<string, unknown>, keys: readonly string[]): Ti
 export { scheduleNameIn } from "../core/config/arns.js";
 
 function shown(key: string): string {
-  return JSON.stringify(key.length > 50 ? `${key.slice(0, 50)}...` : key);
+  return quoted(key, 50);
 }

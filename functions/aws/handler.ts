@@ -24,6 +24,7 @@ import { isRetryable, outcomeOfError, outcomeOfRun } from "../core/run/outcome.j
 import type { RunnerDeps, RunRequest, RunResult } from "../core/run/runner.js";
 import type { LambdaEvent, TickEvent } from "./event.js";
 import { parseEvent, scheduleNameIn } from "./event.js";
+import { clip, quoted } from "../core/text.js";
 
 export type RunTask = (deps: RunnerDeps, request: RunRequest) => Promise<RunResult>;
 
@@ -104,7 +105,7 @@ async function invoke(event: LambdaEvent, log: Logger, deps: LambdaDeps): Promis
   const arrival = deps.now?.() ?? new Date();
   const job = jobNamed(deps.jobs, event.task);
   if (!job) {
-    throw new ScheduledTaskError("not_found", `unknown task ${JSON.stringify(clip(event.task, 100))}`, {
+    throw new ScheduledTaskError("not_found", `unknown task ${quoted(event.task, 100)}`, {
       details: { tasks: deps.jobs.map((candidate) => candidate.name) },
     });
   }
@@ -199,8 +200,4 @@ function logInvocation(log: Logger, event: LambdaEvent | undefined, outcome: Run
   if (outcome.status >= 500) log.error(line, fields);
   else if (outcome.status >= 400) log.warn(line, fields);
   else log.info(line, fields);
-}
-
-function clip(text: string, length: number): string {
-  return text.length > length ? `${text.slice(0, length)}...` : text;
 }
