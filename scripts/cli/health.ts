@@ -1,11 +1,17 @@
 /** `health`: the /health view; exits 1 when a task needs attention, 3 when the database cannot be reached. */
-import type { HealthReport } from "../../functions/core/reads/health.js";
+import type { HealthReport, TaskHealth } from "../../functions/core/reads/health.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import { EXIT } from "../lib/exit-codes.js";
 import type { CliCommand } from "./command.js";
 import { withPool } from "./database.js";
 import type { Io } from "./io.js";
-import { iso, table } from "./io.js";
+import { iso, printPauses, table } from "./io.js";
+
+/** The next run, or why there is none: a paused task's next run is the first after its pause. */
+function nextRunWords(t: TaskHealth): string {
+  if (!t.paused) return iso(t.nextRunAt);
+  return t.nextRunAt ? `paused, next ${iso(t.nextRunAt)}` : "paused";
+}
 
 function printHealth(io: Io, report: HealthReport): void {
   io.out(
@@ -24,7 +30,7 @@ function printHealth(io: Io, report: HealthReport): void {
         t.task,
         t.lastStatus ?? "-",
         iso(t.lastRunAt),
-        t.paused ? "paused" : iso(t.nextRunAt),
+        nextRunWords(t),
         `${t.runs24h}/${t.failures24h}`,
         `${t.p50Ms ?? "-"}/${t.p95Ms ?? "-"}`,
         t.overdue ? "OVERDUE" : "no",
@@ -32,6 +38,7 @@ function printHealth(io: Io, report: HealthReport): void {
       ]),
     ),
   );
+  printPauses(io, report.tasks);
   const bad = report.tasks.filter((t) => t.overdue || t.lastStatus === "failed");
   io.out(
     bad.length === 0

@@ -1,9 +1,11 @@
 /**
  * What a CLI command reads and writes besides the database: the environment, the two streams, the
  * clock and the project's directory, given by `main` so a test pins the clock and reads the output.
- * Also how the CLI prints times and tables. Imports the core's catalog type only.
+ * Also how the CLI prints times, tables and run-time pauses (in the core's words).
  */
 import type { TaskDefinition } from "../../functions/core/catalog.js";
+import type { PauseJson } from "../../functions/core/reads/tick-facts.js";
+import { pauseWords } from "../../functions/core/reads/tick-facts.js";
 
 export interface Io {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -40,4 +42,13 @@ export function table(headers: string[], rows: string[][]): string {
       .join("  ")
       .trimEnd();
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/** Under a table of tasks: each run-time pause in force, in the words every surface uses. */
+export function printPauses(
+  io: Io,
+  tasks: readonly { readonly task: string; readonly pause: PauseJson | null }[],
+): void {
+  const paused = tasks.filter((t) => t.pause);
+  if (paused.length > 0) io.out(["", ...paused.map((t) => `${t.task}: ${pauseWords(t.pause!)}`)].join("\n"));
 }

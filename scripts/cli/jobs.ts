@@ -1,61 +1,91 @@
 /** `jobs`: every job of the stack, its schedule, runner and next runs, and its last status. */
-import { nextFireTimes } from "../../functions/core/schedule/fire-times.js";
+import { fireTimesToRun } from "../../functions/core/reads/health.js";
+import type { PauseJson } from "../../functions/core/reads/tick-facts.js";
+import { pauseJson, readPauses } from "../../functions/core/reads/tick-facts.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
+import type { RunTimePause } from "../../functions/core/schedule/tick-rules.js";
+import { isPausedAt } from "../../functions/core/schedule/tick-rules.js";
 import { EXIT } from "../lib/exit-codes.js";
 import type { CliCommand } from "./command.js";
 import { withPool } from "./database.js";
 import type { Io } from "./io.js";
-import { iso, table } from "./io.js";
+import { iso, printPauses, table } from "./io.js";
 
 type LastStatus = Map<string, { status: string | null; at: string | null }>;
 
-/** Each task's last status, or why it cannot be read (the schedule is listed all the same). */
-async function lastStatuses(io: Io): Promise<{ lastStatus: LastStatus; note?: string }> {
+/** What the database says of each task: its last status and its run-time pause. */
+interface Recorded {
+  readonly lastStatus: LastStatus;
+  readonly pauses: Map<string, RunTimePause>;
+  /** Why the database could not be read, when it could not. */
+  readonly note?: string;
+}
+
+/** Each task's last status and pause, or why they cannot be read (the schedule is listed all the same). */
+async function recorded(io: Io, jobs: readonly Job[]): Promise<Recorded> {
   try {
-    const lastStatus = await withPool(io, async (pool) => {
+    return await withPool(io, async (pool) => {
       const result = await pool.query<{ task: string; last_status: string | null; last_run_at: Date | null }>(
         "SELECT task, last_status, last_run_at FROM scheduler.job_health",
       );
-      return new Map(
+      const lastStatus: LastStatus = new Map(
         result.rows.map((r) => [r.task, { status: r.last_status, at: r.last_run_at?.toISOString() ?? null }]),
       );
+      const pauses = await readPauses(
+        pool,
+        jobs.map((job) => job.name),
+      );
+      return { lastStatus, pauses };
     });
-    return { lastStatus };
   } catch (error) {
-    // The schedule is the catalog's: list it even when the history cannot be read.
-    return { lastStatus: new Map(), note: `last status unknown: ${(error as Error).message}` };
+    // The schedule is the stack's: list it even when the history cannot be read.
+    return {
+      lastStatus: new Map(),
+      pauses: new Map(),
+      note: `last status unknown, run-time pauses too: ${(error as Error).message}`,
+    };
   }
 }
 
+/** Where a task is paused, as the table's column says it. */
+const pausedIn = (job: Job, pause: PauseJson | null): string =>
+  job.paused ? "config" : pause ? "run time" : "no";
+
 async function listJobs(io: Io, jobs: readonly Job[], json: boolean): Promise<number> {
   const now = io.now();
-  const { lastStatus, note } = await lastStatuses(io);
-  const rows = jobs.map((job) => ({
-    task: job.name,
-    schedule: job.schedule,
-    timeZone: job.timeZone,
-    runner: job.runner,
-    paused: job.paused,
-    next: job.paused ? [] : nextFireTimes(job, now, 3).map((d) => d.toISOString()),
-    lastStatus: lastStatus.get(job.name)?.status ?? null,
-    lastRunAt: lastStatus.get(job.name)?.at ?? null,
-  }));
+  const { lastStatus, pauses, note } = await recorded(io, jobs);
+  const rows = jobs.map((job) => {
+    const last = pauses.get(job.name);
+    const pause = last && isPausedAt(last, now) ? pauseJson(last) : null;
+    return {
+      task: job.name,
+      schedule: job.schedule,
+      timeZone: job.timeZone,
+      runner: job.runner,
+      paused: job.paused || pause !== null,
+      pause,
+      next: fireTimesToRun(job, last, now, 3).map((d) => d.toISOString()),
+      lastStatus: lastStatus.get(job.name)?.status ?? null,
+      lastRunAt: lastStatus.get(job.name)?.at ?? null,
+    };
+  });
   if (json) io.out(JSON.stringify({ jobs: rows, ...(note ? { note } : {}) }, null, 2));
   else {
     io.out(
       table(
         ["task", "schedule", "time zone", "runner", "paused", "next runs", "last status"],
-        rows.map((r) => [
+        rows.map((r, i) => [
           r.task,
           r.schedule,
           r.timeZone,
           r.runner,
-          r.paused ? "yes" : "no",
-          r.paused ? "-" : r.next.map((d) => iso(d).slice(5, 16).replace("T", " ")).join(", "),
+          pausedIn(jobs[i]!, r.pause),
+          r.next.length === 0 ? "-" : r.next.map((d) => iso(d).slice(5, 16).replace("T", " ")).join(", "),
           r.lastStatus ? `${r.lastStatus} (${iso(r.lastRunAt)})` : "-",
         ]),
       ),
     );
+    printPauses(io, rows);
     if (note) io.err(`note: ${note}`);
   }
   return EXIT.ok;
@@ -64,7 +94,8 @@ async function listJobs(io: Io, jobs: readonly Job[], json: boolean): Promise<nu
 export const jobsCommand: CliCommand = {
   spec: {
     synopsis: "jobs",
-    summary: "every job: schedule, time zone, runner, paused, next three runs, last status",
+    summary:
+      "every job: schedule, time zone, runner, paused (config or run time), next three runs, last status",
     maxArgs: 0,
     flags: {},
   },

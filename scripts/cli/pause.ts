@@ -5,7 +5,7 @@
  */
 import { userInfo } from "node:os";
 import type { PauseRow } from "../../functions/core/reads/tick-facts.js";
-import { pauseJson, pauseOfRow } from "../../functions/core/reads/tick-facts.js";
+import { pauseJson, pauseOfRow, pauseWords } from "../../functions/core/reads/tick-facts.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import type { Options } from "../lib/args.js";
 import { EXIT, ToolError } from "../lib/exit-codes.js";
@@ -50,7 +50,7 @@ async function pause(
     if (json) io.out(JSON.stringify({ paused: pauseJson(paused) }, null, 2));
     else
       io.out(
-        `${job.name}: paused by ${paused.pausedBy} at ${iso(paused.pausedAt)}${paused.until ? ` until ${iso(paused.until)}` : " until resumed"} (${where}): ${paused.reason}\nIts ticks now answer "paused" and do nothing; \`${CLI} resume ${job.name}\` ends it.`,
+        `${job.name}: ${pauseWords(pauseJson(paused))} (${where})\nIts ticks now answer "paused" and do nothing; \`${CLI} resume ${job.name}\` ends it.`,
       );
     return EXIT.ok;
   });

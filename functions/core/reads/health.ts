@@ -8,9 +8,9 @@
 import type { TaskKind, TaskRunner } from "../catalog.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "../errors.js";
 import type { Job } from "../schedule/jobs.js";
-import { nextFireTime } from "../schedule/fire-times.js";
-import type { TickHistory } from "../schedule/tick-rules.js";
-import { isOverdue, isPausedAt, latestSettledTick } from "../schedule/tick-rules.js";
+import { nextFireTimes } from "../schedule/fire-times.js";
+import type { RunTimePause, TickHistory } from "../schedule/tick-rules.js";
+import { isOverdue, isPausedAt, latestSettledTick, pauseEnd } from "../schedule/tick-rules.js";
 import type { PauseJson, Queryable, TickWindow } from "./tick-facts.js";
 import { pauseJson, readTickHistories } from "./tick-facts.js";
 
@@ -101,6 +101,18 @@ function overdueWindows(jobs: readonly Job[], now: Date): TickWindow[] {
   return jobs.map((job) => ({ task: job.name, since: latestSettledTick(job, now) ?? now }));
 }
 
+/**
+ * The next `count` fire times whose runs will do the task's work: none while the task is paused in
+ * the stack's config, or at run time until resumed; the ticks from the end of a run-time pause that
+ * has one (a tick before it is recorded "paused" and does nothing).
+ */
+export function fireTimesToRun(job: Job, pause: RunTimePause | undefined, now: Date, count: number): Date[] {
+  if (job.paused) return [];
+  if (!pause || !isPausedAt(pause, now)) return nextFireTimes(job, now, count);
+  const end = pauseEnd(pause);
+  return end ? nextFireTimes(job, new Date(end.getTime() - 1), count) : [];
+}
+
 export function taskHealth(
   task: Job,
   row: HealthRow | undefined,
@@ -109,7 +121,7 @@ export function taskHealth(
 ): TaskHealth {
   const pause = history.pause && isPausedAt(history.pause, now) ? pauseJson(history.pause) : null;
   const paused = task.paused || pause !== null;
-  const nextRun = paused ? undefined : nextFireTime(task, now);
+  const [nextRun] = fireTimesToRun(task, history.pause, now, 1);
   return {
     task: task.name,
     kind: task.kind,

@@ -61,6 +61,18 @@ export function pauseJson(pause: RunTimePause): PauseJson {
   };
 }
 
+/** An instant as a pause's words print it: ISO 8601 to the second. */
+const toSecond = (iso: string): string => iso.replace(/\.\d{3}Z$/, "Z");
+
+/**
+ * A run-time pause in words, the same wherever one is printed (`jobs`, `health`, pause): who,
+ * since, until, why.
+ */
+export function pauseWords(pause: PauseJson): string {
+  const until = pause.until ? `until ${toSecond(pause.until)}` : "until resumed";
+  return `paused at run time by ${pause.pausedBy} since ${toSecond(pause.pausedAt)} ${until}: ${pause.reason}`;
+}
+
 /** The last run-time pause of each of the tasks that has one, in force or ended. */
 export async function readPauses(
   db: Queryable,
