@@ -89,13 +89,13 @@ export const planCommand: CliCommand<typeof flags> = {
   spec: {
     synopsis:
       "plan [--stack <file>] [--days N] [--from <time>] [--format text|json|markdown] [--exit-code] [--read-only]",
-    summary: `the stack's schedule before it ships (Pulumi.<stack>.yaml; default the stack's file, 7 days from
-now): each job's runner, schedule, zone, pauses and fire times (DST changes marked, with
-what each runner does), warnings with their cause and fix, the cost a month at dated
-published prices; with a database, pg_cron's jobs and each task's pause and last status
-against the stack, and what each task would do now (its dry run: a count, or a statement
-rolled back; --read-only skips the statements and writes nothing); --format markdown is a
-pull request comment; --exit-code exits 1 when there is a warning`,
+    summary: `the stack's schedule before it ships (default: the stack's file, 7 days
+from now): each job's runner, schedule, zone, pauses and fire times (DST
+changes marked), warnings with cause and fix, the cost a month at dated
+prices; with a database, pg_cron's jobs and each task's pause and last
+status against the stack, and each task's dry run now (--read-only: no
+statement runs, nothing is written); --format markdown is a pull request
+comment; --exit-code exits 1 on a warning`,
     maxArgs: 0,
     flags,
   },
