@@ -19,6 +19,7 @@ import { markdownTable, writeJson } from "./lib/report.js";
 import { functionFigures } from "./function.js";
 import { lambdaFigures } from "./lambda.js";
 import { perCall } from "./per-call.js";
+import { planFigures } from "./plan.js";
 import { vendorReports } from "./vendor-reports.js";
 
 const log = (line: string): void => {
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
       async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v,
     );
 
-    if (wants("minute") || wants("daily") || wants("per-call")) {
+    if (wants("minute") || wants("daily") || wants("per-call") || wants("plan")) {
       const sizes = wants("minute") ? options.orders : options.orders.slice(-1);
       const datasets: { orders: number; url: string; name: string }[] = [];
       try {
@@ -57,6 +58,11 @@ async function main(): Promise<void> {
         if (wants("daily")) {
           log(`daily tasks at ${count(largest.orders)}`);
           figures.push(...(await dailyTasks(context, largest)));
+        }
+        // Before per-call: plan changes nothing (its dry runs roll back).
+        if (wants("plan")) {
+          log(`plan, without a database and with ${count(largest.orders)} orders`);
+          figures.push(...(await planFigures(context, largest)));
         }
         // Last: its first run commits (cancels what is due).
         if (wants("per-call")) {

@@ -7,7 +7,7 @@
  *                           each; the daily tasks and per-call figures on the largest)
  *   --backlog=4M            rows to archive in the bulk archive figure (one data set each; 1M,4M
  *                           adds a smaller one; the 4M backlog is the one with goals)
- *   --only=minute,daily,archive,per-call,cold-start,http,email,connector
+ *   --only=minute,daily,archive,per-call,cold-start,http,email,connector,plan
  *   --cap=5s                how long a statement without its index may run before it is stopped
  *                           (the figure is then a lower bound: "> 5 s")
  *   --out=bench/results/<time>.json
@@ -23,6 +23,7 @@ export const figureGroups = [
   "http",
   "email",
   "connector",
+  "plan",
 ] as const;
 export type FigureGroup = (typeof figureGroups)[number];
 
