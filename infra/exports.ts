@@ -1,9 +1,8 @@
 /**
  * The stack's outputs, by name. The entry's exports are the stack's outputs, and an ES module's
- * export names are fixed when it is written, whichever cloud a stack chooses: both programs fill
- * the same names, each with what plays that part on its cloud (docs/aws.md, "Stack outputs"), and
- * `null` where its cloud has nothing of the kind (an `undefined` output would be a warning on every
- * `pulumi up`).
+ * export names are fixed when it is written, whichever cloud a stack chooses: the names both clouds
+ * share, then each cloud's own, which the other cloud's program sets to `null` (docs/deploy.md and
+ * docs/aws.md list them). A name never holds another cloud's kind of thing.
  */
 import type * as pulumi from "@pulumi/pulumi";
 
@@ -18,18 +17,57 @@ export interface JobExport {
 
 type Text = pulumi.Input<string>;
 
-export interface StackExports {
-  readonly functionUrl: Text | null;
+/** What both clouds' stacks output. */
+export interface SharedExports {
   readonly functionName: Text;
-  readonly serviceName: Text | null;
   readonly jobs: readonly JobExport[];
-  readonly runtimeServiceAccount: Text;
-  readonly schedulerServiceAccount: Text;
-  readonly buildServiceAccount: Text | null;
   readonly sendgridSecret: Text | null;
-  readonly instanceConnectionName: Text;
   readonly databaseName: Text;
   readonly databaseUser: Text;
   readonly deadManChecks: pulumi.Input<readonly unknown[]>;
+}
+
+/** What only a Google stack outputs. */
+export interface GoogleExports {
+  readonly functionUrl: Text;
+  readonly serviceName: Text;
+  readonly runtimeServiceAccount: Text;
+  readonly schedulerServiceAccount: Text;
+  readonly buildServiceAccount: Text;
+  readonly instanceConnectionName: Text;
   readonly monitoringAgent: Text | null | undefined;
 }
+
+/** What only an AWS stack outputs. */
+export interface AwsExports {
+  readonly functionArn: Text;
+  readonly functionRoleArn: Text;
+  readonly schedulerRoleArn: Text;
+  readonly scheduleGroup: Text;
+  readonly deadLetterQueueUrl: Text;
+  readonly databaseEndpoint: Text;
+}
+
+type Absent<T> = { readonly [K in keyof T]: null };
+
+export type StackExports = SharedExports &
+  ((GoogleExports & Absent<AwsExports>) | (AwsExports & Absent<GoogleExports>));
+
+export const noAwsExports: Absent<AwsExports> = {
+  functionArn: null,
+  functionRoleArn: null,
+  schedulerRoleArn: null,
+  scheduleGroup: null,
+  deadLetterQueueUrl: null,
+  databaseEndpoint: null,
+};
+
+export const noGoogleExports: Absent<GoogleExports> = {
+  functionUrl: null,
+  serviceName: null,
+  runtimeServiceAccount: null,
+  schedulerServiceAccount: null,
+  buildServiceAccount: null,
+  instanceConnectionName: null,
+  monitoringAgent: null,
+};

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadCloud } from "./config.js";
 import { OperatorError } from "./errors.js";
 import type { StackExports } from "./exports.js";
+import { noAwsExports } from "./exports.js";
 import { loadConfig } from "./gcp/config.js";
 import { createStack } from "./gcp/stack.js";
 
@@ -21,7 +22,7 @@ function google(): StackExports {
       "Missing required configuration variable 'scheduled-jobs:sendgridApiKey': set it as a secret with `pulumi config set --secret scheduled-jobs:sendgridApiKey` (it prompts for the value)",
     );
   }
-  return createStack(config, { sendgridApiKey });
+  return { ...noAwsExports, ...createStack(config, { sendgridApiKey }) };
 }
 
 const outputs: StackExports =
@@ -40,3 +41,9 @@ export const databaseName = outputs.databaseName;
 export const databaseUser = outputs.databaseUser;
 export const deadManChecks = outputs.deadManChecks;
 export const monitoringAgent = outputs.monitoringAgent;
+export const functionArn = outputs.functionArn;
+export const functionRoleArn = outputs.functionRoleArn;
+export const schedulerRoleArn = outputs.schedulerRoleArn;
+export const scheduleGroup = outputs.scheduleGroup;
+export const deadLetterQueueUrl = outputs.deadLetterQueueUrl;
+export const databaseEndpoint = outputs.databaseEndpoint;

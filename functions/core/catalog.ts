@@ -10,8 +10,8 @@
  * and the function's cold start pay nothing for it.
  */
 
-/** How a task does its work. */
-export type TaskKind = "sql" | "email";
+/** How a task does its work: its SQL, an email job, or a call to the app's own service. */
+export type TaskKind = "sql" | "email" | "http";
 
 /** Where a task is scheduled from: Cloud Scheduler calling the function, or pg_cron in the database. */
 export type TaskRunner = "cloud" | "pg_cron";
@@ -88,6 +88,23 @@ export interface TaskDefinition {
   readonly readsTick?: boolean;
   /** Defaults to "cloud". */
   readonly runner?: TaskRunner;
+  /** Kind `http` only: what to call. */
+  readonly http?: HttpCall;
+}
+
+/**
+ * An `http` task's call: `POST <target's url><path>`. The target is a key of the stack's
+ * `scheduled-jobs:httpTargets` (its URL, audience and service live there, one per stack), so the
+ * catalog names no host. The task's `timeoutSeconds` bounds the call, `retry` is the scheduler's
+ * retry of a retryable answer, `maxRows` is sent for the target to honour and checked against the
+ * count it answers.
+ */
+export interface HttpCall {
+  readonly target: string;
+  /** Starts with "/"; no query (the body carries the run). */
+  readonly path: string;
+  /** The statuses that count as success; any 2xx when absent. */
+  readonly successStatuses?: readonly number[];
 }
 
 /** See `TaskDefinition.overlap`. */

@@ -14,6 +14,12 @@ export const errorStatus = {
   /** A tick that must not be lost found another run holding the task's lock: retry it later. */
   lock_held: 409,
   guard_tripped: 422,
+  /**
+   * An http task's target refused the call for what it is (a 4xx other than 409 and 429): the
+   * same call would be refused again, so it is not retried (424: the request failed because the
+   * one it depended on did).
+   */
+  target_refused: 424,
   task_failed: 500,
   internal: 500,
   unavailable: 503,
@@ -23,7 +29,10 @@ export const errorStatus = {
 export type ErrorCode = keyof typeof errorStatus;
 
 /** Codes a run can end with when it is recorded as failed. */
-export type RunErrorCode = Extract<ErrorCode, "guard_tripped" | "task_failed" | "unavailable" | "timeout">;
+export type RunErrorCode = Extract<
+  ErrorCode,
+  "guard_tripped" | "target_refused" | "task_failed" | "unavailable" | "timeout"
+>;
 
 export class ScheduledTaskError extends Error {
   readonly code: ErrorCode;

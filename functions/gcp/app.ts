@@ -16,6 +16,7 @@ import { publicMessage } from "../core/errors.js";
 import { createLogger } from "../core/log.js";
 import type { Handler } from "./router.js";
 import { createHandler, createRefusingHandler, MAX_BODY_BYTES } from "./router.js";
+import type { HttpDeps } from "../core/run/http-contract.js";
 import type { RunnerDeps } from "../core/run/runner.js";
 import { runTask } from "../core/run/runner.js";
 
@@ -27,6 +28,11 @@ export interface ScheduledTasksOptions {
    * task (SendGrid and Secret Manager load only then) and given the settings parsed at cold start.
    */
   readonly loadEmailHandler?: RunnerDeps["loadEmailHandler"];
+  /**
+   * How http tasks prove the function to their target; by default an ID token for the target's
+   * audience from the metadata server (./id-token.ts), loaded on the first http task's run.
+   */
+  readonly loadHttpAuthorizer?: HttpDeps["loadAuthorizer"];
   /** For tests and local runs: the authenticator's fetch and clock. */
   readonly authDeps?: Omit<AuthDeps, "log">;
 }
@@ -78,6 +84,11 @@ export function createScheduledTasksFunction(options: ScheduledTasksOptions): Sc
     log,
     projectId: config.projectId,
     loadEmailHandler,
+    http: {
+      targets: config.httpTargets,
+      loadAuthorizer:
+        options.loadHttpAuthorizer ?? (async () => (await import("./id-token.js")).googleIdTokenAuthorizer()),
+    },
   });
   // After the module has loaded (so the framework starts listening as early as a hello-world
   // does), the driver loads and the first connection opens in the background: the request that

@@ -48,6 +48,8 @@ export interface HandlerDeps {
   readonly runTask: RunTask;
   readonly log: Logger;
   readonly loadEmailHandler?: RunnerDeps["loadEmailHandler"];
+  /** The stack's http targets and how the function proves itself to them. */
+  readonly http?: RunnerDeps["http"];
   /** For the trace field of log lines. */
   readonly projectId?: string | undefined;
   readonly now?: () => Date;
@@ -200,12 +202,14 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
         log: runLog,
         jobs: deps.jobs,
         ...(deps.loadEmailHandler ? { loadEmailHandler: deps.loadEmailHandler } : {}),
+        ...(deps.http ? { http: deps.http } : {}),
       },
       {
         task,
         ...runOf(delivery, arrival),
         dryRun: body.dryRun,
         force: body.force,
+        traceHeader: req.header("x-cloud-trace-context"),
       },
     );
     return { kind: "run", result };

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { OperatorError } from "../errors.js";
 import type { StackExports } from "../exports.js";
+import { noGoogleExports } from "../exports.js";
 import { loadAwsConfig } from "./config.js";
 import { createAwsStack } from "./stack.js";
 
@@ -20,18 +21,18 @@ export function awsProgram(): StackExports {
   }
   const outputs = createAwsStack(config, { sendgridApiKey });
   return {
-    functionUrl: null,
+    ...noGoogleExports,
     functionName: outputs.functionName,
-    serviceName: null,
-    jobs: outputs.schedules.map((schedule) => ({ ...schedule, deadLetterQueue: outputs.deadLetterQueueUrl })),
-    runtimeServiceAccount: outputs.functionRole,
-    schedulerServiceAccount: outputs.schedulerRole,
-    buildServiceAccount: null,
+    jobs: outputs.schedules,
     sendgridSecret: outputs.sendgridSecret ?? null,
-    instanceConnectionName: outputs.databaseEndpoint,
     databaseName: outputs.databaseName,
     databaseUser: outputs.databaseUser,
     deadManChecks: outputs.deadMan,
-    monitoringAgent: null,
+    functionArn: outputs.functionArn,
+    functionRoleArn: outputs.functionRole,
+    schedulerRoleArn: outputs.schedulerRole,
+    scheduleGroup: outputs.scheduleGroup,
+    deadLetterQueueUrl: outputs.deadLetterQueueUrl,
+    databaseEndpoint: outputs.databaseEndpoint,
   };
 }

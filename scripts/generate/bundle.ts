@@ -12,8 +12,9 @@
  *
  * `@google-cloud/functions-framework` must stay external: a bundled copy keeps its own registry of
  * functions, and the runtime's copy would then report "function not defined". The Cloud SQL
- * connector, Secret Manager and SendGrid stay external too: they load only on first use, from the
- * runtime's node_modules, and bundling them (protobuf JSON, gRPC, Google auth) gains nothing there.
+ * connector, Secret Manager, SendGrid and google-auth-library (the http tasks' ID tokens) stay
+ * external too: they load only on first use, from the runtime's node_modules, and bundling them
+ * (protobuf JSON, gRPC, Google auth) gains nothing there.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -29,6 +30,7 @@ export const externalPackages = [
   "@google-cloud/cloud-sql-connector",
   "@google-cloud/secret-manager",
   "@sendgrid/mail",
+  "google-auth-library",
 ] as const;
 
 /** Optional requires of pg that never run here: not bundled, not installed. */

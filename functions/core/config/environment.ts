@@ -18,6 +18,8 @@ import type { JobOverrides } from "../schedule/jobs.js";
 import { overridesOf, resolveJobs } from "../schedule/jobs.js";
 import { tasks } from "../catalog.js";
 import { scheduleGroupArnPattern, secretArnPattern } from "./arns.js";
+import type { HttpTargets } from "./http-targets.js";
+import { parseHttpTargets } from "./http-targets.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -27,6 +29,7 @@ export const groups = {
   auth: "Authentication of callers",
   email: "Email tasks",
   schedule: "Schedules",
+  http: "HTTP tasks",
   platform: "Platform",
 } as const;
 export type Group = keyof typeof groups;
@@ -489,6 +492,33 @@ const definitions = {
     parse: parseTaskOverrides,
     write: (overrides) => JSON.stringify(overrides),
     omit: (overrides) => Object.keys(overrides).length === 0,
+  }),
+  HTTP_TARGETS: define<HttpTargets>({
+    group: "http",
+    doc: 'The services `http` tasks call, JSON `{"<target>": {"url", "audience", "service", "internal"}}`: `https` base URLs without credentials; a private address only with `"internal": true`, plain `http` only to loopback (the local stack); never link-local (the metadata server). The only place a call\'s address comes from.',
+    secret: false,
+    required: "no",
+    default: {},
+    unset: "no targets: every `http` task fails naming its missing target",
+    deployed: "`scheduled-jobs:httpTargets` (absent when none)",
+    deployedOn: "gcp",
+    example:
+      '{"app-backend":{"url":"https://app-backend-123456789012.europe-west1.run.app","service":"app-backend"}}',
+    parse(text, problems) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        problems.push("HTTP_TARGETS is not valid JSON");
+        return undefined;
+      }
+      const targetProblems: string[] = [];
+      const targets = parseHttpTargets(parsed, targetProblems, { local: true });
+      problems.push(...targetProblems.map((problem) => `HTTP_TARGETS: ${problem}`));
+      return targets;
+    },
+    write: (targets) => JSON.stringify(targets),
+    omit: (targets) => Object.keys(targets).length === 0,
   }),
   SCHEDULE_GROUP_ARN: define<string>({
     group: "schedule",

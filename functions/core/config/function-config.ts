@@ -11,6 +11,7 @@ import { defaultClockSkewSeconds } from "./auth-config.js";
 import type { TaskDefinition } from "../catalog.js";
 import { tasks } from "../catalog.js";
 import type { EmailConfig } from "./email-config.js";
+import type { HttpTargets } from "./http-targets.js";
 import type { Env, IpType } from "./environment.js";
 import { isSet, readVariable, requireVariable } from "./environment.js";
 import type { Job } from "../schedule/jobs.js";
@@ -52,6 +53,8 @@ export interface FunctionConfig {
   readonly projectId: string | undefined;
   /** Every task as this deployment schedules it: the catalog with TASK_OVERRIDES applied (`resolveJobs`). */
   readonly jobs: readonly Job[];
+  /** The services http tasks may call (HTTP_TARGETS): the only place a call's address comes from. */
+  readonly httpTargets: HttpTargets;
 }
 
 export interface ParsedConfig {
@@ -263,13 +266,15 @@ export function parseConfig(env: Env): ParsedConfig {
   const warnings = emailWarnings(email.config);
   const projectId = projectIdOf(env, problems);
   const jobs = parseJobs(env, problems);
+  const httpTargets = readVariable(env, "HTTP_TARGETS", problems);
   if (
     problems.length > 0 ||
     !database.config ||
     poolMax === undefined ||
     !auth.config ||
     !email.config ||
-    !jobs
+    !jobs ||
+    !httpTargets
   ) {
     return { problems, warnings };
   }
@@ -281,6 +286,7 @@ export function parseConfig(env: Env): ParsedConfig {
       email: email.config,
       projectId,
       jobs,
+      httpTargets,
     },
     problems,
     warnings,

@@ -171,12 +171,17 @@ export async function rollBackWithRecord(
 }
 
 /** The end a run's work came to, as its record takes it. */
-export function endOf(failure: RunFailure | undefined, rowsAffected: number, more: boolean): RunEnd {
+export function endOf(
+  failure: RunFailure | undefined,
+  rowsAffected: number,
+  more: boolean,
+  successMessage?: string,
+): RunEnd {
   return {
     status: failure ? "failed" : "succeeded",
     rowsAffected,
     more,
     code: failure?.code ?? null,
-    message: failure?.message ?? null,
+    message: failure ? failure.message : (successMessage ?? null),
   };
 }

@@ -65,6 +65,8 @@ export interface RunWork extends TaskWork {
   readonly openForDryRun?: true;
   /** The work recorded its own end (scheduler.run_opened_statement), in this many milliseconds. */
   readonly recordedDurationMs?: number;
+  /** What the run record's message says of a success (an http task's answer). */
+  readonly message?: string;
 }
 
 /** A run's work stopped: recorded as failed with `code`, and the rows it changed before. */
@@ -82,6 +84,7 @@ export class RunFailure extends Error {
 
 const runErrorCodes: ReadonlySet<string> = new Set<RunErrorCode>([
   "guard_tripped",
+  "target_refused",
   "task_failed",
   "unavailable",
   "timeout",
