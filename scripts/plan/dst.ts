@@ -47,6 +47,8 @@ const SAMPLE_MS = 6 * 3_600_000;
 
 /** The zone's offset changes in [from, to), each at the minute it takes effect. */
 export function zoneChanges(zone: string, from: Date, to: Date): ZoneChange[] {
+  // The one zone every schedule defaults to has no changes to look for.
+  if (zone === "UTC") return [];
   const changes: ZoneChange[] = [];
   let previousAt = from.getTime();
   let previous = offsetMinutes(zone, previousAt);
