@@ -12,8 +12,8 @@ import type { EmailWorkOptions } from "./runtime.js";
 import type { OutgoingMessage } from "./transport.js";
 
 export interface ClaimQueue<Row> {
-  /** What one message is, for the log and the run's message ("reports", "confirmations"). */
-  readonly noun: string;
+  /** What one message is, for the log and the run's message ("report", "reports"). */
+  readonly noun: { readonly one: string; readonly many: string };
   /** Claims up to `limit` due messages for this run; the claim is committed when this resolves. */
   claim(limit: number): Promise<readonly Row[]>;
   /** The email of a claimed row, or why it has none (the row is then rejected at once). */
@@ -53,9 +53,12 @@ export async function drain<Row>(
 
   for (let round = 0; ; round++) {
     if (round > 0 && Date.now() >= ctx.deadline) {
-      log.info(`${task.name}: time budget spent after ${totals.sent} ${queue.noun}; the next run goes on`, {
-        ...totals,
-      });
+      log.info(
+        `${task.name}: time budget spent after ${counted(totals.sent, queue.noun)}; the next run goes on`,
+        {
+          ...totals,
+        },
+      );
       return { rowsAffected: totals.sent, more: true };
     }
     const claimed = await queue.claim(batchSize);
@@ -101,25 +104,32 @@ export async function drain<Row>(
           rowsAffected: totals.sent,
           stopped: {
             code: "task_failed",
-            message: `SendGrid: ${error.message}; ${totals.sent} ${queue.noun} sent, ${released} left for a later run${dead > 0 ? `, ${dead} dead after their last attempt` : ""}`,
+            message: `SendGrid: ${error.message}; ${counted(totals.sent, queue.noun)} sent, ${released} left for a later run${dead > 0 ? `, ${dead} dead after their last attempt` : ""}`,
             cause: error,
           },
           figures: { ...totals },
         };
       }
     }
-    log.info(`${task.name}: ${totals.sent} ${queue.noun} sent so far`, { ...totals });
+    log.info(`${task.name}: ${counted(totals.sent, queue.noun)} ${options.transport.accepted} so far`, {
+      ...totals,
+    });
     if (claimed.length < batchSize) break;
   }
 
   if (totals.rejected > 0) {
-    const message = `SendGrid refused ${totals.rejected} recipient address(es), or there was none; ${totals.sent} ${queue.noun} sent (the refused ones are recorded with their reason, not retried)`;
+    const message = `SendGrid refused ${totals.rejected} recipient address(es), or there was none; ${counted(totals.sent, queue.noun)} sent (the refused ones are recorded with their reason, not retried)`;
     if (settings.rejectedFailsRun) {
       return { rowsAffected: totals.sent, stopped: { code: "task_failed", message }, figures: { ...totals } };
     }
     log.warn(`${task.name}: ${message}`, { ...totals });
   }
   return { rowsAffected: totals.sent };
+}
+
+/** "1 report", "2 reports". */
+function counted(n: number, noun: ClaimQueue<unknown>["noun"]): string {
+  return `${n} ${n === 1 ? noun.one : noun.many}`;
 }
 
 function add(into: DeliveryReport, report: DeliveryReport): void {

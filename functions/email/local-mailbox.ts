@@ -13,6 +13,7 @@ import { substitute } from "./transport.js";
 export function createLocalMailboxTransport(pool: Pool, log: Logger): MailTransport {
   return {
     name: "local-mailbox",
+    accepted: "kept in the local mailbox (not sent)",
     async send(batch: MailBatch) {
       const messageId = `local-${randomUUID()}`;
       const rows = batch.messages.map((message) => ({
@@ -38,13 +39,16 @@ export function createLocalMailboxTransport(pool: Pool, log: Logger): MailTransp
         ],
       );
       for (const row of rows) {
-        log.info(`email not sent (no SendGrid key configured): to ${row.recipient}: ${row.subject}`, {
-          mailbox: "local",
-          messageId,
-          to: row.recipient,
-          subject: row.subject,
-          body: row.body,
-        });
+        log.info(
+          `email kept in the local mailbox, not sent (no SendGrid key configured): to ${row.recipient}: ${row.subject}`,
+          {
+            mailbox: "local",
+            messageId,
+            to: row.recipient,
+            subject: row.subject,
+            body: row.body,
+          },
+        );
       }
       return { messageId };
     },

@@ -44,7 +44,7 @@ export async function sendOrderConfirmations(
   const { maxAttempts, backoffSeconds, maxBackoffSeconds } = options.outbox;
   const ids = (rows: readonly ClaimedRow[]): string[] => rows.map((row) => row.id);
   const queue: ClaimQueue<ClaimedRow> = {
-    noun: "confirmations",
+    noun: { one: "confirmation", many: "confirmations" },
     claim: async (limit) =>
       (
         await client.query<ClaimedRow>("SELECT * FROM scheduler.claim_email_outbox($1, $2, $3, $4, $5)", [

@@ -117,6 +117,7 @@ function keySource(
 /** A dry run without a key counts what is due; it never sends. */
 const unconfigured: MailTransport = {
   name: "none",
+  accepted: "sent",
   send: () => Promise.reject(noKey()),
 };
 

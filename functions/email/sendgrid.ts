@@ -32,6 +32,7 @@ export function createSendGridTransport(options: SendGridOptions): MailTransport
 
   return {
     name: "sendgrid",
+    accepted: "sent",
     async send(batch: MailBatch) {
       const key = await options.apiKey();
       if (key !== currentKey) {

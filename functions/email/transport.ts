@@ -28,6 +28,8 @@ export interface MailBatch {
 export interface MailTransport {
   /** "sendgrid" or "local-mailbox": said in the logs so a run says whether mail really left. */
   readonly name: string;
+  /** What a message it accepted became, as the run's log counts them: "sent", or kept where. */
+  readonly accepted: string;
   /** Resolves with the provider's message id once the provider accepted every message of the batch. */
   send(batch: MailBatch): Promise<{ messageId: string }>;
 }

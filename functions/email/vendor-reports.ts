@@ -54,7 +54,7 @@ export async function sendVendorReports(
 
   const ids = (rows: readonly DueReport[]): string[] => rows.map((row) => row.restaurant_id);
   const queue: ClaimQueue<DueReport> = {
-    noun: "reports",
+    noun: { one: "report", many: "reports" },
     claim: async (limit) =>
       (
         await client.query<DueReport>("SELECT * FROM scheduler.claim_vendor_reports($1::date, $2, $3, $4)", [
