@@ -1,4 +1,5 @@
 /** `history [task]`: recent runs, newest first. */
+import type { Pool } from "../../functions/core/db/pool.js";
 import type { RunRecord } from "../../functions/core/reads/history.js";
 import type { Options } from "../lib/args.js";
 import { EXIT, ToolError } from "../lib/exit-codes.js";
@@ -21,6 +22,26 @@ function historyLimit(text: string | undefined): number {
   return limit;
 }
 
+/** A run's status with its qualifiers, once: "succeeded (dry run, forced)". */
+function statusWords(run: RunRecord): string {
+  const qualifiers = [run.dryRun && "dry run", run.forced && "forced"].filter(Boolean);
+  return qualifiers.length === 0 ? run.status : `${run.status} (${qualifiers.join(", ")})`;
+}
+
+/** Why the answer is empty: no runs at all (of the task), or none failed among those recorded. */
+async function nothingFound(
+  pool: Pool,
+  query: { task: string | undefined; failedOnly: boolean },
+): Promise<string> {
+  const of = query.task ? ` of ${query.task}` : "";
+  const { rows } = await pool.query<{ any: boolean }>(
+    "SELECT EXISTS (SELECT 1 FROM scheduler.job_runs WHERE $1::text IS NULL OR task = $1) AS any",
+    [query.task ?? null],
+  );
+  if (!query.failedOnly || !rows[0]?.any) return `no runs${of} recorded yet`;
+  return `no failed runs${of} in the history; \`history${query.task ? ` ${query.task}` : ""}\` lists the runs recorded`;
+}
+
 async function printHistory(
   io: Io,
   query: { task: string | undefined; failedOnly: boolean; limit: number },
@@ -30,7 +51,7 @@ async function printHistory(
   return withPool(io, async (pool) => {
     const runs: RunRecord[] = await recentRuns(pool, query);
     if (json) io.out(JSON.stringify({ runs }, null, 2));
-    else if (runs.length === 0) io.out("no runs recorded yet");
+    else if (runs.length === 0) io.out(await nothingFound(pool, query));
     else
       io.out(
         table(
@@ -39,7 +60,7 @@ async function printHistory(
             r.runId,
             r.task,
             r.trigger,
-            `${r.status}${r.dryRun ? " (dry run)" : ""}${r.forced ? " (forced)" : ""}`,
+            statusWords(r),
             iso(r.startedAt),
             r.durationMs === null ? "-" : String(r.durationMs),
             r.rowsAffected === null ? "-" : String(r.rowsAffected),
