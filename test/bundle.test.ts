@@ -64,6 +64,10 @@ describe("the built function under functions-framework", () => {
     expect(bundle).not.toContain("SCRAM-SHA-256");
     expect(built.files.some((file) => file.path.startsWith("chunks/pool-"))).toBe(true);
     expect(built.files.some((file) => file.path.startsWith("chunks/health-"))).toBe(true);
+    // The dashboard's page, data and actions load on a dashboard request, never on a tick's.
+    expect(bundle).not.toContain("operator_actions");
+    expect(bundle).not.toContain("X-Scheduled-Jobs-Action");
+    expect(built.files.some((file) => file.path.startsWith("chunks/dashboard-routes-"))).toBe(true);
     const manifest = JSON.parse(readFileSync(join(built.outDir, "package.json"), "utf8")) as Record<
       string,
       unknown

@@ -373,7 +373,7 @@ describe("a replay of one failed tick, at a pinned time", () => {
       createHandler({
         authenticator: createAuthenticator(config!.auth, { log: quiet }),
         jobs: config!.jobs,
-        pool: () => db.pool,
+        pool: async () => db.pool,
         runTask,
         log: quiet,
         now: () => NOW,
