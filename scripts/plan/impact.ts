@@ -33,7 +33,8 @@ export interface TaskImpact {
   readonly task: string;
   readonly kind: Job["kind"];
   /** How it was asked: a count (read only), a rolled-back dry run, or not at all. */
-  readonly how: "count" | "dry run, rolled back" | "not run (--read-only)";
+  readonly how:
+    "count" | "dry run, rolled back" | "not run (--read-only)" | "not run (its target does the work)";
   /** Rows it would change (an email task: messages it would send), or null when not asked. */
   readonly rows: number | null;
   readonly guard?: { readonly limit: number; readonly trips: boolean };
@@ -205,7 +206,15 @@ export async function readImpact(
     await reads.client.query("SET default_transaction_read_only = on");
     const impacts: TaskImpact[] = [];
     for (const job of jobs) {
-      if (job.kind === "email" || job.batch) {
+      if (job.kind === "http") {
+        // Its work is a request to another service, which has no dry run to ask.
+        impacts.push({
+          task: job.name,
+          kind: job.kind,
+          how: "not run (its target does the work)",
+          rows: null,
+        });
+      } else if (job.kind === "email" || job.batch) {
         impacts.push(await counted(reads, pool, job, now, jobs));
       } else if (readOnly) {
         impacts.push({ task: job.name, kind: job.kind, how: "not run (--read-only)", rows: null });

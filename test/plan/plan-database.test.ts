@@ -22,10 +22,25 @@ import { fingerprint } from "../helpers/db-fingerprint.js";
 
 const db = useTestDatabase();
 const root = mkdtempSync(join(tmpdir(), "sj-plan-db-"));
-/** cleanup-orphaned-menus is pg_cron's here: the database has no pg_cron to run it. */
-const catalog: readonly TaskDefinition[] = tasks.map((task) =>
-  task.name === "cleanup-orphaned-menus" ? { ...task, runner: "pg_cron" as const } : task,
-);
+/**
+ * cleanup-orphaned-menus is pg_cron's here (the database has no pg_cron to run it), and an http
+ * task, whose work is its target's, has nothing to dry-run.
+ */
+const catalog: readonly TaskDefinition[] = [
+  ...tasks.map((task) =>
+    task.name === "cleanup-orphaned-menus" ? { ...task, runner: "pg_cron" as const } : task,
+  ),
+  {
+    name: "refresh-partner-feed",
+    description: "Ask the partner service to refresh its feed.",
+    kind: "http",
+    schedule: "0 * * * *",
+    timeoutSeconds: 30,
+    retry: { retryCount: 0, minBackoffSeconds: 5, maxBackoffSeconds: 60, maxDoublings: 2 },
+    http: { target: "partner", path: "/refresh" },
+    paused: false,
+  },
+];
 let now: Date;
 
 /** The fixture, on a connection that ends: a backend sends its counted writes when it exits. */
@@ -133,6 +148,10 @@ describe("plan --read-only", () => {
     expect(impactOf(readOnly, "send-order-confirmations")).toMatchObject({ how: "count", rows: 2 });
     expect(impactOf(readOnly, "send-daily-vendor-reports")).toMatchObject({ how: "count", rows: 2 });
     expect(impactOf(readOnly, "alert-failed-runs")).toMatchObject({ how: "count", rows: 1 });
+    expect(impactOf(readOnly, "refresh-partner-feed")).toMatchObject({
+      how: "not run (its target does the work)",
+      rows: null,
+    });
     expect(impactOf(readOnly, "auto-cancel-unconfirmed-orders")).toEqual({
       task: "auto-cancel-unconfirmed-orders",
       kind: "sql",
