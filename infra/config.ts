@@ -16,6 +16,8 @@ import { cloudJobs, resolveJobs } from "../functions/core/schedule/jobs.js";
 import { longestIntervalSeconds } from "../functions/core/schedule/fire-times.js";
 import type { VariableName } from "../functions/core/config/environment.js";
 import { isEmailAddress, problemsWith } from "../functions/core/config/environment.js";
+import type { HttpTargets } from "../functions/core/config/http-targets.js";
+import { parseHttpTargets } from "../functions/core/config/http-targets.js";
 import { OperatorError } from "./errors.js";
 
 /** The clouds one stack can deploy to; Google when the stack does not say. */
@@ -51,7 +53,7 @@ export class StackConfigError extends OperatorError {
 export const FUNCTION_TIMEOUT_MARGIN_SECONDS = 30;
 
 /** The keys of the stack's config that mean the same on every cloud. */
-export const SHARED_OBJECT_KEYS = ["taskOverrides", "deadMan"] as const;
+export const SHARED_OBJECT_KEYS = ["taskOverrides", "deadMan", "httpTargets"] as const;
 export const SHARED_STRING_KEYS = [
   "prefix",
   "defaultTimeZone",
@@ -74,6 +76,8 @@ export interface SharedConfig {
   readonly deadMan: boolean;
   /** The tasks the dead-man watches: every task not paused in the stack's config, whatever its runner. */
   readonly deadManJobs: readonly JobSpec[];
+  /** The services the http tasks call (`scheduled-jobs:httpTargets`), as the function reads them. */
+  readonly httpTargets: HttpTargets;
 }
 
 /** Reads `scheduled-jobs:cloud`: which program the stack runs. */
@@ -134,6 +138,7 @@ export function resolveShared(
   if (mailFrom !== undefined) acceptedByFunction("MAIL_FROM", mailFrom, "scheduled-jobs:mailFrom", problems);
   const opsEmail = optionalString(raw.opsEmail, "scheduled-jobs:opsEmail", problems);
   if (opsEmail !== undefined) acceptedByFunction("OPS_EMAIL", opsEmail, "scheduled-jobs:opsEmail", problems);
+  const httpTargets = resolveHttpTargets(raw.httpTargets, resolved.jobs, problems);
 
   return {
     prefix,
@@ -144,7 +149,29 @@ export function resolveShared(
     opsEmail: opsEmail ?? alertEmail ?? "",
     deadMan: deadMan !== false,
     deadManJobs: sound && deadMan ? withCadence(resolved.jobs.filter((job) => !job.paused)) : [],
+    httpTargets,
   };
+}
+
+/**
+ * `scheduled-jobs:httpTargets`, by the function's own rule (https, no credentials, private only when
+ * internal, never link-local; plain http is the local stack's alone), and every http task's target
+ * named in it: a task whose target the stack lacks would fail on every tick.
+ */
+function resolveHttpTargets(raw: unknown, jobs: readonly Job[], problems: string[]): HttpTargets {
+  const targetProblems: string[] = [];
+  const targets = parseHttpTargets(raw ?? {}, targetProblems) ?? {};
+  problems.push(...targetProblems.map((problem) => `scheduled-jobs:${problem}`));
+  for (const job of jobs) {
+    const key = job.http?.target;
+    if (job.kind !== "http" || targetProblems.length > 0) continue;
+    if (!key || !targets[key]) {
+      problems.push(
+        `task ${job.name} calls target ${JSON.stringify(key ?? "")}, which scheduled-jobs:httpTargets does not name: add httpTargets.${key ?? "<target>"}.url (and .service for the invoker grant)`,
+      );
+    }
+  }
+  return targets;
 }
 
 /** A fixed reference for cadences, so a preview does not depend on the day it runs. */

@@ -91,7 +91,7 @@ export function loadConfig(): StackConfig {
   return resolveConfig({
     project: gcpConfig.get("project"),
     region: gcpConfig.get("region"),
-    ...loadRaw(OBJECT_KEYS, SHARED_STRING_KEYS),
+    ...loadRaw([...new Set([...SHARED_OBJECT_KEYS, ...OBJECT_KEYS])], SHARED_STRING_KEYS),
   });
 }
 

@@ -14,6 +14,7 @@ import { functionTimeoutSeconds } from "./config.js";
 import { OperatorError } from "../errors.js";
 import { tasks } from "../../functions/core/catalog.js";
 import { writeEnvironment } from "../../functions/core/config/environment.js";
+import type { HttpTargets } from "../../functions/core/config/http-targets.js";
 import { computedVariable } from "../environment.js";
 import { overridesOf } from "../../functions/core/schedule/jobs.js";
 import { monitoringAgentEmail } from "../../functions/gcp/google-identities.js";
@@ -69,6 +70,8 @@ export interface FunctionEnvironment {
   readonly sendGridSecretVersion: pulumi.Input<string>;
   readonly mailFrom: string;
   readonly opsEmail: string;
+  /** The http tasks' targets (HTTP_TARGETS; absent when none). */
+  readonly httpTargets?: HttpTargets;
 }
 
 export interface DeployedFunction {
@@ -224,6 +227,7 @@ export function deployedEnvironment(
       OPS_EMAIL: env.opsEmail,
       // What Cloud Scheduler really runs, so health and overdue alerts agree (absent when nothing).
       TASK_OVERRIDES: overridesOf(tasks, jobs),
+      HTTP_TARGETS: env.httpTargets,
     }),
     AUTH_AUDIENCE: computedVariable(
       "AUTH_AUDIENCE",

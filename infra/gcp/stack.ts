@@ -9,6 +9,7 @@ import type { StackConfig } from "./config.js";
 import { createDatabase } from "./database.js";
 import { createDeadMan, deadManPath } from "./dead-man.js";
 import { createFunction, functionSource } from "./function.js";
+import { grantTargetInvokers } from "./http-targets.js";
 import { createIdentities } from "./iam.js";
 import { createScheduledJobs } from "./scheduler.js";
 import { createSendGridSecret } from "./secrets.js";
@@ -77,6 +78,7 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
       sendGridSecretVersion: secret.version.name,
       mailFrom: config.mailFrom,
       opsEmail: config.opsEmail,
+      httpTargets: config.httpTargets,
     },
     apis,
     dependsOn: [
@@ -85,6 +87,12 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
       ...(database.iamUser ? [database.iamUser] : []),
       ...(database.database ? [database.database] : []),
     ],
+  });
+  grantTargetInvokers({
+    project,
+    region,
+    targets: config.httpTargets,
+    runtimeEmail: identities.runtime.email,
   });
   createScheduledJobs(
     { project, region, jobs: config.jobs, url: fn.url, schedulerEmail: identities.scheduler.email },
