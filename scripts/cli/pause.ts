@@ -1,11 +1,12 @@
 /**
  * `pause <task> --reason "..."`: the task's run-time pause, recorded with who paused it, why, when
- * and until when (the pause's row and its JSON are the core's: functions/core/reads/tick-facts.ts).
- * Who is at the keyboard is `resume`'s too.
+ * and until when, through the core's pause writer (functions/core/actions/pauses.ts, the dashboard's
+ * too; the pause's JSON and words are functions/core/reads/tick-facts.ts'). Who is at the keyboard
+ * is `resume`'s too.
  */
 import { userInfo } from "node:os";
-import type { PauseRow } from "../../functions/core/reads/tick-facts.js";
-import { pauseJson, pauseOfRow, pauseWords } from "../../functions/core/reads/tick-facts.js";
+import { pauseTask } from "../../functions/core/actions/pauses.js";
+import { pauseJson, pauseWords } from "../../functions/core/reads/tick-facts.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import type { Options } from "../lib/args.js";
 import { EXIT, ToolError } from "../lib/exit-codes.js";
@@ -40,13 +41,7 @@ async function pause(
   json: boolean,
 ): Promise<number> {
   return withPool(io, async (pool, where) => {
-    const result = await pool.query<PauseRow>("SELECT * FROM scheduler.pause_task($1, $2, $3, $4)", [
-      job.name,
-      reason,
-      operator(io),
-      until ?? null,
-    ]);
-    const paused = pauseOfRow(result.rows[0]!);
+    const paused = await pauseTask(pool, { task: job.name, reason, pausedBy: operator(io), until });
     if (json) io.out(JSON.stringify({ paused: pauseJson(paused) }, null, 2));
     else
       io.out(

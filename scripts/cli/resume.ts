@@ -1,6 +1,6 @@
-/** `resume <task>`: ends the task's run-time pause; its next tick runs. */
-import type { PauseRow } from "../../functions/core/reads/tick-facts.js";
-import { pauseJson, pauseOfRow } from "../../functions/core/reads/tick-facts.js";
+/** `resume <task>`: ends the task's run-time pause (the core's pause writer); its next tick runs. */
+import { resumeTask } from "../../functions/core/actions/pauses.js";
+import { pauseJson } from "../../functions/core/reads/tick-facts.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import { EXIT } from "../lib/exit-codes.js";
 import type { CliCommand } from "./command.js";
@@ -12,12 +12,7 @@ import { operator } from "./pause.js";
 
 async function resume(io: Io, job: Job, json: boolean): Promise<number> {
   return withPool(io, async (pool) => {
-    const result = await pool.query<PauseRow>("SELECT * FROM scheduler.resume_task($1, $2)", [
-      job.name,
-      operator(io),
-    ]);
-    const row = result.rows[0];
-    const resumed = row ? pauseOfRow(row) : undefined;
+    const resumed = await resumeTask(pool, job.name, operator(io));
     if (json) io.out(JSON.stringify({ resumed: resumed ? pauseJson(resumed) : null }, null, 2));
     else if (!resumed) io.out(`${job.name}: was not paused at run time; nothing to do`);
     else
