@@ -148,6 +148,7 @@ async function actionRoute(
             log: actionLog,
             jobs: deps.jobs,
             ...(deps.loadEmailHandler ? { loadEmailHandler: deps.loadEmailHandler } : {}),
+            ...(deps.http ? { http: deps.http } : {}),
           },
           request,
         ),
