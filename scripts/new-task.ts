@@ -16,6 +16,7 @@ import { cronProblem } from "../functions/core/schedule/cron-grammar.js";
 import { errorOutput, parseCommandLine, UsageError } from "./lib/args.js";
 import { EXIT, ToolError } from "./lib/exit-codes.js";
 import { childEnv } from "./local/child-env.js";
+import { readLocalState } from "./local/local-state.js";
 
 export interface NewTaskIo {
   readonly out: (text: string) => void;
@@ -52,16 +53,13 @@ export function main(argv: readonly string[], io: NewTaskIo): number {
       writeFileSync(join(io.root, file), text);
       io.out(`wrote ${file}`);
     }
-    for (const generator of ["scripts/generate/sql.ts", "scripts/generate/pg-cron.ts"]) {
-      execFileSync(process.execPath, ["--import", "tsx", generator], {
-        cwd: io.root,
-        env: childEnv(),
-        stdio: "inherit",
-      });
-    }
-    io.out(
-      `\nNext: ${request.kind === "sql" ? `write sql/tasks/${request.name}.sql` : `write functions/email/${request.name}.ts`}, then the test (npx vitest run test/tasks/${request.name}.test.ts), the README row, and unpause it in ${CATALOG}.`,
-    );
+    // One generator writes every file generated from the catalog and sql/tasks (each once).
+    execFileSync(process.execPath, ["--import", "tsx", "scripts/generate/sql.ts"], {
+      cwd: io.root,
+      env: childEnv(),
+      stdio: "inherit",
+    });
+    for (const line of nextSteps(request, io.root)) io.out(line);
     return EXIT.ok;
   } catch (error) {
     const exit = error instanceof ToolError ? error.exit : "error";
@@ -71,6 +69,23 @@ export function main(argv: readonly string[], io: NewTaskIo): number {
     );
     return EXIT[exit];
   }
+}
+
+/** What is left to do, and a running `npm start` that must be restarted to serve the task. */
+function nextSteps({ name, kind }: Request, root: string): string[] {
+  const work = kind === "sql" ? `sql/tasks/${name}.sql` : `functions/email/${name}.ts`;
+  const steps = [
+    "",
+    `Next: write ${work} and its test (npx vitest run test/tasks/${name}.test.ts);`,
+    "pin the new job's Google resources in the infra snapshot (npx vitest run test/infra/registrations.test.ts -u);",
+    `and unpause it in ${CATALOG} when it is ready.`,
+  ];
+  const running = readLocalState(root);
+  if (running)
+    steps.push(
+      `npm start is running (pid ${running.pid}): it read the catalog when it started, so it answers 404 for ${name} until you stop it and start it again.`,
+    );
+  return steps;
 }
 
 /** The request the arguments make, "help" for --help; a UsageError says what is wrong with them. */

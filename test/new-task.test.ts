@@ -1,7 +1,9 @@
 /**
- * `npm run new-task` in a scratch copy of the project: an SQL task and an email task scaffolded
- * there must type-check with the rest of the project, their generated tests must pass against a
- * real PostgreSQL, and the README's task table must still match the catalog.
+ * `npm run new-task` in a scratch copy of the project, after the README's own example: an SQL task
+ * and an email task scaffolded there, under names the catalog does not have, must type-check with
+ * the rest of the project, their generated tests must pass against a real PostgreSQL, and the tests
+ * that read the task list (the README's table, the catalog, the pg_cron scripts, the stacks) must
+ * still pass once the README's steps after the scaffold are done.
  */
 import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
@@ -15,6 +17,25 @@ import { ROOT } from "../scripts/local/local-stack.js";
 const run = promisify(execFile);
 const scratch = mkdtempSync(join(tmpdir(), "sj-new-task-"));
 const SKIP = new Set([".git", "node_modules", ".data", "dist", "test-results", "coverage", "bench/results"]);
+
+/** A command line as a user types it, in the scratch copy's shell. */
+async function inShell(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run("sh", ["-c", command], { cwd: scratch, env: childEnv(), maxBuffer: 16 * 1024 * 1024 }).then(
+    (done) => ({ code: 0, ...done }),
+    (error: { code: number; stdout: string; stderr: string }) => error,
+  );
+}
+
+/** `base`, or `base-2`, `base-3`...: the first name the scratch copy's catalog does not have. */
+function unusedTaskName(base: string): string {
+  const catalog = readFileSync(join(scratch, "functions/core/catalog.ts"), "utf8");
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? base : `${base}-${n}`;
+    if (!catalog.includes(`name: "${name}",`)) return name;
+  }
+}
+
+const camel = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 async function inScratch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return run(process.execPath, args, { cwd: scratch, env: childEnv(), maxBuffer: 16 * 1024 * 1024 }).then(
@@ -49,10 +70,25 @@ describe("npm run new-task", () => {
     expect(readFileSync(join(scratch, "functions/core/catalog.ts"), "utf8")).toBe(catalog);
   });
 
-  it("when an SQL task and an email task are scaffolded, then the project type-checks and their tests and the README table check pass", async () => {
+  it("when the user has scaffolded the README's example, then tasks of other names scaffold beside it, the project type-checks, and the tests that read the task list pass", async () => {
+    // The README's example first, exactly as a user runs it (unless the copied tree has it already):
+    // a user's own tasks must not break this test, nor the suite.
+    const readme = readFileSync(join(scratch, "README.md"), "utf8");
+    const example = readme.split("\n").find((line) => line.startsWith("npm run new-task -- "));
+    expect(example, "the README shows the scaffolder").toBeDefined();
+    const theirName = /^npm run new-task -- ([a-z0-9-]+) /.exec(example!)![1]!;
+    if (unusedTaskName(theirName) === theirName) {
+      const theirs = await inShell(
+        example!.replace(/^npm run new-task -- /, `"${process.execPath}" --import tsx scripts/new-task.ts `),
+      );
+      expect(theirs.code, theirs.stderr).toBe(0);
+    }
+
+    const sqlName = unusedTaskName("scaffold-check-sql");
+    const emailName = unusedTaskName("scaffold-check-email");
     for (const [name, kind] of [
-      ["purge-stale-carts", "--sql"],
-      ["send-weekly-digest", "--email"],
+      [sqlName, "--sql"],
+      [emailName, "--email"],
     ] as const) {
       const made = await inScratch([
         "--import",
@@ -65,13 +101,14 @@ describe("npm run new-task", () => {
       ]);
       expect(made.code, made.stderr).toBe(0);
       expect(existsSync(join(scratch, "test/tasks", `${name}.test.ts`))).toBe(true);
+      // Each generated file at most once, and no step asks for what the scaffolder did.
+      expect(made.stdout.match(/sql\/pg_cron_setup\.sql/g)?.length ?? 0, made.stdout).toBeLessThanOrEqual(1);
+      expect(made.stdout).not.toMatch(/README row/);
     }
-    expect(readFileSync(join(scratch, "sql/tasks/purge-stale-carts.sql"), "utf8")).toMatch(/^-- TODO/);
-    expect(readFileSync(join(scratch, "functions/core/run/sql.generated.ts"), "utf8")).toContain(
-      "purge-stale-carts",
-    );
+    expect(readFileSync(join(scratch, `sql/tasks/${sqlName}.sql`), "utf8")).toMatch(/^-- TODO/);
+    expect(readFileSync(join(scratch, "functions/core/run/sql.generated.ts"), "utf8")).toContain(sqlName);
     expect(readFileSync(join(scratch, "functions/email/runtime.ts"), "utf8")).toContain(
-      '"send-weekly-digest": sendWeeklyDigest',
+      `"${emailName}": ${camel(emailName)}`,
     );
 
     const typecheck = await inScratch([
@@ -82,16 +119,33 @@ describe("npm run new-task", () => {
     ]);
     expect(typecheck.code, typecheck.stdout + typecheck.stderr).toBe(0);
 
+    // The rest of the README's block after the scaffold (its own task's test, the snapshot of the
+    // Google resources pinned again), then the tests that read the task list.
+    const after = readme.slice(readme.indexOf(example!)).split("```")[0]!.split("\n").slice(1);
+    for (const line of after.map((l) => l.replace(/\s+#.*$/, "").trim()).filter(Boolean)) {
+      const done = await inShell(
+        line.replace(/^npx vitest /, `"${process.execPath}" node_modules/vitest/vitest.mjs `),
+      );
+      expect(done.code, `${line}\n${done.stdout}${done.stderr}`).toBe(0);
+    }
+    const vitest = join(scratch, "node_modules/vitest/vitest.mjs");
     const tests = await inScratch([
-      join(scratch, "node_modules/vitest/vitest.mjs"),
+      vitest,
       "run",
-      "test/tasks/purge-stale-carts.test.ts",
-      "test/tasks/send-weekly-digest.test.ts",
+      ...[theirName, sqlName, emailName].map((name) => `test/tasks/${name}.test.ts`),
       "test/docs.test.ts",
       "-t",
-      "purge-stale-carts|send-weekly-digest|task table",
+      `${theirName}|${sqlName}|${emailName}|task table`,
     ]);
     expect(tests.code, tests.stdout + tests.stderr).toBe(0);
-    expect(tests.stdout).toMatch(/Tests\s+.*3 passed/);
-  }, 300_000);
+    expect(tests.stdout).toMatch(/Tests\s+.*4 passed/);
+    const listReaders = [
+      "test/catalog.test.ts",
+      "test/pg-cron-generated.test.ts",
+      "test/infra/aws/stack.test.ts",
+      "test/infra/registrations.test.ts",
+    ];
+    const readers = await inScratch([vitest, "run", ...listReaders]);
+    expect(readers.code, readers.stdout + readers.stderr).toBe(0);
+  }, 420_000);
 });

@@ -90,7 +90,7 @@ describe("the AWS stack under mocks", () => {
         scheduleExpression: (toAwsCron(job.schedule) as { expression: string }).expression,
         scheduleExpressionTimezone: job.timeZone,
         flexibleTimeWindow: { mode: "OFF" },
-        state: job.name === "cleanup-orphaned-menus" ? "DISABLED" : "ENABLED",
+        state: job.paused ? "DISABLED" : "ENABLED",
       });
       expect(inputs.target.arn).toBe(FUNCTION_ARN);
       expect(inputs.target.roleArn).toBe(`arn:aws:iam::${ACCOUNT}:role/sched-jobs-scheduler`);
