@@ -79,6 +79,11 @@ export interface StackConfig extends SharedConfig {
   readonly database: DatabaseDeployment;
   /** Tasks that tick at least this often get an absence alert. */
   readonly absenceAlertMaxIntervalSeconds: number;
+  /**
+   * The people who may act from the dashboard (`scheduled-jobs:operators`): each may invoke the
+   * function (through `gcloud run services proxy`) and is listed in its OPERATOR_EMAILS.
+   */
+  readonly operators: readonly string[];
 }
 
 /** The default directory of the function's bundle, relative to the repository root. */
@@ -101,6 +106,7 @@ const OBJECT_KEYS = [
   "function",
   "absenceAlertMaxIntervalMinutes",
   "deadMan",
+  "operators",
 ] as const;
 
 /**
@@ -122,6 +128,7 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
   const shared = resolveShared(raw, catalog, problems);
   const fn = resolveFunction(raw.function, shared.jobs, shared.deadMan, problems);
   const database = resolveDatabase(raw.database, shared.prefix, problems);
+  const operators = resolveOperators(raw.operators, project, shared.prefix, problems);
 
   const absenceMinutes = asNumber(raw.absenceAlertMaxIntervalMinutes) ?? 60;
   if (!Number.isInteger(absenceMinutes) || absenceMinutes < 1) {
@@ -138,7 +145,34 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
     function: fn,
     database,
     absenceAlertMaxIntervalSeconds: absenceMinutes * 60,
+    operators,
   };
+}
+
+/**
+ * `scheduled-jobs:operators`: a list of people's emails (as their ID tokens name them), each
+ * checked by the function's own rule for OPERATOR_EMAILS. Not the scheduler's account: the
+ * function refuses an operator it also allows as a caller, and a deploy should fail first.
+ */
+function resolveOperators(
+  raw: unknown,
+  project: string | undefined,
+  prefix: string,
+  problems: string[],
+): readonly string[] {
+  const key = "scheduled-jobs:operators";
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw) || raw.some((entry) => typeof entry !== "string" || entry.trim() === "")) {
+    problems.push(`${key} must be a list of email addresses (the people who may act from the dashboard)`);
+    return [];
+  }
+  const operators = [...new Set(raw.map((entry: string) => entry.trim().toLowerCase()))];
+  if (operators.length > 0) acceptedByFunction("OPERATOR_EMAILS", operators.join(","), key, problems);
+  const scheduler = `${prefix}-invoker@${project ?? ""}.iam.gserviceaccount.com`;
+  if (operators.includes(scheduler)) {
+    problems.push(`${key} lists ${scheduler}, the scheduler's account: it may run tasks, not pause them`);
+  }
+  return operators;
 }
 
 function resolveFunction(

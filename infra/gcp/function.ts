@@ -72,6 +72,8 @@ export interface FunctionEnvironment {
   readonly opsEmail: string;
   /** The http tasks' targets (HTTP_TARGETS; absent when none). */
   readonly httpTargets?: HttpTargets;
+  /** The people who may act from the dashboard (OPERATOR_EMAILS; absent when none). */
+  readonly operators?: readonly string[];
 }
 
 export interface DeployedFunction {
@@ -83,6 +85,8 @@ export interface DeployedFunction {
   /** The underlying Cloud Run service's name. */
   readonly serviceName: pulumi.Output<string>;
   readonly invoker: gcp.cloudrunv2.ServiceIamMember;
+  /** Each operator's invoker grant, so that `gcloud run services proxy` reaches the function as them. */
+  readonly operatorInvokers: readonly gcp.cloudrunv2.ServiceIamMember[];
   /** The project's Cloud Monitoring service agent, when the function accepts it (the dead-man checks). */
   readonly monitoringAgentEmail: pulumi.Output<string> | undefined;
 }
@@ -202,7 +206,42 @@ export function createFunction(args: {
     role: "roles/run.invoker",
     member: pulumi.interpolate`serviceAccount:${args.schedulerEmail}`,
   });
-  return { function: fn, bucket, object, url, serviceName, invoker, monitoringAgentEmail: monitoringAgent };
+  const operatorInvokers = grantOperators(project, region, serviceName, env.operators ?? []);
+  return {
+    function: fn,
+    bucket,
+    object,
+    url,
+    serviceName,
+    invoker,
+    operatorInvokers,
+    monitoringAgentEmail: monitoringAgent,
+  };
+}
+
+/**
+ * The dashboard's operators reach the private function through `gcloud run services proxy`, which
+ * sends their own identity token: Cloud Run admits it only with the invoker role on the service,
+ * granted to the person by name (Google's "Authenticate developers",
+ * https://cloud.google.com/run/docs/authenticating/developers). What they may do there is the
+ * function's to decide (OPERATOR_EMAILS).
+ */
+function grantOperators(
+  project: string,
+  region: string,
+  serviceName: pulumi.Output<string>,
+  operators: readonly string[],
+): gcp.cloudrunv2.ServiceIamMember[] {
+  return operators.map(
+    (email) =>
+      new gcp.cloudrunv2.ServiceIamMember(`operator-invoker-${email}`, {
+        project,
+        location: region,
+        name: serviceName,
+        role: "roles/run.invoker",
+        member: `${email.endsWith(".gserviceaccount.com") ? "serviceAccount" : "user"}:${email}`,
+      }),
+  );
 }
 
 /**
@@ -228,6 +267,7 @@ export function deployedEnvironment(
       // What Cloud Scheduler really runs, so health and overdue alerts agree (absent when nothing).
       TASK_OVERRIDES: overridesOf(tasks, jobs),
       HTTP_TARGETS: env.httpTargets,
+      OPERATOR_EMAILS: env.operators,
     }),
     AUTH_AUDIENCE: computedVariable(
       "AUTH_AUDIENCE",

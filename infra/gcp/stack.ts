@@ -79,6 +79,7 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
       mailFrom: config.mailFrom,
       opsEmail: config.opsEmail,
       httpTargets: config.httpTargets,
+      operators: config.operators,
     },
     apis,
     dependsOn: [

@@ -160,13 +160,13 @@ describe("the stack built from the catalog", () => {
       string,
       string
     >;
-    // TASK_OVERRIDES and HTTP_TARGETS are deployed only when the stack overrides a schedule or names
-    // a target, and this one does neither.
+    // TASK_OVERRIDES, HTTP_TARGETS and OPERATOR_EMAILS are deployed only when the stack overrides a
+    // schedule, names a target or names an operator, and this one does none of these.
     const documented = variables.filter(
       (variable) =>
         variable.deployed &&
         variable.deployedOn !== "aws" &&
-        !["TASK_OVERRIDES", "HTTP_TARGETS"].includes(variable.name),
+        !["TASK_OVERRIDES", "HTTP_TARGETS", "OPERATOR_EMAILS"].includes(variable.name),
     );
     expect(Object.keys(env).sort()).toEqual(documented.map((variable) => variable.name).sort());
     for (const name of Object.keys(env)) expect(environment[name as VariableName].secret, name).toBe(false);

@@ -333,6 +333,28 @@ const definitions = {
     },
     write: (emails) => emails.join(","),
   }),
+  OPERATOR_EMAILS: define<readonly string[]>({
+    group: "auth",
+    doc: "The people allowed to act from the dashboard (pause, resume, run now, replay a failed tick), comma-separated; callers too, so their tokens are accepted like those of `AUTH_ALLOWED_EMAILS`. Never the scheduler's account: it may run tasks, not pause them.",
+    secret: false,
+    required: "no",
+    unset: "nobody may act from the dashboard; it only shows",
+    deployed: "`scheduled-jobs:operators`",
+    deployedOn: "gcp",
+    example: "alice@example.com,bob@example.com",
+    parse(text, problems) {
+      const emails = listOf(text).map(asciiLowerCase);
+      return checked(problems, () => {
+        for (const email of emails) {
+          if (!isEmailAddress(email))
+            problems.push(`OPERATOR_EMAILS entry ${quoted(email)} is not an email address`);
+        }
+        return emails;
+      });
+    },
+    write: (emails) => emails.join(","),
+    omit: (emails) => emails.length === 0,
+  }),
   AUTH_CERTS_URL: define<string>({
     group: "auth",
     doc: "Where the token-signing certificates are (Google's PEM format or a JWK set); `https`, or `http` on loopback only.",
