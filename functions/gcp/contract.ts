@@ -143,12 +143,7 @@ export interface RunsAnswer {
   readonly runs: readonly RunRecord[];
 }
 
-export type {
-  ActionAnswer,
-  EmailSideAnswer,
-  RunPageAnswer,
-  TaskPageAnswer,
-} from "./dashboard-data.js";
+export type { ActionAnswer, EmailSideAnswer, RunPageAnswer, TaskPageAnswer } from "./dashboard-data.js";
 
 /** What POST / answers, by status: read `"error" in answer` to tell them apart. */
 export type PostAnswer = RunAnswer | ErrorAnswer;
