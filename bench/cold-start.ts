@@ -46,7 +46,7 @@ const frameworkCli = join(
 );
 const BENCH_TASK = "auto-cancel-unconfirmed-orders";
 
-export interface Summary {
+interface Summary {
   readonly runs: number;
   readonly p50: number;
   readonly p95: number;
@@ -196,7 +196,7 @@ export async function bootToFirst200(
  * hello-world and once with the router (real token check, body checks, answer, log line) in front
  * of a runner that returns at once. The difference is what the router adds to a request.
  */
-export async function measureRouterCost(requests: number): Promise<{ helloWorld: Summary; router: Summary }> {
+async function measureRouterCost(requests: number): Promise<{ helloWorld: Summary; router: Summary }> {
   const identity = createDevIdentity({ audience: "http://localhost:8080" });
   const certs = await serveCerts(identity);
   const authenticator = createAuthenticator({

@@ -21,7 +21,7 @@ import { parseHttpTargets } from "../functions/core/config/http-targets.js";
 import { OperatorError } from "./errors.js";
 
 /** The clouds one stack can deploy to; Google when the stack does not say. */
-export const CLOUDS = ["gcp", "aws"] as const;
+const CLOUDS = ["gcp", "aws"] as const;
 export type Cloud = (typeof CLOUDS)[number];
 
 /**
@@ -236,7 +236,7 @@ export function requireString(value: unknown, key: string, problems: string[]): 
   return undefined;
 }
 
-export function optionalString(value: unknown, key: string, problems: string[]): string | undefined {
+function optionalString(value: unknown, key: string, problems: string[]): string | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   if (typeof value === "string") return value.trim();
   problems.push(`${key} must be a string`);

@@ -7,7 +7,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 
 /** A scheduled job as the stack deploys it (each cloud may add what its scheduler knows of it). */
-export interface JobExport {
+interface JobExport {
   readonly name: string;
   /** The unix-cron schedule the catalog and the stack's overrides give it. */
   readonly schedule: string;
@@ -18,7 +18,7 @@ export interface JobExport {
 type Text = pulumi.Input<string>;
 
 /** What both clouds' stacks output. */
-export interface SharedExports {
+interface SharedExports {
   readonly functionName: Text;
   readonly jobs: readonly JobExport[];
   readonly sendgridSecret: Text | null;
@@ -28,7 +28,7 @@ export interface SharedExports {
 }
 
 /** What only a Google stack outputs. */
-export interface GoogleExports {
+interface GoogleExports {
   readonly functionUrl: Text;
   readonly serviceName: Text;
   readonly runtimeServiceAccount: Text;
@@ -39,7 +39,7 @@ export interface GoogleExports {
 }
 
 /** What only an AWS stack outputs. */
-export interface AwsExports {
+interface AwsExports {
   readonly functionArn: Text;
   readonly functionRoleArn: Text;
   readonly schedulerRoleArn: Text;

@@ -10,7 +10,7 @@ import { connectionProblem, malformedUrl } from "./lib/connection-problem.js";
 import { EXIT, exitCodeLines, ToolError } from "./lib/exit-codes.js";
 import { applyAppSchema, grantTaskPrivileges, migrate } from "./lib/migrate.js";
 
-export interface MigrateIo {
+interface MigrateIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;

@@ -18,7 +18,7 @@ import { EXIT, ToolError } from "./lib/exit-codes.js";
 import { childEnv } from "./local/child-env.js";
 import { readLocalState } from "./local/local-state.js";
 
-export interface NewTaskIo {
+interface NewTaskIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   /** The project to scaffold into. */

@@ -26,7 +26,7 @@ export interface DataSpec {
   readonly archived: boolean;
 }
 
-export interface DataSizes {
+interface DataSizes {
   readonly orders: number;
   readonly restaurants: number;
   readonly reviews: number;
@@ -34,7 +34,7 @@ export interface DataSizes {
   readonly drivers: number;
 }
 
-export function sizesOf(spec: DataSpec): DataSizes {
+function sizesOf(spec: DataSpec): DataSizes {
   return {
     orders: spec.orders,
     restaurants: Math.max(20, Math.round(spec.orders / 1000)),

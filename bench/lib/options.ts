@@ -14,7 +14,7 @@
  */
 import { fileURLToPath } from "node:url";
 
-export const figureGroups = [
+const figureGroups = [
   "minute",
   "daily",
   "archive",

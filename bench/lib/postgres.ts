@@ -19,7 +19,7 @@ import { generationStatements } from "./data.js";
  * index builds. (fsync=off comes with the embedded server; synchronous_commit stays on, so a commit
  * still waits for its WAL write as it would in production.)
  */
-export const embeddedSettings: Readonly<Record<string, string>> = {
+const embeddedSettings: Readonly<Record<string, string>> = {
   shared_buffers: "1GB",
   work_mem: "32MB",
   maintenance_work_mem: "512MB",

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
-export type Verdict = "pass" | "short" | "info" | "not measured";
+type Verdict = "pass" | "short" | "info" | "not measured";
 
 export interface Figure {
   readonly section: string;
@@ -39,22 +39,7 @@ export function figure(
   return { ...input, ratio, verdict: input.verdict ?? "info" };
 }
 
-export function notMeasured(section: string, name: string, goal: string, reason: string): Figure {
-  return {
-    section,
-    name,
-    value: null,
-    unit: "ms",
-    display: `not measured: ${reason}`,
-    reference: "",
-    referenceValue: null,
-    ratio: null,
-    goal,
-    verdict: "not measured",
-  };
-}
-
-export function formatValue(value: number | null, unit: Figure["unit"], display?: string): string {
+function formatValue(value: number | null, unit: Figure["unit"], display?: string): string {
   if (display !== undefined) return display;
   if (value === null) return "";
   if (unit === "ms") return formatMs(value);

@@ -18,7 +18,7 @@ import { parseLambdaConfig } from "./config.js";
 import type { LambdaHandler } from "./handler.js";
 import { createLambdaHandler, createRefusingLambdaHandler } from "./handler.js";
 
-export interface LambdaFunctionOptions {
+interface LambdaFunctionOptions {
   readonly env: Env;
   readonly log?: Logger;
   /**
@@ -30,7 +30,7 @@ export interface LambdaFunctionOptions {
   readonly now?: () => Date;
 }
 
-export interface LambdaFunction {
+interface LambdaFunction {
   readonly handler: LambdaHandler;
   /** Undefined when the environment has problems (then `handler` refuses every invoke). */
   readonly config: LambdaConfig | undefined;

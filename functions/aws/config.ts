@@ -20,7 +20,7 @@ export interface LambdaConfig {
   readonly jobs: readonly Job[];
 }
 
-export interface ParsedLambdaConfig {
+interface ParsedLambdaConfig {
   readonly config?: LambdaConfig;
   /** Each makes the Lambda refuse every invoke (fail closed) until the deployment is fixed. */
   readonly problems: string[];

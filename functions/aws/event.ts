@@ -57,7 +57,7 @@ export interface TickEvent {
 }
 
 /** A synchronous invoke: a manual run. */
-export interface InvokeEvent {
+interface InvokeEvent {
   readonly kind: "invoke";
   readonly task: string;
   readonly dryRun: boolean;

@@ -28,7 +28,7 @@ import { clip, quoted } from "../core/text.js";
 
 export type RunTask = (deps: RunnerDeps, request: RunRequest) => Promise<RunResult>;
 
-export interface LambdaDeps {
+interface LambdaDeps {
   /** Every task as this deployment schedules it (`resolveJobs`). */
   readonly jobs: readonly Job[];
   /** This stack's schedule group: a tick from any other schedule is a manual run. */
@@ -42,7 +42,7 @@ export interface LambdaDeps {
 }
 
 /** What the handler reads of Lambda's context object. */
-export interface InvokeContext {
+interface InvokeContext {
   readonly awsRequestId?: string;
 }
 

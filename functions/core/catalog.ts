@@ -99,7 +99,7 @@ export interface TaskDefinition {
  * retry of a retryable answer, `maxRows` is sent for the target to honour and checked against the
  * count it answers.
  */
-export interface HttpCall {
+interface HttpCall {
   readonly target: string;
   /** Starts with "/"; no query (the body carries the run). */
   readonly path: string;
@@ -108,7 +108,7 @@ export interface HttpCall {
 }
 
 /** See `TaskDefinition.overlap`. */
-export type OverlapPolicy = "skip" | "retry";
+type OverlapPolicy = "skip" | "retry";
 
 export function readsTick(task: Pick<TaskDefinition, "readsTick">): boolean {
   return task.readsTick === true;

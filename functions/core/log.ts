@@ -4,7 +4,7 @@
  * Callers pass facts (task, runId, counts), never tokens, connection strings or query parameters.
  */
 
-export type Severity = "DEBUG" | "INFO" | "NOTICE" | "WARNING" | "ERROR";
+type Severity = "DEBUG" | "INFO" | "NOTICE" | "WARNING" | "ERROR";
 
 export type LogFields = Record<string, unknown>;
 
@@ -17,7 +17,7 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-export type LogSink = (line: string) => void;
+type LogSink = (line: string) => void;
 
 const stdoutSink: LogSink = (line) => {
   process.stdout.write(`${line}\n`);

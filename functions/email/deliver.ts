@@ -16,7 +16,7 @@ import type { MailBatch, MailTransport, OutgoingMessage } from "./transport.js";
 import { MailSendError } from "./transport.js";
 
 /** SendGrid's limit of personalizations (and recipients) per mail/send request. */
-export const MAX_PERSONALIZATIONS = 1000;
+const MAX_PERSONALIZATIONS = 1000;
 
 /** How one SendGrid API call is retried within a run (Cloud Scheduler's retries are the catalog's `RetryPolicy`). */
 export interface SendRetryPolicy {
@@ -32,7 +32,7 @@ export const defaultSendRetryPolicy: SendRetryPolicy = {
   maxDelayMs: 30_000,
 };
 
-export interface DeliverOptions {
+interface DeliverOptions {
   readonly transport: MailTransport;
   /** Epoch ms: no call or retry starts after it. */
   readonly deadline: number;
@@ -42,7 +42,7 @@ export interface DeliverOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export interface DeliverCallbacks {
+interface DeliverCallbacks {
   /** The provider accepted these messages (indexes into the batch): record them before anything else is sent. */
   onSent(indexes: readonly number[], messageId: string): Promise<void>;
   /** The provider refused this message for itself (a bad address): it will not be retried. */

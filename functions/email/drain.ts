@@ -26,7 +26,7 @@ export interface ClaimQueue<Row> {
   release(reason: string): Promise<{ readonly released: number; readonly dead: number }>;
 }
 
-export interface DrainSettings {
+interface DrainSettings {
   readonly subject: string;
   readonly text: string;
   /**

@@ -27,7 +27,7 @@ const LOCAL_OPS_EMAIL = "ops@localhost.localdomain";
 
 const DEFAULT_SEND_TIMEOUT_MS = 15_000;
 
-export interface OutboxPolicy {
+interface OutboxPolicy {
   /** Runs that may try one outbox row before it is parked as dead. */
   readonly maxAttempts: number;
   /** Delay before the retry after the first failed attempt; doubles with each attempt. */
@@ -42,7 +42,7 @@ export interface OutboxPolicy {
  * would rather get a late confirmation than none. A row that dies is listed in the next failed-runs
  * alert and can be requeued (`npm run cli -- requeue`).
  */
-export const defaultOutboxPolicy: OutboxPolicy = {
+const defaultOutboxPolicy: OutboxPolicy = {
   maxAttempts: 12,
   backoffSeconds: 60,
   maxBackoffSeconds: 14_400,

@@ -14,7 +14,7 @@ export interface SecretVersionReader {
   ): Promise<[{ payload?: { data?: Uint8Array | string | null } | null }, ...unknown[]]>;
 }
 
-export interface SecretManagerKeyOptions extends RefreshOptions {
+interface SecretManagerKeyOptions extends RefreshOptions {
   /** projects/<project>/secrets/<secret>/versions/<version> */
   readonly secretVersion: string;
   /** Defaults to a SecretManagerServiceClient created on first use. */

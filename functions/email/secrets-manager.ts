@@ -16,7 +16,7 @@ export interface SecretValueReader {
   ): Promise<{ SecretString?: string | undefined }>;
 }
 
-export interface SecretsManagerKeyOptions extends RefreshOptions {
+interface SecretsManagerKeyOptions extends RefreshOptions {
   /** arn:aws:secretsmanager:<region>:<account>:secret:<name> */
   readonly secretArn: string;
   /** Defaults to a SecretsManagerClient created on first use (region and role from Lambda's environment). */

@@ -14,7 +14,7 @@ import type { Logger } from "../core/log.js";
 export type ApiKeySource = () => Promise<string>;
 
 /** One secret store's read of the key: its text, or a ScheduledTaskError that says why not. */
-export interface KeyFetcher {
+interface KeyFetcher {
   /** The store, for messages: "Secret Manager", "Secrets Manager". */
   readonly store: string;
   /** The secret's name in the store (never its value), for messages. */

@@ -11,7 +11,7 @@ import type { ApiKeySource } from "./secrets.js";
 import type { MailBatch, MailTransport } from "./transport.js";
 import { MailSendError } from "./transport.js";
 
-export interface SendGridOptions {
+interface SendGridOptions {
   readonly apiKey: ApiKeySource;
   /** SendGrid's API root when not the default (a local fake in tests). */
   readonly baseUrl?: string | undefined;

@@ -34,7 +34,7 @@ export interface MailTransport {
   send(batch: MailBatch): Promise<{ messageId: string }>;
 }
 
-export type MailErrorKind =
+type MailErrorKind =
   /** The provider refused the request (400, 413): nothing in it was sent. */
   | "rejected"
   /** 429: nothing was sent; try again after `retryAfterMs`. */

@@ -128,7 +128,7 @@ function rsaKeyOf(key: KeyObject): KeyObject | string {
  * (`{"keys": [{"kid", "kty": "RSA", "n", "e"}]}`), keeping the usable RSA keys and saying why the
  * others were skipped.
  */
-export function parseCertificates(body: unknown): { keys: Map<string, KeyObject>; skipped: string[] } {
+function parseCertificates(body: unknown): { keys: Map<string, KeyObject>; skipped: string[] } {
   const keys = new Map<string, KeyObject>();
   const skipped: string[] = [];
   if (typeof body !== "object" || body === null || Array.isArray(body)) {

@@ -7,11 +7,10 @@
  * Loaded on the function's cold path: it imports types only (erased at build), so it costs nothing.
  */
 import type { ErrorCode } from "../core/errors.js";
-import type { HealthReport, TaskHealth } from "../core/reads/health.js";
+import type { HealthReport } from "../core/reads/health.js";
 import type { RunResult } from "../core/run/runner.js";
-import type { RunRecord } from "../core/reads/history.js";
 
-export interface Route {
+interface Route {
   readonly path: string;
   readonly method: "GET" | "POST";
   /** What it answers, for people: the 404 text, the docs. */
@@ -119,7 +118,7 @@ export type RunAnswer = Exclude<RunResult, { readonly status: "failed" | "locked
  * Every non-2xx JSON answer. A failed run's error also names the run (`runId`, `task`, `dryRun`,
  * `durationMs`); an unknown task's lists `tasks`; a guard's trip carries its count and limit.
  */
-export interface ErrorAnswer {
+interface ErrorAnswer {
   readonly error: {
     readonly code: ErrorCode;
     readonly message: string;
@@ -134,14 +133,6 @@ export interface ErrorAnswer {
 
 /** GET /health with 200. */
 export type HealthAnswer = HealthReport;
-
-/** GET /health?task=<name>: 200 while the task is not overdue, 503 (same body) while it is. */
-export type TaskHealthAnswer = TaskHealth;
-
-/** GET /runs with 200. */
-export interface RunsAnswer {
-  readonly runs: readonly RunRecord[];
-}
 
 export type { ActionAnswer, EmailSideAnswer, RunPageAnswer, TaskPageAnswer } from "./dashboard-data.js";
 

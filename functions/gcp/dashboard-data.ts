@@ -23,7 +23,7 @@ import { senderOfKind } from "../email/outbox-kinds.js";
 export type { ActionAnswer } from "../core/actions/operator-actions.js";
 
 /** How many fire times a task's page lists. */
-export const NEXT_FIRE_TIMES = 5;
+const NEXT_FIRE_TIMES = 5;
 
 /** Who is looking: an operator may act, anyone else only reads. */
 export interface Viewer {
@@ -31,7 +31,7 @@ export interface Viewer {
   readonly operator: boolean;
 }
 
-export interface TaskFacts {
+interface TaskFacts {
   readonly name: string;
   readonly kind: Job["kind"];
   readonly description: string;
@@ -95,7 +95,7 @@ function logQueryOf(fields: Readonly<Record<string, string>>, from?: string, to?
   return terms.join("\nAND ");
 }
 
-export function taskFacts(job: Job): TaskFacts {
+function taskFacts(job: Job): TaskFacts {
   return {
     name: job.name,
     kind: job.kind,

@@ -39,7 +39,7 @@ export interface Authenticator {
 
 export type RunTask = (deps: RunnerDeps, request: RunRequest) => Promise<RunResult>;
 
-export interface HandlerDeps {
+interface HandlerDeps {
   readonly authenticator: Authenticator;
   /** Every task as this deployment schedules it (`resolveJobs`): what the function looks tasks up in. */
   readonly jobs: readonly Job[];

@@ -22,14 +22,14 @@ export const FAILED_RUNS_PATTERN = '{ ($.severity = "ERROR") && ($.task = "*") }
 export const SUCCEEDED_RUNS_PATTERN =
   '{ ($.severity = "INFO") && ($.task = "*") && (($.more IS TRUE) || ($.more IS FALSE)) && ($.message != "*would change") }';
 
-export const FAILED_RUNS_METRIC = "FailedRuns";
-export const SUCCEEDED_RUNS_METRIC = "SucceededRuns";
+const FAILED_RUNS_METRIC = "FailedRuns";
+const SUCCEEDED_RUNS_METRIC = "SucceededRuns";
 
-export function metricNamespace(prefix: string): string {
+function metricNamespace(prefix: string): string {
   return `ScheduledJobs/${prefix}`;
 }
 
-export interface Alarms {
+interface Alarms {
   readonly topic: aws.sns.Topic;
   readonly failedRuns: aws.cloudwatch.MetricAlarm;
   readonly deadLetters: aws.cloudwatch.MetricAlarm;

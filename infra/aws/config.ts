@@ -30,13 +30,13 @@ import { deadManProblems } from "./dead-man.js";
 /** Lambda runs a function for at most 900 s (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). */
 export const LAMBDA_TIMEOUT_MAX_SECONDS = 900;
 /** Lambda's memory setting, in MB (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html). */
-export const LAMBDA_MEMORY_MB = { min: 128, max: 10240 } as const;
+const LAMBDA_MEMORY_MB = { min: 128, max: 10240 } as const;
 /** A function's VPC configuration takes up to 16 subnets and 5 security groups (Lambda's VpcConfig). */
 const MAX_SUBNETS = 16;
 const MAX_SECURITY_GROUPS = 5;
 
 /** The directory `npm run build` writes the Lambda bundle to, relative to the repository root. */
-export const DEFAULT_LAMBDA_SOURCE_DIR = "dist/lambda";
+const DEFAULT_LAMBDA_SOURCE_DIR = "dist/lambda";
 const repositoryRoot = new URL("../../", import.meta.url);
 
 /** A job on EventBridge Scheduler: the stack's job and its schedule in AWS's cron form. */

@@ -19,7 +19,7 @@
 import type { CronFields } from "../../functions/core/schedule/cron-grammar.js";
 import { parseCron } from "../../functions/core/schedule/cron-grammar.js";
 
-export type AwsCron = { readonly expression: string } | { readonly problem: string };
+type AwsCron = { readonly expression: string } | { readonly problem: string };
 
 /** AWS's day names, index 0 for Sunday as in unix-cron's numbers. */
 const DAY_NAMES = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] as const;

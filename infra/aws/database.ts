@@ -15,7 +15,7 @@ import * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
 import type { NetworkDeployment, RdsDeployment } from "./config.js";
 
-export const POSTGRES_PORT = 5432;
+const POSTGRES_PORT = 5432;
 
 export interface Database {
   /** The endpoint's host name (DB_HOST). */

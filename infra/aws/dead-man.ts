@@ -19,7 +19,7 @@ import { SETTLE_GRACE_MS } from "../../functions/core/schedule/tick-rules.js";
 import type { JobSpec } from "../config.js";
 
 /** The task whose runs report overdue tasks by email (functions/email/failed-run-alerts.ts). */
-export const OVERDUE_REPORT_TASK: TaskName = "alert-failed-runs";
+const OVERDUE_REPORT_TASK: TaskName = "alert-failed-runs";
 
 /** Limits of one alarm's look-back (PutMetricAlarm): under an hour's period, one day in all; else seven days. */
 export const ALARM_LOOKBACK_SECONDS = { shortPeriods: 86_400, longPeriods: 604_800 } as const;
@@ -29,7 +29,7 @@ const OVERDUE_GRACE_SECONDS = SETTLE_GRACE_MS / 1000;
 /** For the run's log line to reach CloudWatch Logs and its metric filter. */
 const LOG_DELIVERY_SECONDS = 300;
 
-export type DeadManPlan =
+type DeadManPlan =
   | {
       readonly kind: "alarm";
       /** How long without a success is an alarm. */
@@ -44,7 +44,7 @@ export type DeadManPlan =
     };
 
 /** No success in the task's longest gap, its run, health's grace and the logs' delay is an alarm. */
-export function deadManWindowSeconds(job: Pick<JobSpec, "intervalSeconds" | "timeoutSeconds">): number {
+function deadManWindowSeconds(job: Pick<JobSpec, "intervalSeconds" | "timeoutSeconds">): number {
   return job.intervalSeconds + job.timeoutSeconds + OVERDUE_GRACE_SECONDS + LOG_DELIVERY_SECONDS;
 }
 

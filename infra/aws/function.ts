@@ -17,11 +17,11 @@ import type { AwsJobSpec, LambdaDeployment, NetworkDeployment } from "./config.j
 /** Supported into 2027 (https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html). */
 export const RUNTIME = "nodejs22.x";
 /** The bundle's entry, dist/lambda/index.mjs, exports `handler`. */
-export const HANDLER = "index.handler";
-export const BUNDLE_ENTRY = "index.mjs";
+const HANDLER = "index.handler";
+const BUNDLE_ENTRY = "index.mjs";
 /** The bundle is JavaScript only, so it runs on Graviton, which Lambda bills lower than x86_64. */
-export const ARCHITECTURE = "arm64";
-export const LOG_RETENTION_DAYS = 30;
+const ARCHITECTURE = "arm64";
+const LOG_RETENTION_DAYS = 30;
 
 /**
  * Lambda's own retries of an asynchronous invoke whose handler threw: 0 to 2, per function, not per
@@ -30,9 +30,9 @@ export const LOG_RETENTION_DAYS = 30;
  * lock a daily task must wait for); 2, the most, is the nearest to the daily and weekly tasks' three
  * retries, and a frequent task's retry finds its next tick holding the lock and is skipped.
  */
-export const ASYNC_RETRY_ATTEMPTS = 2;
+const ASYNC_RETRY_ATTEMPTS = 2;
 /** Lambda's longest (and default) wait for an event it could not start yet: six hours. */
-export const ASYNC_EVENT_AGE_SECONDS = 21_600;
+const ASYNC_EVENT_AGE_SECONDS = 21_600;
 
 /** The bundle, read before anything is registered: a stack that cannot deploy its function creates nothing. */
 export function lambdaCode(dir: string): pulumi.asset.FileArchive {
@@ -45,7 +45,7 @@ export function lambdaCode(dir: string): pulumi.asset.FileArchive {
 }
 
 /** The stack's values that the function's environment carries. */
-export interface LambdaEnvironment {
+interface LambdaEnvironment {
   readonly databaseHost: pulumi.Input<string>;
   readonly databasePort: pulumi.Input<number>;
   readonly databaseName: string;

@@ -16,7 +16,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
-export interface PolicyStatement {
+interface PolicyStatement {
   readonly Sid?: string;
   readonly Effect: "Allow";
   readonly Action: string | readonly string[];
@@ -25,7 +25,7 @@ export interface PolicyStatement {
   readonly Condition?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
-export interface PolicyDocument {
+interface PolicyDocument {
   readonly Version: "2012-10-17";
   readonly Statement: readonly PolicyStatement[];
 }
@@ -40,7 +40,7 @@ const document = (...statements: PolicyStatement[]): PolicyDocument => ({
  * (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaVPCAccessExecutionRole.html);
  * they take no resource-level scope. Its log actions are granted below on the function's log group.
  */
-export const NETWORK_INTERFACE_ACTIONS = [
+const NETWORK_INTERFACE_ACTIONS = [
   "ec2:CreateNetworkInterface",
   "ec2:DescribeNetworkInterfaces",
   "ec2:DescribeSubnets",
@@ -50,11 +50,11 @@ export const NETWORK_INTERFACE_ACTIONS = [
 ] as const;
 
 /** The account of an ARN (`arn:<partition>:<service>:<region>:<account>:...`). */
-export function accountOf(arn: string): string {
+function accountOf(arn: string): string {
   return arn.split(":")[4] ?? "";
 }
 
-export function schedulerTrustPolicy(groupArn: string): PolicyDocument {
+function schedulerTrustPolicy(groupArn: string): PolicyDocument {
   return document({
     Effect: "Allow",
     Principal: { Service: "scheduler.amazonaws.com" },
@@ -66,14 +66,14 @@ export function schedulerTrustPolicy(groupArn: string): PolicyDocument {
   });
 }
 
-export function schedulerPolicy(functionArn: string, deadLetterQueueArn: string): PolicyDocument {
+function schedulerPolicy(functionArn: string, deadLetterQueueArn: string): PolicyDocument {
   return document(
     { Sid: "InvokeTheFunction", Effect: "Allow", Action: "lambda:InvokeFunction", Resource: functionArn },
     { Sid: "DeadLetters", Effect: "Allow", Action: "sqs:SendMessage", Resource: deadLetterQueueArn },
   );
 }
 
-export function functionTrustPolicy(): PolicyDocument {
+function functionTrustPolicy(): PolicyDocument {
   return document({
     Effect: "Allow",
     Principal: { Service: "lambda.amazonaws.com" },
@@ -91,7 +91,7 @@ export function databaseUserArn(instanceArn: string, resourceId: string, user: s
   return `arn:${partition}:rds-db:${region}:${account}:dbuser:${resourceId}/${user}`;
 }
 
-export function functionPolicy(args: {
+function functionPolicy(args: {
   logGroupArn: string;
   databaseUserArn: string;
   sendGridSecretArn: string | undefined;

@@ -19,15 +19,15 @@ import { scheduleInput } from "../../functions/aws/event.js";
 import type { AwsJobSpec } from "./config.js";
 
 /** RetryPolicy's bounds (API_RetryPolicy). */
-export const RETRY_ATTEMPTS = { min: 0, max: 185 } as const;
-export const EVENT_AGE_SECONDS = { min: 60, max: 86_400 } as const;
+const RETRY_ATTEMPTS = { min: 0, max: 185 } as const;
+const EVENT_AGE_SECONDS = { min: 60, max: 86_400 } as const;
 /** SQS keeps a message at most 14 days: the longest an operator has to read a dead letter. */
-export const DEAD_LETTER_RETENTION_SECONDS = 1_209_600;
+const DEAD_LETTER_RETENTION_SECONDS = 1_209_600;
 
 const clamp = (value: number, bounds: { min: number; max: number }): number =>
   Math.min(bounds.max, Math.max(bounds.min, value));
 
-export interface ScheduleRetryPolicy {
+interface ScheduleRetryPolicy {
   readonly maximumRetryAttempts: number;
   readonly maximumEventAgeInSeconds: number;
 }
@@ -36,7 +36,7 @@ export interface ScheduleRetryPolicy {
  * The catalog's retry count, and a delivery kept until the task's next tick would come: a tick
  * delivered after that has been overtaken (and the dead-man tells).
  */
-export function scheduleRetryPolicy(job: Pick<AwsJobSpec, "retry" | "intervalSeconds">): ScheduleRetryPolicy {
+function scheduleRetryPolicy(job: Pick<AwsJobSpec, "retry" | "intervalSeconds">): ScheduleRetryPolicy {
   return {
     maximumRetryAttempts: clamp(job.retry.retryCount, RETRY_ATTEMPTS),
     maximumEventAgeInSeconds: clamp(job.intervalSeconds, EVENT_AGE_SECONDS),

@@ -30,7 +30,7 @@ export interface AwsStackOutputs {
   readonly deadMan: DeadManOutput[];
 }
 
-export interface AwsScheduleOutput {
+interface AwsScheduleOutput {
   readonly name: string;
   readonly schedule: string;
   readonly timeZone: string;
@@ -40,7 +40,7 @@ export interface AwsScheduleOutput {
   readonly scheduleGroup: string;
 }
 
-export type DeadManOutput =
+type DeadManOutput =
   | { readonly task: string; readonly alarm: string; readonly windowSeconds: number }
   | { readonly task: string; readonly overdueReport: string };
 

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.js";
 import type { JobSpec } from "../config.js";
 
-export interface Alerts {
+interface Alerts {
   readonly channel: gcp.monitoring.NotificationChannel;
   readonly failedRuns: gcp.logging.Metric;
   readonly succeededRuns: gcp.logging.Metric;
@@ -19,7 +19,7 @@ export interface Alerts {
 }
 
 /** The function's log lines: 2nd gen functions log as their Cloud Run service. */
-export function functionLogFilter(serviceName: string): string {
+function functionLogFilter(serviceName: string): string {
   return `resource.type="cloud_run_revision" AND resource.labels.service_name="${serviceName}"`;
 }
 
@@ -37,12 +37,12 @@ export function succeededRunsFilter(serviceName: string): string {
 }
 
 /** Cloud Scheduler's own record of an attempt that got no 2xx (401/403 from IAM, timeouts, 5xx). */
-export function failedAttemptsFilter(): string {
+function failedAttemptsFilter(): string {
   return `resource.type="cloud_scheduler_job" AND severity>=ERROR`;
 }
 
 /** How long a task may go without a success before the absence alert fires: three ticks, at least 5 minutes. */
-export function absenceWindowSeconds(intervalSeconds: number): number {
+function absenceWindowSeconds(intervalSeconds: number): number {
   return Math.max(300, Math.ceil((3 * intervalSeconds) / 60) * 60);
 }
 

@@ -4,7 +4,7 @@
  */
 import * as gcp from "@pulumi/gcp";
 
-export const REQUIRED_APIS = {
+const REQUIRED_APIS = {
   cloudfunctions: "cloudfunctions.googleapis.com",
   /** 2nd gen functions are Cloud Run services; invoker IAM lives on the service. */
   run: "run.googleapis.com",
@@ -24,7 +24,7 @@ export const REQUIRED_APIS = {
   monitoring: "monitoring.googleapis.com",
 } as const;
 
-export type ApiName = keyof typeof REQUIRED_APIS;
+type ApiName = keyof typeof REQUIRED_APIS;
 export type Apis = Record<ApiName, gcp.projects.Service>;
 
 export function enableApis(project: string): Apis {

@@ -25,9 +25,9 @@ import {
 } from "../config.js";
 
 /** A 2nd gen HTTP function may run for at most 60 minutes. */
-export const FUNCTION_TIMEOUT_MAX_SECONDS = 3600;
+const FUNCTION_TIMEOUT_MAX_SECONDS = 3600;
 
-export type Ingress = "ALLOW_ALL" | "ALLOW_INTERNAL_ONLY" | "ALLOW_INTERNAL_AND_GCLB";
+type Ingress = "ALLOW_ALL" | "ALLOW_INTERNAL_ONLY" | "ALLOW_INTERNAL_AND_GCLB";
 const INGRESS_VALUES: readonly Ingress[] = ["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"];
 
 /**
@@ -87,7 +87,7 @@ export interface StackConfig extends SharedConfig {
 }
 
 /** The default directory of the function's bundle, relative to the repository root. */
-export const DEFAULT_SOURCE_DIR = "dist/function";
+const DEFAULT_SOURCE_DIR = "dist/function";
 const repositoryRoot = new URL("../../", import.meta.url);
 
 /** Reads `gcp:*` and `scheduled-jobs:*` config and validates it. */

@@ -28,26 +28,26 @@ import type { JobSpec } from "../config.js";
 import { routes } from "../../functions/gcp/contract.js";
 
 /** The periods an uptime check may have, in seconds (the API's values). */
-export const UPTIME_CHECK_PERIODS_SECONDS = [60, 300, 600, 900] as const;
+const UPTIME_CHECK_PERIODS_SECONDS = [60, 300, 600, 900] as const;
 
 /**
  * The shortest period used: each check is a request from every checker location to the function, and a
  * task that ticks more often than this also has the log-based absence alert (alerts.ts).
  */
-export const MIN_DEAD_MAN_PERIOD_SECONDS = 300;
+const MIN_DEAD_MAN_PERIOD_SECONDS = 300;
 
 /**
  * The regions the checkers call from. An uptime check needs at least three checker locations; "USA"
  * holds three (Oregon, Iowa, Virginia), the fewest requests that satisfy it
  * (https://docs.cloud.google.com/monitoring/uptime-checks, "identify at least three checkers").
  */
-export const DEAD_MAN_REGIONS = ["USA"] as const;
+const DEAD_MAN_REGIONS = ["USA"] as const;
 
 /** More checker locations than this failing at once is the alert: one location's hiccup is not. */
-export const DEAD_MAN_FAILING_LOCATIONS = 1;
+const DEAD_MAN_FAILING_LOCATIONS = 1;
 
 /** How long a check waits for an answer: a cold start plus the Cloud SQL connector's handshake. */
-export const DEAD_MAN_TIMEOUT_SECONDS = 30;
+const DEAD_MAN_TIMEOUT_SECONDS = 30;
 
 /**
  * What a 200 answer must contain (besides the status). The function serializes with JSON.stringify,
@@ -56,7 +56,7 @@ export const DEAD_MAN_TIMEOUT_SECONDS = 30;
  */
 export const DEAD_MAN_CONTENT = '"overdue":false';
 
-export interface DeadManTiming {
+interface DeadManTiming {
   /** How often the check runs. */
   readonly periodSeconds: number;
   /** How long the check must keep failing before the alert opens: one more check, the slack. */
@@ -86,11 +86,11 @@ export function deadManPath(task: string): string {
 }
 
 /** The host of an https URL (the function's deterministic run.app URL). */
-export function hostOf(url: string): string {
+function hostOf(url: string): string {
   return new URL(url).host;
 }
 
-export interface DeadManCheckArgs {
+interface DeadManCheckArgs {
   readonly project: string;
   readonly prefix: string;
   readonly job: JobSpec;
@@ -186,7 +186,7 @@ export class DeadManCheck extends pulumi.ComponentResource {
   }
 }
 
-export interface DeadMan {
+interface DeadMan {
   readonly checks: ReadonlyMap<string, DeadManCheck>;
   /** roles/run.invoker for the Monitoring service agent on the function's service. */
   readonly invoker: gcp.cloudrunv2.ServiceIamMember;

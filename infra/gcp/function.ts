@@ -20,11 +20,11 @@ import { overridesOf } from "../../functions/core/schedule/jobs.js";
 import { monitoringAgentEmail } from "../../functions/gcp/google-identities.js";
 
 /** The name the framework registers the handler under (`functions.http('scheduledTasks', ...)`). */
-export const ENTRY_POINT = "scheduledTasks";
+const ENTRY_POINT = "scheduledTasks";
 /** nodejs20 was retired for Cloud Functions on 2026-10-30. */
 export const RUNTIME = "nodejs22";
 
-export interface FunctionSource {
+interface FunctionSource {
   readonly hash: string;
   readonly archive: pulumi.asset.FileArchive;
 }
@@ -43,7 +43,7 @@ export function functionSource(dir: string): FunctionSource {
 }
 
 /** SHA-256 over every file's relative path and content, in a stable order. */
-export function hashDirectory(dir: string): string {
+function hashDirectory(dir: string): string {
   const hash = createHash("sha256");
   const walk = (current: string): void => {
     for (const entry of readdirSync(current).sort()) {
@@ -63,7 +63,7 @@ export function hashDirectory(dir: string): string {
 }
 
 /** The stack's values that the deployed function's environment carries (besides its URL and caller). */
-export interface FunctionEnvironment {
+interface FunctionEnvironment {
   readonly instanceConnectionName: pulumi.Input<string>;
   readonly databaseUser: pulumi.Input<string>;
   readonly databaseName: string;
@@ -96,7 +96,7 @@ export interface DeployedFunction {
  * It is known before the function exists, which the function needs: its own URL is its token
  * audience (AUTH_AUDIENCE), and an output of the function cannot be an input of the same function.
  */
-export function deterministicUrl(
+function deterministicUrl(
   serviceName: string,
   projectNumber: pulumi.Input<string>,
   region: string,
@@ -249,7 +249,7 @@ function grantOperators(
  * contract (functions/core/config/environment.ts), which reads every value back with the function's parser:
  * the stack's values are checked when the program starts, Google's computed ones when they resolve.
  */
-export function deployedEnvironment(
+function deployedEnvironment(
   env: FunctionEnvironment,
   url: pulumi.Input<string>,
   callers: readonly pulumi.Input<string>[],

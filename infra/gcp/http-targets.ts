@@ -16,7 +16,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HttpTargets } from "../../functions/core/config/http-targets.js";
 
 /** A target's service as the grant names it: its own project and region when its name gives them. */
-export function serviceOf(
+function serviceOf(
   service: string,
   project: string,
   region: string,

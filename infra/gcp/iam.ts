@@ -7,22 +7,22 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.js";
 
 /** Roles of the function's runtime identity on the database's project: reach Cloud SQL as an IAM user. */
-export const RUNTIME_DATABASE_ROLES = ["roles/cloudsql.client", "roles/cloudsql.instanceUser"] as const;
+const RUNTIME_DATABASE_ROLES = ["roles/cloudsql.client", "roles/cloudsql.instanceUser"] as const;
 /** Roles of the function's runtime identity on the stack's project: write its logs. */
-export const RUNTIME_PROJECT_ROLES = ["roles/logging.logWriter"] as const;
+const RUNTIME_PROJECT_ROLES = ["roles/logging.logWriter"] as const;
 
 /**
  * Project roles of the identity that builds the function. New projects may build with a default
  * identity that lacks these (see the design document); the build needs to write its logs, push the
  * image, and read the uploaded source.
  */
-export const BUILD_PROJECT_ROLES = [
+const BUILD_PROJECT_ROLES = [
   "roles/logging.logWriter",
   "roles/artifactregistry.writer",
   "roles/storage.objectViewer",
 ] as const;
 
-export interface Identities {
+interface Identities {
   /** The function runs as this account. */
   readonly runtime: gcp.serviceaccount.Account;
   /** Cloud Scheduler signs its OIDC tokens as this account; it may only invoke the function. */

@@ -6,7 +6,7 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { JobSpec } from "../config.js";
 
-export interface ScheduledJobArgs {
+interface ScheduledJobArgs {
   readonly project: string;
   readonly region: string;
   readonly job: JobSpec;
@@ -16,7 +16,7 @@ export interface ScheduledJobArgs {
 }
 
 /** The body of every job: exactly what the function's contract accepts, `{"task": "<name>"}`. */
-export function jobBody(task: string): string {
+function jobBody(task: string): string {
   return JSON.stringify({ task });
 }
 

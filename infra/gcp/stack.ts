@@ -14,7 +14,7 @@ import { createIdentities } from "./iam.js";
 import { createScheduledJobs } from "./scheduler.js";
 import { createSendGridSecret } from "./secrets.js";
 
-export interface StackSecrets {
+interface StackSecrets {
   readonly sendgridApiKey: pulumi.Output<string>;
 }
 
@@ -36,7 +36,7 @@ export interface StackOutputs {
   readonly monitoringAgent: pulumi.Output<string> | undefined;
 }
 
-export interface DeadManCheckOutput {
+interface DeadManCheckOutput {
   readonly task: string;
   /** The uptime check's id: its results are `uptime_check/check_passed` with this `check_id`. */
   readonly uptimeCheckId: string;

@@ -27,7 +27,7 @@ const FORMATS = ["text", "json", "markdown"] as const;
 type Format = (typeof FORMATS)[number];
 
 /** The longest window: a year, enough to see both DST changes of any zone. */
-export const MAX_PLAN_DAYS = 366;
+const MAX_PLAN_DAYS = 366;
 
 function daysOf(text: string | undefined): number {
   if (text === undefined) return 7;

@@ -34,7 +34,7 @@ interface SeriesRun {
   readonly result: unknown;
 }
 
-export interface SeriesEnd {
+interface SeriesEnd {
   readonly exit: number;
   readonly runs: SeriesRun[];
   /** The tick it stopped at (not done), and why; undefined when every run succeeded. */

@@ -7,7 +7,7 @@ import type { Io } from "./io.js";
 import { iso } from "./io.js";
 
 /** Which way a duration counts from now, for a flag that takes one. */
-export type Duration = "ago" | "ahead";
+type Duration = "ago" | "ahead";
 
 const UNIT_MS = { m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 

@@ -25,7 +25,7 @@ import { refreshGeneratedSql } from "./sql.js";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** Left out of the bundle: installed by the runtime from the generated package.json. */
-export const externalPackages = [
+const externalPackages = [
   "@google-cloud/functions-framework",
   "@google-cloud/cloud-sql-connector",
   "@google-cloud/secret-manager",

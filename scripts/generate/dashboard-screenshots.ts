@@ -21,7 +21,7 @@ export const VIEWPORT = { width: 1280, height: 900 };
 export const DEMO_OPERATOR = "alice@example.com";
 
 /** The pictures, by file name under docs/images: which view of the page each shows. */
-export const PICTURES = {
+const PICTURES = {
   "dashboard.png": "",
   "dashboard-task.png": "#task=generate-daily-stats",
   "dashboard-run.png": "#run=",

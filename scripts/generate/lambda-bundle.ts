@@ -23,7 +23,7 @@ import { refreshGeneratedSql } from "./sql.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-export const defaultLambdaDir = join(root, "dist", "lambda");
+const defaultLambdaDir = join(root, "dist", "lambda");
 
 export interface LambdaBuildResult {
   readonly outDir: string;

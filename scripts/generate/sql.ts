@@ -19,18 +19,16 @@ import { readTaskSqlFiles } from "./sql-files.js";
 
 export const generateCommand = "npm run sql:generate";
 
-export const generatedPath = fileURLToPath(
-  new URL("../../functions/core/run/sql.generated.ts", import.meta.url),
-);
+const generatedPath = fileURLToPath(new URL("../../functions/core/run/sql.generated.ts", import.meta.url));
 
-export interface GeneratedFile {
+interface GeneratedFile {
   /** Relative to the project root, for messages. */
   readonly fileName: string;
   readonly path: string;
   readonly content: string;
 }
 
-export function renderTaskSqlModule(): string {
+function renderTaskSqlModule(): string {
   const files = readTaskSqlFiles();
   const entries = Object.entries(files)
     .map(
@@ -47,7 +45,7 @@ ${entries}
 }
 
 /** Every generated file with the content its sources say it should have. */
-export function renderGeneratedSql(): GeneratedFile[] {
+function renderGeneratedSql(): GeneratedFile[] {
   return [
     { fileName: "functions/core/run/sql.generated.ts", path: generatedPath, content: renderTaskSqlModule() },
     ...renderPgCronSetupFiles(),
@@ -63,7 +61,7 @@ function isCurrent(file: GeneratedFile): boolean {
 }
 
 /** The generated files that do not match their sources. */
-export function staleGeneratedSql(files = renderGeneratedSql()): string[] {
+function staleGeneratedSql(files = renderGeneratedSql()): string[] {
   return files.filter((file) => !isCurrent(file)).map((file) => file.fileName);
 }
 

@@ -26,10 +26,10 @@ export const DEFAULT_TICK_LIMIT = 300;
 /** The most `--limit` may allow: a week of an every-minute task. */
 export const MAX_TICK_LIMIT = 10_080;
 
-export type BackfillJob = TickJob;
+type BackfillJob = TickJob;
 
 /** What the rules said of the range's other ticks, for the report. */
-export interface LeftOut {
+interface LeftOut {
   /** Ticks whose own run succeeded, and ticks a later run did the work of. */
   readonly done: number;
   /** Ticks a run-time pause (or the stack's config) held back: a backfill does not undo a pause. */

@@ -24,7 +24,7 @@ import { readAppSchema, readMigrations, readRoutines } from "../generate/sql-fil
 
 const MIGRATION_LOCK = 7262006;
 
-export interface MigrateResult {
+interface MigrateResult {
   readonly applied: string[];
   readonly alreadyApplied: string[];
   /** The routines applied (new, changed, or after a migration), in the order applied. */
@@ -180,20 +180,20 @@ export async function applyAppSchema(connectionString: string): Promise<void> {
 }
 
 /** Splits a no-transaction migration at semicolons that end a line; such files hold no function bodies. */
-export function splitStatements(sql: string): string[] {
+function splitStatements(sql: string): string[] {
   return sql
     .split(/;\s*$/m)
     .map((part) => part.replace(/^\s*--.*$/gm, "").trim())
     .filter((part) => part.length > 0);
 }
 
-export type TablePrivilege = "SELECT" | "INSERT" | "UPDATE" | "DELETE";
+type TablePrivilege = "SELECT" | "INSERT" | "UPDATE" | "DELETE";
 
 /**
  * The app's tables the scheduled tasks touch, and how. A task that touches another table needs a
  * line here (the grants test runs every SQL task as a role holding only these grants).
  */
-export const TASK_TABLE_PRIVILEGES: Readonly<Record<string, readonly TablePrivilege[]>> = {
+const TASK_TABLE_PRIVILEGES: Readonly<Record<string, readonly TablePrivilege[]>> = {
   // auto-cancel-unconfirmed-orders, archive-old-orders (UPDATE ... FOR UPDATE), generate-daily-stats
   orders: ["SELECT", "UPDATE"],
   system_settings: ["SELECT"],

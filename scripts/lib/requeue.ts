@@ -13,7 +13,7 @@ const kindOfTask: Readonly<Record<string, string>> = Object.fromEntries(
 
 export const requeueableTasks: readonly string[] = Object.keys(kindOfTask);
 
-export interface RequeueFilter {
+interface RequeueFilter {
   readonly task: string;
   /** Queued at or after. */
   readonly from?: Date | undefined;

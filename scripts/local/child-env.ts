@@ -6,10 +6,10 @@
  * parent and refuse the parent's tokens as "issued in the future". A child inherits the clock it
  * was started under.
  */
-export type ChildEnv = Record<string, string>;
+type ChildEnv = Record<string, string>;
 
 /** The variables that carry the process's clock (libfaketime's preload and settings, TZ). */
-export function clockEnv(env: NodeJS.ProcessEnv = process.env): ChildEnv {
+function clockEnv(env: NodeJS.ProcessEnv = process.env): ChildEnv {
   const carried: ChildEnv = {};
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;

@@ -56,7 +56,7 @@ export interface DevIdentity {
   mintToken(spec?: TokenSpec): string;
 }
 
-export interface DevIdentityOptions {
+interface DevIdentityOptions {
   email?: string;
   audience?: string;
   kid?: string;
@@ -67,7 +67,7 @@ export interface DevIdentityOptions {
 }
 
 export const devInvokerEmail = "scheduled-tasks-invoker@local-development.iam.gserviceaccount.com";
-export const devAudience = "http://localhost:8080";
+const devAudience = "http://localhost:8080";
 
 /**
  * The local operator: whose name the dashboard's actions under `npm start` are recorded with (the
@@ -159,7 +159,7 @@ export interface CertsServer {
   close(): Promise<void>;
 }
 
-export interface ServeCertsOptions {
+interface ServeCertsOptions {
   /** The `Cache-Control: max-age` of the answers; Google's is a few hours. */
   maxAgeSeconds?: number;
   /** Hold each answer this long (to prove concurrent first requests share one fetch). */

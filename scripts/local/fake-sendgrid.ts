@@ -11,7 +11,7 @@ import { createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { EmailConfig } from "../../functions/core/config/email-config.js";
 
-export interface FakeEmail {
+interface FakeEmail {
   readonly messageId: string;
   readonly from: string;
   readonly to: string;
@@ -21,7 +21,7 @@ export interface FakeEmail {
   readonly categories: readonly string[];
 }
 
-export type Fault =
+type Fault =
   | { readonly status: 429; readonly retryAfterSeconds?: number }
   | { readonly status: 500 | 502 | 503 }
   | { readonly status: 401 | 403 }
@@ -32,7 +32,7 @@ export type Fault =
   /** Accepts the emails, then drops the connection before answering: a 202 whose answer was lost. */
   | { readonly acceptThenDrop: true };
 
-export interface FakeCall {
+interface FakeCall {
   readonly personalizations: number;
   readonly status: number | "hang" | "dropped";
 }

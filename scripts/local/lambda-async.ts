@@ -13,7 +13,7 @@ import type { Clock } from "./local-scheduler.js";
 import { systemClock } from "./local-scheduler.js";
 
 /** Lambda's waits before its second and third attempt of a failed event. */
-export const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000] as const;
+const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000] as const;
 
 export interface AsyncAttempt {
   readonly event: unknown;
@@ -24,7 +24,7 @@ export interface AsyncAttempt {
   readonly willRetry: boolean;
 }
 
-export interface AsyncInvokerOptions {
+interface AsyncInvokerOptions {
   readonly lambda: Pick<LocalLambda, "invoke">;
   /** Lambda's MaximumRetryAttempts for the function: 0 to 2 (default 2). */
   readonly maximumRetryAttempts?: number;

@@ -12,11 +12,11 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { InvokeResult } from "./lambda-host.js";
 
-export const LOCAL_FUNCTION_NAME = "scheduled-jobs";
+const LOCAL_FUNCTION_NAME = "scheduled-jobs";
 /** Far below Lambda's 6 MB: no run request is more than a few dozen bytes. */
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 
-export interface LambdaEndpointOptions {
+interface LambdaEndpointOptions {
   readonly port: number;
   readonly functionName?: string;
   readonly invoke: (event: unknown) => Promise<InvokeResult>;

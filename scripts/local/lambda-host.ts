@@ -16,7 +16,7 @@ import { randomUUID } from "node:crypto";
 import { childEnv } from "./child-env.js";
 
 /** What the runtime reports for a function error. */
-export interface FunctionError {
+interface FunctionError {
   readonly errorType: string;
   readonly errorMessage: string;
   readonly trace: readonly string[];
@@ -25,7 +25,7 @@ export interface FunctionError {
 export type InvokeResult =
   { readonly ok: true; readonly payload: unknown } | { readonly ok: false; readonly error: FunctionError };
 
-export interface LocalLambdaOptions {
+interface LocalLambdaOptions {
   /** The bundle's entry: dist/lambda/index.mjs. */
   readonly entry: string;
   /** The function's environment (nothing else of this process's reaches it but PATH and the clock). */

@@ -23,7 +23,7 @@ const loopbackHosts = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
 /** Headers of the browser's request the function needs to see, beside the token the console adds. */
 const forwarded = ["accept", "content-type", "origin", "sec-fetch-site", ACTION_HEADER.toLowerCase()];
 
-export interface ConsoleTokens {
+interface ConsoleTokens {
   /** The scheduler's identity: what POST /token mints for the CLI and curl. */
   readonly invoker: () => string;
   /** The local operator's: what the browser's requests carry. Default: the invoker's (read-only dashboard). */

@@ -17,7 +17,7 @@ export const LOCAL_SCHEDULE_GROUP_ARN =
   "arn:aws:scheduler:local-1:000000000000:schedule-group/scheduled-jobs";
 
 /** A schedule's ARN in a group: `...:schedule/<group>/<name>`. */
-export function scheduleArnOf(groupArn: string, name: string): string {
+function scheduleArnOf(groupArn: string, name: string): string {
   return `${groupArn.replace(":schedule-group/", ":schedule/")}/${name}`;
 }
 
@@ -31,7 +31,7 @@ export function newExecutionId(): string {
   return randomBytes(8).toString("hex");
 }
 
-export interface TickValues {
+interface TickValues {
   readonly scheduledTime: Date;
   readonly scheduleArn: string;
   readonly attemptNumber: number;
@@ -39,7 +39,7 @@ export interface TickValues {
 }
 
 /** The event a schedule's target receives: its Input's text, substituted, parsed as Lambda parses it. */
-export function scheduledEvent(task: string, values: TickValues): unknown {
+function scheduledEvent(task: string, values: TickValues): unknown {
   const substitutes: Record<keyof typeof contextAttributes, string> = {
     scheduledTime: scheduledTimeText(values.scheduledTime),
     scheduleArn: values.scheduleArn,
@@ -53,7 +53,7 @@ export function scheduledEvent(task: string, values: TickValues): unknown {
   return JSON.parse(text) as unknown;
 }
 
-export interface EventBridgeDeliveryOptions {
+interface EventBridgeDeliveryOptions {
   readonly scheduleGroupArn: string;
   /** Lambda's asynchronous invoke: accepts the event or throws (the function cannot take it). */
   readonly invokeAsync: (event: unknown) => void;

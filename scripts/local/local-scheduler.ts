@@ -42,7 +42,7 @@ export interface Attempt {
 }
 
 /** A force run's answer: the schedule time it sent, if any. */
-export type ForceRun = Omit<Attempt, "scheduleTime"> & { readonly scheduleTime: Date | undefined };
+type ForceRun = Omit<Attempt, "scheduleTime"> & { readonly scheduleTime: Date | undefined };
 
 /** What one delivery attempt came to, however it was delivered. */
 export type Delivered = Pick<Attempt, "status" | "ok" | "error" | "body">;
@@ -54,7 +54,7 @@ export type Delivered = Pick<Attempt, "status" | "ok" | "error" | "body">;
 export type Deliver = (job: Job, scheduleTime: Date, attempt: number) => Promise<Delivered>;
 
 /** Cloud Scheduler's POST to the function's URL with a fresh OIDC ID token, or another delivery. */
-export type SchedulerTarget =
+type SchedulerTarget =
   | {
       /** The function's URL (POST target). */
       readonly url: string;
@@ -64,7 +64,7 @@ export type SchedulerTarget =
     }
   | { readonly deliver: Deliver; readonly url?: undefined; readonly token?: undefined };
 
-export type LocalSchedulerOptions = SchedulerTarget & {
+type LocalSchedulerOptions = SchedulerTarget & {
   readonly jobs: readonly Job[];
   readonly clock?: Clock;
   readonly fetch?: typeof fetch;
@@ -89,7 +89,7 @@ interface JobState {
   queued: Date | undefined;
 }
 
-export const DEFAULT_JOB_NAME_PREFIX = "projects/local-dev/locations/local/jobs/";
+const DEFAULT_JOB_NAME_PREFIX = "projects/local-dev/locations/local/jobs/";
 
 export class LocalScheduler {
   private readonly clock: Clock;

@@ -34,14 +34,14 @@ import { serveConsole } from "./local-console.js";
 import { applyAppSchema, migrate } from "../lib/migrate.js";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const DEFAULT_PG_PORT = 54329;
+const DEFAULT_PG_PORT = 54329;
 export const DEFAULT_FUNCTION_PORT = 8080;
 export const DEFAULT_CONSOLE_PORT = 8081;
 /** The local Lambda's Invoke API (`--cloud aws`). */
 export const DEFAULT_LAMBDA_PORT = 8082;
-export const LOCAL_DATABASE = "delivery_app";
+const LOCAL_DATABASE = "delivery_app";
 
-export interface LocalStackOptions {
+interface LocalStackOptions {
   /** Use this database instead of the embedded one (migrated; app schema created if it has none). */
   readonly databaseUrl?: string | undefined;
   /** The embedded server's data folder (kept between starts). */
@@ -97,7 +97,7 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-export interface PreparedDatabase {
+interface PreparedDatabase {
   readonly createdAppSchema: boolean;
   readonly migrationsApplied: readonly string[];
   readonly demoDataLoaded: boolean;

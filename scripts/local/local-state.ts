@@ -22,8 +22,7 @@ export interface LocalState {
   readonly startedAt: string;
 }
 
-export const DATA_DIR = ".data";
-export const POSTGRES_DIR = join(DATA_DIR, "postgres");
+const DATA_DIR = ".data";
 
 /**
  * The folder of the local stack's files: `.data` under `root`, or LOCAL_DATA_DIR, which lets a second
@@ -33,7 +32,7 @@ export function localDataDir(root = process.cwd(), env: NodeJS.ProcessEnv = proc
   return env.LOCAL_DATA_DIR ? resolve(root, env.LOCAL_DATA_DIR) : join(root, DATA_DIR);
 }
 
-export function stateFile(root = process.cwd()): string {
+function stateFile(root = process.cwd()): string {
   return join(localDataDir(root), "local-stack.json");
 }
 

@@ -23,10 +23,10 @@ export function der(tag: number, ...content: Buffer[]): Buffer {
 
 export const sequence = (...items: Buffer[]): Buffer => der(0x30, ...items);
 export const set = (...items: Buffer[]): Buffer => der(0x31, ...items);
-export const nullValue = (): Buffer => der(0x05);
-export const utf8String = (text: string): Buffer => der(0x0c, Buffer.from(text, "utf8"));
+const nullValue = (): Buffer => der(0x05);
+const utf8String = (text: string): Buffer => der(0x0c, Buffer.from(text, "utf8"));
 /** A BIT STRING of whole bytes (no unused bits). */
-export const bitString = (bytes: Buffer): Buffer => der(0x03, Buffer.from([0]), bytes);
+const bitString = (bytes: Buffer): Buffer => der(0x03, Buffer.from([0]), bytes);
 /** An explicitly tagged, constructed context-specific field: `[n] EXPLICIT`. */
 export const explicit = (n: number, item: Buffer): Buffer => der(0xa0 | n, item);
 
@@ -82,7 +82,7 @@ const sha256WithRsa = (): Buffer => sequence(objectIdentifier(oid.sha256WithRsaE
 const name = (commonName: string): Buffer =>
   sequence(set(sequence(objectIdentifier(oid.commonName), utf8String(commonName))));
 
-export interface CertificateOptions {
+interface CertificateOptions {
   commonName: string;
   notBefore: Date;
   notAfter: Date;

@@ -20,7 +20,7 @@ export interface PlanWindow {
   readonly days: number;
 }
 
-export interface FireTime {
+interface FireTime {
   readonly utc: string;
   /** In the job's zone: `YYYY-MM-DD HH:MM +hh:mm`. */
   readonly local: string;
@@ -29,7 +29,7 @@ export interface FireTime {
 }
 
 /** A wall-clock time of the job that a DST change in the window skips or repeats. */
-export interface DstNote {
+interface DstNote {
   readonly kind: DstEvent["kind"];
   readonly wall: string;
   readonly change: string;
@@ -60,10 +60,10 @@ export interface CalendarEntry {
 }
 
 /** How many fire times an entry lists (its count is always whole). */
-export const LISTED_FIRES = 200;
+const LISTED_FIRES = 200;
 
 /** `YYYY-MM-DD HH:MM +hh:mm` in the zone. */
-export function localTime(zone: string, at: Date): string {
+function localTime(zone: string, at: Date): string {
   const offset = offsetMinutes(zone, at.getTime());
   const wall = new Date(at.getTime() + offset * 60_000).toISOString().slice(0, 16).replace("T", " ");
   const sign = offset < 0 ? "-" : "+";

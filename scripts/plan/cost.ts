@@ -14,9 +14,9 @@ import { DEFAULT_VCPUS_BY_MEMORY_MIB, measured, MEASURED_SOURCE, prices, PRICES_
 import type { Cloud, FunctionSize } from "./stack.js";
 
 /** The month costs are counted over: this many days from the window's start. */
-export const COST_MONTH_DAYS = 30;
+const COST_MONTH_DAYS = 30;
 
-export interface CostLine {
+interface CostLine {
   /** Who bills it: the scheduler, or the function it calls (Cloud Run, Lambda). */
   readonly platform: RunnerName | "Cloud Run" | "Lambda";
   /** What is billed: "jobs", "requests", "vCPU-seconds"... */

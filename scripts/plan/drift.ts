@@ -41,7 +41,7 @@ export interface PgCronDrift {
   readonly runs: readonly string[];
 }
 
-export interface TaskState {
+interface TaskState {
   readonly task: string;
   readonly runTimePause: PauseJson | null;
   readonly lastStatus: string | null;

@@ -23,7 +23,7 @@ import { readPlanStack } from "./stack.js";
 import type { Warning } from "./warnings.js";
 import { planWarnings } from "./warnings.js";
 
-export interface PlanOptions {
+interface PlanOptions {
   readonly stackFile: string;
   readonly from: Date;
   readonly days: number;
@@ -48,7 +48,7 @@ export interface PlanReport {
   readonly impact?: readonly TaskImpact[] | { readonly error: string };
 }
 
-export const schedulerOf = (cloud: Cloud): RunnerName =>
+const schedulerOf = (cloud: Cloud): RunnerName =>
   cloud === "aws" ? "EventBridge Scheduler" : "Cloud Scheduler";
 
 /** Who fires each job: the stack's scheduler or pg_cron, and both when the database's pg_cron runs a cloud task. */

@@ -122,7 +122,7 @@ function defaults(): FunctionSize {
 }
 
 /** `512Mi`, `1Gi`, `512M`, `1G` in MiB (as Cloud Run reads them: M and G are decimal). */
-export function mebibytes(memory: string): number {
+function mebibytes(memory: string): number {
   const match = /^(\d+)(Mi|Gi|M|G)$/.exec(memory);
   if (!match) return 512;
   const value = Number(match[1]);

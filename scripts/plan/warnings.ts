@@ -19,7 +19,7 @@ import { prices, PRICES_DATE } from "./prices.js";
 import type { Cloud } from "./stack.js";
 import { firesOnceADay } from "./words.js";
 
-export type WarningKind =
+type WarningKind =
   | "stack-refused"
   | "outlasts-interval"
   | "same-minute"
@@ -39,7 +39,7 @@ export interface Warning {
   readonly fix: string;
 }
 
-export interface WarningInput {
+interface WarningInput {
   readonly cloud: Cloud;
   readonly jobs: readonly Job[];
   readonly runners: ReadonlyMap<string, readonly RunnerName[]>;
@@ -56,9 +56,9 @@ const DST_LOOKAHEAD_MS = 366 * 86_400_000;
  * A task is heavy for the database when its work comes in batches (a backlog, row locks held batch
  * after batch) or its catalog lets it run five minutes or more.
  */
-export const HEAVY_TIMEOUT_SECONDS = 300;
+const HEAVY_TIMEOUT_SECONDS = 300;
 
-export function isHeavy(job: Job): boolean {
+function isHeavy(job: Job): boolean {
   return job.kind === "sql" && (job.batch !== undefined || job.timeoutSeconds >= HEAVY_TIMEOUT_SECONDS);
 }
 

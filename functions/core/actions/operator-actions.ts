@@ -24,11 +24,11 @@ import { pauseTask, resumeTask } from "./pauses.js";
 export type { ActionName } from "./audit.js";
 
 /** The longest reason a pause keeps: a sentence or two, shown wherever the pause is. */
-export const MAX_REASON_LENGTH = 500;
+const MAX_REASON_LENGTH = 500;
 /** A pause may end by itself at most this far ahead: a date a year out is a typo, not a plan. */
 const MAX_UNTIL_MS = 366 * 24 * 3600 * 1000;
 
-export interface ActionDeps {
+interface ActionDeps {
   readonly pool: Pool;
   readonly jobs: readonly Job[];
   /** The operator: the email of their verified token. */
@@ -51,7 +51,7 @@ export interface ActionAnswer {
 }
 
 /** The fields each action's JSON body takes, exactly. */
-export const actionFields: Readonly<Record<ActionName, readonly string[]>> = {
+const actionFields: Readonly<Record<ActionName, readonly string[]>> = {
   pause: ["task", "reason", "until"],
   resume: ["task"],
   run: ["task", "dryRun"],

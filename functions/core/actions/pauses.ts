@@ -8,7 +8,7 @@ import type { PauseRow, Queryable } from "../reads/tick-facts.js";
 import { pauseOfRow } from "../reads/tick-facts.js";
 import type { RunTimePause } from "../schedule/tick-rules.js";
 
-export interface PauseRequest {
+interface PauseRequest {
   readonly task: string;
   readonly reason: string;
   /** Who paused it: the CLI's user, the dashboard's operator (the email of their token). */

@@ -79,7 +79,7 @@ function define<T>(definition: Definition<T>): Definition<T> {
 export const googleCertsUrl = "https://www.googleapis.com/oauth2/v1/certs";
 
 /** A development address: where mail would come from locally when MAIL_FROM is unset and nothing is sent. */
-export const LOCAL_MAIL_FROM = "scheduled-jobs@localhost.localdomain";
+const LOCAL_MAIL_FROM = "scheduled-jobs@localhost.localdomain";
 
 const authModes = ["verify", "cloud-run"] as const satisfies readonly AuthMode[];
 const emailTransports = ["sendgrid", "local-mailbox"] as const;
@@ -611,7 +611,7 @@ const definitions = {
 export type VariableName = keyof typeof definitions;
 export type ValueOf<N extends VariableName> = (typeof definitions)[N] extends Definition<infer T> ? T : never;
 /** Typed values of some variables, as writers hand them over. */
-export type EnvironmentValues = { readonly [N in VariableName]?: ValueOf<N> };
+type EnvironmentValues = { readonly [N in VariableName]?: ValueOf<N> };
 
 /** The table, by name. */
 export const environment = Object.fromEntries(
@@ -626,7 +626,7 @@ function variableOf<N extends VariableName>(name: N): Variable<ValueOf<N>> {
 }
 
 /** The text of a variable as the function sees it: trimmed; empty counts as unset. */
-export function textOf(env: Env, name: VariableName): string | undefined {
+function textOf(env: Env, name: VariableName): string | undefined {
   const text = env[name]?.trim();
   return text ? text : undefined;
 }
@@ -713,7 +713,7 @@ export function writeEnvironment(values: EnvironmentValues): Record<string, stri
  * rule for overrides, `resolveJobs` (names, fields, Cloud Scheduler's unix-cron, zones, deadlines),
  * and returned as `overridesOf` writes them, so writing what was read gives the same text.
  */
-export function parseTaskOverrides(text: string, problems: string[]): JobOverrides | undefined {
+function parseTaskOverrides(text: string, problems: string[]): JobOverrides | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

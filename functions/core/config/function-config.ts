@@ -57,7 +57,7 @@ export interface FunctionConfig {
   readonly httpTargets: HttpTargets;
 }
 
-export interface ParsedConfig {
+interface ParsedConfig {
   readonly config?: FunctionConfig;
   /** Each makes the function refuse every request (fail closed) until the deployment is fixed. */
   readonly problems: string[];
@@ -66,7 +66,7 @@ export interface ParsedConfig {
 }
 
 /** One part of the configuration: its settings, or none and every problem that stopped them. */
-export interface ParsedSection<T> {
+interface ParsedSection<T> {
   readonly config?: T;
   readonly problems: string[];
 }

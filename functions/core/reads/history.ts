@@ -26,9 +26,9 @@ export interface RunRecord {
   readonly durationMs: number | null;
 }
 
-export const RUN_STATUSES = ["running", "succeeded", "failed", "skipped", "paused"] as const;
+const RUN_STATUSES = ["running", "succeeded", "failed", "skipped", "paused"] as const;
 
-export interface RunQuery {
+interface RunQuery {
   readonly task?: string | undefined;
   readonly failedOnly?: boolean | undefined;
   /** One status (`failedOnly` is `status: "failed"`, kept for GET /runs?failed=true). */
@@ -43,7 +43,7 @@ export interface RunQuery {
   readonly limit?: number | undefined;
 }
 
-export const MAX_RUNS = 1000;
+const MAX_RUNS = 1000;
 
 const RUN_QUERY_KEYS = ["task", "failed", "status", "trigger", "since", "until", "limit"];
 

@@ -12,7 +12,7 @@ import type { TickHistory, TickJob, TickState } from "../schedule/tick-rules.js"
 import { tickJudge } from "../schedule/tick-rules.js";
 
 /** A failed tick that no run of the same schedule time has repaired since. */
-export interface FailedTick {
+interface FailedTick {
   readonly task: string;
   readonly scheduleTime: Date;
   /** The latest failed run of that tick. */
@@ -22,7 +22,7 @@ export interface FailedTick {
 }
 
 /** A failed run that stands for no tick (a manual run, a run without `--slot`). */
-export interface FailedManualRun {
+interface FailedManualRun {
   readonly task: string;
   readonly runId: string;
   readonly startedAt: Date;
@@ -117,7 +117,7 @@ const NOT_MISSED: Readonly<Record<Exclude<TickState, "missed">, string>> = {
  * Which failed ticks a replay runs: those of a job of this stack, still a fire time of its
  * schedule, that the tick rules call missed; every other one is left alone with the reason.
  */
-export function planReplay<J extends TickJob>(
+function planReplay<J extends TickJob>(
   jobs: readonly J[],
   failed: readonly FailedTick[],
   histories: ReadonlyMap<string, TickHistory>,

@@ -33,7 +33,7 @@ function clamp(value: number, min: number, max: number): number {
  * its row locks (BENCHMARKS.md, "4M backlog: longest transaction"): a stall of the machine in the middle of a
  * batch no longer holds them longer, whatever size was chosen before it.
  */
-export const BATCH_TIMEOUT_FACTOR = 2;
+const BATCH_TIMEOUT_FACTOR = 2;
 
 /** After this many batches in a row cancelled at the smallest size, the run fails. */
 export const TIMEOUTS_AT_MIN_SIZE = 3;

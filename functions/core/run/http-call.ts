@@ -14,7 +14,7 @@ import type { HttpTarget } from "../config/http-targets.js";
 import { isLinkLocalAddress, isPrivateAddress } from "../config/http-targets.js";
 
 /** How much of an answer is read: enough for a count and an error message, never a download. */
-export const ANSWER_BYTES_READ = 16 * 1024;
+const ANSWER_BYTES_READ = 16 * 1024;
 
 export interface CallAnswer {
   readonly status: number;
@@ -74,7 +74,7 @@ function failureOfError(error: unknown, deadlinePassed: boolean): CallFailure {
   return new CallFailure("connection", `the connection to the target failed: ${message}`, { cause: error });
 }
 
-export interface CallRequest {
+interface CallRequest {
   readonly url: URL;
   readonly target: HttpTarget;
   readonly headers: Readonly<Record<string, string>>;

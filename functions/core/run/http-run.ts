@@ -21,7 +21,7 @@ import { guardTripped, RunFailure } from "./run-result.js";
 const RECORDED_ANSWER_CHARS = 300;
 
 /** The body an http task's target receives. */
-export interface HttpTaskBody {
+interface HttpTaskBody {
   readonly task: string;
   /** The tick this run stands for (ISO 8601), or null for a manual run. */
   readonly scheduleTime: string | null;
@@ -38,7 +38,7 @@ export interface HttpTaskBody {
  * retries, a replay, a backfill), so the target can do a tick's work once; a manual run's is its
  * own run's, fresh each time.
  */
-export function idempotencyKey(task: string, scheduleTime: Date | undefined, runId: string): string {
+function idempotencyKey(task: string, scheduleTime: Date | undefined, runId: string): string {
   return scheduleTime ? `${task}:${scheduleTime.toISOString()}` : `${task}:manual:${runId}`;
 }
 

@@ -16,11 +16,7 @@ export interface RunOutcome {
   readonly body: unknown;
 }
 
-export function errorBody(
-  code: ErrorCode,
-  message: string,
-  details?: Readonly<Record<string, unknown>>,
-): unknown {
+function errorBody(code: ErrorCode, message: string, details?: Readonly<Record<string, unknown>>): unknown {
   return { error: { code, message, ...details } };
 }
 

@@ -119,7 +119,7 @@ export function notStarted(request: RunRequest, row: OpenedRun, log: Logger): Ru
 }
 
 /** How a run ended, as scheduler.finish_run records it. */
-export interface RunEnd {
+interface RunEnd {
   readonly status: "succeeded" | "failed";
   readonly rowsAffected: number;
   readonly more: boolean;

@@ -19,7 +19,7 @@ export interface TaskBody {
   readonly force?: boolean;
 }
 
-export const taskBodyFields: readonly (keyof TaskBody)[] = ["task", "dryRun", "force"];
+const taskBodyFields: readonly (keyof TaskBody)[] = ["task", "dryRun", "force"];
 
 const bodyFields: ReadonlySet<string> = new Set(taskBodyFields);
 

@@ -35,7 +35,7 @@ export interface TaskWork {
  * Work a task stopped part-way through: the run is recorded as failed with `code`, and the rows
  * it did change before stopping (emails already handed to SendGrid) are recorded with it.
  */
-export interface TaskStopped {
+interface TaskStopped {
   readonly rowsAffected: number;
   readonly stopped: {
     readonly code: RunErrorCode;

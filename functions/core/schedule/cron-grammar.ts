@@ -44,7 +44,7 @@ export interface CronFields {
   readonly daysOfWeekRestricted: boolean;
 }
 
-export type CronParse = { readonly fields: CronFields } | { readonly problem: string };
+type CronParse = { readonly fields: CronFields } | { readonly problem: string };
 
 function parseValue(text: string, field: FieldGrammar): number | string {
   if (/^\d{1,2}$/.test(text)) {

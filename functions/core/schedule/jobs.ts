@@ -16,12 +16,12 @@ import { cronProblem } from "./cron-grammar.js";
  * Cloud Scheduler's bounds for an HTTP target's attempt deadline.
  * https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#Job.FIELDS.attempt_deadline
  */
-export const ATTEMPT_DEADLINE_SECONDS = { min: 15, max: 1800 } as const;
+const ATTEMPT_DEADLINE_SECONDS = { min: 15, max: 1800 } as const;
 /** Cloud Scheduler's bounds for a job's retry count. */
-export const RETRY_COUNT = { min: 0, max: 5 } as const;
+const RETRY_COUNT = { min: 0, max: 5 } as const;
 
 /** What a stack may change about one task's job without touching code. */
-export interface JobOverride {
+interface JobOverride {
   readonly schedule?: string;
   readonly timeZone?: string;
   readonly paused?: boolean;

@@ -169,7 +169,7 @@ export function isOverdue(job: TickJob, history: TickHistory, now: Date): boolea
   return due !== undefined && tickJudge(job, history, now)(due) === "missed";
 }
 
-export interface JudgedTick {
+interface JudgedTick {
   readonly tick: Date;
   readonly state: TickState;
 }
@@ -188,7 +188,7 @@ export interface JudgedRange {
 /** How many fire times one step of the walk lists. */
 const WALK_STEP = 1_000;
 /** The most ticks one range judges: a bound on a walk through a long pause (which misses nothing). */
-export const MAX_JUDGED_TICKS = 200_000;
+const MAX_JUDGED_TICKS = 200_000;
 
 /**
  * The counted ticks of [since, until] (at most up to `now`), each with its state, oldest first: the

@@ -23,7 +23,7 @@ export const SCHEDULE_TIME_SKEW_MS = 10_000;
  * 400, never a record. Retries of a tick come within hours of it; a backfill of an older tick goes
  * through the CLI, not through Cloud Scheduler's header.
  */
-export const SCHEDULE_TIME_RANGE_MS = 366 * 24 * 3_600_000;
+const SCHEDULE_TIME_RANGE_MS = 366 * 24 * 3_600_000;
 
 export interface DeliveryHeaders {
   /** X-CloudScheduler-JobName. */
