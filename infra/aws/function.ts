@@ -12,7 +12,8 @@ import { writeEnvironment } from "../../functions/core/config/environment.js";
 import { overridesOf } from "../../functions/core/schedule/jobs.js";
 import { computedVariable } from "../environment.js";
 import { OperatorError } from "../errors.js";
-import type { AwsJobSpec, LambdaDeployment, NetworkDeployment } from "./config.js";
+import type { LambdaDeployment, NetworkDeployment } from "./config.js";
+import type { Job } from "../../functions/core/schedule/jobs.js";
 
 /** Supported into 2027 (https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html). */
 export const RUNTIME = "nodejs22.x";
@@ -54,7 +55,8 @@ interface LambdaEnvironment {
   readonly sendGridSecretArn: pulumi.Input<string> | undefined;
   readonly mailFrom: string;
   readonly opsEmail: string;
-  readonly jobs: readonly AwsJobSpec[];
+  /** Every task as the stack schedules it, pg_cron's too: the function judges them all in its health report. */
+  readonly allJobs: readonly Job[];
 }
 
 /**
@@ -71,8 +73,9 @@ export function lambdaEnvironment(env: LambdaEnvironment): Record<string, pulumi
       DB_IAM_AUTH: true,
       MAIL_FROM: env.mailFrom,
       OPS_EMAIL: env.opsEmail,
-      // What EventBridge Scheduler really runs, so health and overdue reports agree (absent when nothing).
-      TASK_OVERRIDES: overridesOf(tasks, env.jobs),
+      // What the stack really runs (EventBridge Scheduler's schedules and pg_cron's), so health and
+      // overdue reports judge every task by its deployed schedule (absent when nothing is overridden).
+      TASK_OVERRIDES: overridesOf(tasks, env.allJobs),
     }),
     DB_HOST: computedVariable("DB_HOST", env.databaseHost),
     DB_PORT: computedVariable("DB_PORT", env.databasePort),

@@ -95,7 +95,7 @@ export function createAwsStack(
       sendGridSecretArn: secret?.secret.arn,
       mailFrom: config.mailFrom,
       opsEmail: config.opsEmail,
-      jobs: config.jobs,
+      allJobs: config.allJobs,
     }),
     dependsOn: [
       functionRole.policy,

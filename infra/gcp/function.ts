@@ -16,6 +16,7 @@ import { tasks } from "../../functions/core/catalog.js";
 import { writeEnvironment } from "../../functions/core/config/environment.js";
 import type { HttpTargets } from "../../functions/core/config/http-targets.js";
 import { computedVariable } from "../environment.js";
+import type { Job } from "../../functions/core/schedule/jobs.js";
 import { overridesOf } from "../../functions/core/schedule/jobs.js";
 import { monitoringAgentEmail } from "../../functions/gcp/google-identities.js";
 
@@ -120,6 +121,8 @@ export function createFunction(args: {
   /** The bundle, read before anything is registered (see createStack). */
   source: FunctionSource;
   jobs: readonly JobSpec[];
+  /** Every task as the stack schedules it, pg_cron's too: the function judges them all in /health. */
+  allJobs: readonly Job[];
   runtimeEmail: pulumi.Output<string>;
   buildServiceAccount: pulumi.Output<string>;
   schedulerEmail: pulumi.Output<string>;
@@ -187,7 +190,7 @@ export function createFunction(args: {
           env,
           url,
           [args.schedulerEmail, ...(monitoringAgent ? [monitoringAgent] : [])],
-          args.jobs,
+          args.allJobs,
         ),
       },
     },
@@ -253,7 +256,7 @@ function deployedEnvironment(
   env: FunctionEnvironment,
   url: pulumi.Input<string>,
   callers: readonly pulumi.Input<string>[],
-  jobs: readonly JobSpec[],
+  jobs: readonly Job[],
 ): Record<string, pulumi.Input<string>> {
   return {
     ...writeEnvironment({
@@ -264,7 +267,8 @@ function deployedEnvironment(
       DB_NAME: env.databaseName,
       MAIL_FROM: env.mailFrom,
       OPS_EMAIL: env.opsEmail,
-      // What Cloud Scheduler really runs, so health and overdue alerts agree (absent when nothing).
+      // What the stack really runs (Cloud Scheduler's jobs and pg_cron's), so /health and the overdue
+      // alert judge every task by its deployed schedule (absent when nothing is overridden).
       TASK_OVERRIDES: overridesOf(tasks, jobs),
       HTTP_TARGETS: env.httpTargets,
       OPERATOR_EMAILS: env.operators,

@@ -67,6 +67,7 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
     config: config.function,
     source,
     jobs: config.jobs,
+    allJobs: config.allJobs,
     runtimeEmail: identities.runtime.email,
     buildServiceAccount: identities.build.name,
     schedulerEmail: identities.scheduler.email,
