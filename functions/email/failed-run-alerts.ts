@@ -9,6 +9,7 @@ import type { EmailTaskContext, TaskWork } from "../core/run/task-contract.js";
 import { deliver, DeliveryStopped } from "./deliver.js";
 import type { EmailWorkOptions } from "./runtime.js";
 import { ScheduledTaskError } from "../core/errors.js";
+import type { DeadEmailRow } from "../core/reads/email-side.js";
 
 interface FailedRun {
   id: string;
@@ -18,14 +19,7 @@ interface FailedRun {
   started_at: Date;
 }
 
-interface DeadEmail {
-  id: string;
-  kind: string;
-  recipient: string | null;
-  attempts: number;
-  last_error: string | null;
-  created_at: Date;
-}
+type DeadEmail = DeadEmailRow;
 
 /** How many failed runs (and dead emails) one alert lists; the rest go in the next one. */
 const MAX_RUNS_PER_ALERT = 200;

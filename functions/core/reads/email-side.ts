@@ -6,6 +6,16 @@
  */
 import type { Queryable } from "./tick-facts.js";
 
+/** An outbox email no run will retry (status 'dead'), as the outbox table holds it. */
+export interface DeadEmailRow {
+  id: string;
+  kind: string;
+  recipient: string | null;
+  attempts: number;
+  last_error: string | null;
+  created_at: Date;
+}
+
 interface OutboxKind {
   readonly kind: string;
   readonly pending: number;
@@ -58,14 +68,7 @@ export async function readEmailSide(db: Queryable, limit = 50): Promise<EmailSid
             min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest_pending_at
      FROM scheduler.email_outbox GROUP BY kind ORDER BY kind`,
   );
-  const dead = await db.query<{
-    id: string;
-    kind: string;
-    recipient: string | null;
-    attempts: number;
-    last_error: string | null;
-    created_at: Date;
-  }>(
+  const dead = await db.query<DeadEmailRow>(
     `SELECT id, kind, recipient, attempts, last_error, created_at FROM scheduler.email_outbox
      WHERE status = 'dead' ORDER BY created_at DESC, id DESC LIMIT $1`,
     [limit],
