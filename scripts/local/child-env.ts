@@ -6,6 +6,8 @@
  * parent and refuse the parent's tokens as "issued in the future". A child inherits the clock it
  * was started under.
  */
+import type { ChildProcess } from "node:child_process";
+
 type ChildEnv = Record<string, string>;
 
 /** The variables that carry the process's clock (libfaketime's preload and settings, TZ). */
@@ -32,4 +34,18 @@ export function childEnv(extra: Readonly<Record<string, string | undefined>> = {
 /** True when this process runs under libfaketime (the shifted-clock pass of CI). */
 export function underShiftedClock(env: NodeJS.ProcessEnv = process.env): boolean {
   return (env.LD_PRELOAD ?? "").includes("faketime");
+}
+
+/** Hands each non-empty line a child writes (stdout and stderr) to `onLine`, as it completes. */
+export function forwardLines(child: ChildProcess, onLine: ((line: string) => void) | undefined): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = "";
+    stream?.setEncoding("utf8");
+    stream?.on("data", (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) if (line.trim()) onLine?.(line);
+    });
+  }
 }

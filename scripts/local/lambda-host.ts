@@ -13,7 +13,7 @@
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { childEnv } from "./child-env.js";
+import { childEnv, forwardLines } from "./child-env.js";
 
 /** What the runtime reports for a function error. */
 interface FunctionError {
@@ -144,19 +144,6 @@ export class LocalLambda {
     });
     this.instances.add(instance);
     return instance;
-  }
-}
-
-function forwardLines(child: ChildProcess, onLine: ((line: string) => void) | undefined): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    let buffered = "";
-    stream?.setEncoding("utf8");
-    stream?.on("data", (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) if (line.trim()) onLine?.(line);
-    });
   }
 }
 

@@ -20,7 +20,7 @@ import { tasks } from "../../functions/core/catalog.js";
 import { routes } from "../../functions/gcp/contract.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import { cloudJobs, overridesOf } from "../../functions/core/schedule/jobs.js";
-import { childEnv } from "./child-env.js";
+import { childEnv, forwardLines } from "./child-env.js";
 import type { VariableName } from "../../functions/core/config/environment.js";
 import { writeEnvironment } from "../../functions/core/config/environment.js";
 import type { CertsServer, DevIdentity } from "./dev-identity.js";
@@ -340,16 +340,7 @@ function spawnFunction(
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
-  for (const stream of [child.stdout, child.stderr]) {
-    let buffered = "";
-    stream?.setEncoding("utf8");
-    stream?.on("data", (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) if (line.trim()) onLine?.(line);
-    });
-  }
+  forwardLines(child, onLine);
   return child;
 }
 
