@@ -6,7 +6,7 @@
  * the same JSON error shape; both read as the function's outcome (`outcomeOf`).
  */
 import { errorStatus } from "../../functions/core/errors.js";
-import type { TaskBody } from "../../functions/core/run/task-body.js";
+import { taskBody } from "../../functions/core/run/task-body.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import { isErrorAnswer } from "../../functions/gcp/contract.js";
 import type { LocalState } from "../local/local-state.js";
@@ -44,11 +44,7 @@ export async function runThroughLambda(
     response = await fetch(local.lambdaInvokeUrl, {
       method: "POST",
       headers: { "content-type": "application/json", "x-amz-invocation-type": "RequestResponse" },
-      body: JSON.stringify({
-        task: job.name,
-        ...(options.dryRun ? { dryRun: true } : {}),
-        ...(options.force ? { force: true } : {}),
-      } satisfies TaskBody),
+      body: JSON.stringify(taskBody(job.name, options)),
     });
   } catch {
     return undefined;

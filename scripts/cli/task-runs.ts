@@ -3,7 +3,8 @@
  * console force run would reach it), or directly with the runner in this process (trigger `cli`).
  * Either way the run ends as one RunOutcome: its line, its JSON and the exit code.
  */
-import type { PostAnswer, RunAnswer, TaskBody } from "../../functions/gcp/contract.js";
+import type { PostAnswer, RunAnswer } from "../../functions/gcp/contract.js";
+import { taskBody } from "../../functions/core/run/task-body.js";
 import { isErrorAnswer, routes } from "../../functions/gcp/contract.js";
 import type { Pool } from "../../functions/core/db/pool.js";
 import type { RunnerDeps } from "../../functions/core/run/runner.js";
@@ -92,11 +93,7 @@ export async function runThroughFunction(
     response = await fetch(`${local.functionUrl}${routes.run.path}`, {
       method: "POST",
       headers,
-      body: JSON.stringify({
-        task: job.name,
-        ...(options.dryRun ? { dryRun: true } : {}),
-        ...(options.force ? { force: true } : {}),
-      } satisfies TaskBody),
+      body: JSON.stringify(taskBody(job.name, options)),
     });
   } catch {
     return undefined;

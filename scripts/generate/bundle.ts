@@ -43,6 +43,27 @@ export const neverLoaded = ["pg-native"];
 export const esmRequireBanner =
   "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);";
 
+/**
+ * What both clouds' bundles are built with: one ES module with its lazily loaded parts split into
+ * chunks, minified with source maps beside it. The deployed runtimes are Node.js 22; the machines
+ * that build and test run Node.js 20, so the code is written for 20.
+ */
+export const sharedBuildOptions = {
+  absWorkingDir: root,
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  banner: { js: esmRequireBanner },
+  minify: true,
+  legalComments: "linked",
+  sourcemap: "linked",
+  metafile: true,
+  logLevel: "warning",
+} as const satisfies esbuild.BuildOptions;
+
 export interface BuildResult {
   readonly outDir: string;
   readonly files: { readonly path: string; readonly bytes: number }[];
@@ -61,24 +82,10 @@ export async function build(outDir = join(root, "dist", "function")): Promise<Bu
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const result = await esbuild.build({
-    absWorkingDir: root,
+    ...sharedBuildOptions,
     entryPoints: { index: "functions/gcp/index.ts" },
     outdir: outDir,
-    bundle: true,
-    platform: "node",
-    // Cloud Functions runs nodejs22; the machines that build and test run Node.js 20.
-    target: "node20",
-    format: "esm",
-    splitting: true,
-    chunkNames: "chunks/[name]-[hash]",
     external: [...externalPackages, ...neverLoaded],
-    banner: { js: esmRequireBanner },
-    minify: true,
-    keepNames: false,
-    legalComments: "linked",
-    sourcemap: "linked",
-    metafile: true,
-    logLevel: "warning",
   });
 
   const imported = new Set<string>();

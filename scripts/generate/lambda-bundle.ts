@@ -18,7 +18,7 @@ import { rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
-import { esmRequireBanner, neverLoaded } from "./bundle.js";
+import { neverLoaded, sharedBuildOptions } from "./bundle.js";
 import { refreshGeneratedSql } from "./sql.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -39,24 +39,11 @@ export async function buildLambda(outDir = defaultLambdaDir): Promise<LambdaBuil
   const regenerated = refreshGeneratedSql();
   rmSync(outDir, { recursive: true, force: true });
   const result = await esbuild.build({
-    absWorkingDir: root,
+    ...sharedBuildOptions,
     entryPoints: { index: "functions/aws/index.ts" },
     outdir: outDir,
     outExtension: { ".js": ".mjs" },
-    bundle: true,
-    platform: "node",
-    // Lambda runs nodejs22.x; the machines that build and test run Node.js 20.
-    target: "node20",
-    format: "esm",
-    splitting: true,
-    chunkNames: "chunks/[name]-[hash]",
     external: neverLoaded,
-    banner: { js: esmRequireBanner },
-    minify: true,
-    legalComments: "linked",
-    sourcemap: "linked",
-    metafile: true,
-    logLevel: "warning",
   });
   const files = Object.entries(result.metafile.outputs)
     .filter(([path]) => !path.endsWith(".map"))

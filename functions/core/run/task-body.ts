@@ -21,6 +21,11 @@ export interface TaskBody {
 
 const taskBodyFields: readonly (keyof TaskBody)[] = ["task", "dryRun", "force"];
 
+/** The request as a caller writes it: the task, and `dryRun` or `force` only when they are set. */
+export function taskBody(task: string, options: { dryRun?: boolean; force?: boolean } = {}): TaskBody {
+  return { task, ...(options.dryRun ? { dryRun: true } : {}), ...(options.force ? { force: true } : {}) };
+}
+
 const bodyFields: ReadonlySet<string> = new Set(taskBodyFields);
 
 /** Why a value is not a JSON object, for a run request; undefined when it is one. */
