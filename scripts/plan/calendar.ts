@@ -12,7 +12,7 @@ import { fireTimesBetween } from "../../functions/core/schedule/fire-times.js";
 import type { PauseJson } from "../../functions/core/reads/tick-facts.js";
 import type { DstEvent, RunnerName, ZoneChange } from "./dst.js";
 import { dstEvents, offsetMinutes, runnerDoes, zoneChanges } from "./dst.js";
-import { scheduleInWords } from "./words.js";
+import { scheduleInWords } from "../../functions/core/schedule/words.js";
 
 export interface PlanWindow {
   readonly from: Date;

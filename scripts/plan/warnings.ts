@@ -17,7 +17,7 @@ import type { DstEvent, RunnerName } from "./dst.js";
 import { changedHours, runnerFires } from "./dst.js";
 import { prices, PRICES_DATE } from "./prices.js";
 import type { Cloud } from "./stack.js";
-import { firesOnceADay } from "./words.js";
+import { firesOnceADay } from "../../functions/core/schedule/words.js";
 
 type WarningKind =
   | "stack-refused"

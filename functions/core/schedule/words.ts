@@ -2,8 +2,8 @@
  * A schedule in words, from the one cron grammar's reading of it (functions/core/schedule/
  * cron-grammar.ts): the common shapes said plainly, anything else left as its cron.
  */
-import type { CronFields } from "../../functions/core/schedule/cron-grammar.js";
-import { parseCron } from "../../functions/core/schedule/cron-grammar.js";
+import type { CronFields } from "./cron-grammar.js";
+import { parseCron } from "./cron-grammar.js";
 
 const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
