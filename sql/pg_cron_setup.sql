@@ -1,9 +1,12 @@
--- Generated from functions/core/catalog.ts and sql/tasks/*.sql by `npm run pg-cron:generate`.
--- Do not edit: edit the catalog or the task's SQL and regenerate.
+-- Generated from the stack dev: functions/core/catalog.ts with Pulumi.dev.yaml, and sql/tasks/*.sql
+-- by `npm run pg-cron:generate`.
+-- Do not edit: edit the catalog, the stack's config or the task's SQL and regenerate.
 --
--- Schedules every SQL task of the catalog in pg_cron, under the task's name and schedule.
+-- Schedules every SQL task of the stack in pg_cron, under the task's name and the stack's schedule.
+-- Records the stack and those schedules in scheduler.pg_cron_setup: /health, the dashboard and
+-- the CLI warn when the stack they read disagrees with them.
 -- Idempotent: loading it again updates the jobs (pg_cron 1.4+ updates a job scheduled under an
--- existing name), pauses and resumes them as the catalog says, and unschedules the jobs it
+-- existing name), pauses and resumes them as the stack says, and unschedules the jobs it
 -- created earlier for tasks it no longer schedules (their command starts with "-- scheduled-jobs task:").
 -- Load it as the role that owns the app's tables, into the database named by cron.database_name,
 -- after `npm run migrate`:  psql -v ON_ERROR_STOP=1 -f sql/pg_cron_setup.sql
@@ -28,6 +31,32 @@ BEGIN
   END IF;
 END
 $pg_cron_check$;
+
+-- Which stack this setup was rendered for, and each job's schedule in the stack's terms.
+DO $pg_cron_check$
+BEGIN
+  IF to_regclass('scheduler.pg_cron_setup') IS NULL THEN
+    RAISE EXCEPTION 'scheduler.pg_cron_setup does not exist: this database is not migrated'
+      USING HINT = 'Run npm run migrate first, then load this setup (docs/pg-cron.md).';
+  END IF;
+END
+$pg_cron_check$;
+INSERT INTO scheduler.pg_cron_setup (id, stack, stack_file, setup_file, scope, jobs, loaded_at, loaded_by)
+VALUES (true, 'dev', 'Pulumi.dev.yaml', 'sql/pg_cron_setup.sql', 'all-sql',
+  '[
+    {"task":"auto-cancel-unconfirmed-orders","schedule":"* * * * *","timeZone":"UTC","paused":false},
+    {"task":"driver-inactivity-check","schedule":"*/5 * * * *","timeZone":"UTC","paused":false},
+    {"task":"cleanup-expired-sessions","schedule":"0 * * * *","timeZone":"UTC","paused":false},
+    {"task":"update-restaurant-ratings","schedule":"0 1 * * *","timeZone":"UTC","paused":false},
+    {"task":"cleanup-orphaned-menus","schedule":"0 2 * * *","timeZone":"UTC","paused":false},
+    {"task":"archive-old-orders","schedule":"0 4 * * 0","timeZone":"UTC","paused":false},
+    {"task":"cleanup-distance-requests","schedule":"30 2 * * *","timeZone":"UTC","paused":false},
+    {"task":"generate-daily-stats","schedule":"5 0 * * *","timeZone":"UTC","paused":false},
+    {"task":"purge-run-history","schedule":"15 4 * * *","timeZone":"UTC","paused":false}
+  ]'::jsonb, now(), current_user)
+ON CONFLICT (id) DO UPDATE SET stack = excluded.stack, stack_file = excluded.stack_file,
+  setup_file = excluded.setup_file, scope = excluded.scope, jobs = excluded.jobs,
+  loaded_at = excluded.loaded_at, loaded_by = excluded.loaded_by;
 
 -- auto-cancel-unconfirmed-orders: Cancel pending orders that the vendor has not confirmed within system_settings.order_auto_cancel_minutes (30 when unset).
 SELECT cron.schedule('auto-cancel-unconfirmed-orders', '* * * * *', $pg_cron_job$-- scheduled-jobs task: auto-cancel-unconfirmed-orders
@@ -156,7 +185,7 @@ $pg_cron_sql$,
 $pg_cron_job$);
 
 -- archive-old-orders: Deactivate delivered, cancelled and refunded orders that reached that state more than 90 days ago, in batches.
-SELECT cron.schedule('archive-old-orders', '0 3 * * 0', $pg_cron_job$-- scheduled-jobs task: archive-old-orders
+SELECT cron.schedule('archive-old-orders', '0 4 * * 0', $pg_cron_job$-- scheduled-jobs task: archive-old-orders
 CALL scheduler.run_pg_cron_batches(
   p_task => 'archive-old-orders',
   p_batch => $pg_cron_sql$

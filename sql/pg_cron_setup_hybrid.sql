@@ -1,9 +1,12 @@
--- Generated from functions/core/catalog.ts and sql/tasks/*.sql by `npm run pg-cron:generate`.
--- Do not edit: edit the catalog or the task's SQL and regenerate.
+-- Generated from the stack dev: functions/core/catalog.ts with Pulumi.dev.yaml, and sql/tasks/*.sql
+-- by `npm run pg-cron:generate`.
+-- Do not edit: edit the catalog, the stack's config or the task's SQL and regenerate.
 --
 -- Schedules in pg_cron the SQL tasks whose runner is "pg_cron" (the hybrid: Cloud Scheduler runs the others).
+-- Records the stack and those schedules in scheduler.pg_cron_setup: /health, the dashboard and
+-- the CLI warn when the stack they read disagrees with them.
 -- Idempotent: loading it again updates the jobs (pg_cron 1.4+ updates a job scheduled under an
--- existing name), pauses and resumes them as the catalog says, and unschedules the jobs it
+-- existing name), pauses and resumes them as the stack says, and unschedules the jobs it
 -- created earlier for tasks it no longer schedules (their command starts with "-- scheduled-jobs task:").
 -- Load it as the role that owns the app's tables, into the database named by cron.database_name,
 -- after `npm run migrate`:  psql -v ON_ERROR_STOP=1 -f sql/pg_cron_setup_hybrid.sql
@@ -28,6 +31,24 @@ BEGIN
   END IF;
 END
 $pg_cron_check$;
+
+-- Which stack this setup was rendered for, and each job's schedule in the stack's terms.
+DO $pg_cron_check$
+BEGIN
+  IF to_regclass('scheduler.pg_cron_setup') IS NULL THEN
+    RAISE EXCEPTION 'scheduler.pg_cron_setup does not exist: this database is not migrated'
+      USING HINT = 'Run npm run migrate first, then load this setup (docs/pg-cron.md).';
+  END IF;
+END
+$pg_cron_check$;
+INSERT INTO scheduler.pg_cron_setup (id, stack, stack_file, setup_file, scope, jobs, loaded_at, loaded_by)
+VALUES (true, 'dev', 'Pulumi.dev.yaml', 'sql/pg_cron_setup_hybrid.sql', 'pg_cron-runner',
+  '[
+
+  ]'::jsonb, now(), current_user)
+ON CONFLICT (id) DO UPDATE SET stack = excluded.stack, stack_file = excluded.stack_file,
+  setup_file = excluded.setup_file, scope = excluded.scope, jobs = excluded.jobs,
+  loaded_at = excluded.loaded_at, loaded_by = excluded.loaded_by;
 
 -- purge-cron-run-details: pg_cron never deletes its run history (cron.job_run_details); this job keeps
 -- as much of it as of scheduler.job_runs: scheduler.run_retention() (scheduler.run_retention_days, 30 by default).

@@ -139,7 +139,7 @@ describe("one stack config, every reader of the schedule", () => {
 
     // The pg_cron generator, for this stack: each SQL task under its schedule and zone (pg_cron's
     // entry is hourly at the task's minute, and the job carries the task's local schedule).
-    const [setup] = renderPgCronSetupFiles(stackJobs);
+    const [setup] = renderPgCronSetupFiles({ name: "agree", file: stackFile, jobs: stackJobs });
     for (const job of cloudJobs(stackJobs).filter((candidate) => candidate.kind === "sql")) {
       expect(setup!.content).toContain(`SELECT cron.schedule('${job.name}', '${pgCronSchedule(job)}'`);
       expect(setup!.content).toContain(`  p_task => '${job.name}',`);

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { TaskDefinition } from "../functions/core/catalog.js";
 import { runnerOf, tasks } from "../functions/core/catalog.js";
@@ -9,7 +10,9 @@ import {
   PURGE_JOB_NAME,
   renderPgCronSetup,
 } from "../scripts/generate/pg-cron-render.js";
+import { renderPgCronSetupFiles } from "../scripts/generate/pg-cron.js";
 import { readTaskSqlFiles } from "../scripts/generate/sql-files.js";
+import { loadStackJobs } from "../scripts/lib/jobs.js";
 import { jobOf, jobsOf } from "./helpers/jobs.js";
 
 const sqlFiles = readTaskSqlFiles();
@@ -18,8 +21,14 @@ function render(
   catalog: readonly TaskDefinition[],
   scope: PgCronScope = "all-sql",
   files = sqlFiles,
+  stack?: { name: string; file: string },
 ): string {
-  return renderPgCronSetup(jobsOf(catalog), files, { scope, fileName: "test.sql", generateCommand: "test" });
+  return renderPgCronSetup(jobsOf(catalog), files, {
+    scope,
+    fileName: "test.sql",
+    generateCommand: "test",
+    ...(stack ? { stack } : {}),
+  });
 }
 
 /** The tasks' jobs a setup script schedules (not its purge job): name and schedule of each cron.schedule call. */
@@ -33,11 +42,34 @@ function scheduledJobs(script: string): [string, string][] {
 }
 
 describe("the generated pg_cron setup scripts", () => {
-  it("when the catalog is rendered, then every SQL task is scheduled once, under its name and schedule", () => {
+  it("when the committed setup is read, then it schedules every SQL task of the shipped dev stack under the stack's schedule, and records that stack as it loads", () => {
     const committed = readFileSync(new URL("../sql/pg_cron_setup.sql", import.meta.url), "utf8");
+    const dev = loadStackJobs(fileURLToPath(new URL("../Pulumi.dev.yaml", import.meta.url)));
     expect(scheduledJobs(committed)).toEqual(
-      tasks.filter((task) => task.kind === "sql").map((task) => [task.name, task.schedule]),
+      dev.filter((job) => job.kind === "sql").map((job) => [job.name, pgCronSchedule(job)]),
     );
+    // The dev stack's override, which the CLI and /health judge the task by, not the catalog's 0 3 * * 0.
+    expect(scheduledJobs(committed)).toContainEqual(["archive-old-orders", "0 4 * * 0"]);
+    expect(committed).toContain(
+      "VALUES (true, 'dev', 'Pulumi.dev.yaml', 'sql/pg_cron_setup.sql', 'all-sql',",
+    );
+    expect(committed).toContain(
+      '{"task":"archive-old-orders","schedule":"0 4 * * 0","timeZone":"UTC","paused":false}',
+    );
+  });
+
+  it("when the generator checks the committed files, then each is what it renders for the dev stack", () => {
+    for (const file of renderPgCronSetupFiles()) {
+      expect(readFileSync(file.path, "utf8"), `${file.fileName}: run npm run pg-cron:generate`).toBe(
+        file.content,
+      );
+    }
+  });
+
+  it("when a setup is rendered for another stack, then it records that stack's name and file", () => {
+    const script = render(tasks, "pg_cron-runner", sqlFiles, { name: "prod", file: "Pulumi.prod.yaml" });
+    expect(script).toContain("VALUES (true, 'prod', 'Pulumi.prod.yaml', 'test.sql', 'pg_cron-runner',");
+    expect(render(tasks)).toContain("VALUES (true, NULL, NULL, 'test.sql', 'all-sql',");
   });
 
   it("when a task is added to the catalog, then the script schedules it and keeps it out of the removal", () => {

@@ -192,6 +192,17 @@ function renderBadge(report) {
   $("#attention").replaceChildren(...attention.map((t) =>
     el("a", { href: "#task=" + encodeURIComponent(t.task), data: { task: t.task }, text: t.task,
       title: t.overdue ? "overdue: its latest settled tick has no successful run" : "its last run failed" })));
+  banner("pgcron", pgCronWarning(report.pgCronSetup));
+}
+
+/** pg_cron in this database runs another stack's schedule (/health's pgCronSetup): every verdict here may be wrong. */
+function pgCronWarning(setup) {
+  if (!setup || setup.disagreements.length === 0) return "";
+  return "pg_cron in this database runs the setup rendered for " +
+    (setup.stack ? "stack " + setup.stack + " (" + setup.stackFile + ")" : "jobs not read from a stack file") +
+    ", " + setup.setupFile + ", loaded " + time(setup.loadedAt) + " by " + setup.loadedBy +
+    ", which disagrees with this function's stack: " + setup.disagreements.join("; ") +
+    ". Overdue and next runs here follow this function's schedules, not pg_cron's: load the setup rendered for this stack (docs/pg-cron.md).";
 }
 
 async function renderOverview() {

@@ -43,7 +43,7 @@ const style = `
   #attention { font-size: 0.85rem; } #attention a { color: var(--bad); font-weight: 600; margin-right: 0.5rem; }
   #updated, .muted { color: var(--muted); font-size: 0.85rem; }
   .banner { display: none; border: 1px solid; padding: 0.5rem 0.75rem; margin: 0.75rem 0; border-radius: 6px; }
-  #problem { background: #ffebe9; border-color: var(--bad); }
+  #problem, #pgcron { background: #ffebe9; border-color: var(--bad); }
   #notice { background: #dafbe1; border-color: var(--ok); }
   table { border-collapse: collapse; width: 100%; margin-top: 0.75rem; font-size: 0.85rem; table-layout: fixed; }
   th, td { text-align: left; padding: 0.3rem 0.4rem; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
@@ -94,6 +94,7 @@ export const dashboardHtml = `<!doctype html>
   <span id="updated"></span>
 </header>
 <div id="problem" class="banner" role="alert"></div>
+<div id="pgcron" class="banner" role="alert"></div>
 <div id="notice" class="banner" role="status"></div>
 <main id="view"></main>
 <script>

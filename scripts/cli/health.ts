@@ -2,10 +2,12 @@
 import type { HealthReport, TaskHealth } from "../../functions/core/reads/health.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import { EXIT } from "../lib/exit-codes.js";
+import { stackNameOf } from "../lib/jobs.js";
 import type { CliCommand } from "./command.js";
 import { withPool } from "./database.js";
 import type { Io } from "./io.js";
-import { iso, printPauses, table } from "./io.js";
+import { iso, printPauses, printPgCronWarning, table } from "./io.js";
+import { stackFileOf } from "./job-lookup.js";
 
 /** The next run, or why there is none: a paused task's next run is the first after its pause. */
 function nextRunWords(t: TaskHealth): string {
@@ -39,20 +41,25 @@ function printHealth(io: Io, report: HealthReport): void {
     ),
   );
   printPauses(io, report.tasks);
-  const bad = report.tasks.filter((t) => t.overdue || t.lastStatus === "failed");
+  const bad = report.tasks
+    .filter((t) => t.overdue || t.lastStatus === "failed")
+    .map((t) => `${t.task} (${t.overdue ? "overdue" : "last run failed"})`);
+  if (report.pgCronSetup?.disagreements.length) bad.push("pg_cron's setup (it runs another schedule)");
   io.out(
     bad.length === 0
       ? "healthy: no task failed its last run or is overdue"
-      : `needs attention: ${bad.map((t) => `${t.task} (${t.overdue ? "overdue" : "last run failed"})`).join(", ")}`,
+      : `needs attention: ${bad.join(", ")}`,
   );
 }
 
 async function health(io: Io, jobs: readonly Job[], json: boolean): Promise<number> {
   const { readHealth } = await import("../../functions/core/reads/health.js");
   return withPool(io, async (pool) => {
-    const report: HealthReport = await readHealth(pool, io.now(), jobs);
+    const file = stackFileOf(io);
+    const report: HealthReport = await readHealth(pool, io.now(), jobs, stackNameOf(file));
     if (json) io.out(JSON.stringify(report, null, 2));
     else printHealth(io, report);
+    printPgCronWarning(io, report.pgCronSetup, file);
     return report.status === "ok" ? EXIT.ok : EXIT.failed;
   });
 }
@@ -61,7 +68,7 @@ export const healthCommand: CliCommand = {
   spec: {
     synopsis: "health",
     summary:
-      "the /health view; exits 1 when a task failed or is overdue, 3 when the database cannot be reached",
+      "the /health view; exits 1 when a task failed or is overdue (or the database's pg_cron runs another stack's schedule), 3 when the database cannot be reached",
     maxArgs: 0,
     flags: {},
   },

@@ -4,6 +4,8 @@
  * Also how the CLI prints times, tables and run-time pauses (in the core's words).
  */
 import type { TaskDefinition } from "../../functions/core/catalog.js";
+import type { PgCronSetupCheck } from "../../functions/core/reads/pg-cron-setup.js";
+import { pgCronSetupWarning } from "../../functions/core/reads/pg-cron-setup.js";
 import type { PauseJson } from "../../functions/core/reads/tick-facts.js";
 import { pauseWords } from "../../functions/core/reads/tick-facts.js";
 
@@ -51,4 +53,13 @@ export function printPauses(
 ): void {
   const paused = tasks.filter((t) => t.pause);
   if (paused.length > 0) io.out(["", ...paused.map((t) => `${t.task}: ${pauseWords(t.pause!)}`)].join("\n"));
+}
+
+/**
+ * On stderr, loudly, whatever the format: the database's pg_cron runs a setup that disagrees with
+ * the stack file this command read (`file`).
+ */
+export function printPgCronWarning(io: Io, check: PgCronSetupCheck | null, file: string): void {
+  const warning = check ? pgCronSetupWarning(check, file) : undefined;
+  if (warning) io.err(warning);
 }

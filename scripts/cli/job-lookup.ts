@@ -8,9 +8,14 @@ import { ToolError } from "../lib/exit-codes.js";
 import { defaultStackFile, stackJobs } from "../lib/jobs.js";
 import type { Io } from "./io.js";
 
+/** The stack's config file the CLI reads: PULUMI_STACK_FILE, else Pulumi.<PULUMI_STACK or dev>.yaml. */
+export function stackFileOf(io: Io): string {
+  return io.env.PULUMI_STACK_FILE ?? defaultStackFile(io.env.PULUMI_STACK ?? "dev");
+}
+
 /** Every task as the stack schedules it (`resolveJobs` over the stack's config file). */
 export function loadJobs(io: Io): readonly Job[] {
-  const file = io.env.PULUMI_STACK_FILE ?? defaultStackFile(io.env.PULUMI_STACK ?? "dev");
+  const file = stackFileOf(io);
   let resolved;
   try {
     resolved = stackJobs(file, io.catalog);

@@ -1,15 +1,19 @@
 /** `jobs`: every job of the stack, its schedule, runner and next runs, and its last status. */
 import { fireTimesToRun } from "../../functions/core/reads/health.js";
+import type { PgCronSetupCheck } from "../../functions/core/reads/pg-cron-setup.js";
+import { checkPgCronSetup, readPgCronSetup } from "../../functions/core/reads/pg-cron-setup.js";
 import type { PauseJson } from "../../functions/core/reads/tick-facts.js";
 import { pauseJson, readPauses } from "../../functions/core/reads/tick-facts.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import type { RunTimePause } from "../../functions/core/schedule/tick-rules.js";
 import { isPausedAt } from "../../functions/core/schedule/tick-rules.js";
 import { EXIT } from "../lib/exit-codes.js";
+import { stackNameOf } from "../lib/jobs.js";
 import type { CliCommand } from "./command.js";
 import { withPool } from "./database.js";
 import type { Io } from "./io.js";
-import { iso, printPauses, table } from "./io.js";
+import { iso, printPauses, printPgCronWarning, table } from "./io.js";
+import { stackFileOf } from "./job-lookup.js";
 
 type LastStatus = Map<string, { status: string | null; at: string | null }>;
 
@@ -17,12 +21,14 @@ type LastStatus = Map<string, { status: string | null; at: string | null }>;
 interface Recorded {
   readonly lastStatus: LastStatus;
   readonly pauses: Map<string, RunTimePause>;
+  /** The pg_cron setup loaded into the database, checked against the stack read here. */
+  readonly pgCronSetup: PgCronSetupCheck | null;
   /** Why the database could not be read, when it could not. */
   readonly note?: string;
 }
 
 /** Each task's last status and pause, or why they cannot be read (the schedule is listed all the same). */
-async function recorded(io: Io, jobs: readonly Job[]): Promise<Recorded> {
+async function recorded(io: Io, jobs: readonly Job[], file: string): Promise<Recorded> {
   try {
     return await withPool(io, async (pool) => {
       const result = await pool.query<{ task: string; last_status: string | null; last_run_at: Date | null }>(
@@ -35,13 +41,16 @@ async function recorded(io: Io, jobs: readonly Job[]): Promise<Recorded> {
         pool,
         jobs.map((job) => job.name),
       );
-      return { lastStatus, pauses };
+      const setup = await readPgCronSetup(pool);
+      const pgCronSetup = setup ? checkPgCronSetup(setup, jobs, stackNameOf(file)) : null;
+      return { lastStatus, pauses, pgCronSetup };
     });
   } catch (error) {
     // The schedule is the stack's: list it even when the history cannot be read.
     return {
       lastStatus: new Map(),
       pauses: new Map(),
+      pgCronSetup: null,
       note: `last status unknown, run-time pauses too: ${(error as Error).message}`,
     };
   }
@@ -53,7 +62,8 @@ const pausedIn = (job: Job, pause: PauseJson | null): string =>
 
 async function listJobs(io: Io, jobs: readonly Job[], json: boolean): Promise<number> {
   const now = io.now();
-  const { lastStatus, pauses, note } = await recorded(io, jobs);
+  const file = stackFileOf(io);
+  const { lastStatus, pauses, pgCronSetup, note } = await recorded(io, jobs, file);
   const rows = jobs.map((job) => {
     const last = pauses.get(job.name);
     const pause = last && isPausedAt(last, now) ? pauseJson(last) : null;
@@ -69,7 +79,8 @@ async function listJobs(io: Io, jobs: readonly Job[], json: boolean): Promise<nu
       lastRunAt: lastStatus.get(job.name)?.at ?? null,
     };
   });
-  if (json) io.out(JSON.stringify({ jobs: rows, ...(note ? { note } : {}) }, null, 2));
+  printPgCronWarning(io, pgCronSetup, file);
+  if (json) io.out(JSON.stringify({ jobs: rows, pgCronSetup, ...(note ? { note } : {}) }, null, 2));
   else {
     io.out(
       table(

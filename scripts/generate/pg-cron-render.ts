@@ -39,6 +39,11 @@ export interface PgCronSetupOptions {
   readonly fileName: string;
   /** The command that regenerates it, named in its header. */
   readonly generateCommand: string;
+  /**
+   * The stack the jobs are (`dev` and `Pulumi.dev.yaml`), recorded in scheduler.pg_cron_setup as
+   * the setup loads; absent for jobs not read from a stack's config file (a test's).
+   */
+  readonly stack?: { readonly name: string; readonly file: string };
 }
 
 /** The tasks a setup script of that scope schedules. Throws on a catalog pg_cron cannot run. */
@@ -63,15 +68,21 @@ export function renderPgCronSetup(
 ): string {
   const scheduled = pgCronTasks(tasks, options.scope);
   const out: string[] = [];
+  const source = options.stack
+    ? `the stack ${options.stack.name}: functions/core/catalog.ts with ${options.stack.file},`
+    : `functions/core/catalog.ts`;
   out.push(
-    `-- Generated from functions/core/catalog.ts and sql/tasks/*.sql by \`${options.generateCommand}\`.`,
-    `-- Do not edit: edit the catalog or the task's SQL and regenerate.`,
+    `-- Generated from ${source} and sql/tasks/*.sql`,
+    `-- by \`${options.generateCommand}\`.`,
+    `-- Do not edit: edit the catalog, the stack's config or the task's SQL and regenerate.`,
     `--`,
     options.scope === "all-sql"
-      ? `-- Schedules every SQL task of the catalog in pg_cron, under the task's name and schedule.`
+      ? `-- Schedules every SQL task of the stack in pg_cron, under the task's name and the stack's schedule.`
       : `-- Schedules in pg_cron the SQL tasks whose runner is "pg_cron" (the hybrid: Cloud Scheduler runs the others).`,
+    `-- Records the stack and those schedules in scheduler.pg_cron_setup: /health, the dashboard and`,
+    `-- the CLI warn when the stack they read disagrees with them.`,
     `-- Idempotent: loading it again updates the jobs (pg_cron 1.4+ updates a job scheduled under an`,
-    `-- existing name), pauses and resumes them as the catalog says, and unschedules the jobs it`,
+    `-- existing name), pauses and resumes them as the stack says, and unschedules the jobs it`,
     `-- created earlier for tasks it no longer schedules (their command starts with "${JOB_MARKER}").`,
     `-- Load it as the role that owns the app's tables, into the database named by cron.database_name,`,
     `-- after \`npm run migrate\`:  psql -v ON_ERROR_STOP=1 -f ${options.fileName}`,
@@ -85,7 +96,7 @@ export function renderPgCronSetup(
     ``,
   );
 
-  out.push(renderTimeZoneCheck(), "");
+  out.push(renderTimeZoneCheck(), "", renderSetupRecord(scheduled, options), "");
 
   for (const task of scheduled) {
     const sql = sqlFiles[task.name];
@@ -383,6 +394,37 @@ function renderTimeZoneCheck(): string {
     `  END IF;`,
     `END`,
     `$pg_cron_check$;`,
+  ].join("\n");
+}
+
+/**
+ * The setup's record in scheduler.pg_cron_setup (one row: this load replaces the last one's), in
+ * the same transaction as its jobs. Refuses to load before the migration that makes the table.
+ */
+function renderSetupRecord(scheduled: readonly Job[], options: PgCronSetupOptions): string {
+  const jobs = scheduled.map((job) => ({
+    task: job.name,
+    schedule: job.schedule,
+    timeZone: job.timeZone,
+    paused: job.paused,
+  }));
+  const text = (value: string | undefined): string => (value === undefined ? "NULL" : literal(value));
+  return [
+    `-- Which stack this setup was rendered for, and each job's schedule in the stack's terms.`,
+    `DO $pg_cron_check$`,
+    `BEGIN`,
+    `  IF to_regclass('scheduler.pg_cron_setup') IS NULL THEN`,
+    `    RAISE EXCEPTION 'scheduler.pg_cron_setup does not exist: this database is not migrated'`,
+    `      USING HINT = 'Run npm run migrate first, then load this setup (docs/pg-cron.md).';`,
+    `  END IF;`,
+    `END`,
+    `$pg_cron_check$;`,
+    `INSERT INTO scheduler.pg_cron_setup (id, stack, stack_file, setup_file, scope, jobs, loaded_at, loaded_by)`,
+    `VALUES (true, ${text(options.stack?.name)}, ${text(options.stack?.file)}, ${literal(options.fileName)}, ${literal(options.scope)},`,
+    `  ${literal(`[\n${jobs.map((job) => `    ${JSON.stringify(job)}`).join(",\n")}\n  ]`)}::jsonb, now(), current_user)`,
+    `ON CONFLICT (id) DO UPDATE SET stack = excluded.stack, stack_file = excluded.stack_file,`,
+    `  setup_file = excluded.setup_file, scope = excluded.scope, jobs = excluded.jobs,`,
+    `  loaded_at = excluded.loaded_at, loaded_by = excluded.loaded_by;`,
   ].join("\n");
 }
 

@@ -69,6 +69,11 @@ export function retryBackoffSeconds(retry: RetryPolicy, n: number): number {
   return Math.min(wait, max);
 }
 
+/** The stack's name from its config file's (`Pulumi.<stack>.yaml`); undefined for another name. */
+export function stackNameOf(file: string): string | undefined {
+  return /(?:^|[\\/])Pulumi\.([^\\/]+)\.ya?ml$/.exec(file)?.[1];
+}
+
 /** The stack's config file the local tools read, when present. */
 export function defaultStackFile(stack = process.env.PULUMI_STACK ?? "dev"): string {
   const inInfra = `infra/Pulumi.${stack}.yaml`;

@@ -376,6 +376,35 @@ describe.skipIf(!haveChromium)("the dashboard in headless Chromium", () => {
     expect(await actionState()).toEqual(before);
   });
 
+  it("when the database's pg_cron runs another stack's schedule, then every view shows a warning naming the setup and the task", async () => {
+    // The dev stack's setup (archive-old-orders at 0 4 * * 0) in a database this function, deployed
+    // without the stack's overrides, judges by the catalog (0 3 * * 0).
+    await db.pool.query(
+      `INSERT INTO scheduler.pg_cron_setup (stack, stack_file, setup_file, scope, jobs, loaded_by)
+       VALUES ('dev', 'Pulumi.dev.yaml', 'sql/pg_cron_setup.sql', 'all-sql',
+               '[{"task":"archive-old-orders","schedule":"0 4 * * 0","timeZone":"UTC","paused":false}]', 'delivery_app')`,
+    );
+    try {
+      const { page, problems } = await watchedPage(browser!.context);
+      for (const view of ["", "#task=archive-old-orders"]) {
+        await openView(page, consoleUrl, view);
+        await page.waitForSelector("#pgcron", { state: "visible" });
+        const warning = await page.textContent("#pgcron");
+        expect(warning).toMatch(
+          /^pg_cron in this database runs the setup rendered for stack dev \(Pulumi\.dev\.yaml\)/,
+        );
+        expect(warning).toContain(
+          "archive-old-orders: pg_cron runs it at `0 4 * * 0` UTC, this stack at `0 3 * * 0` UTC",
+        );
+      }
+      expect(await overflowing(page)).toEqual([]);
+      expect(problems).toEqual([]);
+      await page.close();
+    } finally {
+      await db.pool.query("DELETE FROM scheduler.pg_cron_setup");
+    }
+  });
+
   it("when the pictures are taken, then every view is drawn", async () => {
     const written = await takePictures(browser!.context, consoleUrl, join(ROOT, "test-results"), failingRun);
     expect(written.map((path) => path.slice(path.lastIndexOf("/") + 1))).toEqual([

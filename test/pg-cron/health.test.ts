@@ -2,6 +2,7 @@
  * /health of the built function, served by functions-framework against the database pg_cron runs
  * its jobs in: a pg_cron run is a run like any other for /health and its overdue rule.
  */
+import { readFileSync } from "node:fs";
 import type pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { findTask } from "../../functions/core/catalog.js";
@@ -11,6 +12,7 @@ import { resolveJobs } from "../../functions/core/schedule/jobs.js";
 import { tasks } from "../../functions/core/catalog.js";
 import type { CertsServer, DevIdentity } from "../../scripts/local/dev-identity.js";
 import { createDevIdentity, serveCerts } from "../../scripts/local/dev-identity.js";
+import { pathOf, pgCronSetupFiles } from "../../scripts/generate/pg-cron.js";
 import { jobCommand } from "../../scripts/generate/pg-cron-render.js";
 import { readTaskSqlFiles } from "../../scripts/generate/sql-files.js";
 import { commandAt, jobOf } from "../helpers/jobs.js";
@@ -123,6 +125,30 @@ describe("/health of the built function, for a task pg_cron runs", () => {
       runner: "pg_cron",
       lastStatus: "succeeded",
       overdue: false,
+    });
+  });
+});
+
+describe("/health of the built function, on a database whose pg_cron runs another stack's schedule", () => {
+  afterAll(async () => {
+    await db.query("SELECT cron.unschedule(jobid) FROM cron.job");
+    await db.query("DELETE FROM scheduler.pg_cron_setup");
+  });
+
+  it("when the database loaded the dev stack's setup and the function judges by the catalog as written, then /health says attention and names the task pg_cron runs otherwise", async () => {
+    await db.query(readFileSync(pathOf(pgCronSetupFiles[0]!.fileName), "utf8"));
+    const answer = await call(`${served!.url}/health`, { token: identity.signIdToken() });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      status: "attention",
+      pgCronSetup: {
+        stack: "dev",
+        stackFile: "Pulumi.dev.yaml",
+        setupFile: "sql/pg_cron_setup.sql",
+        disagreements: [
+          "archive-old-orders: pg_cron runs it at `0 4 * * 0` UTC, this stack at `0 3 * * 0` UTC",
+        ],
+      },
     });
   });
 });

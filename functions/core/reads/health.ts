@@ -3,7 +3,8 @@
  * its run history (`scheduler.job_health`), its run-time pause, and whether it is overdue: the
  * tick rules' `isOverdue` (functions/core/schedule/tick-rules.ts), which the overdue alert and the
  * dead-man (`GET /health?task=`) read through this module, and the CLI's `missed`, `backfill` and
- * `replay` ask directly.
+ * `replay` ask directly. With it, the pg_cron setup loaded into the database and how it disagrees
+ * with the jobs judged here (functions/core/reads/pg-cron-setup.ts).
  */
 import type { TaskKind, TaskRunner } from "../catalog.js";
 import { classifyDatabaseError, publicMessage, ScheduledTaskError } from "../errors.js";
@@ -11,6 +12,8 @@ import type { Job } from "../schedule/jobs.js";
 import { nextFireTimes } from "../schedule/fire-times.js";
 import type { RunTimePause, TickHistory } from "../schedule/tick-rules.js";
 import { isOverdue, isPausedAt, latestSettledTick, pauseEnd } from "../schedule/tick-rules.js";
+import type { PgCronSetup, PgCronSetupCheck } from "./pg-cron-setup.js";
+import { checkPgCronSetup, readPgCronSetup } from "./pg-cron-setup.js";
 import type { PauseJson, Queryable, TickWindow } from "./tick-facts.js";
 import { pauseJson, readTickHistories } from "./tick-facts.js";
 
@@ -42,10 +45,15 @@ export interface TaskHealth {
 }
 
 export interface HealthReport {
-  /** "attention" when a task is overdue or its last run failed. */
+  /**
+   * "attention" when a task is overdue or its last run failed, or when pg_cron in this database
+   * runs a setup that disagrees with the jobs judged here.
+   */
   readonly status: "ok" | "attention";
   readonly now: string;
   readonly tasks: TaskHealth[];
+  /** The pg_cron setup loaded into this database and how it disagrees with these jobs; null: none loaded. */
+  readonly pgCronSetup: PgCronSetupCheck | null;
 }
 
 /** One row of scheduler.job_health. */
@@ -67,12 +75,23 @@ export interface HealthRow {
   running: boolean;
 }
 
-export async function readHealth(db: Queryable, now: Date, jobs: readonly Job[]): Promise<HealthReport> {
+/**
+ * The report of these jobs at `now`. `stack`: the name of the stack they are, when the reader
+ * knows it (the CLI reads a stack file), so a pg_cron setup rendered for another stack is named.
+ */
+export async function readHealth(
+  db: Queryable,
+  now: Date,
+  jobs: readonly Job[],
+  stack?: string,
+): Promise<HealthReport> {
   let rows: HealthRow[];
   let histories: Map<string, TickHistory>;
+  let setup: PgCronSetup | null;
   try {
     rows = (await db.query<HealthRow>("SELECT * FROM scheduler.job_health")).rows;
     histories = await readTickHistories(db, overdueWindows(jobs, now));
+    setup = await readPgCronSetup(db);
   } catch (error) {
     const code = classifyDatabaseError(error);
     throw code === "unavailable"
@@ -83,11 +102,11 @@ export async function readHealth(db: Queryable, now: Date, jobs: readonly Job[])
   }
   const byTask = new Map(rows.map((row) => [row.task, row]));
   const report = jobs.map((job) => taskHealth(job, byTask.get(job.name), histories.get(job.name)!, now));
-  return {
-    status: report.some((t) => t.overdue || t.lastStatus === "failed") ? "attention" : "ok",
-    now: now.toISOString(),
-    tasks: report,
-  };
+  const pgCronSetup = setup ? checkPgCronSetup(setup, jobs, stack) : null;
+  const attention =
+    report.some((t) => t.overdue || t.lastStatus === "failed") ||
+    (pgCronSetup?.disagreements.length ?? 0) > 0;
+  return { status: attention ? "attention" : "ok", now: now.toISOString(), tasks: report, pgCronSetup };
 }
 
 /** The tasks overdue at `now`, as /health reports them (the overdue alert lists these). */
