@@ -156,7 +156,7 @@ function checkCall(
 }
 
 /** `scheduled-jobs history | head`: a closed pipe ends the output, not with a stack trace. */
-function exitQuietlyOnClosedPipe(): void {
+export function exitQuietlyOnClosedPipe(): void {
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw error;
