@@ -97,7 +97,7 @@ describe("a body with a repeated key is ambiguous", () => {
       "application/json",
     );
     expect(jsonOf(nested)).toMatchObject({
-      error: { message: 'unknown fields "x", "y": the body takes task, dryRun and force' },
+      error: { message: 'unknown fields "x", "y": the body takes task, dryRun, force and trigger' },
     });
   });
 

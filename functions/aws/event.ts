@@ -14,6 +14,7 @@
  */
 import { scheduleArnPattern } from "../core/config/arns.js";
 import { ScheduledTaskError } from "../core/errors.js";
+import type { OperatorTrigger } from "../core/run/task-body.js";
 import { parseTaskBody } from "../core/run/task-body.js";
 import { parseScheduleTime } from "../core/schedule/schedule-time.js";
 import { quoted } from "../core/text.js";
@@ -62,6 +63,8 @@ interface InvokeEvent {
   readonly task: string;
   readonly dryRun: boolean;
   readonly force: boolean;
+  /** Read by the one body reader; an invoke holds no tick, so the handler refuses any claim. */
+  readonly trigger?: OperatorTrigger;
 }
 
 export type LambdaEvent = TickEvent | InvokeEvent;

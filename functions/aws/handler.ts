@@ -125,7 +125,7 @@ async function invoke(event: LambdaEvent, log: Logger, deps: LambdaDeps): Promis
       },
       {
         task: job,
-        ...runOf(delivery, arrival),
+        ...runOf(delivery, arrival, event.kind === "invoke" ? event.trigger : undefined),
         attempt: event.kind === "tick" ? event.attemptNumber : undefined,
         dryRun: event.kind === "invoke" && event.dryRun,
         force: event.kind === "invoke" && event.force,

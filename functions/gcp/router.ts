@@ -192,6 +192,13 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
   }
   try {
     const delivery = await deliveryOf(task, scheduler ?? {}, arrival);
+    // Only the scheduler's ticks are recorded `scheduler`: an operator's run of a tick says what it is.
+    if (caller.operator && delivery.kind === "tick" && !body.trigger) {
+      throw new ScheduledTaskError(
+        "forbidden",
+        `the caller ${quoted(caller.email, 120)} is an operator (OPERATOR_EMAILS): an operator's run of a tick is a backfill or a replay, and says so in "trigger"`,
+      );
+    }
     const runLog = log.child({ caller: caller.email });
     if (delivery.kind === "manual" && scheduler) {
       runLog.info(`${task.name}: a manual run: ${delivery.reason}`, { jobName: delivery.jobName });
@@ -206,7 +213,7 @@ async function runRoute({ req, log, deps }: RequestContext): Promise<Outcome> {
       },
       {
         task,
-        ...runOf(delivery, arrival),
+        ...runOf(delivery, arrival, body.trigger),
         dryRun: body.dryRun,
         force: body.force,
         traceHeader: req.header("x-cloud-trace-context"),

@@ -146,6 +146,7 @@ More than ${DEFAULT_TICK_LIMIT} ticks need --limit N. --dry-run lists the ticks,
       dryRun: given.on("dry-run"),
       direct: given.on("direct"),
       json,
+      trigger: "backfill",
     });
   },
 };

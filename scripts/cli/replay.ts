@@ -146,6 +146,7 @@ no tick: listed, not replayed`,
       dryRun: given.on("dry-run"),
       direct: given.on("direct"),
       json,
+      trigger: "replay",
     });
   },
 };

@@ -64,6 +64,8 @@ npm run task -- <task> [--dry-run] [--force] is run <task> --direct --json`,
       slot,
       direct: given.on("direct"),
       json,
+      // A tick run by hand is a backfill of it, whichever way it runs.
+      ...(slot ? { trigger: "backfill" as const } : {}),
     });
   },
 };

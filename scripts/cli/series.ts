@@ -3,6 +3,7 @@
  * <tick>` runs it, stopping at the first that does not succeed, with the command that resumes there.
  */
 import type { Pool } from "../../functions/core/db/pool.js";
+import type { OperatorTrigger } from "../../functions/core/run/task-body.js";
 import { ScheduledTaskError } from "../../functions/core/errors.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import { DEFAULT_TICK_LIMIT, MAX_TICK_LIMIT } from "../lib/backfill.js";
@@ -18,6 +19,8 @@ export interface SeriesOptions {
   readonly dryRun: boolean;
   readonly direct: boolean;
   readonly json: boolean;
+  /** What each run is recorded as: an operator's backfill or replay of its tick. */
+  readonly trigger: OperatorTrigger;
 }
 
 /** One run of a series: the job, and the tick that is its input and its slot. */
@@ -88,6 +91,7 @@ export async function runSeries(
       slot: tick,
       direct: !throughFunction || !throughFunctionFor(job),
       json: true,
+      trigger: options.trigger,
     };
     let outcome: RunOutcome | undefined;
     try {

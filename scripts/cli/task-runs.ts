@@ -1,9 +1,12 @@
 /**
  * How the CLI runs one task: through the local function when `npm start` runs it (as a tick or a
  * console force run would reach it), or directly with the runner in this process (trigger `cli`).
+ * A tick the operator runs (`run --slot`, `backfill`, `replay`) is recorded as what they did,
+ * `backfill` or `replay`, either way: the request says so, and only the scheduler's ticks say `scheduler`.
  * Either way the run ends as one RunOutcome: its line, its JSON and the exit code.
  */
 import type { PostAnswer, RunAnswer } from "../../functions/gcp/contract.js";
+import type { OperatorTrigger } from "../../functions/core/run/task-body.js";
 import { taskBody } from "../../functions/core/run/task-body.js";
 import { isErrorAnswer, routes } from "../../functions/gcp/contract.js";
 import type { Pool } from "../../functions/core/db/pool.js";
@@ -19,6 +22,8 @@ export interface RunOptions {
   readonly dryRun: boolean;
   readonly force: boolean;
   readonly slot: Date | undefined;
+  /** With a slot: what the operator's run of the tick is (`cli` without one, run directly). */
+  readonly trigger?: OperatorTrigger;
   readonly direct: boolean;
   readonly json: boolean;
   /** Send what a console force run sends: the job's name and the next tick's time (or `undefined`: none). */
@@ -190,7 +195,13 @@ export async function directRunner(
           );
         },
       },
-      { task, trigger: "cli", scheduleTime: options.slot, dryRun: options.dryRun, force: options.force },
+      {
+        task,
+        trigger: options.trigger ?? "cli",
+        scheduleTime: options.slot,
+        dryRun: options.dryRun,
+        force: options.force,
+      },
     );
     if (result.status === "failed")
       return {

@@ -67,7 +67,7 @@ const unknownField = fc
     ),
     fc.string({ minLength: 1, maxLength: 20 }),
   )
-  .filter((key) => !["task", "dryRun", "force"].includes(key));
+  .filter((key) => !["task", "dryRun", "force", "trigger"].includes(key));
 
 /** Any JSON value but a boolean (dryRun and force must be booleans). */
 const notBoolean = fc.jsonValue({ maxDepth: 2 }).filter((value) => typeof value !== "boolean");

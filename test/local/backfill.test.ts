@@ -106,7 +106,7 @@ describe("backfill", () => {
     expect(first.out).toContain("3 tick(s) of");
     expect(await statsDays()).toEqual({ [dayOf(days[0]!)]: 1, [dayOf(days[1]!)]: 2, [dayOf(days[2]!)]: 3 });
     expect(await runsOf("generate-daily-stats")).toEqual(
-      days.map((tick) => ({ schedule_time: tick, status: "succeeded", trigger: "cli" })),
+      days.map((tick) => ({ schedule_time: tick, status: "succeeded", trigger: "backfill" })),
     );
 
     const again = await cli(["backfill", "generate-daily-stats", "--since", since, "--json"]);
@@ -187,7 +187,9 @@ describe("backfill", () => {
     expect(report).toMatchObject({ once: true, ticks: [tick.toISOString().replace(".000Z", "Z")] });
     expect(report.standsFor).toBeGreaterThanOrEqual(120);
     expect(report.runs).toMatchObject([{ status: "succeeded", result: { rowsAffected: 3 } }]);
-    expect(await runsOf(task.name)).toEqual([{ schedule_time: tick, status: "succeeded", trigger: "cli" }]);
+    expect(await runsOf(task.name)).toEqual([
+      { schedule_time: tick, status: "succeeded", trigger: "backfill" },
+    ]);
 
     const again = await cli(["backfill", task.name, "--since", "2h", "--once"]);
     expect(again.code).toBe(0);
@@ -289,8 +291,8 @@ describe("replay --failed", () => {
     ]);
     const runs = await runsOf("generate-daily-stats");
     expect(runs.slice(countBefore)).toEqual([
-      { schedule_time: days[0], status: "succeeded", trigger: "cli" },
-      { schedule_time: days[2], status: "succeeded", trigger: "cli" },
+      { schedule_time: days[0], status: "succeeded", trigger: "replay" },
+      { schedule_time: days[2], status: "succeeded", trigger: "replay" },
     ]);
     expect(await statsDays()).toEqual({ [dayOf(days[0]!)]: 1, [dayOf(days[1]!)]: 2, [dayOf(days[2]!)]: 3 });
 

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tasks } from "../../functions/core/catalog.js";
+import { previousFireTime } from "../../functions/core/schedule/fire-times.js";
 import { resolveJobs } from "../../functions/core/schedule/jobs.js";
 import type { Attempt } from "../../scripts/local/local-scheduler.js";
 import { ManualClock } from "../helpers/manual-clock.js";
@@ -141,7 +142,7 @@ describe("npm start's pieces together", () => {
     expect(answer.status).toBe(200);
   });
 
-  it("when the CLI finds the local stack, then `backfill` sends each missed tick through the function as its tick, in order, and a rerun sends none", async () => {
+  it("when the CLI finds the local stack, then `backfill` and `run --slot` send each tick through the function as the operator's backfill of it, in order, and a rerun sends none", async () => {
     const root = mkdtempSync(join(tmpdir(), "sj-cli-local-"));
     writeLocalState(
       {
@@ -185,13 +186,32 @@ describe("npm start's pieces together", () => {
     expect(ran.rows).toEqual(
       first.report.ticks.map((tick) => ({
         schedule_time: new Date(tick),
-        trigger: "scheduler",
+        trigger: "backfill",
         status: "succeeded",
       })),
     );
     const again = await backfill();
     expect(again.code).toBe(0);
     expect(again.report.runs).toEqual([]);
+
+    // One tick before the backfill's range, run by hand through the function: a backfill too.
+    const stats = resolveJobs(tasks).jobs.find((job) => job.name === "generate-daily-stats")!;
+    const before = previousFireTime(stats, new Date(Date.parse(since) - 1))!;
+    const out: string[] = [];
+    const slot = await main(["run", "generate-daily-stats", "--slot", before.toISOString()], {
+      env: {},
+      out: (t) => out.push(t),
+      err: (t) => out.push(t),
+      now: () => now,
+      root,
+    });
+    expect(slot, out.join("\n")).toBe(0);
+    expect(out.join("\n")).toContain("through the local function");
+    const slotRun = await db.pool.query(
+      "SELECT trigger, status FROM scheduler.job_runs WHERE task = 'generate-daily-stats' AND schedule_time = $1",
+      [before],
+    );
+    expect(slotRun.rows).toEqual([{ trigger: "backfill", status: "succeeded" }]);
   });
 
   it("when npm start is given no SendGrid key, then it chooses the local mailbox explicitly and an email task runs", async () => {

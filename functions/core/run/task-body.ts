@@ -9,6 +9,17 @@
  */
 import { ScheduledTaskError } from "../errors.js";
 import { quoted } from "../text.js";
+import type { Trigger } from "./run-request.js";
+
+/**
+ * What an operator's run of a tick is, as the request says it: a backfill of a missed tick, or a
+ * replay of a failed one. The only triggers a caller may name: `scheduler` is known by the
+ * scheduler's delivery (and its caller), `manual` by its absence, `cli` and `pg_cron` never come
+ * through a request.
+ */
+export type OperatorTrigger = Extract<Trigger, "backfill" | "replay">;
+
+const operatorTriggers: readonly OperatorTrigger[] = ["backfill", "replay"];
 
 /** A run request: exactly these fields (any other is refused). */
 export interface TaskBody {
@@ -17,13 +28,26 @@ export interface TaskBody {
   readonly dryRun?: boolean;
   /** Run even when the task's blast-radius guard would stop it. */
   readonly force?: boolean;
+  /** An operator's run of the tick the delivery names: recorded so, never as the scheduler's. */
+  readonly trigger?: OperatorTrigger;
 }
 
-const taskBodyFields: readonly (keyof TaskBody)[] = ["task", "dryRun", "force"];
+/** The request as read: the switches false when absent, the trigger only when named. */
+export type ReadTaskBody = Required<Omit<TaskBody, "trigger">> & Pick<TaskBody, "trigger">;
 
-/** The request as a caller writes it: the task, and `dryRun` or `force` only when they are set. */
-export function taskBody(task: string, options: { dryRun?: boolean; force?: boolean } = {}): TaskBody {
-  return { task, ...(options.dryRun ? { dryRun: true } : {}), ...(options.force ? { force: true } : {}) };
+const taskBodyFields: readonly (keyof TaskBody)[] = ["task", "dryRun", "force", "trigger"];
+
+/** The request as a caller writes it: the task, and `dryRun`, `force` or `trigger` only when they are set. */
+export function taskBody(
+  task: string,
+  options: { dryRun?: boolean; force?: boolean; trigger?: OperatorTrigger | undefined } = {},
+): TaskBody {
+  return {
+    task,
+    ...(options.dryRun ? { dryRun: true } : {}),
+    ...(options.force ? { force: true } : {}),
+    ...(options.trigger ? { trigger: options.trigger } : {}),
+  };
 }
 
 const bodyFields: ReadonlySet<string> = new Set(taskBodyFields);
@@ -37,8 +61,8 @@ function notAnObject(body: unknown): string | undefined {
   return undefined;
 }
 
-/** The request, exactly: `task`, optional boolean `dryRun` and `force`, nothing else. */
-export function parseTaskBody(body: unknown): Required<TaskBody> {
+/** The request, exactly: `task`, optional boolean `dryRun` and `force`, an optional `trigger`, nothing else. */
+export function parseTaskBody(body: unknown): ReadTaskBody {
   const shape = notAnObject(body);
   if (shape !== undefined) throw new ScheduledTaskError("bad_request", shape);
   const record = body as Record<string, unknown>;
@@ -47,10 +71,10 @@ export function parseTaskBody(body: unknown): Required<TaskBody> {
     const named = unknown.slice(0, 5).map((key) => quoted(key, 50));
     throw new ScheduledTaskError(
       "bad_request",
-      `unknown field${unknown.length > 1 ? "s" : ""} ${named.join(", ")}${unknown.length > 5 ? ", ..." : ""}: the body takes task, dryRun and force`,
+      `unknown field${unknown.length > 1 ? "s" : ""} ${named.join(", ")}${unknown.length > 5 ? ", ..." : ""}: the body takes task, dryRun, force and trigger`,
     );
   }
-  const { task, dryRun, force } = record;
+  const { task, dryRun, force, trigger } = record;
   if (task === undefined) throw new ScheduledTaskError("bad_request", "task is required");
   if (typeof task !== "string" || task.length === 0) {
     throw new ScheduledTaskError("bad_request", "task must be a non-empty string");
@@ -61,5 +85,16 @@ export function parseTaskBody(body: unknown): Required<TaskBody> {
   if (force !== undefined && typeof force !== "boolean") {
     throw new ScheduledTaskError("bad_request", "force must be true or false");
   }
-  return { task, dryRun: dryRun === true, force: force === true };
+  if (trigger !== undefined && !(operatorTriggers as readonly unknown[]).includes(trigger)) {
+    throw new ScheduledTaskError(
+      "bad_request",
+      'trigger must be "backfill" or "replay" (an operator\'s run of a tick); the scheduler\'s ticks are known by its delivery',
+    );
+  }
+  return {
+    task,
+    dryRun: dryRun === true,
+    force: force === true,
+    ...(trigger === undefined ? {} : { trigger: trigger as OperatorTrigger }),
+  };
 }
