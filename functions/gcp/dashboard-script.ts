@@ -26,7 +26,6 @@ const FETCHED_RUNS = 1000;
 const TRIGGERS = ["scheduler", "manual", "cli", "replay", "backfill", "pg_cron"];
 const STATUSES = ["succeeded", "failed", "skipped", "paused", "running"];
 const SINCE = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
-const DAYS = ["Sundays", "Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays"];
 // One colour per task in the chart, in catalog order.
 const PALETTE = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
   "#393b79", "#637939", "#843c39", "#7b4173"];
@@ -58,7 +57,6 @@ function el(tag, props, ...children) {
 // UTC, named: the schedules are in UTC (or a zone the row names), and a browser's locale says neither.
 const utc = (ms) => new Date(ms).toISOString().slice(0, 19).replace("T", " ") + " UTC";
 const time = (iso) => (iso ? utc(Date.parse(iso)) : "never");
-const two = (n) => String(n).padStart(2, "0");
 const taskLink = (name) => el("a", { href: "#task=" + encodeURIComponent(name) }, el("code", { text: name }));
 const runLink = (id, text) => el("a", { href: "#run=" + encodeURIComponent(id), text: text || "run " + id });
 
@@ -72,27 +70,8 @@ function ago(iso) {
   return Math.round(s / 86400) + " days ago";
 }
 
-/** The common cron shapes in words; anything else stays cron. */
-function describeSchedule(cron, zone) {
-  const f = cron.trim().split(/\s+/);
-  if (f.length !== 5) return cron;
-  const [m, h, dom, mon, dow] = f;
-  const num = (v) => /^\d+$/.test(v);
-  const at = () => "at " + two(h) + ":" + two(m) + " " + zone;
-  if (mon !== "*") return cron;
-  if (m === "*" && h === "*" && dom === "*" && dow === "*") return "every minute";
-  const every = /^\*\/(\d+)$/.exec(m);
-  if (every && h === "*" && dom === "*" && dow === "*") return "every " + every[1] + " minutes";
-  if (num(m) && h === "*" && dom === "*" && dow === "*") return m === "0" ? "hourly" : "hourly at :" + two(m);
-  if (!num(m) || !num(h)) return cron;
-  if (dom === "*" && dow === "*") return "daily " + at();
-  if (dom === "*" && /^[0-7]$/.test(dow)) return DAYS[Number(dow)] + " " + at();
-  if (num(dom) && dow === "*") return "monthly on day " + dom + " " + at();
-  return cron;
-}
-
 function schedule(task) {
-  return el("span", {}, describeSchedule(task.schedule, task.timeZone) + " ", el("code", { class: "cron", text: task.schedule }));
+  return el("span", {}, task.scheduleInWords + " ", el("code", { class: "cron", text: task.schedule }));
 }
 
 async function getJson(path) {

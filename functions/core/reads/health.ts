@@ -16,6 +16,7 @@ import type { PgCronSetup, PgCronSetupCheck } from "./pg-cron-setup.js";
 import { checkPgCronSetup, readPgCronSetup } from "./pg-cron-setup.js";
 import type { PauseJson, Queryable, TickWindow } from "./tick-facts.js";
 import { pauseJson, readTickHistories } from "./tick-facts.js";
+import { scheduleInWords } from "../schedule/words.js";
 
 export type { Queryable } from "./tick-facts.js";
 
@@ -24,6 +25,8 @@ export interface TaskHealth {
   readonly kind: TaskKind;
   readonly runner: TaskRunner;
   readonly schedule: string;
+  /** The schedule in words, in its zone ("daily at 00:05 UTC"): the dashboard shows it beside the cron. */
+  readonly scheduleInWords: string;
   readonly timeZone: string;
   /** Paused in the stack's config or at run time. */
   readonly paused: boolean;
@@ -146,6 +149,7 @@ export function taskHealth(
     kind: task.kind,
     runner: task.runner,
     schedule: task.schedule,
+    scheduleInWords: scheduleInWords(task.schedule, task.timeZone),
     timeZone: task.timeZone,
     paused,
     pause,

@@ -53,8 +53,11 @@ function days(fields: CronFields): string | undefined {
   return `on day ${sorted(fields.daysOfMonth).join(", ")} of the month${months}`;
 }
 
-/** "daily at 02:30", "every 15 minutes", "on Sundays at 04:00"; the cron itself when no shape fits. */
-export function scheduleInWords(schedule: string): string {
+/**
+ * "daily at 02:30", "every 15 minutes", "on Sundays at 04:00"; the cron itself when no shape fits.
+ * With a zone, a time of day names it ("daily at 02:30 Europe/Berlin").
+ */
+export function scheduleInWords(schedule: string, timeZone?: string): string {
   const parsed = parseCron(schedule);
   if ("problem" in parsed) return schedule;
   const { fields } = parsed;
@@ -62,7 +65,8 @@ export function scheduleInWords(schedule: string): string {
   const on = days(fields);
   if (!when || !on) return schedule;
   if (fields.hours.size === 24) return on === "daily" ? when : `${when}, ${on}`;
-  return on === "daily" ? `daily ${when}` : `${on} ${when}`;
+  const zone = timeZone ? ` ${timeZone}` : "";
+  return on === "daily" ? `daily ${when}${zone}` : `${on} ${when}${zone}`;
 }
 
 /** Whether the schedule fires at most once a day: one minute of one hour. */
