@@ -78,6 +78,11 @@ export interface SharedConfig {
   readonly deadManJobs: readonly JobSpec[];
   /** The services the http tasks call (`scheduled-jobs:httpTargets`), as the function reads them. */
   readonly httpTargets: HttpTargets;
+  /**
+   * Whether an email task is left to run (one not paused in the stack's config): then the stack
+   * needs the SendGrid key; without one, it deploys with no key at all (SQL tasks first).
+   */
+  readonly sendsEmail: boolean;
 }
 
 /** Reads `scheduled-jobs:cloud`: which program the stack runs. */
@@ -150,6 +155,7 @@ export function resolveShared(
     deadMan: deadMan !== false,
     deadManJobs: sound && deadMan ? withCadence(resolved.jobs.filter((job) => !job.paused)) : [],
     httpTargets,
+    sendsEmail: resolved.jobs.some((job) => job.kind === "email" && !job.paused),
   };
 }
 

@@ -17,9 +17,9 @@ function google(): StackExports {
   // Not requireSecret: its error carries a stack trace, which costs Pulumi's runtime seconds to format
   // (see errors.ts) and tells the operator nothing.
   const sendgridApiKey = new pulumi.Config().getSecret("sendgridApiKey");
-  if (sendgridApiKey === undefined) {
+  if (sendgridApiKey === undefined && config.sendsEmail) {
     throw new OperatorError(
-      "Missing required configuration variable 'scheduled-jobs:sendgridApiKey': set it as a secret with `pulumi config set --secret scheduled-jobs:sendgridApiKey` (it prompts for the value)",
+      "Missing required configuration variable 'scheduled-jobs:sendgridApiKey': the stack runs email tasks; set it as a secret with `pulumi config set --secret scheduled-jobs:sendgridApiKey` (it prompts for the value), or pause every email task in scheduled-jobs:taskOverrides to deploy without it",
     );
   }
   return { ...noAwsExports, ...createStack(config, { sendgridApiKey }) };

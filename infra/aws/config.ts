@@ -85,8 +85,6 @@ export interface AwsStackConfig extends SharedConfig {
   readonly lambda: LambdaDeployment;
   readonly network: NetworkDeployment;
   readonly rds: RdsDeployment;
-  /** Whether a scheduled email task is unpaused: then the stack needs the SendGrid key. */
-  readonly sendsEmail: boolean;
 }
 
 const OBJECT_KEYS = ["taskOverrides", "deadMan", "lambda", "network", "rds"] as const;
@@ -125,10 +123,9 @@ export function resolveAwsConfig(raw: RawConfig, catalog: readonly TaskDefinitio
   const lambda = resolveLambda(raw.lambda, jobs, shared.prefix, problems);
   const rds = resolveRds(raw.rds, shared.prefix, problems);
   const network = resolveNetwork(raw.network, rds?.mode === "create", problems);
-  const sendsEmail = jobs.some((job) => job.kind === "email" && !job.paused);
-  problems.push(...deadManProblems(shared.deadManJobs, sendsEmail));
+  problems.push(...deadManProblems(shared.deadManJobs, shared.sendsEmail));
   if (problems.length > 0 || !lambda || !rds || !network) throw new StackConfigError(problems);
-  return { ...shared, region: region!, jobs, lambda, network, rds, sendsEmail };
+  return { ...shared, region: region!, jobs, lambda, network, rds };
 }
 
 /** The jobs with their AWS schedules; what AWS cannot run is a problem naming the task. */

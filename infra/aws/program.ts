@@ -16,7 +16,7 @@ export function awsProgram(): StackExports {
   const sendgridApiKey = new pulumi.Config().getSecret("sendgridApiKey");
   if (sendgridApiKey === undefined && config.sendsEmail) {
     throw new OperatorError(
-      "Missing required configuration variable 'scheduled-jobs:sendgridApiKey': the stack runs email tasks; set it as a secret with `pulumi config set --secret scheduled-jobs:sendgridApiKey` (it prompts for the value)",
+      "Missing required configuration variable 'scheduled-jobs:sendgridApiKey': the stack runs email tasks; set it as a secret with `pulumi config set --secret scheduled-jobs:sendgridApiKey` (it prompts for the value), or pause every email task in scheduled-jobs:taskOverrides to deploy without it",
     );
   }
   const outputs = createAwsStack(config, { sendgridApiKey });

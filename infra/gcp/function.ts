@@ -68,7 +68,8 @@ interface FunctionEnvironment {
   readonly instanceConnectionName: pulumi.Input<string>;
   readonly databaseUser: pulumi.Input<string>;
   readonly databaseName: string;
-  readonly sendGridSecretVersion: pulumi.Input<string>;
+  /** Absent on a stack that runs no email task: the function is told of no key. */
+  readonly sendGridSecretVersion: pulumi.Input<string> | undefined;
   readonly mailFrom: string;
   readonly opsEmail: string;
   /** The http tasks' targets (HTTP_TARGETS; absent when none). */
@@ -284,6 +285,10 @@ function deployedEnvironment(
     INSTANCE_CONNECTION_NAME: computedVariable("INSTANCE_CONNECTION_NAME", env.instanceConnectionName),
     DB_USER: computedVariable("DB_USER", env.databaseUser),
     // The version's resource name, never the key: the function reads the value at run time.
-    SENDGRID_API_KEY_SECRET: computedVariable("SENDGRID_API_KEY_SECRET", env.sendGridSecretVersion),
+    ...(env.sendGridSecretVersion === undefined
+      ? {}
+      : {
+          SENDGRID_API_KEY_SECRET: computedVariable("SENDGRID_API_KEY_SECRET", env.sendGridSecretVersion),
+        }),
   };
 }

@@ -15,7 +15,8 @@ import { createScheduledJobs } from "./scheduler.js";
 import { createSendGridSecret } from "./secrets.js";
 
 interface StackSecrets {
-  readonly sendgridApiKey: pulumi.Output<string>;
+  /** Absent on a stack that runs no email task (infra/config.ts `sendsEmail`): no secret is made. */
+  readonly sendgridApiKey: pulumi.Output<string> | undefined;
 }
 
 export interface StackOutputs {
@@ -26,7 +27,7 @@ export interface StackOutputs {
   readonly runtimeServiceAccount: pulumi.Output<string>;
   readonly schedulerServiceAccount: pulumi.Output<string>;
   readonly buildServiceAccount: pulumi.Output<string>;
-  readonly sendgridSecret: pulumi.Output<string>;
+  readonly sendgridSecret: pulumi.Output<string> | null;
   readonly instanceConnectionName: pulumi.Output<string>;
   readonly databaseName: string;
   readonly databaseUser: pulumi.Output<string>;
@@ -52,13 +53,9 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
   const apis = enableApis(project);
   const databaseProject = config.database.mode === "existing" ? config.database.instanceProject : project;
   const identities = createIdentities(project, prefix, apis, databaseProject);
-  const secret = createSendGridSecret(
-    project,
-    prefix,
-    secrets.sendgridApiKey,
-    identities.runtime.email,
-    apis,
-  );
+  const secret = secrets.sendgridApiKey
+    ? createSendGridSecret(project, prefix, secrets.sendgridApiKey, identities.runtime.email, apis)
+    : undefined;
   const database = createDatabase(project, region, config.database, identities.runtime.email, apis);
   const fn = createFunction({
     project,
@@ -76,7 +73,7 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
       instanceConnectionName: database.connectionName,
       databaseUser: database.user,
       databaseName: database.databaseName,
-      sendGridSecretVersion: secret.version.name,
+      sendGridSecretVersion: secret?.version.name,
       mailFrom: config.mailFrom,
       opsEmail: config.opsEmail,
       httpTargets: config.httpTargets,
@@ -85,7 +82,7 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
     apis,
     dependsOn: [
       ...identities.bindings,
-      secret.accessor,
+      ...(secret ? [secret.accessor] : []),
       ...(database.iamUser ? [database.iamUser] : []),
       ...(database.database ? [database.database] : []),
     ],
@@ -148,7 +145,7 @@ export function createStack(config: StackConfig, secrets: StackSecrets): StackOu
     runtimeServiceAccount: identities.runtime.email,
     schedulerServiceAccount: identities.scheduler.email,
     buildServiceAccount: identities.build.email,
-    sendgridSecret: secret.secret.name,
+    sendgridSecret: secret ? secret.secret.name : null,
     instanceConnectionName: database.connectionName,
     databaseName: database.databaseName,
     databaseUser: database.user,
