@@ -53,7 +53,7 @@ export class StackConfigError extends OperatorError {
 export const FUNCTION_TIMEOUT_MARGIN_SECONDS = 30;
 
 /** The keys of the stack's config that mean the same on every cloud. */
-export const SHARED_OBJECT_KEYS = ["taskOverrides", "deadMan", "httpTargets"] as const;
+export const SHARED_OBJECT_KEYS = ["taskOverrides", "deadMan", "httpTargets", "pauseAll"] as const;
 export const SHARED_STRING_KEYS = [
   "prefix",
   "defaultTimeZone",
@@ -129,6 +129,8 @@ export function resolveShared(
     source: "scheduled-jobs:taskOverrides",
     defaultTimeZone: raw.defaultTimeZone,
     defaultTimeZoneSource: "scheduled-jobs:defaultTimeZone",
+    pauseAll: raw.pauseAll,
+    pauseAllSource: "scheduled-jobs:pauseAll",
   });
   problems.push(...resolved.problems);
   const sound = resolved.problems.length === 0;

@@ -15,6 +15,7 @@ export type { Job } from "../../functions/core/schedule/jobs.js";
 
 export const OVERRIDES_KEY = "scheduled-jobs:taskOverrides";
 export const DEFAULT_TIME_ZONE_KEY = "scheduled-jobs:defaultTimeZone";
+const PAUSE_ALL_KEY = "scheduled-jobs:pauseAll";
 
 /**
  * What a stack's Pulumi config file says about the jobs, as raw values. Absent file or keys:
@@ -26,6 +27,7 @@ export function readStackJobSettings(file: string): JobSettings {
   const source = {
     source: `${file}: ${OVERRIDES_KEY}`,
     defaultTimeZoneSource: `${file}: ${DEFAULT_TIME_ZONE_KEY}`,
+    pauseAllSource: `${file}: ${PAUSE_ALL_KEY}`,
   };
   if (!existsSync(file)) return source;
   let document: unknown;
@@ -43,7 +45,12 @@ export function readStackJobSettings(file: string): JobSettings {
       throw new Error(`${file}: ${OVERRIDES_KEY} is a string that is not JSON`);
     }
   }
-  return { ...source, overrides, defaultTimeZone: config[DEFAULT_TIME_ZONE_KEY] };
+  return {
+    ...source,
+    overrides,
+    defaultTimeZone: config[DEFAULT_TIME_ZONE_KEY],
+    pauseAll: config[PAUSE_ALL_KEY],
+  };
 }
 
 /** The stack's jobs and their problems (`resolveJobs` over the catalog and the stack file). */

@@ -55,6 +55,14 @@ export interface JobSettings {
   readonly source?: string;
   /** Where the default time zone came from, for messages. */
   readonly defaultTimeZoneSource?: string;
+  /**
+   * Every job the cloud's scheduler runs paused, as if each task's override said `paused: true`
+   * (a first deploy before the database is migrated; any stop of everything). pg_cron's tasks are
+   * the database setup's to pause, as their overrides are. A boolean, or its string.
+   */
+  readonly pauseAll?: unknown;
+  /** Where pauseAll came from, for messages. */
+  readonly pauseAllSource?: string;
 }
 
 export interface ResolvedJobs {
@@ -161,6 +169,17 @@ function parseOverrides(
   return result;
 }
 
+/** The stack's pauseAll: false when absent; a problem naming its source when not a boolean. */
+function parsePauseAll(settings: JobSettings, problems: string[]): boolean {
+  if (settings.pauseAll === undefined || settings.pauseAll === null) return false;
+  const pauseAll = asBoolean(settings.pauseAll);
+  if (pauseAll === undefined)
+    problems.push(
+      `${settings.pauseAllSource ?? "pauseAll"} must be true or false (got ${JSON.stringify(settings.pauseAll)})`,
+    );
+  return pauseAll === true;
+}
+
 /**
  * The jobs of a stack: every catalog task with the stack's overrides applied, and every problem
  * (unknown tasks or fields, a schedule outside Cloud Scheduler's unix-cron, an unknown time zone,
@@ -179,6 +198,7 @@ export function resolveJobs(catalog: readonly TaskDefinition[], settings: JobSet
     }
   }
   const overrides = parseOverrides(settings.overrides, catalog, source, problems);
+  const pauseAll = parsePauseAll(settings, problems);
   const jobs = catalog.map((task): Job => {
     const override = overrides.get(task.name) ?? {};
     const where = `task "${task.name}"${Object.keys(override).length > 0 ? ` (with ${source}.${task.name})` : ""}`;
@@ -218,10 +238,13 @@ export function resolveJobs(catalog: readonly TaskDefinition[], settings: JobSet
       ...task,
       schedule,
       timeZone,
-      paused: override.paused ?? task.paused,
+      paused: (pauseAll && runnerOf(task) === "cloud") || (override.paused ?? task.paused),
       runner: runnerOf(task),
       attemptDeadlineSeconds,
-      overridden: OVERRIDE_FIELDS.filter((field) => override[field] !== undefined),
+      overridden: OVERRIDE_FIELDS.filter(
+        (field) =>
+          override[field] !== undefined || (field === "paused" && pauseAll && runnerOf(task) === "cloud"),
+      ),
     };
   });
   return { jobs, problems };
