@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { childEnv } from "../scripts/local/child-env.js";
 import { ROOT } from "../scripts/local/local-stack.js";
+import { removeLocalState, writeLocalState } from "../scripts/local/local-state.js";
 
 const run = promisify(execFile);
 const scratch = mkdtempSync(join(tmpdir(), "sj-new-task-"));
@@ -84,6 +85,17 @@ describe("npm run new-task", () => {
       expect(theirs.code, theirs.stderr).toBe(0);
     }
 
+    // A running npm start (this process stands in for it) read the catalog when it started.
+    writeLocalState(
+      {
+        pid: process.pid,
+        databaseUrl: "postgres://127.0.0.1:1/none",
+        functionUrl: "http://127.0.0.1:1",
+        consoleUrl: "http://127.0.0.1:1",
+        startedAt: new Date().toISOString(),
+      },
+      scratch,
+    );
     const sqlName = unusedTaskName("scaffold-check-sql");
     const emailName = unusedTaskName("scaffold-check-email");
     for (const [name, kind] of [
@@ -104,6 +116,9 @@ describe("npm run new-task", () => {
       // Each generated file at most once, and no step asks for what the scaffolder did.
       expect(made.stdout.match(/sql\/pg_cron_setup\.sql/g)?.length ?? 0, made.stdout).toBeLessThanOrEqual(1);
       expect(made.stdout).not.toMatch(/README row/);
+      expect(made.stdout).toContain(
+        `npm start is running (pid ${process.pid}): it read the catalog when it started, so it answers 404 for ${name} until you stop it and start it again.`,
+      );
     }
     expect(readFileSync(join(scratch, `sql/tasks/${sqlName}.sql`), "utf8")).toMatch(/^-- TODO/);
     expect(readFileSync(join(scratch, "functions/core/run/sql.generated.ts"), "utf8")).toContain(sqlName);
@@ -111,6 +126,7 @@ describe("npm run new-task", () => {
       `"${emailName}": ${camel(emailName)}`,
     );
 
+    removeLocalState(scratch);
     const typecheck = await inScratch([
       join(scratch, "node_modules/typescript/bin/tsc"),
       "--noEmit",
