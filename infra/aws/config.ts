@@ -103,7 +103,7 @@ export const AWS_CONFIG_KEYS: readonly string[] = [
 export function loadAwsConfig(): AwsStackConfig {
   return resolveAwsConfig({
     region: new Config("aws").get("region"),
-    ...loadRaw([...OBJECT_KEYS, ...GOOGLE_KEYS], SHARED_STRING_KEYS),
+    ...loadRaw([...new Set([...SHARED_OBJECT_KEYS, ...OBJECT_KEYS, ...GOOGLE_KEYS])], SHARED_STRING_KEYS),
   });
 }
 

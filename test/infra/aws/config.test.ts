@@ -4,6 +4,7 @@
  * rules as a Google stack's, and the catalog checked against what AWS can run.
  */
 import { readFileSync } from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
 import { load } from "js-yaml";
 import { describe, expect, it } from "vitest";
 import type { TaskDefinition } from "../../../functions/core/catalog.js";
@@ -13,6 +14,7 @@ import { cloudOf, StackConfigError } from "../../../infra/config.js";
 import {
   AWS_CONFIG_KEYS,
   LAMBDA_TIMEOUT_MAX_SECONDS,
+  loadAwsConfig,
   resolveAwsConfig,
   runBoundSeconds,
 } from "../../../infra/aws/config.js";
@@ -197,5 +199,26 @@ describe("Pulumi.aws-dev.yaml", () => {
       const at = lines.findIndex((line) => line.startsWith(`  ${key}:`));
       expect(lines[at - 1], `the line above ${key}`).toMatch(/^\s+#/);
     }
+  });
+});
+
+describe("an AWS stack's config as Pulumi hands it over", () => {
+  it("when the stack file sets the keys both clouds share, then the program reads them (pauseAll, httpTargets)", async () => {
+    await pulumi.runtime.setMocks(
+      { newResource: (args) => ({ id: args.name, state: args.inputs }), call: (args) => args.inputs },
+      "scheduled-jobs",
+      "aws-dev",
+      false,
+    );
+    const raw = awsConfig(fakeLambdaBundle());
+    const config: Record<string, string> = { "aws:region": "eu-west-1", "scheduled-jobs:pauseAll": "true" };
+    for (const [key, value] of Object.entries(raw)) {
+      if (key === "region") continue;
+      config[`scheduled-jobs:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    pulumi.runtime.setAllConfig(config, []);
+    const loaded = loadAwsConfig();
+    expect(loaded.jobs.filter((job) => !job.paused)).toEqual([]);
+    expect(Object.keys(loaded.httpTargets)).toEqual(["app-backend"]);
   });
 });
