@@ -34,6 +34,9 @@ const stackYaml = `config:
     create: true
     databaseName: delivery_app
   scheduled-jobs:defaultTimeZone: Europe/Berlin
+  scheduled-jobs:httpTargets:
+    app-backend:
+      url: https://app-backend.example
   scheduled-jobs:taskOverrides:
     archive-old-orders:
       schedule: "0 4 * * 0"

@@ -269,6 +269,18 @@ export const tasks = [
     paused: false,
   },
   {
+    name: "push-driver-notifications",
+    description:
+      "Ask the app backend to push (FCM) the reminders due to drivers, up to 1,000 a run; the backend does the FCM work and answers how many it sent.",
+    kind: "http",
+    schedule: "* * * * *",
+    timeoutSeconds: 30,
+    retry: noRetry,
+    maxRows: 1000,
+    http: { target: "app-backend", path: "/internal/jobs/push-driver-notifications" },
+    paused: false,
+  },
+  {
     name: "alert-failed-runs",
     description:
       "Email OPS_EMAIL the runs that failed since the last alert (each once) and the tasks that are overdue.",

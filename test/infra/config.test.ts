@@ -18,6 +18,7 @@ const valid: RawConfig = {
   alertEmail: "ops@example.com",
   mailFrom: "no-reply@example.com",
   database: { create: true, databaseName: "delivery_app" },
+  httpTargets: { "app-backend": { url: "https://app-backend.example" } },
 };
 
 function problemsOf(raw: RawConfig, catalog?: readonly TaskDefinition[]): string {

@@ -6,6 +6,8 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +15,9 @@ import type { TaskDefinition } from "../../functions/core/catalog.js";
 import { runnerOf, tasks } from "../../functions/core/catalog.js";
 import { createEmailRuntime } from "../../functions/email/runtime.js";
 import { createPool } from "../../functions/core/db/pool.js";
+import { parseHttpTargets } from "../../functions/core/config/http-targets.js";
 import { createLogger } from "../../functions/core/log.js";
+import type { HttpDeps } from "../../functions/core/run/http-contract.js";
 import { runTask } from "../../functions/core/run/runner.js";
 import { failedRunsFilter, succeededRunsFilter } from "../../infra/gcp/alerts.js";
 import { grantTaskPrivileges } from "../../scripts/lib/migrate.js";
@@ -45,6 +49,9 @@ const email = createEmailRuntime({
   },
 });
 const loadEmailHandler = (task: TaskDefinition) => email.handlerFor(task);
+// The http tasks' target on loopback: its run writes only the run record, which is what is tested here.
+const target = createServer((_req, res) => res.end('{"rowsAffected": 0}'));
+let http: HttpDeps;
 const SERVICE = { type: "cloud_run_revision", "labels.service_name": "scheduled-tasks" };
 
 function poolAs(role: string): pg.Pool {
@@ -62,6 +69,10 @@ function capturingLogger() {
 }
 
 beforeAll(async () => {
+  await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+  const targets = parseHttpTargets({ "app-backend": { url, internal: true } }, [], { local: true });
+  http = { targets: targets ?? {}, loadAuthorizer: () => Promise.resolve(() => Promise.resolve({})) };
   for (const role of roles) {
     await db.pool.query(`CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN PASSWORD '${password}'`);
   }
@@ -85,6 +96,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await new Promise((resolve) => target.close(resolve));
   for (const pool of pools) await pool.end();
   for (const role of roles) {
     await db.pool.query(`DROP OWNED BY ${pg.escapeIdentifier(role)}`);
@@ -130,7 +142,7 @@ describe("the function's database user", () => {
     const { lines, log } = capturingLogger();
     const outcomes: Record<string, string> = {};
     for (const task of cloudTasks) {
-      const result = await runTask({ pool, log, loadEmailHandler }, { task, trigger: "cli" });
+      const result = await runTask({ pool, log, loadEmailHandler, http }, { task, trigger: "cli" });
       outcomes[task.name] = result.status === "failed" ? `failed: ${result.message}` : result.status;
     }
     expect(outcomes).toEqual(Object.fromEntries(cloudTasks.map((task) => [task.name, "succeeded"])));

@@ -144,6 +144,10 @@ export function baseConfig(sourceDir: string, extra: Record<string, unknown> = {
     alertEmail: "ops@example.com",
     mailFrom: "no-reply@example.com",
     database: { create: true, databaseName: "delivery_app" },
+    // The catalog's http task calls this target: every stack that runs it names it.
+    httpTargets: {
+      "app-backend": { url: "https://app-backend-123456789012.europe-west1.run.app", service: "app-backend" },
+    },
     ...extra,
     function: { sourceDir, ...((extra.function as object | undefined) ?? {}) },
   };

@@ -100,7 +100,7 @@ describe("a stack's http targets refused", () => {
   };
 
   it("refuses an http task whose target the stack does not name, naming the key", () => {
-    expect(problemsOf({}, [...tasks, notifyDrivers])).toMatch(
+    expect(problemsOf({ httpTargets: {} }, [...tasks, notifyDrivers])).toMatch(
       /task notify-drivers calls target "app-backend", which scheduled-jobs:httpTargets does not name: add httpTargets\.app-backend\.url/,
     );
     expect(problemsOf({ httpTargets }, [...tasks, notifyDrivers])).toBe("");

@@ -24,6 +24,7 @@ function stackConfig(sourceDir: string, withKey: boolean): Record<string, string
     }),
     "scheduled-jobs:function": JSON.stringify({ sourceDir, maxInstances: 2 }),
     "scheduled-jobs:taskOverrides": JSON.stringify({ "generate-daily-stats": { paused: true } }),
+    "scheduled-jobs:httpTargets": JSON.stringify({ "app-backend": { url: "https://app-backend.example" } }),
     ...(withKey ? { "scheduled-jobs:sendgridApiKey": KEY } : {}),
   };
 }

@@ -152,6 +152,14 @@ describe("the stack built from the catalog", () => {
       SENDGRID_API_KEY_SECRET: `projects/${PROJECT_NUMBER}/secrets/sched-jobs-sendgrid-api-key/versions/1`,
       MAIL_FROM: "no-reply@example.com",
       OPS_EMAIL: "ops@example.com",
+      HTTP_TARGETS: JSON.stringify({
+        "app-backend": {
+          url: "https://app-backend-123456789012.europe-west1.run.app",
+          audience: "https://app-backend-123456789012.europe-west1.run.app",
+          service: "app-backend",
+          internal: false,
+        },
+      }),
     });
   });
 
@@ -160,13 +168,13 @@ describe("the stack built from the catalog", () => {
       string,
       string
     >;
-    // TASK_OVERRIDES, HTTP_TARGETS and OPERATOR_EMAILS are deployed only when the stack overrides a
-    // schedule, names a target or names an operator, and this one does none of these.
+    // TASK_OVERRIDES and OPERATOR_EMAILS are deployed only when the stack overrides a schedule or
+    // names an operator, and this one does neither; it names the catalog's http target.
     const documented = variables.filter(
       (variable) =>
         variable.deployed &&
         variable.deployedOn !== "aws" &&
-        !["TASK_OVERRIDES", "HTTP_TARGETS", "OPERATOR_EMAILS"].includes(variable.name),
+        !["TASK_OVERRIDES", "OPERATOR_EMAILS"].includes(variable.name),
     );
     expect(Object.keys(env).sort()).toEqual(documented.map((variable) => variable.name).sort());
     for (const name of Object.keys(env)) expect(environment[name as VariableName].secret, name).toBe(false);
@@ -235,9 +243,19 @@ describe("the stack built from the catalog", () => {
       }
     });
 
-    it("when invocation is granted, then only the scheduler SA and the Monitoring service agent get roles/run.invoker, on this function's service alone", () => {
+    it("when invocation is granted, then only the scheduler SA and the Monitoring service agent get roles/run.invoker on this function's service, and the runtime account on the http target's service alone", () => {
       const invokers = run.resources.filter((resource) => /invoker/.test(String(resource.inputs.role ?? "")));
-      expect(invokers.map((resource) => resource.type)).toEqual([SERVICE_MEMBER, SERVICE_MEMBER]);
+      expect(invokers.map((resource) => resource.type)).toEqual([
+        SERVICE_MEMBER,
+        SERVICE_MEMBER,
+        SERVICE_MEMBER,
+      ]);
+      expect(run.one(SERVICE_MEMBER, "http-target-invoker-app-backend").inputs).toMatchObject({
+        role: "roles/run.invoker",
+        member: `serviceAccount:${String(run.values.runtimeServiceAccount)}`,
+        name: "app-backend",
+        location: REGION,
+      });
       expect(run.one(SERVICE_MEMBER, "scheduler-invoker").inputs).toMatchObject({
         role: "roles/run.invoker",
         member: `serviceAccount:${String(run.values.schedulerServiceAccount)}`,
@@ -277,6 +295,7 @@ describe("the stack built from the catalog", () => {
         `project ${PROJECT}: roles/cloudsql.instanceUser`,
         `project ${PROJECT}: roles/logging.logWriter`,
         "secret sched-jobs-sendgrid-api-key: roles/secretmanager.secretAccessor",
+        "service app-backend: roles/run.invoker",
       ]);
       expect(grantsOf(run.values.schedulerServiceAccount)).toEqual([
         `service ${String(run.values.serviceName)}: roles/run.invoker`,
@@ -292,7 +311,7 @@ describe("the stack built from the catalog", () => {
       const everyGrant = run.resources.filter((resource) =>
         [PROJECT_MEMBER, SERVICE_MEMBER, SECRET_MEMBER].includes(resource.type),
       );
-      expect(everyGrant).toHaveLength(9);
+      expect(everyGrant).toHaveLength(10);
       // No primitive or admin roles anywhere.
       for (const grant of everyGrant) {
         expect(String(grant.inputs.role)).not.toMatch(/roles\/(owner|editor|viewer)$|admin/i);

@@ -111,6 +111,8 @@ export function awsConfig(sourceDir: string, extra: Record<string, unknown> = {}
     mailFrom: "no-reply@example.com",
     network: NETWORK,
     rds: { create: true, databaseName: "delivery_app" },
+    // The catalog's http task calls this target: every stack that runs it names it.
+    httpTargets: { "app-backend": { url: "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod" } },
     ...extra,
     lambda: { sourceDir, ...((extra.lambda as object | undefined) ?? {}) },
   };
