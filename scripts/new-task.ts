@@ -1,9 +1,12 @@
 /**
- * `npm run new-task -- <name> --sql|--email [--schedule "<cron>"] [--description "<text>"]`: a new
- * task to start from. Writes its catalog entry (paused, so nothing fires before it is ready), its
- * SQL file or email work module (registered with the email runtime), a test that runs it against
- * the test database, and its row of the README's task table; then regenerates the files generated
- * from the catalog and sql/tasks. Arguments, errors and exit codes as the other tools'
+ * `npm run new-task -- <name> --sql|--email|--http [--target <key> --path </path>] [--schedule "<cron>"]
+ * [--description "<text>"]`: a new task to start from. Writes its catalog entry (paused, so nothing
+ * fires before it is ready), its SQL file or email work module (registered with the email runtime)
+ * (an http task has neither: its work is the target's endpoint), a test that runs it through the
+ * runner (against the test database; an http task's against a local stand-in for its target), and
+ * its row of the README's task table; then regenerates the files generated from the catalog and
+ * sql/tasks. For an http task it says what the stack must name (`scheduled-jobs:httpTargets.<key>`)
+ * when the dev stack does not. Arguments, errors and exit codes as the other tools'
  * (scripts/lib/args.ts, scripts/lib/exit-codes.ts): 0 written, 2 bad usage, 4 the project's files
  * are not where it expects them; nothing is written unless every check passed.
  */
@@ -12,9 +15,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { taskNameProblem } from "../functions/core/catalog.js";
+import { parseHttpTargets } from "../functions/core/config/http-targets.js";
 import { cronProblem } from "../functions/core/schedule/cron-grammar.js";
 import { errorOutput, parseCommandLine, UsageError } from "./lib/args.js";
 import { EXIT, ToolError } from "./lib/exit-codes.js";
+import { readStackHttpTargetKeys } from "./lib/jobs.js";
 import { childEnv } from "./local/child-env.js";
 import { readLocalState } from "./local/local-state.js";
 
@@ -28,9 +33,11 @@ interface NewTaskIo {
 /** What to scaffold, as the command line asked. */
 interface Request {
   readonly name: string;
-  readonly kind: "sql" | "email";
+  readonly kind: "sql" | "email" | "http";
   readonly schedule: string;
   readonly description: string;
+  /** An http task's call: the stack's target key and the path on it. */
+  readonly http?: { readonly target: string; readonly path: string };
 }
 
 const CATALOG = "functions/core/catalog.ts";
@@ -38,7 +45,9 @@ const CATALOG_END = "] as const satisfies readonly TaskDefinition[];";
 const EMAIL_RUNTIME = "functions/email/runtime.ts";
 const EMAIL_WORK_MAP = "const workByTask: Readonly<Record<string, Work>> = {\n";
 const EMAIL_IMPORT_ANCHOR = 'import { sendVendorReports } from "./vendor-reports.js";\n';
-const usage = `Usage: npm run new-task -- <name> --sql|--email [--schedule "<cron>"] [--description "<text>"]`;
+const usage = `Usage: npm run new-task -- <name> --sql|--email [--schedule "<cron>"] [--description "<text>"]
+       npm run new-task -- <name> --http --target <key> --path </path> [--schedule "<cron>"] [--description "<text>"]
+  --http: a POST to the app's own service, the target the stack names in scheduled-jobs:httpTargets.<key>`;
 
 export function main(argv: readonly string[], io: NewTaskIo): number {
   try {
@@ -48,6 +57,8 @@ export function main(argv: readonly string[], io: NewTaskIo): number {
       return EXIT.ok;
     }
     const files = plannedFiles(request, io.root);
+    // Read before anything is written: a stack file it cannot read stops the command with nothing done.
+    const stackNote = request.http ? stackNoteFor(request.http.target, io.root) : [];
     for (const [file, text] of Object.entries(files)) {
       mkdirSync(dirname(join(io.root, file)), { recursive: true });
       writeFileSync(join(io.root, file), text);
@@ -59,7 +70,7 @@ export function main(argv: readonly string[], io: NewTaskIo): number {
       env: childEnv(),
       stdio: "inherit",
     });
-    for (const line of nextSteps(request, io.root)) io.out(line);
+    for (const line of [...nextSteps(request, io.root), ...stackNote]) io.out(line);
     return EXIT.ok;
   } catch (error) {
     const exit = error instanceof ToolError ? error.exit : "error";
@@ -72,11 +83,13 @@ export function main(argv: readonly string[], io: NewTaskIo): number {
 }
 
 /** What is left to do, and a running `npm start` that must be restarted to serve the task. */
-function nextSteps({ name, kind }: Request, root: string): string[] {
-  const work = kind === "sql" ? `sql/tasks/${name}.sql` : `functions/email/${name}.ts`;
+function nextSteps({ name, kind, http }: Request, root: string): string[] {
+  const test = `npx vitest run test/tasks/${name}.test.ts`;
   const steps = [
     "",
-    `Next: write ${work} and its test (npx vitest run test/tasks/${name}.test.ts);`,
+    http
+      ? `Next: build POST ${http.path} in the ${http.target} service (the body, headers and answers it deals in: docs/http-api.md, "HTTP tasks"), and make its test's stand-in answer as it will (${test});`
+      : `Next: write ${kind === "sql" ? `sql/tasks/${name}.sql` : `functions/email/${name}.ts`} and its test (${test});`,
     "pin the new job's Google resources in the infra snapshot (npx vitest run test/infra/registrations.test.ts -u);",
     `and unpause it in ${CATALOG} when it is ready.`,
   ];
@@ -88,11 +101,67 @@ function nextSteps({ name, kind }: Request, root: string): string[] {
   return steps;
 }
 
+/**
+ * What the stacks must name for an http task: Pulumi.dev.yaml's `scheduled-jobs:httpTargets` read
+ * as the local tools read a stack file; `pulumi up` refuses a stack whose http task's target it
+ * does not name (infra/config.ts).
+ */
+function stackNoteFor(target: string, root: string): string[] {
+  const file = "Pulumi.dev.yaml";
+  let named: readonly string[];
+  try {
+    named = readStackHttpTargetKeys(join(root, file));
+  } catch (error) {
+    throw new ToolError("error", (error as Error).message);
+  }
+  if (named.includes(target))
+    return [
+      `The dev stack (${file}) names scheduled-jobs:httpTargets.${target}; any other stack that deploys this task must name it too.`,
+    ];
+  return [
+    "",
+    `The dev stack (${file}) names no scheduled-jobs:httpTargets.${target}: add it to Pulumi.<stack>.yaml of each stack that deploys this task, or pulumi up refuses the stack (and the infra snapshot above cannot be pinned):`,
+    "  scheduled-jobs:httpTargets:",
+    `    ${target}:`,
+    `      url: https://${target}-<project-number>.<region>.run.app   # its https base URL`,
+    `      service: ${target}   # the Cloud Run service the function's account may invoke`,
+  ];
+}
+
+/** The target key and path of an http task, each checked; a UsageError says what is wrong. */
+function httpCallOf(target: unknown, path: unknown): { target: string; path: string } {
+  if (typeof target !== "string")
+    throw new UsageError(
+      "--http needs --target <key>: the app service's key in the stack's scheduled-jobs:httpTargets (e.g. app-backend)",
+    );
+  if (typeof path !== "string")
+    throw new UsageError(
+      "--http needs --path </path>: where on the target to POST (e.g. /internal/jobs/<name>)",
+    );
+  // The stack's own rule for a key, with a stand-in URL: only the key is judged here.
+  const problems: string[] = [];
+  parseHttpTargets({ [target]: { url: "https://target.example" } }, problems);
+  if (problems.length > 0) throw new UsageError(`--target: ${problems[0]}`);
+  if (!path.startsWith("/")) throw new UsageError(`--path "${path}" must start with "/"`);
+  if (/[?#]/.test(path))
+    throw new UsageError(`--path "${path}" must carry no query or fragment: the body carries the run`);
+  // Appended to the target's URL as it is: a path the URL would rewrite (dot segments, spaces,
+  // quotes, backslashes) is not the path the catalog says.
+  if (/["'`\\]/.test(path) || new URL(path, "https://target.example").pathname !== path)
+    throw new UsageError(
+      `--path "${path}" is not a plain URL path (no spaces, quotes, backslashes or dot segments)`,
+    );
+  return { target, path };
+}
+
 /** The request the arguments make, "help" for --help; a UsageError says what is wrong with them. */
 function parseRequest(argv: readonly string[]): Request | "help" {
   const { values, positionals } = parseCommandLine(argv, {
     sql: { type: "boolean", default: false },
     email: { type: "boolean", default: false },
+    http: { type: "boolean", default: false },
+    target: { type: "string" },
+    path: { type: "string" },
     schedule: { type: "string", default: "0 * * * *" },
     description: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -103,7 +172,12 @@ function parseRequest(argv: readonly string[]): Request | "help" {
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   const nameProblem = taskNameProblem(name);
   if (nameProblem) throw new UsageError(nameProblem);
-  if (values.sql === values.email) throw new UsageError("say which kind: --sql or --email");
+  const kinds = (["sql", "email", "http"] as const).filter((kind) => values[kind] === true);
+  const [kind] = kinds;
+  if (!kind || kinds.length > 1) throw new UsageError("say which kind: --sql, --email or --http");
+  if (kind !== "http" && (values.target !== undefined || values.path !== undefined))
+    throw new UsageError("--target and --path are an http task's: use them with --http");
+  const http = kind === "http" ? httpCallOf(values.target, values.path) : undefined;
   const schedule = values.schedule as string;
   const cronError = cronProblem(schedule);
   if (cronError) throw new UsageError(`--schedule: ${cronError}`);
@@ -111,7 +185,7 @@ function parseRequest(argv: readonly string[]): Request | "help" {
     typeof values.description === "string" ? values.description : `TODO: what ${name} does.`;
   if (/[`\n|]/.test(description))
     throw new UsageError("--description: no backquotes, newlines or | (it goes into code and a table)");
-  return { name, kind: values.sql ? "sql" : "email", schedule, description };
+  return { name, kind, schedule, description, ...(http ? { http } : {}) };
 }
 
 /** Every file the task needs, path to text: nothing is written when one of them cannot be. */
@@ -124,8 +198,8 @@ function plannedFiles(request: Request, root: string): Record<string, string> {
     throw new ToolError("error", `${CATALOG} has changed shape: no "${CATALOG_END}"`);
   const files: Record<string, string> = { [CATALOG]: catalog.replace(CATALOG_END, catalogEntry(request)) };
   if (kind === "sql") files[`sql/tasks/${name}.sql`] = sqlFile(request);
-  else Object.assign(files, emailFiles(request, read(EMAIL_RUNTIME)));
-  files[`test/tasks/${name}.test.ts`] = testFile(request);
+  else if (kind === "email") Object.assign(files, emailFiles(request, read(EMAIL_RUNTIME)));
+  files[`test/tasks/${name}.test.ts`] = request.http ? httpTestFile(name, request.http) : testFile(request);
   files["README.md"] = readmeWithRow(read("README.md"), request);
   for (const file of Object.keys(files)) {
     if (
@@ -142,14 +216,17 @@ function plannedFiles(request: Request, root: string): Record<string, string> {
 /** The name in camelCase, as the email work function is called. */
 const camelOf = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-function catalogEntry({ name, kind, schedule, description }: Request): string {
+function catalogEntry({ name, kind, schedule, description, http }: Request): string {
+  const call = http
+    ? `\n    // POST to the stack's httpTargets.${http.target}.url + path, answered within the timeout.\n    http: { target: ${JSON.stringify(http.target)}, path: ${JSON.stringify(http.path)} },`
+    : "";
   return `  {
     name: "${name}",
     description: ${JSON.stringify(description)},
     kind: "${kind}",
     schedule: "${schedule}",
     timeoutSeconds: 60,
-    retry: noRetry,${kind === "sql" ? "\n    // The most rows one run may change; more fails the run (forced runs excepted).\n    maxRows: 1000," : ""}
+    retry: noRetry,${kind === "sql" ? "\n    // The most rows one run may change; more fails the run (forced runs excepted).\n    maxRows: 1000," : ""}${call}
     // Paused until it does what it should: \`pulumi up\` creates its job paused.
     paused: true,
   },
@@ -238,6 +315,94 @@ describe("${name}", () => {
     );
     expect(result).toMatchObject({ task: "${name}", status: "succeeded", rowsAffected: 0 });
     const recorded = await db.pool.query("SELECT status FROM scheduler.job_runs WHERE task = $1", ["${name}"]);
+    expect(recorded.rows).toEqual([{ status: "succeeded" }]);
+  });
+});
+`;
+}
+
+/**
+ * An http task's test: the runner's one run path against a local stand-in for the target, with
+ * the call proven as the local stack proves it (an ID token of the development identity).
+ */
+function httpTestFile(name: string, { target, path }: { target: string; path: string }): string {
+  return `/**
+ * ${name}: a starting point. The runner calls a local stand-in for ${target} as it will call the
+ * service (the run in the body, the tick's idempotency key, an ID token for the target's audience,
+ * signed here by the local development identity). Make the stand-in answer as the endpoint will
+ * (the count it did, a 409, a 5xx) and check what the run records.
+ */
+import { createServer } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findTask } from "../../functions/core/catalog.js";
+import { parseHttpTargets } from "../../functions/core/config/http-targets.js";
+import type { HttpDeps } from "../../functions/core/run/http-contract.js";
+import { runTask } from "../../functions/core/run/runner.js";
+import { createDevIdentity } from "../../scripts/local/dev-identity.js";
+import { useTestDatabase } from "../helpers/database.js";
+
+const db = useTestDatabase();
+const identity = createDevIdentity();
+const received: { path: string; headers: IncomingHttpHeaders; body: unknown }[] = [];
+const standIn = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on("data", (chunk: Buffer) => chunks.push(chunk));
+  req.on("end", () => {
+    received.push({
+      path: req.url ?? "",
+      headers: req.headers,
+      body: JSON.parse(Buffer.concat(chunks).toString("utf8")),
+    });
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ rowsAffected: 0 }));
+  });
+});
+
+beforeAll(() => new Promise<void>((resolve) => standIn.listen(0, "127.0.0.1", resolve)));
+afterAll(() => new Promise((resolve) => standIn.close(resolve)));
+
+/** ${target} as a stack names it, here on loopback (plain http is the local stack's alone). */
+function http(): HttpDeps {
+  const { port } = standIn.address() as AddressInfo;
+  const problems: string[] = [];
+  const url = \`http://127.0.0.1:\${port}\`;
+  const targets = parseHttpTargets({ ${JSON.stringify(target)}: { url, internal: true } }, problems, { local: true });
+  expect(problems).toEqual([]);
+  return {
+    targets: targets ?? {},
+    loadAuthorizer: () =>
+      Promise.resolve((call) =>
+        Promise.resolve({ authorization: \`Bearer \${identity.signIdToken({ aud: call.target.audience })}\` }),
+      ),
+  };
+}
+
+describe("${name}", () => {
+  it("when a tick runs, then it posts the run to ${path} with the tick's key and an ID token, and the run succeeds and is recorded", async () => {
+    const task = findTask("${name}")!;
+    const tick = new Date("2026-01-05T05:00:00Z");
+    const result = await runTask(
+      { pool: db.pool, http: http() },
+      { task, trigger: "scheduler", scheduleTime: tick, tick },
+    );
+    expect(result).toMatchObject({ task: "${name}", status: "succeeded", rowsAffected: 0 });
+    expect(received).toHaveLength(1);
+    const [call] = received;
+    expect(call?.path).toBe(${JSON.stringify(path)});
+    expect(call?.body).toMatchObject({
+      task: "${name}",
+      scheduleTime: tick.toISOString(),
+      trigger: "scheduler",
+    });
+    expect(call?.headers["idempotency-key"]).toBe(\`${name}:\${tick.toISOString()}\`);
+    const token = (call?.headers.authorization ?? "").replace(/^Bearer /, "");
+    const payload = Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8");
+    const claims = JSON.parse(payload) as { aud?: string };
+    expect(claims.aud).toBe(\`http://127.0.0.1:\${(standIn.address() as AddressInfo).port}\`);
+    const recorded = await db.pool.query("SELECT status FROM scheduler.job_runs WHERE task = $1", [
+      "${name}",
+    ]);
     expect(recorded.rows).toEqual([{ status: "succeeded" }]);
   });
 });

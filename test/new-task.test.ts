@@ -1,9 +1,10 @@
 /**
- * `npm run new-task` in a scratch copy of the project, after the README's own example: an SQL task
- * and an email task scaffolded there, under names the catalog does not have, must type-check with
- * the rest of the project, their generated tests must pass against a real PostgreSQL, and the tests
- * that read the task list (the README's table, the catalog, the pg_cron scripts, the stacks) must
- * still pass once the README's steps after the scaffold are done.
+ * `npm run new-task` in a scratch copy of the project, after the README's own example: an SQL task,
+ * an email task and an http task scaffolded there, under names the catalog does not have, must
+ * type-check with the rest of the project, their generated tests must pass against a real
+ * PostgreSQL (the http task's against a local stand-in for its target), and the tests that read the
+ * task list (the README's table, the catalog, the pg_cron scripts, the stacks) must still pass once
+ * the README's steps after the scaffold are done.
  */
 import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
@@ -56,17 +57,29 @@ beforeAll(() => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("npm run new-task", () => {
-  it("when the name or the kind is wrong, then it exits 2 and writes nothing", async () => {
+  it("when the name, the kind or an http task's call is wrong, then it exits 2, says why and writes nothing", async () => {
     const catalog = readFileSync(join(scratch, "functions/core/catalog.ts"), "utf8");
-    for (const args of [
-      ["Bad_Name", "--sql"],
-      ["good-name"],
-      ["good-name", "--sql", "--email"],
-      ["archive-old-orders", "--sql"],
-    ]) {
+    const http = ["good-name", "--http", "--target", "app-backend", "--path"];
+    for (const [args, why] of [
+      [["Bad_Name", "--sql"], /kebab-case/],
+      [["good-name"], /say which kind/],
+      [["good-name", "--sql", "--email"], /say which kind/],
+      [["good-name", "--sql", "--http"], /say which kind/],
+      [["archive-old-orders", "--sql"], /already has a task/],
+      [["good-name", "--http", "--path", "/internal/x"], /--http needs --target/],
+      [["good-name", "--http", "--target", "app-backend"], /--http needs --path/],
+      [["good-name", "--http", "--target", "App_Backend", "--path", "/x"], /--target: .*not kebab-case/],
+      [["good-name", "--sql", "--target", "app-backend"], /--target and --path are an http task's/],
+      [["good-name", "--email", "--path", "/x"], /--target and --path are an http task's/],
+      [[...http, "internal/x"], /must start with "\/"/],
+      [[...http, "/internal/x?since=1h"], /no query or fragment/],
+      [[...http, "/internal/x#top"], /no query or fragment/],
+      [[...http, "/internal/../admin"], /not a plain URL path/],
+    ] as const) {
       const result = await inScratch(["--import", "tsx", "scripts/new-task.ts", ...args]);
       expect(result.code, args.join(" ")).toBe(2);
-      expect(result.stderr).toMatch(/^new-task: /);
+      expect(result.stderr, args.join(" ")).toMatch(/^new-task: /);
+      expect(result.stderr, args.join(" ")).toMatch(why);
     }
     expect(readFileSync(join(scratch, "functions/core/catalog.ts"), "utf8")).toBe(catalog);
   });
@@ -98,19 +111,25 @@ describe("npm run new-task", () => {
     );
     const sqlName = unusedTaskName("scaffold-check-sql");
     const emailName = unusedTaskName("scaffold-check-email");
-    for (const [name, kind] of [
+    const httpName = unusedTaskName("scaffold-check-http");
+    const httpPath = `/internal/jobs/${httpName}`;
+    const outputs: Record<string, string> = {};
+    for (const [name, ...kind] of [
       [sqlName, "--sql"],
       [emailName, "--email"],
+      // app-backend: a target the dev stack names, so the infra snapshot can pin its job.
+      [httpName, "--http", "--target", "app-backend", "--path", httpPath],
     ] as const) {
       const made = await inScratch([
         "--import",
         "tsx",
         "scripts/new-task.ts",
         name,
-        kind,
+        ...kind,
         "--schedule",
         "0 5 * * 1",
       ]);
+      outputs[name] = made.stdout;
       expect(made.code, made.stderr).toBe(0);
       expect(existsSync(join(scratch, "test/tasks", `${name}.test.ts`))).toBe(true);
       // Each generated file at most once, and no step asks for what the scaffolder did.
@@ -124,6 +143,13 @@ describe("npm run new-task", () => {
     expect(readFileSync(join(scratch, "functions/core/run/sql.generated.ts"), "utf8")).toContain(sqlName);
     expect(readFileSync(join(scratch, "functions/email/runtime.ts"), "utf8")).toContain(
       `"${emailName}": ${camel(emailName)}`,
+    );
+    const scaffoldedCatalog = readFileSync(join(scratch, "functions/core/catalog.ts"), "utf8");
+    expect(scaffoldedCatalog).toContain(`http: { target: "app-backend", path: "${httpPath}" },`);
+    expect(existsSync(join(scratch, "sql/tasks", `${httpName}.sql`))).toBe(false);
+    expect(outputs[httpName]).toContain(`Next: build POST ${httpPath} in the app-backend service`);
+    expect(outputs[httpName]).toContain(
+      "The dev stack (Pulumi.dev.yaml) names scheduled-jobs:httpTargets.app-backend",
     );
 
     removeLocalState(scratch);
@@ -148,13 +174,13 @@ describe("npm run new-task", () => {
     const tests = await inScratch([
       vitest,
       "run",
-      ...[theirName, sqlName, emailName].map((name) => `test/tasks/${name}.test.ts`),
+      ...[theirName, sqlName, emailName, httpName].map((name) => `test/tasks/${name}.test.ts`),
       "test/docs.test.ts",
       "-t",
-      `${theirName}|${sqlName}|${emailName}|task table`,
+      `${theirName}|${sqlName}|${emailName}|${httpName}|task table`,
     ]);
     expect(tests.code, tests.stdout + tests.stderr).toBe(0);
-    expect(tests.stdout).toMatch(/Tests\s+.*4 passed/);
+    expect(tests.stdout).toMatch(/Tests\s+.*5 passed/);
     const listReaders = [
       "test/catalog.test.ts",
       "test/pg-cron-generated.test.ts",
@@ -163,5 +189,24 @@ describe("npm run new-task", () => {
     ];
     const readers = await inScratch([vitest, "run", ...listReaders]);
     expect(readers.code, readers.stdout + readers.stderr).toBe(0);
-  }, 420_000);
+
+    // Last, as pulumi up would refuse the dev stack with it: a target the dev stack does not name.
+    const elsewhere = unusedTaskName("scaffold-check-billing");
+    const unnamed = await inScratch([
+      "--import",
+      "tsx",
+      "scripts/new-task.ts",
+      elsewhere,
+      "--http",
+      "--target",
+      "billing",
+      "--path",
+      "/jobs/settle",
+    ]);
+    expect(unnamed.code, unnamed.stderr).toBe(0);
+    expect(unnamed.stdout).toContain(
+      "The dev stack (Pulumi.dev.yaml) names no scheduled-jobs:httpTargets.billing: add it to Pulumi.<stack>.yaml",
+    );
+    expect(unnamed.stdout).toMatch(/scheduled-jobs:httpTargets:\n {4}billing:\n {6}url: https:/);
+  }, 480_000);
 });

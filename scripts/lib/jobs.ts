@@ -16,6 +16,40 @@ export type { Job } from "../../functions/core/schedule/jobs.js";
 export const OVERRIDES_KEY = "scheduled-jobs:taskOverrides";
 export const DEFAULT_TIME_ZONE_KEY = "scheduled-jobs:defaultTimeZone";
 const PAUSE_ALL_KEY = "scheduled-jobs:pauseAll";
+const HTTP_TARGETS_KEY = "scheduled-jobs:httpTargets";
+
+/** A stack file's `config:` map; empty when the file is absent. Throws when it is not YAML. */
+function readStackConfig(file: string): Record<string, unknown> {
+  if (!existsSync(file)) return {};
+  let document: unknown;
+  try {
+    document = parseYaml(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new Error(`${file} is not valid YAML: ${(error as Error).message}`, { cause: error });
+  }
+  return (document as { config?: Record<string, unknown> } | null)?.config ?? {};
+}
+
+/** A structured value as Pulumi stores it: nested YAML, or a JSON string (`pulumi config set`). */
+function structured(file: string, key: string, value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new Error(`${file}: ${key} is a string that is not JSON`);
+  }
+}
+
+/**
+ * The target keys a stack file names in `scheduled-jobs:httpTargets` (none when absent), as written:
+ * whether each is a target the function accepts is infra's check (functions/core/config/http-targets.ts).
+ */
+export function readStackHttpTargetKeys(file: string): string[] {
+  const targets = structured(file, HTTP_TARGETS_KEY, readStackConfig(file)[HTTP_TARGETS_KEY]);
+  return typeof targets === "object" && targets !== null && !Array.isArray(targets)
+    ? Object.keys(targets)
+    : [];
+}
 
 /**
  * What a stack's Pulumi config file says about the jobs, as raw values. Absent file or keys:
@@ -30,24 +64,10 @@ export function readStackJobSettings(file: string): JobSettings {
     pauseAllSource: `${file}: ${PAUSE_ALL_KEY}`,
   };
   if (!existsSync(file)) return source;
-  let document: unknown;
-  try {
-    document = parseYaml(readFileSync(file, "utf8"));
-  } catch (error) {
-    throw new Error(`${file} is not valid YAML: ${(error as Error).message}`, { cause: error });
-  }
-  const config = (document as { config?: Record<string, unknown> } | null)?.config ?? {};
-  let overrides: unknown = config[OVERRIDES_KEY];
-  if (typeof overrides === "string") {
-    try {
-      overrides = JSON.parse(overrides);
-    } catch {
-      throw new Error(`${file}: ${OVERRIDES_KEY} is a string that is not JSON`);
-    }
-  }
+  const config = readStackConfig(file);
   return {
     ...source,
-    overrides,
+    overrides: structured(file, OVERRIDES_KEY, config[OVERRIDES_KEY]),
     defaultTimeZone: config[DEFAULT_TIME_ZONE_KEY],
     pauseAll: config[PAUSE_ALL_KEY],
   };
