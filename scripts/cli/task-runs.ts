@@ -14,6 +14,7 @@ import type { RunnerDeps } from "../../functions/core/run/runner.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import { EXIT } from "../lib/exit-codes.js";
 import type { LocalState } from "../local/local-state.js";
+import { directHttp } from "./http-runs.js";
 import type { Io } from "./io.js";
 import { CLI, iso } from "./io.js";
 import { loadJobs } from "./job-lookup.js";
@@ -161,7 +162,8 @@ function describeRun(result: RunAnswer): string {
 
 /**
  * Runs tasks with the runner in this process, on `pool` (trigger `cli`): a slot is the run's tick
- * and its dedup slot, as a tick of Cloud Scheduler's would be.
+ * and its dedup slot, as a tick of Cloud Scheduler's would be. An http task calls its target from
+ * here, with HTTP_TARGETS and a service account's ID token (./http-runs.ts).
  */
 export async function directRunner(
   io: Io,
@@ -174,6 +176,7 @@ export async function directRunner(
   const { runTask } = await import("../../functions/core/run/runner.js");
   const jobs = loadJobs(io);
   let loadEmailHandler: RunnerDeps["loadEmailHandler"];
+  const httpFor = directHttp(io);
   return async (task, options) => {
     if (task.kind === "email" && !loadEmailHandler) {
       // The email code and SendGrid load only for an email task, configured from this environment.
@@ -181,11 +184,14 @@ export async function directRunner(
       email.configureEmail(email.readEmailConfig(io.env));
       loadEmailHandler = (emailTask) => email.loadEmailHandler(emailTask);
     }
+    // Checked before the run opens: a call that cannot be made records nothing.
+    const http = task.kind === "http" ? await httpFor(task, options.dryRun) : undefined;
     const result = await runTask(
       {
         pool,
         jobs,
         ...(loadEmailHandler ? { loadEmailHandler } : {}),
+        ...(http ? { http } : {}),
         onProgress: (progress) => {
           if (options.json) return;
           io.err(
