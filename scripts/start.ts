@@ -2,6 +2,7 @@
  * `npm start`: the whole system on this machine (see scripts/local/local-stack.ts), until Ctrl-C.
  * DATABASE_URL: use that database instead of the embedded one (no demo data unless --demo-data).
  * PORT: the function's port (default 8080). CONSOLE_PORT: the console's (default 8081).
+ * APP_BACKEND_PORT: the demo app backend's, the http tasks' target (default 8083).
  * PULUMI_STACK: whose overrides to read (default dev: infra/Pulumi.dev.yaml or Pulumi.dev.yaml).
  * LOCAL_DATA_DIR: where the embedded database and the stack's state file live (default .data).
  * SENDGRID_API_KEY, SENDGRID_BASE_URL, MAIL_FROM, OPS_EMAIL: passed to the function; without a key it
@@ -19,6 +20,7 @@ import type { AsyncAttempt } from "./local/lambda-async.js";
 import type { Attempt } from "./local/local-scheduler.js";
 import type { LocalStack } from "./local/local-stack.js";
 import {
+  DEFAULT_APP_BACKEND_PORT,
   DEFAULT_CONSOLE_PORT,
   DEFAULT_FUNCTION_PORT,
   DEFAULT_LAMBDA_PORT,
@@ -131,6 +133,7 @@ try {
     dataDir: join(localDataDir(), "postgres"),
     functionPort: Number(process.env.PORT ?? DEFAULT_FUNCTION_PORT),
     consolePort: Number(process.env.CONSOLE_PORT ?? DEFAULT_CONSOLE_PORT),
+    appBackendPort: Number(process.env.APP_BACKEND_PORT ?? DEFAULT_APP_BACKEND_PORT),
     ...(process.env.DATABASE_URL ? { demoData: values["demo-data"] } : {}),
     jobs,
     functionEnv: passedThrough(["SENDGRID_API_KEY", "SENDGRID_BASE_URL", "MAIL_FROM", "OPS_EMAIL"]),
@@ -164,6 +167,7 @@ try {
   console.log(`
   The function     ${stack.functionUrl}   (the deployable bundle under functions-framework; private: Bearer ID token)
   Dashboard        ${stack.consoleUrl.replace("127.0.0.1", "localhost")}/dashboard   (local console: adds a development token)
+  App backend      ${stack.appBackend.url}   (a demo of the app's own service: the http tasks' target; docs/local.md)
   Database         ${redact(stack.databaseUrl)}${
     process.env.DATABASE_URL
       ? ""

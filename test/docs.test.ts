@@ -60,6 +60,11 @@ const SKIPPED: readonly { pattern: RegExp; reason: string }[] = [
     pattern: /^npx vitest run test\/infra\/registrations\.test\.ts -u$/,
     reason: "pins a scaffolded task's resources: test/new-task.test.ts runs it after the scaffold",
   },
+  {
+    pattern: /^curl -sS (-X (POST|DELETE) )?http:\/\/127\.0\.0\.1:8083\/demo\//,
+    reason:
+      "the demo app backend of a running npm start: test/local/app-backend.test.ts runs these against one",
+  },
   { pattern: /^npm ci$/, reason: "installs the packages: CI's first step (.ci/run)" },
   {
     pattern: /^npm run build$/,

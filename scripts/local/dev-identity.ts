@@ -67,6 +67,8 @@ interface DevIdentityOptions {
 }
 
 export const devInvokerEmail = "scheduled-tasks-invoker@local-development.iam.gserviceaccount.com";
+/** The local function's own account: whose ID tokens its http tasks carry to their target. */
+export const devRuntimeEmail = "scheduled-tasks-runtime@local-development.iam.gserviceaccount.com";
 const devAudience = "http://localhost:8080";
 
 /**

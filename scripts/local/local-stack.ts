@@ -22,15 +22,25 @@ import type { Job } from "../../functions/core/schedule/jobs.js";
 import { cloudJobs, overridesOf } from "../../functions/core/schedule/jobs.js";
 import { childEnv, forwardLines } from "./child-env.js";
 import type { VariableName } from "../../functions/core/config/environment.js";
+import type { HttpTargets } from "../../functions/core/config/http-targets.js";
 import { writeEnvironment } from "../../functions/core/config/environment.js";
+import type { AppBackend } from "./app-backend.js";
+import { googleTokenCheck, startAppBackend } from "./app-backend.js";
 import type { CertsServer, DevIdentity } from "./dev-identity.js";
-import { createDevIdentity, devInvokerEmail, devOperatorEmail, serveCerts } from "./dev-identity.js";
+import {
+  createDevIdentity,
+  devInvokerEmail,
+  devOperatorEmail,
+  devRuntimeEmail,
+  serveCerts,
+} from "./dev-identity.js";
 import type { EmbeddedServer } from "./embedded-postgres.js";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
 import type { LocalAws, LocalAwsOptions } from "./local-aws.js";
 import type { Attempt, Clock } from "./local-scheduler.js";
 import { LocalScheduler } from "./local-scheduler.js";
 import { serveConsole } from "./local-console.js";
+import { serveMetadata } from "./local-metadata.js";
 import { applyAppSchema, migrate } from "../lib/migrate.js";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -39,6 +49,8 @@ export const DEFAULT_FUNCTION_PORT = 8080;
 export const DEFAULT_CONSOLE_PORT = 8081;
 /** The local Lambda's Invoke API (`--cloud aws`). */
 export const DEFAULT_LAMBDA_PORT = 8082;
+/** The demo app backend, the http tasks' target. */
+export const DEFAULT_APP_BACKEND_PORT = 8083;
 const LOCAL_DATABASE = "delivery_app";
 
 interface LocalStackOptions {
@@ -50,6 +62,8 @@ interface LocalStackOptions {
   /** 0 picks a free port (tests). */
   readonly functionPort?: number;
   readonly consolePort?: number;
+  /** The demo app backend's port (0 picks a free one). */
+  readonly appBackendPort?: number;
   /** Load sql/demo-data.sql when the database has no restaurants yet (default: embedded database only). */
   readonly demoData?: boolean;
   /**
@@ -87,6 +101,8 @@ export interface LocalStack {
   readonly functionUrl: string;
   readonly consoleUrl: string;
   readonly certsUrl: string;
+  /** The demo app backend every http task of the catalog calls here (./app-backend.ts). */
+  readonly appBackend: AppBackend;
   readonly identity: DevIdentity;
   readonly scheduler: LocalScheduler | undefined;
   /** The local Lambda and its Invoke API (`cloud: "aws"`). */
@@ -162,6 +178,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const certs: CertsServer = await serveCerts(identity);
     stops.push(() => certs.close());
 
+    // --- the http tasks' target, and where the function gets its ID tokens for it ---
+    const metadata = await serveMetadata(identity, devRuntimeEmail);
+    stops.push(() => metadata.close());
+    const appBackend = await startAppBackend({
+      port: await choosePort(options.appBackendPort ?? DEFAULT_APP_BACKEND_PORT, "the demo app backend"),
+      check: googleTokenCheck(certs.url, [devRuntimeEmail]),
+    });
+    stops.push(() => appBackend.close());
+
     // --- the function: the deployable bundle under the real framework ---
     const functionDir = options.functionDir ?? join(ROOT, "dist", "function");
     const { build } = await import("../generate/bundle.js");
@@ -191,7 +216,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           OPS_EMAIL: "ops@delivery.example",
           // The stack's overrides, as the Pulumi program passes them, so health matches what fires.
           TASK_OVERRIDES: overridesOf(tasks, options.jobs),
+          HTTP_TARGETS: localTargets(appBackend.url),
         }),
+        ...metadata.env,
         ...options.functionEnv,
       },
       (line) => {
@@ -236,6 +263,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       functionUrl,
       consoleUrl,
       certsUrl: certs.url,
+      appBackend,
       identity,
       scheduler,
       aws,
@@ -247,6 +275,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stopAll();
     throw error;
   }
+}
+
+/** Every target the catalog's http tasks name, each at the demo app backend (internal: it is loopback). */
+function localTargets(url: string): HttpTargets {
+  const keys = new Set(
+    tasks.flatMap((task) => (task.kind === "http" && task.http ? [task.http.target] : [])),
+  );
+  return Object.fromEntries([...keys].map((key) => [key, { url, audience: url, internal: true }]));
 }
 
 async function startAws(

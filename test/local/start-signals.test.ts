@@ -79,13 +79,14 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms
 }
 
 async function startNpm(): Promise<{ npm: ChildProcess; output: () => string; ports: number[] }> {
-  const [functionPort, consolePort] = [await freePort(), await freePort()];
+  const [functionPort, consolePort, appBackendPort] = [await freePort(), await freePort(), await freePort()];
   let output = "";
   const npm = spawn("npm", ["start", "--", "--no-scheduler"], {
     cwd: ROOT,
     env: childEnv({
       PORT: String(functionPort),
       CONSOLE_PORT: String(consolePort),
+      APP_BACKEND_PORT: String(appBackendPort),
       LOCAL_DATA_DIR: dataDir,
     }),
     stdio: ["ignore", "pipe", "pipe"],
@@ -111,7 +112,8 @@ async function startNpm(): Promise<{ npm: ChildProcess; output: () => string; po
   await client.connect();
   expect((await client.query("SELECT current_database() AS db")).rows).toEqual([{ db: "delivery_app" }]);
   await client.end();
-  return { npm, output: () => output, ports: [functionPort, consolePort, pgPort] };
+  expect(output).toContain(`App backend      http://127.0.0.1:${appBackendPort}`);
+  return { npm, output: () => output, ports: [functionPort, consolePort, appBackendPort, pgPort] };
 }
 
 describe("npm start stopped by a signal to npm", () => {
