@@ -148,7 +148,9 @@ describe("readsTick", () => {
 
   it("when a task's SQL or email handler reads scheduler.tick(), then and only then the catalog says readsTick", () => {
     const email = emailSources();
-    const reading = tasks.filter((task) => {
+    // An http task's code is the target's; its body carries the tick (scheduleTime) for it to read.
+    const local = tasks.filter((task: TaskDefinition) => task.kind !== "http");
+    const reading = local.filter((task) => {
       const source =
         task.kind === "sql"
           ? readFileSync(join(ROOT, "sql/tasks", `${task.name}.sql`), "utf8")
@@ -159,7 +161,7 @@ describe("readsTick", () => {
       return code.includes("scheduler.tick()");
     });
     expect(reading.length).toBeGreaterThan(0);
-    expect(tasks.filter((task: TaskDefinition) => readsTick(task)).map((t) => t.name)).toEqual(
+    expect(local.filter((task: TaskDefinition) => readsTick(task)).map((t) => t.name)).toEqual(
       reading.map((t) => t.name),
     );
   });

@@ -180,7 +180,7 @@ describe("plan's warnings", () => {
     ]);
     expect(warningsOf(gcp, "pg-cron-zone")[0]!.cause).toContain("schedules it `0 * * * *`");
     expect(warningsOf(gcp, "free-tier")[0]!.cause).toMatch(
-      /^11 Cloud Scheduler jobs \(a paused job counts\), 3 free per billing account: 8 billed at \$0\.10 a month each, \$0\.80 a month \(prices of 20\d\d-\d\d-\d\d/,
+      /^12 Cloud Scheduler jobs \(a paused job counts\), 3 free per billing account: 9 billed at \$0\.10 a month each, \$0\.90 a month \(prices of 20\d\d-\d\d-\d\d/,
     );
     expect(warningsOf(await report(AWS, SPRING), "free-tier")).toEqual([]);
   });
@@ -202,25 +202,26 @@ describe("plan's cost", () => {
     expect(cost.pricesDate).toMatch(/^20\d\d-\d\d-\d\d$/);
     expect(cost.month).toEqual({ from: "2026-03-27T00:00:00.000Z", days: 30 });
     const line = (item: string) => cost.lines.find((l) => l.item === item)!;
-    expect(line("jobs")).toMatchObject({ platform: "Cloud Scheduler", quantity: 11, free: 3, cost: 0.8 });
+    expect(line("jobs")).toMatchObject({ platform: "Cloud Scheduler", quantity: 12, free: 3, cost: 0.9 });
     // 30 days of each unpaused Cloud Scheduler task (the pg_cron one is the database's).
     expect(line("requests")).toMatchObject({
       platform: "Cloud Run",
-      quantity: 98_764,
+      quantity: 141_964,
       free: 2_000_000,
       cost: 0,
     });
     const runs = Object.fromEntries(cost.runs.map((r) => [`${r.runner} ${r.task}`, r.runs]));
     expect(runs).toMatchObject({
       "Cloud Scheduler send-order-confirmations": 43_200,
+      "Cloud Scheduler push-driver-notifications": 43_200,
       "Cloud Scheduler generate-daily-stats": 30,
       "Cloud Scheduler archive-old-orders": 4,
       "pg_cron cleanup-orphaned-menus": 720,
     });
     expect(runs["Cloud Scheduler update-restaurant-ratings"]).toBeUndefined();
     // Every run is billed at least 100 ms; the vendor reports' 526 ms at 600 ms; 0.333 vCPU at 512 MiB.
-    expect(line("vCPU-seconds").quantity).toBeCloseTo((98_734 * 0.1 + 30 * 0.6) * 0.333, 6);
-    expect(cost.total).toBeCloseTo(0.8, 9);
+    expect(line("vCPU-seconds").quantity).toBeCloseTo((141_934 * 0.1 + 30 * 0.6) * 0.333, 6);
+    expect(cost.total).toBeCloseTo(0.9, 9);
   });
 
   it("when AWS runs the stack, then invocations, Lambda requests and GB-seconds are costed, inside the free tiers", async () => {
@@ -230,7 +231,7 @@ describe("plan's cost", () => {
       ["Lambda", "requests", true, 0],
       ["Lambda", "GB-seconds", true, 0],
     ]);
-    expect(cost.lines[0]!.quantity).toBe(98_764);
+    expect(cost.lines[0]!.quantity).toBe(141_964);
     expect(cost.gross).toBeGreaterThan(0);
   });
 });
