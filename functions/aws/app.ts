@@ -11,6 +11,7 @@ import { createPoolProvider } from "../core/db/pool-provider.js";
 import { publicMessage } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { createLogger } from "../core/log.js";
+import type { HttpDeps } from "../core/run/http-contract.js";
 import type { RunnerDeps } from "../core/run/run-request.js";
 import { runTask } from "../core/run/runner.js";
 import type { LambdaConfig } from "./config.js";
@@ -27,6 +28,11 @@ interface LambdaFunctionOptions {
    * at cold start.
    */
   readonly loadEmailHandler?: RunnerDeps["loadEmailHandler"];
+  /**
+   * How http tasks prove the function to their target; by default a SigV4 signature as the
+   * function's role (./sigv4.ts), loaded on the first http task's run.
+   */
+  readonly loadHttpAuthorizer?: HttpDeps["loadAuthorizer"];
   readonly now?: () => Date;
 }
 
@@ -63,6 +69,12 @@ export function createLambdaFunction(options: LambdaFunctionOptions): LambdaFunc
     runTask,
     log,
     loadEmailHandler: options.loadEmailHandler ?? emailLoader(config),
+    http: {
+      targets: config.httpTargets,
+      loadAuthorizer:
+        options.loadHttpAuthorizer ??
+        (async () => (await import("./sigv4.js")).sigv4Authorizer({ region: config.region })),
+    },
     ...(options.now ? { now: options.now } : {}),
   });
   // After the module has loaded, the driver loads and the first connection opens in the

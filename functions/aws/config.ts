@@ -2,13 +2,16 @@
  * The Lambda's configuration: read once, at cold start, through the one environment table
  * (functions/core/config/environment.ts) and the core's section parsers, the same ones Google's
  * function uses for its database, email settings and jobs. What the Lambda adds: its schedule
- * group (SCHEDULE_GROUP_ARN), without which it cannot tell its own ticks from other deliveries.
+ * group (SCHEDULE_GROUP_ARN), without which it cannot tell its own ticks from other deliveries,
+ * and the Region it runs in (AWS_REGION, set by Lambda), which the local stack's loopback http
+ * targets are signed for.
  * There is no AUTH_*: IAM decides who may invoke the function, and the event is checked strictly.
  */
 import type { DatabaseConfig, Env } from "../core/config/function-config.js";
 import { emailWarnings, parseDatabaseEnv, parseEmailEnv, parseJobs } from "../core/config/function-config.js";
 import type { EmailConfig } from "../core/config/email-config.js";
 import { readVariable, requireVariable } from "../core/config/environment.js";
+import type { HttpTargets } from "../core/config/http-targets.js";
 import type { Job } from "../core/schedule/jobs.js";
 
 export interface LambdaConfig {
@@ -18,6 +21,10 @@ export interface LambdaConfig {
   readonly email: EmailConfig;
   readonly scheduleGroupArn: string;
   readonly jobs: readonly Job[];
+  /** The services http tasks call (HTTP_TARGETS), each signed for as its host says (./sigv4-scope.ts). */
+  readonly httpTargets: HttpTargets;
+  /** AWS_REGION, which Lambda sets; undefined outside Lambda. */
+  readonly region: string | undefined;
 }
 
 interface ParsedLambdaConfig {
@@ -37,13 +44,23 @@ export function parseLambdaConfig(env: Env): ParsedLambdaConfig {
   problems.push(...email.problems);
   const scheduleGroupArn = requireVariable(env, "SCHEDULE_GROUP_ARN", problems);
   const jobs = parseJobs(env, problems);
+  const httpTargets = readVariable(env, "HTTP_TARGETS", problems);
+  const region = readVariable(env, "AWS_REGION", problems);
   const warnings = emailWarnings(email.config);
   if (problems.length > 0 || !database.config || poolMax === undefined || !email.config || !jobs) {
     return { problems, warnings };
   }
-  if (!scheduleGroupArn) return { problems, warnings };
+  if (!scheduleGroupArn || !httpTargets) return { problems, warnings };
   return {
-    config: { database: database.config, poolMax, email: email.config, scheduleGroupArn, jobs },
+    config: {
+      database: database.config,
+      poolMax,
+      email: email.config,
+      scheduleGroupArn,
+      jobs,
+      httpTargets,
+      region,
+    },
     problems,
     warnings,
   };

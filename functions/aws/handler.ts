@@ -38,6 +38,8 @@ interface LambdaDeps {
   readonly runTask: RunTask;
   readonly log: Logger;
   readonly loadEmailHandler?: RunnerDeps["loadEmailHandler"];
+  /** The stack's http targets and how the function signs its calls to them. */
+  readonly http?: RunnerDeps["http"];
   readonly now?: () => Date;
 }
 
@@ -122,6 +124,7 @@ async function invoke(event: LambdaEvent, log: Logger, deps: LambdaDeps): Promis
         log: runLog,
         jobs: deps.jobs,
         ...(deps.loadEmailHandler ? { loadEmailHandler: deps.loadEmailHandler } : {}),
+        ...(deps.http ? { http: deps.http } : {}),
       },
       {
         task: job,

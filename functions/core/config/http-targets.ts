@@ -18,6 +18,11 @@ export interface HttpTarget {
   /** The Cloud Run service (`projects/<p>/locations/<r>/services/<s>` or `<s>`) granted the invoker role to. */
   readonly service?: string;
   /**
+   * On AWS, the Lambda function behind a function URL target (its name, or its ARN with an alias),
+   * granted to the function's role: the URL itself does not name its function.
+   */
+  readonly function?: string;
+  /**
    * The stack says this target lives at a private address (a VPC, the local stack's loopback): only
    * then may its URL name or resolve to one. Link-local addresses (the metadata server) stay refused.
    */
@@ -30,7 +35,10 @@ const targetKeyPattern = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const servicePattern =
   /^(projects\/[^/\s]+\/locations\/[a-z0-9-]+\/services\/)?[a-z]([a-z0-9-]{0,47}[a-z0-9])?$/;
 const loopbackNames = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
-const fields = new Set(["url", "audience", "service", "internal"]);
+/** A Lambda function's name, or its ARN with an optional version or alias (Lambda's FunctionName pattern). */
+const lambdaFunctionPattern =
+  /^(arn:aws(-[a-z]+)*:lambda:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$/;
+const fields = new Set(["url", "audience", "service", "function", "internal"]);
 
 function ipv4Parts(host: string): number[] | undefined {
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
@@ -127,7 +135,7 @@ function targetOf(
     if (!fields.has(field))
       problems.push(`httpTargets.${key}.${field} is not a target setting (${[...fields].join(", ")})`);
   }
-  const { url, audience, service, internal = false } = entry;
+  const { url, audience, service, function: lambdaFunction, internal = false } = entry;
   if (typeof internal !== "boolean") problems.push(`httpTargets.${key}.internal must be true or false`);
   if (typeof url !== "string") problems.push(`httpTargets.${key}.url is missing: the target's base URL`);
   else {
@@ -140,11 +148,20 @@ function targetOf(
   if (service !== undefined && (typeof service !== "string" || !servicePattern.test(service))) {
     problems.push(`httpTargets.${key}.service ${quoted(service)} is not a Cloud Run service name`);
   }
+  if (
+    lambdaFunction !== undefined &&
+    (typeof lambdaFunction !== "string" || !lambdaFunctionPattern.test(lambdaFunction))
+  ) {
+    problems.push(
+      `httpTargets.${key}.function ${quoted(lambdaFunction)} is not a Lambda function's name or ARN`,
+    );
+  }
   if (problems.length > before || typeof url !== "string") return undefined;
   return {
     url: url.replace(/\/+$/, ""),
     audience: typeof audience === "string" ? audience : new URL(url).origin,
     ...(typeof service === "string" ? { service } : {}),
+    ...(typeof lambdaFunction === "string" ? { function: lambdaFunction } : {}),
     internal: internal === true,
   };
 }

@@ -2,8 +2,8 @@
  * What the runner's http tasks and each platform agree on: types only. The core makes the call
  * (functions/core/run/http-call.ts); how the function proves who it is to the target is the
  * platform's: Google's function mints an ID token for the target's audience on the metadata
- * server (functions/gcp/id-token.ts), the local stack uses the local identity's tokens, and AWS
- * would sign the request with SigV4 as the Lambda's role. Each adapter injects its own.
+ * server (functions/gcp/id-token.ts), the local stack uses the local identity's tokens, and AWS's
+ * Lambda signs the request with SigV4 as its role (functions/aws/sigv4.ts). Each adapter injects its own.
  */
 import type { HttpTarget, HttpTargets } from "../config/http-targets.js";
 
@@ -20,7 +20,8 @@ export interface OutgoingCall {
 /**
  * The headers that prove the function's identity for this call (`Authorization: Bearer <ID
  * token for target.audience>`, or a SigV4 signature of it). Throws when it cannot: the run fails
- * as unavailable (a retry may find the token source back) or with the reason a platform refuses.
+ * as unavailable (a retry may find the token source back), or, when the platform refuses the
+ * target itself, with the RunFailure it throws (AWS's signer: a host that checks no IAM).
  */
 export type HttpAuthorizer = (call: OutgoingCall) => Promise<Readonly<Record<string, string>>>;
 

@@ -104,6 +104,9 @@ export async function runHttpTask(
   try {
     auth = await authorize(call);
   } catch (error) {
+    // A platform's refusal of the target itself (AWS: a host that checks no IAM) says so; any
+    // other failure to prove the function may pass (a token source back), so a retry may help.
+    if (error instanceof RunFailure) throw error;
     const message = error instanceof Error ? error.message : String(error);
     throw new RunFailure("unavailable", `no identity for ${call.targetKey}: ${message}`, 0, undefined, {
       cause: error,
