@@ -295,6 +295,14 @@ describe("the pages' data", () => {
       schedule: "5 0 * * *",
       timeZone: "UTC",
     });
+    expect(page.body.task.call).toBeNull();
+    const httpPage = await call(`${fn.url}/dashboard/task?task=push-driver-notifications`, {
+      token: scheduler(),
+    });
+    expect(httpPage.body.task).toMatchObject({
+      kind: "http",
+      call: "POST /internal/jobs/push-driver-notifications on app-backend",
+    });
     expect(page.body.nextFireTimes).toHaveLength(5);
     expect(page.body.logQuery).toBe(
       'resource.type="cloud_run_revision"\nAND jsonPayload.task="generate-daily-stats"',

@@ -34,6 +34,8 @@ export interface Viewer {
 interface TaskFacts {
   readonly name: string;
   readonly kind: Job["kind"];
+  /** An http task's call, `POST <path> on <target>` (the target's URL is the stack's), else null. */
+  readonly call: string | null;
   readonly description: string;
   readonly schedule: string;
   readonly timeZone: string;
@@ -99,6 +101,7 @@ function taskFacts(job: Job): TaskFacts {
   return {
     name: job.name,
     kind: job.kind,
+    call: job.http ? `POST ${job.http.path} on ${job.http.target}` : null,
     description: job.description,
     schedule: job.schedule,
     timeZone: job.timeZone,

@@ -381,7 +381,7 @@ async function renderTask(name, p) {
     el("h2", { id: "task-title" }, el("code", { text: t.name }), " ", statusPill(h)),
     el("p", { text: t.description }),
     factsList([
-      ["schedule", schedule(t)], ["time zone", t.timeZone], ["runner", t.runner], ["kind", t.kind],
+      ["schedule", schedule(t)], ["time zone", t.timeZone], ["runner", t.runner], ["kind", t.kind + (t.call ? ": " + t.call : "")],
       ["timeout", t.timeoutSeconds + " s (attempt deadline " + t.attemptDeadlineSeconds + " s)"],
       ["overlap", t.overlap], ["guard", t.maxRows === null ? "none" : "at most " + t.maxRows + " rows unless forced"],
       ["reads its tick", t.readsTick ? "yes: each tick is its own work" : "no"],
