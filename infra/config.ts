@@ -163,8 +163,10 @@ export function resolveShared(
 
 /**
  * `scheduled-jobs:httpTargets`, by the function's own rule (https, no credentials, private only when
- * internal, never link-local; plain http is the local stack's alone), and every http task's target
- * named in it: a task whose target the stack lacks would fail on every tick.
+ * internal, never link-local; plain http is the local stack's alone), and the target of every http
+ * task the stack runs named in it: a task whose target the stack lacks would fail on every tick. A
+ * task the stack pauses needs none, as a stack whose email tasks are paused needs no SendGrid key:
+ * an app without that endpoint yet deploys the rest.
  */
 function resolveHttpTargets(raw: unknown, jobs: readonly Job[], problems: string[]): HttpTargets {
   const targetProblems: string[] = [];
@@ -172,10 +174,10 @@ function resolveHttpTargets(raw: unknown, jobs: readonly Job[], problems: string
   problems.push(...targetProblems.map((problem) => `scheduled-jobs:${problem}`));
   for (const job of jobs) {
     const key = job.http?.target;
-    if (job.kind !== "http" || targetProblems.length > 0) continue;
+    if (job.kind !== "http" || job.paused || targetProblems.length > 0) continue;
     if (!key || !targets[key]) {
       problems.push(
-        `task ${job.name} calls target ${JSON.stringify(key ?? "")}, which scheduled-jobs:httpTargets does not name: add httpTargets.${key ?? "<target>"}.url (and .service for the invoker grant)`,
+        `task ${job.name} calls target ${JSON.stringify(key ?? "")}, which scheduled-jobs:httpTargets does not name: add httpTargets.${key ?? "<target>"}.url (and .service for the invoker grant), or pause the task (taskOverrides.${job.name}.paused: true)`,
       );
     }
   }

@@ -106,6 +106,16 @@ describe("a stack's http targets refused", () => {
     expect(problemsOf({ httpTargets }, [...tasks, notifyDrivers])).toBe("");
   });
 
+  it("accepts a stack without the target when it pauses the task that calls it, and says so in the refusal", () => {
+    const withoutTarget = problemsOf({ httpTargets: {} });
+    expect(withoutTarget).toContain(
+      "or pause the task (taskOverrides.push-driver-notifications.paused: true)",
+    );
+    expect(
+      problemsOf({ httpTargets: {}, taskOverrides: { "push-driver-notifications": { paused: true } } }),
+    ).toBe("");
+  });
+
   it("refuses credentials, plain http, a private address not marked internal and the metadata server, naming each key", () => {
     const message = problemsOf({
       httpTargets: {
