@@ -26,6 +26,7 @@ import {
 } from "../config.js";
 import { toAwsCron } from "./cron.js";
 import { deadManProblems } from "./dead-man.js";
+import { awsTargetProblems } from "./http-targets.js";
 
 /** Lambda runs a function for at most 900 s (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). */
 export const LAMBDA_TIMEOUT_MAX_SECONDS = 900;
@@ -124,6 +125,7 @@ export function resolveAwsConfig(raw: RawConfig, catalog: readonly TaskDefinitio
   const rds = resolveRds(raw.rds, shared.prefix, problems);
   const network = resolveNetwork(raw.network, rds?.mode === "create", problems);
   problems.push(...deadManProblems(shared.deadManJobs, shared.sendsEmail));
+  problems.push(...awsTargetProblems(shared.httpTargets));
   if (problems.length > 0 || !lambda || !rds || !network) throw new StackConfigError(problems);
   return { ...shared, region: region!, jobs, lambda, network, rds };
 }

@@ -13,6 +13,7 @@ import { overridesOf } from "../../functions/core/schedule/jobs.js";
 import { computedVariable } from "../environment.js";
 import { OperatorError } from "../errors.js";
 import type { LambdaDeployment, NetworkDeployment } from "./config.js";
+import type { HttpTargets } from "../../functions/core/config/http-targets.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 
 /** Supported into 2027 (https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html). */
@@ -57,6 +58,8 @@ interface LambdaEnvironment {
   readonly opsEmail: string;
   /** Every task as the stack schedules it, pg_cron's too: the function judges them all in its health report. */
   readonly allJobs: readonly Job[];
+  /** The http tasks' targets (HTTP_TARGETS; absent when none), each signed for as its host says. */
+  readonly httpTargets: HttpTargets;
 }
 
 /**
@@ -76,6 +79,7 @@ export function lambdaEnvironment(env: LambdaEnvironment): Record<string, pulumi
       // What the stack really runs (EventBridge Scheduler's schedules and pg_cron's), so health and
       // overdue reports judge every task by its deployed schedule (absent when nothing is overridden).
       TASK_OVERRIDES: overridesOf(tasks, env.allJobs),
+      HTTP_TARGETS: env.httpTargets,
     }),
     DB_HOST: computedVariable("DB_HOST", env.databaseHost),
     DB_PORT: computedVariable("DB_PORT", env.databasePort),

@@ -8,7 +8,8 @@
  *   (https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html);
  * - the function's execution role: the network-interface actions of AWS's managed
  *   AWSLambdaVPCAccessExecutionRole (which take no resource), its log writes on the function's own
- *   log group only, `rds-db:connect` as its one database user, and the SendGrid key's one secret.
+ *   log group only, `rds-db:connect` as its one database user, the SendGrid key's one secret, and
+ *   the invoke of each http target its tasks call, that target only (./http-targets.ts).
  * No resource-based permission on the function: the scheduler invokes with its role
  * (https://docs.aws.amazon.com/lambda/latest/dg/with-eventbridge-scheduler.html), and nothing else
  * may (no function URL, no public principal).
@@ -16,7 +17,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
-interface PolicyStatement {
+export interface PolicyStatement {
   readonly Sid?: string;
   readonly Effect: "Allow";
   readonly Action: string | readonly string[];
@@ -91,11 +92,15 @@ export function databaseUserArn(instanceArn: string, resourceId: string, user: s
   return `arn:${partition}:rds-db:${region}:${account}:dbuser:${resourceId}/${user}`;
 }
 
-function functionPolicy(args: {
+interface FunctionAccess {
   logGroupArn: string;
   databaseUserArn: string;
   sendGridSecretArn: string | undefined;
-}): PolicyDocument {
+  /** The invoke grants of the http targets the tasks call (./http-targets.ts). */
+  httpTargets: readonly PolicyStatement[];
+}
+
+function functionPolicy(args: FunctionAccess): PolicyDocument {
   return document(
     { Sid: "NetworkInterfaces", Effect: "Allow", Action: NETWORK_INTERFACE_ACTIONS, Resource: "*" },
     {
@@ -115,6 +120,7 @@ function functionPolicy(args: {
             Resource: args.sendGridSecretArn,
           },
         ]),
+    ...args.httpTargets,
   );
 }
 
@@ -123,16 +129,12 @@ const json = (policy: PolicyDocument): string => JSON.stringify(policy);
 /** The function's role with its one inline policy; the function waits for both. */
 export function createFunctionRole(
   prefix: string,
-  access: pulumi.Input<{
-    logGroupArn: string;
-    databaseUserArn: string;
-    sendGridSecretArn: string | undefined;
-  }>,
+  access: pulumi.Input<FunctionAccess>,
 ): { role: aws.iam.Role; policy: aws.iam.RolePolicy } {
   const role = new aws.iam.Role("function-role", {
     name: `${prefix}-function`,
     description:
-      "The scheduled tasks' Lambda function: its network interfaces, its logs, its database user, its secret.",
+      "The scheduled tasks' Lambda function: its network interfaces, its logs, its database user, its secret, its http targets.",
     assumeRolePolicy: json(functionTrustPolicy()),
   });
   const policy = new aws.iam.RolePolicy("function-access", {

@@ -10,6 +10,7 @@ import { createDatabase } from "./database.js";
 import type { Database } from "./database.js";
 import { deadManPlan } from "./dead-man.js";
 import { createFunction, createLogGroup, lambdaCode, lambdaEnvironment } from "./function.js";
+import { httpTargetStatements } from "./http-targets.js";
 import { createFunctionRole, createSchedulerRole, databaseUserArn } from "./iam.js";
 import { createScheduleGroup, createSchedules } from "./scheduler.js";
 import { createSendGridSecret } from "./secrets.js";
@@ -45,17 +46,23 @@ type DeadManOutput =
   | { readonly task: string; readonly overdueReport: string };
 
 function functionAccess(
+  config: AwsStackConfig,
   database: Database,
   logGroupArn: pulumi.Output<string>,
   secretArn?: pulumi.Output<string>,
 ) {
   return pulumi
     .all([logGroupArn, database.arn, database.resourceId, secretArn])
-    .apply(([logs, instanceArn, resourceId, secret]) => ({
-      logGroupArn: logs,
-      databaseUserArn: databaseUserArn(instanceArn, resourceId, database.databaseUser),
-      sendGridSecretArn: secret,
-    }));
+    .apply(([logs, instanceArn, resourceId, secret]) => {
+      // The log group's ARN is the stack's: its partition and account are the grants' own.
+      const [, partition = "aws", , , account = ""] = logs.split(":");
+      return {
+        logGroupArn: logs,
+        databaseUserArn: databaseUserArn(instanceArn, resourceId, database.databaseUser),
+        sendGridSecretArn: secret,
+        httpTargets: httpTargetStatements(config.httpTargets, config.allJobs, { partition, account }),
+      };
+    });
 }
 
 /** Per watched task, its alarm, or why the overdue report watches it instead. */
@@ -79,7 +86,10 @@ export function createAwsStack(
   const secret = secrets.sendgridApiKey ? createSendGridSecret(prefix, secrets.sendgridApiKey) : undefined;
   const database = createDatabase(prefix, config.rds, config.network);
   const logGroup = createLogGroup(config.lambda.name);
-  const functionRole = createFunctionRole(prefix, functionAccess(database, logGroup.arn, secret?.secret.arn));
+  const functionRole = createFunctionRole(
+    prefix,
+    functionAccess(config, database, logGroup.arn, secret?.secret.arn),
+  );
   const fn = createFunction({
     config: config.lambda,
     network: config.network,
@@ -96,6 +106,7 @@ export function createAwsStack(
       mailFrom: config.mailFrom,
       opsEmail: config.opsEmail,
       allJobs: config.allJobs,
+      httpTargets: config.httpTargets,
     }),
     dependsOn: [
       functionRole.policy,

@@ -517,13 +517,12 @@ const definitions = {
   }),
   HTTP_TARGETS: define<HttpTargets>({
     group: "http",
-    doc: 'The services `http` tasks call, JSON `{"<target>": {"url", "audience", "service", "internal"}}`: `https` base URLs without credentials; a private address only with `"internal": true`, plain `http` only to loopback (the local stack); never link-local (the metadata server). The only place a call\'s address comes from.',
+    doc: 'The services `http` tasks call, JSON `{"<target>": {"url", "audience", "service", "function", "internal"}}`: `https` base URLs without credentials; a private address only with `"internal": true`, plain `http` only to loopback (the local stack); never link-local (the metadata server). The only place a call\'s address comes from. On AWS only an API Gateway stage or a Lambda function URL (`function` names its Lambda function), signed with SigV4 as the function\'s role.',
     secret: false,
     required: "no",
     default: {},
     unset: "no targets: every `http` task fails naming its missing target",
     deployed: "`scheduled-jobs:httpTargets` (absent when none)",
-    deployedOn: "gcp",
     example:
       '{"app-backend":{"url":"https://app-backend-123456789012.europe-west1.run.app","service":"app-backend"}}',
     parse(text, problems) {
@@ -563,7 +562,7 @@ const definitions = {
   }),
   AWS_REGION: define<string>({
     group: "platform",
-    doc: "The AWS Region the function runs in, set by Lambda: where the RDS IAM authentication token is made for.",
+    doc: "The AWS Region the function runs in, set by Lambda: where the RDS IAM authentication token is made for, and the Region the local stack's loopback http targets are signed for.",
     secret: false,
     required: "with `DB_IAM_AUTH=true`",
     deployed: "set by Lambda itself",

@@ -155,7 +155,7 @@ describe("the AWS stack under mocks", () => {
     });
   });
 
-  it("when the function's role is read, then it may manage its network interfaces, write its own logs, connect as its one database user and read its one secret", () => {
+  it("when the function's role is read, then it may manage its network interfaces, write its own logs, connect as its one database user, read its one secret and invoke its http target", () => {
     expect(policy(run, "aws:iam/role:Role", "function-role")).toEqual({
       Version: "2012-10-17",
       Statement: [
@@ -191,6 +191,15 @@ describe("the AWS stack under mocks", () => {
           Action: "secretsmanager:GetSecretValue",
           Resource: SECRET_ARN,
         },
+        // The catalog's http task on the stack's API Gateway stage: that stage, POST, that path.
+        {
+          Sid: "InvokeApiAppBackend",
+          Effect: "Allow",
+          Action: "execute-api:Invoke",
+          Resource: [
+            `arn:aws:execute-api:${REGION}:${ACCOUNT}:a1b2c3d4e5/prod/POST/internal/jobs/push-driver-notifications`,
+          ],
+        },
       ],
     });
   });
@@ -221,6 +230,13 @@ describe("the AWS stack under mocks", () => {
       MAIL_FROM: "no-reply@example.com",
       OPS_EMAIL: "ops@example.com",
       TASK_OVERRIDES: JSON.stringify({ "cleanup-orphaned-menus": { paused: true } }),
+      HTTP_TARGETS: JSON.stringify({
+        "app-backend": {
+          url: "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod",
+          audience: "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
+          internal: false,
+        },
+      }),
     });
     for (const [name, text] of Object.entries(variables))
       expect(problemsWith(name as VariableName, text), name).toEqual([]);
@@ -389,6 +405,7 @@ describe("the AWS stack with an existing database and no email task", () => {
       "NetworkInterfaces",
       "OwnLogs",
       "DatabaseUser",
+      "InvokeApiAppBackend",
     ]);
     expect(access.Statement[2]!.Resource).toBe(
       `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:${RESOURCE_ID}/jobs`,
