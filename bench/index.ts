@@ -17,6 +17,7 @@ import { createDataset, dropDatabase, startServer } from "./lib/postgres.js";
 import type { Figure } from "./lib/report.js";
 import { markdownTable, writeJson } from "./lib/report.js";
 import { functionFigures } from "./function.js";
+import { httpLoadFigures } from "./http-load.js";
 import { lambdaFigures } from "./lambda.js";
 import { perCall } from "./per-call.js";
 import { planFigures } from "./plan.js";
@@ -83,6 +84,8 @@ async function main(): Promise<void> {
     }
 
     if (wants("cold-start")) {
+      log("what an http task loads");
+      figures.push(...(await httpLoadFigures(context)));
       log("the Lambda bundle");
       figures.push(...(await lambdaFigures(context)));
     }
