@@ -2,7 +2,7 @@
  * The Lambda bundle's cold start: everything is bundled (Lambda installs nothing), yet a SQL task's
  * path loads no AWS SDK module, at module load or during its run: the RDS signer and the Secrets
  * Manager client sit in chunks of their own that only a deployment on RDS, or an email task reading
- * its key, imports. A module-loading hook in a child process sees which of the bundle's files load.
+ * its key, imports, and the SigV4 signer in one only an http task's run imports. A module-loading hook in a child process sees which of the bundle's files load.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -45,13 +45,20 @@ function packagesIn(files: readonly string[]): string[] {
   return [...names].sort();
 }
 
+/** The project's own source files bundled into these loaded files of the bundle. */
+function sourcesIn(files: readonly string[]): string[] {
+  return built.files
+    .filter((output) => files.includes(join(built.outDir, output.path)))
+    .flatMap((output) => output.inputs.filter((input) => !input.includes("node_modules/")));
+}
+
 const aws = (names: readonly string[]): string[] =>
   names.filter(
     (name) => name.startsWith("@aws-sdk/") || name.startsWith("@smithy/") || name.startsWith("@aws-crypto/"),
   );
 
 describe("the Lambda bundle's cold start", () => {
-  it("when it loads and runs a SQL task, then no AWS SDK module is loaded; an email task reading its key from Secrets Manager loads one", async () => {
+  it("when it loads and runs a SQL task, then no AWS SDK module is loaded; an email task reading its key from Secrets Manager loads one, an http task the signer", async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ["--import", "tsx", join(root, "test", "aws", "fixtures", "bundle-load-probe.ts"), built.entry],
@@ -63,6 +70,9 @@ describe("the Lambda bundle's cold start", () => {
             SCHEDULE_GROUP_ARN: GROUP,
             SENDGRID_API_KEY_SECRET_ARN: SECRET,
             MAIL_FROM: "reports@delivery.example",
+            HTTP_TARGETS: {
+              "app-backend": { url: "http://127.0.0.1:9", audience: "http://127.0.0.1:9", internal: true },
+            },
           }),
           // No credentials and no instance metadata: the SDK's credential chain fails at once.
           AWS_REGION: "us-east-1",
@@ -76,6 +86,8 @@ describe("the Lambda bundle's cold start", () => {
       atLoad: string[];
       afterSql: string[];
       afterEmail: string[];
+      http: { error?: { code: string; message: string } };
+      afterHttp: string[];
     };
     expect(probe.sql.status).toBe("succeeded");
     expect(probe.atLoad).toContain(built.entry);
@@ -89,5 +101,13 @@ describe("the Lambda bundle's cold start", () => {
       message: expect.stringMatching(/Secrets Manager/),
     });
     expect(aws(packagesIn(probe.afterEmail))).toContain("@aws-sdk/client-secrets-manager");
+    // The signer loads with the first http task, which finds no role's keys here and fails closed.
+    expect(sourcesIn(probe.afterEmail)).not.toContain("functions/aws/sigv4.ts");
+    expect(probe.http.error).toMatchObject({
+      code: "unavailable",
+      message: expect.stringMatching(/no identity for app-backend/),
+    });
+    expect(sourcesIn(probe.afterHttp)).toContain("functions/aws/sigv4.ts");
+    expect(aws(packagesIn(probe.afterHttp))).toContain("@smithy/signature-v4");
   });
 });
