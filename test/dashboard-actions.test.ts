@@ -295,7 +295,7 @@ describe("the pages' data", () => {
       schedule: "5 0 * * *",
       timeZone: "UTC",
     });
-    expect(page.body.task.call).toBeNull();
+    expect(page.body.task).toMatchObject({ kind: "sql", call: null });
     const httpPage = await call(`${fn.url}/dashboard/task?task=push-driver-notifications`, {
       token: scheduler(),
     });
