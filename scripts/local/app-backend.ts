@@ -15,8 +15,10 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { AwsCredentials } from "../../functions/aws/sigv4.js";
 import { ScheduledTaskError } from "../../functions/core/errors.js";
 import { createAuthenticator } from "../../functions/gcp/auth.js";
+import { sigv4Problem } from "./sigv4-check.js";
 
 /** Who made a call, or why it is refused: the platform's proof (an ID token, a SigV4 signature). */
 export type CallCheck = (request: {
@@ -46,6 +48,31 @@ export function googleTokenCheck(certsUrl: string, invokers: readonly string[]):
         const status = error instanceof ScheduledTaskError && error.status === 403 ? 403 : 401;
         return { refused: error instanceof Error ? error.message : String(error), status };
       }
+    };
+  };
+}
+
+/**
+ * What an API Gateway stage with IAM authorization does before the app sees a call: a SigV4
+ * signature, for `execute-api` in `region`, by the holder of `credentials` (the local Lambda's
+ * role). Any other call goes to `otherwise`, so one backend serves the function and the Lambda.
+ */
+export function awsSignatureCheck(
+  credentials: AwsCredentials,
+  region: string,
+  otherwise: (url: string) => CallCheck,
+): (url: string) => CallCheck {
+  return (url) => {
+    const other = otherwise(url);
+    return async (request) => {
+      if (!/^AWS4-HMAC-SHA256 /.test(request.headers.authorization ?? "")) return other(request);
+      const problem = sigv4Problem(
+        { ...request, url: `${request.url.pathname}${request.url.search}` },
+        { credentials, region, service: "execute-api" },
+      );
+      return problem
+        ? { refused: `the signature does not hold: ${problem}`, status: 403 }
+        : { caller: `the Lambda's role (${credentials.accessKeyId})` };
     };
   };
 }

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { tasks } from "../../functions/core/catalog.js";
 import type { VariableName } from "../../functions/core/config/environment.js";
 import { writeEnvironment } from "../../functions/core/config/environment.js";
+import type { HttpTargets } from "../../functions/core/config/http-targets.js";
 import type { Job } from "../../functions/core/schedule/jobs.js";
 import { overridesOf } from "../../functions/core/schedule/jobs.js";
 import type { AsyncAttempt } from "./lambda-async.js";
@@ -19,6 +20,7 @@ import { invocationsPath, serveLambdaEndpoint } from "./lambda-endpoint.js";
 import { LocalLambda } from "./lambda-host.js";
 import { eventBridgeDelivery, LOCAL_SCHEDULE_GROUP_ARN } from "./local-eventbridge.js";
 import type { Clock, Deliver } from "./local-scheduler.js";
+import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION } from "./sigv4-check.js";
 
 export interface LocalAwsOptions {
   readonly root: string;
@@ -30,6 +32,8 @@ export interface LocalAwsOptions {
   readonly lambdaDir?: string;
   /** More of the Lambda's environment as text (SENDGRID_API_KEY, MAIL_FROM, ...), over the local defaults. */
   readonly env?: Readonly<Partial<Record<VariableName, string>>>;
+  /** The http tasks' targets (HTTP_TARGETS): the local stack's demo app backend. */
+  readonly httpTargets?: HttpTargets;
   /** Lambda's retries of a function error for asynchronous invokes: 0 to 2 (default 2). */
   readonly maximumRetryAttempts?: number;
   readonly clock?: Clock;
@@ -62,7 +66,13 @@ function lambdaEnv(options: LocalAwsOptions): Record<string, string> {
       MAIL_FROM: "no-reply@delivery.example",
       OPS_EMAIL: "ops@delivery.example",
       TASK_OVERRIDES: overridesOf(tasks, options.jobs),
+      HTTP_TARGETS: options.httpTargets,
+      AWS_REGION: LOCAL_AWS_REGION,
     }),
+    // What Lambda gives the function's role, as Lambda does: the http tasks' SigV4 signer reads them.
+    AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_AWS_CREDENTIALS.secretAccessKey,
+    AWS_SESSION_TOKEN: LOCAL_AWS_CREDENTIALS.sessionToken,
     ...options.env,
   };
 }

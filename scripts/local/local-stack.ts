@@ -25,7 +25,7 @@ import type { VariableName } from "../../functions/core/config/environment.js";
 import type { HttpTargets } from "../../functions/core/config/http-targets.js";
 import { writeEnvironment } from "../../functions/core/config/environment.js";
 import type { AppBackend } from "./app-backend.js";
-import { googleTokenCheck, startAppBackend } from "./app-backend.js";
+import { awsSignatureCheck, googleTokenCheck, startAppBackend } from "./app-backend.js";
 import type { CertsServer, DevIdentity } from "./dev-identity.js";
 import {
   createDevIdentity,
@@ -37,6 +37,7 @@ import {
 import type { EmbeddedServer } from "./embedded-postgres.js";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
 import type { LocalAws, LocalAwsOptions } from "./local-aws.js";
+import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION } from "./sigv4-check.js";
 import type { Attempt, Clock } from "./local-scheduler.js";
 import { LocalScheduler } from "./local-scheduler.js";
 import { serveConsole } from "./local-console.js";
@@ -183,7 +184,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => metadata.close());
     const appBackend = await startAppBackend({
       port: await choosePort(options.appBackendPort ?? DEFAULT_APP_BACKEND_PORT, "the demo app backend"),
-      check: googleTokenCheck(certs.url, [devRuntimeEmail]),
+      // The function's ID tokens, and (--cloud aws) the local Lambda's signatures.
+      check: awsSignatureCheck(
+        LOCAL_AWS_CREDENTIALS,
+        LOCAL_AWS_REGION,
+        googleTokenCheck(certs.url, [devRuntimeEmail]),
+      ),
     });
     stops.push(() => appBackend.close());
 
@@ -240,7 +246,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const consoleUrl = `http://127.0.0.1:${(consoleServer.address() as AddressInfo).port}`;
 
     // --- the Lambda (AWS) ---
-    const aws = options.cloud === "aws" ? await startAws(options, databaseUrl, log) : undefined;
+    const aws =
+      options.cloud === "aws"
+        ? await startAws(options, databaseUrl, localTargets(appBackend.url), log)
+        : undefined;
     if (aws) stops.push(() => aws.stop());
 
     // --- the scheduler ---
@@ -288,6 +297,7 @@ function localTargets(url: string): HttpTargets {
 async function startAws(
   options: LocalStackOptions,
   databaseUrl: string,
+  httpTargets: HttpTargets,
   log: (message: string) => void,
 ): Promise<LocalAws> {
   const { startLocalAws } = await import("./local-aws.js");
@@ -295,6 +305,7 @@ async function startAws(
     root: ROOT,
     databaseUrl,
     jobs: options.jobs,
+    httpTargets,
     port: await choosePort(options.lambdaPort ?? DEFAULT_LAMBDA_PORT, "the local Lambda"),
     ...(options.lambdaDir ? { lambdaDir: options.lambdaDir } : {}),
     ...(options.functionEnv ? { env: options.functionEnv } : {}),

@@ -23,6 +23,9 @@ export const LOCAL_AWS_CREDENTIALS: Required<AwsCredentials> = {
   sessionToken: "local-stack-session-token",
 };
 
+/** The local Lambda's Region, as Lambda sets AWS_REGION: what its http calls are signed for. */
+export const LOCAL_AWS_REGION = "eu-west-1";
+
 /**
  * How far a request's X-Amz-Date may be from the checker's clock: AWS refuses a request that does
  * not reach it within five minutes of its time stamp
