@@ -103,8 +103,8 @@ function nextSteps({ name, kind, http }: Request, root: string): string[] {
 
 /**
  * What the stacks must name for an http task: Pulumi.dev.yaml's `scheduled-jobs:httpTargets` read
- * as the local tools read a stack file; `pulumi up` refuses a stack whose http task's target it
- * does not name (infra/config.ts).
+ * as the local tools read a stack file; `pulumi up` refuses a stack that runs an http task whose
+ * target it does not name (infra/config.ts), so the task stays paused there until it does.
  */
 function stackNoteFor(target: string, root: string): string[] {
   const file = "Pulumi.dev.yaml";
@@ -120,7 +120,7 @@ function stackNoteFor(target: string, root: string): string[] {
     ];
   return [
     "",
-    `The dev stack (${file}) names no scheduled-jobs:httpTargets.${target}: add it to Pulumi.<stack>.yaml of each stack that deploys this task, or pulumi up refuses the stack (and the infra snapshot above cannot be pinned):`,
+    `The dev stack (${file}) names no scheduled-jobs:httpTargets.${target}: add it to Pulumi.<stack>.yaml of each stack before the task runs there (pulumi up refuses a stack that runs an http task whose target it does not name; one that pauses it deploys without):`,
     "  scheduled-jobs:httpTargets:",
     `    ${target}:`,
     `      url: https://${target}-<project-number>.<region>.run.app   # its https base URL`,

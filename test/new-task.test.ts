@@ -117,7 +117,7 @@ describe("npm run new-task", () => {
     for (const [name, ...kind] of [
       [sqlName, "--sql"],
       [emailName, "--email"],
-      // app-backend: a target the dev stack names, so the infra snapshot can pin its job.
+      // app-backend: the target the dev stacks name, so nothing is said about the stack.
       [httpName, "--http", "--target", "app-backend", "--path", httpPath],
     ] as const) {
       const made = await inScratch([
@@ -190,7 +190,7 @@ describe("npm run new-task", () => {
     const readers = await inScratch([vitest, "run", ...listReaders]);
     expect(readers.code, readers.stdout + readers.stderr).toBe(0);
 
-    // Last, as pulumi up would refuse the dev stack with it: a target the dev stack does not name.
+    // Last, after the readers: a target the dev stack does not name, which it then says how to add.
     const elsewhere = unusedTaskName("scaffold-check-billing");
     const unnamed = await inScratch([
       "--import",
