@@ -2,6 +2,7 @@
  * A Google stack's configuration: the shared keys (../config.ts) and Google's own, the project and
  * region, the function's Cloud Run settings, the Cloud SQL instance and the log-based absence alerts.
  */
+import { googleTargetProblems } from "./http-targets.js";
 import { fileURLToPath } from "node:url";
 // Config alone, not the SDK's index: `plan` runs these checks, and the index loads the whole runtime.
 import { Config } from "@pulumi/pulumi/config.js";
@@ -126,6 +127,7 @@ export function resolveConfig(raw: RawConfig, catalog: readonly TaskDefinition[]
   const project = requireString(raw.project, "gcp:project", problems);
   const region = requireString(raw.region, "gcp:region", problems);
   const shared = resolveShared(raw, catalog, problems);
+  problems.push(...googleTargetProblems(shared.httpTargets));
   const fn = resolveFunction(raw.function, shared.jobs, shared.deadMan, problems);
   const database = resolveDatabase(raw.database, shared.prefix, problems);
   const operators = resolveOperators(raw.operators, project, shared.prefix, problems);

@@ -27,6 +27,17 @@ function serviceOf(
     : { project, location: region, name: service };
 }
 
+/** Each target setting a Google stack cannot honour, with the key; empty when there is none. */
+export function googleTargetProblems(targets: HttpTargets): string[] {
+  return Object.entries(targets).flatMap(([key, target]) =>
+    target.function === undefined
+      ? []
+      : [
+          `scheduled-jobs:httpTargets.${key}.function names a Lambda function URL's function (AWS's grant); on Google the grant follows .service (a Cloud Run service)`,
+        ],
+  );
+}
+
 export function grantTargetInvokers(args: {
   project: string;
   region: string;

@@ -106,6 +106,14 @@ describe("a stack's http targets refused", () => {
     expect(problemsOf({ httpTargets }, [...tasks, notifyDrivers])).toBe("");
   });
 
+  it("refuses AWS's function field on a Google stack, naming the key", () => {
+    expect(
+      problemsOf({
+        httpTargets: { "app-backend": { url: "https://app-backend.example", function: "app-backend" } },
+      }),
+    ).toContain("scheduled-jobs:httpTargets.app-backend.function names a Lambda function URL's function");
+  });
+
   it("accepts a stack without the target when it pauses the task that calls it, and says so in the refusal", () => {
     const withoutTarget = problemsOf({ httpTargets: {} });
     expect(withoutTarget).toContain(
