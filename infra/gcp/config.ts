@@ -2,7 +2,6 @@
  * A Google stack's configuration: the shared keys (../config.ts) and Google's own, the project and
  * region, the function's Cloud Run settings, the Cloud SQL instance and the log-based absence alerts.
  */
-import { googleTargetProblems } from "./http-targets.js";
 import { fileURLToPath } from "node:url";
 // Config alone, not the SDK's index: `plan` runs these checks, and the index loads the whole runtime.
 import { Config } from "@pulumi/pulumi/config.js";
@@ -24,6 +23,7 @@ import {
   StackConfigError,
   stringField,
 } from "../config.js";
+import { googleTargetProblems } from "./http-targets.js";
 
 /** A 2nd gen HTTP function may run for at most 60 minutes. */
 const FUNCTION_TIMEOUT_MAX_SECONDS = 3600;
