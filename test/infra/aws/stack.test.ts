@@ -191,14 +191,16 @@ describe("the AWS stack under mocks", () => {
           Action: "secretsmanager:GetSecretValue",
           Resource: SECRET_ARN,
         },
-        // The catalog's http task on the stack's API Gateway stage: that stage, POST, that path.
+        // The catalog's http tasks on the stack's API Gateway stage: that stage, POST, their paths.
         {
           Sid: "InvokeApiAppBackend",
           Effect: "Allow",
           Action: "execute-api:Invoke",
-          Resource: [
-            `arn:aws:execute-api:${REGION}:${ACCOUNT}:a1b2c3d4e5/prod/POST/internal/jobs/push-driver-notifications`,
-          ],
+          Resource: tasks.flatMap((task: TaskDefinition) =>
+            task.http?.target === "app-backend"
+              ? [`arn:aws:execute-api:${REGION}:${ACCOUNT}:a1b2c3d4e5/prod/POST${task.http.path}`]
+              : [],
+          ),
         },
       ],
     });
