@@ -89,7 +89,9 @@ interface JobState {
   queued: Date | undefined;
 }
 
-const DEFAULT_JOB_NAME_PREFIX = "projects/local-dev/locations/local/jobs/";
+/** The project the local stack's jobs and function say they are in. */
+export const LOCAL_PROJECT = "local-dev";
+const DEFAULT_JOB_NAME_PREFIX = `projects/${LOCAL_PROJECT}/locations/local/jobs/`;
 
 export class LocalScheduler {
   private readonly clock: Clock;

@@ -39,7 +39,7 @@ import { startEmbeddedPostgres } from "./embedded-postgres.js";
 import type { LocalAws, LocalAwsOptions } from "./local-aws.js";
 import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION } from "./sigv4-check.js";
 import type { Attempt, Clock } from "./local-scheduler.js";
-import { LocalScheduler } from "./local-scheduler.js";
+import { LOCAL_PROJECT, LocalScheduler } from "./local-scheduler.js";
 import { serveConsole } from "./local-console.js";
 import { serveMetadata } from "./local-metadata.js";
 import { applyAppSchema, migrate } from "../lib/migrate.js";
@@ -223,6 +223,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           // The stack's overrides, as the Pulumi program passes them, so health matches what fires.
           TASK_OVERRIDES: overridesOf(tasks, options.jobs),
           HTTP_TARGETS: localTargets(appBackend.url),
+          // The local scheduler's project. google-auth-library asks for the project before minting
+          // an http task's ID token, and without it would run the machine's gcloud to find one.
+          GOOGLE_CLOUD_PROJECT: LOCAL_PROJECT,
         }),
         ...metadata.env,
         ...options.functionEnv,
