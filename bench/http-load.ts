@@ -19,6 +19,8 @@ import { tasks } from "../functions/core/catalog.js";
 import { writeEnvironment } from "../functions/core/config/environment.js";
 import { build } from "../scripts/generate/bundle.js";
 import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
+import type { LocalMetadata } from "../scripts/local/local-metadata.js";
+import { serveMetadata } from "../scripts/local/local-metadata.js";
 import { applyAppSchema, migrate } from "../scripts/lib/migrate.js";
 import { bootToFirst200, builtFunctionEnv, loadOnce, writeBenchFunction } from "./cold-start.js";
 import { projectRoot } from "./lib/child.js";
@@ -102,28 +104,25 @@ async function listen(server: Server): Promise<string> {
   return `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** The target's stand-in (answers the count) and the metadata server's (an ID token for any audience). */
-async function standIns(): Promise<{ target: string; metadata: string; close: () => Promise<void> }> {
-  const account = createDevIdentity({ email: "sched-jobs-runtime@bench.iam.gserviceaccount.com" });
+/** The target's stand-in (answers the count) and the metadata server's (npm start's: an ID token for any audience). */
+async function standIns(): Promise<{ target: string; metadata: LocalMetadata; close: () => Promise<void> }> {
+  const account = createDevIdentity();
   const target = createServer((req, res) => {
     req.resume();
     req.on("end", () =>
       res.writeHead(200, { "content-type": "application/json" }).end('{"rowsAffected": 0}'),
     );
   });
-  const metadata = createServer((req, res) => {
-    const audience = new URL(req.url ?? "/", "http://metadata").searchParams.get("audience");
-    if (!audience) return void res.writeHead(404).end();
-    res.writeHead(200, { "metadata-flavor": "Google" }).end(account.signIdToken({ aud: audience }));
-  });
-  const [targetHost, metadataHost] = await Promise.all([listen(target), listen(metadata)]);
+  const [targetHost, metadata] = await Promise.all([
+    listen(target),
+    serveMetadata(account, "sched-jobs-runtime@bench.iam.gserviceaccount.com"),
+  ]);
   const close = async (): Promise<void> => {
-    for (const server of [target, metadata]) {
-      server.closeAllConnections();
-      await new Promise((done) => server.close(done));
-    }
+    target.closeAllConnections();
+    await new Promise((done) => target.close(done));
+    await metadata.close();
   };
-  return { target: targetHost, metadata: metadataHost, close };
+  return { target: targetHost, metadata, close };
 }
 
 export async function httpLoadFigures(context: BenchContext): Promise<Figure[]> {
@@ -154,8 +153,7 @@ export async function httpLoadFigures(context: BenchContext): Promise<Figure[]> 
         },
       },
     }),
-    GCE_METADATA_HOST: stands.metadata,
-    METADATA_SERVER_DETECTION: "assume-present",
+    ...stands.metadata.env,
     // google-auth-library finds the project before it mints a token: without this it would spawn
     // this machine's gcloud for it (about a second), where Cloud Run has no gcloud to spawn.
     ...writeEnvironment({ GOOGLE_CLOUD_PROJECT: "bench-project" }),
