@@ -67,7 +67,7 @@ export const DEFAULT_VCPUS_BY_MEMORY_MIB: readonly (readonly [memoryMib: number,
 ];
 
 /** When the durations below were measured, and where they are written down. */
-export const MEASURED_SOURCE = "BENCHMARKS.md, `npm run bench` of 2026-12-03";
+export const MEASURED_SOURCE = "BENCHMARKS.md, `npm run bench` of 2026-12-07";
 
 /**
  * What one run costs in time, as the bench measured it: the function's warm request (its POST, p50,
@@ -77,19 +77,19 @@ export const MEASURED_SOURCE = "BENCHMARKS.md, `npm run bench` of 2026-12-03";
 export const measured = {
   warmRequestMs: 2.71,
   taskMs: {
-    "auto-cancel-unconfirmed-orders": 0.32,
-    "driver-inactivity-check": 0.5,
-    "update-restaurant-ratings": 15.6,
-    "cleanup-orphaned-menus": 46.8,
-    "archive-old-orders": 9.19,
-    "generate-daily-stats": 2.24,
-    "send-daily-vendor-reports": 523,
+    "auto-cancel-unconfirmed-orders": 0.33,
+    "driver-inactivity-check": 0.38,
+    "update-restaurant-ratings": 13.3,
+    "cleanup-orphaned-menus": 44.4,
+    "archive-old-orders": 10.9,
+    "generate-daily-stats": 2.02,
+    "send-daily-vendor-reports": 832,
   } as Readonly<Record<string, number>>,
   /**
-   * The pace of a batched task's backlog: the bench archived a 4M-row backlog in 30.8 s in batches
+   * The pace of a batched task's backlog: the bench archived a 4M-row backlog in 33.4 s in batches
    * sized by time. The one batched SQL pace measured; `plan` uses it for every batched SQL task.
    */
-  batchedRowsPerMs: 4_000_000 / 30_800,
-  /** One SendGrid call of up to 1,000 messages: 10,000 vendor reports took 523 ms in 10 calls. */
-  emailBatchMs: 523 / 10,
+  batchedRowsPerMs: 4_000_000 / 33_400,
+  /** One SendGrid call of up to 1,000 messages: 10,000 vendor reports took 832 ms in 10 calls. */
+  emailBatchMs: 832 / 10,
 } as const;

@@ -219,8 +219,8 @@ describe("plan's cost", () => {
       "pg_cron cleanup-orphaned-menus": 720,
     });
     expect(runs["Cloud Scheduler update-restaurant-ratings"]).toBeUndefined();
-    // Every run is billed at least 100 ms; the vendor reports' 526 ms at 600 ms; 0.333 vCPU at 512 MiB.
-    expect(line("vCPU-seconds").quantity).toBeCloseTo((141_934 * 0.1 + 30 * 0.6) * 0.333, 6);
+    // Every run is billed at least 100 ms; the vendor reports' 835 ms at 900 ms; 0.333 vCPU at 512 MiB.
+    expect(line("vCPU-seconds").quantity).toBeCloseTo((141_934 * 0.1 + 30 * 0.9) * 0.333, 6);
     expect(cost.total).toBeCloseTo(0.9, 9);
   });
 
