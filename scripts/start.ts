@@ -96,7 +96,7 @@ async function shutdown(code: number, why: string): Promise<never> {
   }
   stoppingSince = Date.now();
   clearInterval(parentWatch);
-  say(`stopping (${why}): scheduler, console, function, certificates server, database ...`);
+  say(`stopping (${why}): scheduler, console, function, app backend, certificates server, database ...`);
   if (readLocalState()?.pid === process.pid) removeLocalState();
   await stack?.stop();
   say("stopped");
