@@ -188,6 +188,7 @@ export function createFunction(args: {
         ingressSettings: config.ingress,
         allTrafficOnLatestRevision: true,
         environmentVariables: deployedEnvironment(
+          project,
           env,
           url,
           [args.schedulerEmail, ...(monitoringAgent ? [monitoringAgent] : [])],
@@ -254,6 +255,7 @@ function grantOperators(
  * the stack's values are checked when the program starts, Google's computed ones when they resolve.
  */
 function deployedEnvironment(
+  project: string,
   env: FunctionEnvironment,
   url: pulumi.Input<string>,
   callers: readonly pulumi.Input<string>[],
@@ -263,6 +265,12 @@ function deployedEnvironment(
     ...writeEnvironment({
       // functions-framework answers a thrown error with its message unless in production.
       NODE_ENV: "production",
+      // Cloud Run sets no project variable for a function
+      // (https://cloud.google.com/run/docs/configuring/services/overview-environment-variables,
+      // "Reserved environment variables for functions"): without it the log lines carry no trace
+      // field, and google-auth-library looks for gcloud before the metadata server to find the
+      // project when it mints an http task's first ID token.
+      GOOGLE_CLOUD_PROJECT: project,
       // Cloud Run IAM checks the token's signature before the request reaches the code.
       AUTH_MODE: "cloud-run",
       DB_NAME: env.databaseName,

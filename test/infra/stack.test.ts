@@ -143,6 +143,7 @@ describe("the stack built from the catalog", () => {
     const env = inputsOf(run, FUNCTION, "scheduled-tasks").serviceConfig.environmentVariables;
     expect(env).toEqual({
       NODE_ENV: "production",
+      GOOGLE_CLOUD_PROJECT: PROJECT,
       AUTH_MODE: "cloud-run",
       AUTH_AUDIENCE: run.values.functionUrl,
       AUTH_ALLOWED_EMAILS: `${String(run.values.schedulerServiceAccount)},${MONITORING_AGENT}`,

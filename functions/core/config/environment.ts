@@ -578,10 +578,12 @@ const definitions = {
   }),
   GOOGLE_CLOUD_PROJECT: define<string>({
     group: "platform",
-    doc: "The project id for the trace field of log lines (`projects/<id>/traces/<trace>`).",
+    doc: "The project id for the trace field of log lines (`projects/<id>/traces/<trace>`), and where google-auth-library finds the project before it mints an http task's ID token (without it, it tries gcloud, then the metadata server).",
     secret: false,
     required: "no",
     unset: "`GCP_PROJECT`; without either, log lines carry no trace field",
+    deployed: "the stack's project (`gcp:project`)",
+    deployedOn: "gcp",
     example: "my-project",
     parse: asText,
     write: asText,
