@@ -14,7 +14,6 @@ import { createPool } from "../functions/core/db/pool.js";
 import { sqlOf } from "../functions/core/run/task-sql.js";
 import { build } from "../scripts/generate/bundle.js";
 import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
-import { applyAppSchema, migrate } from "../scripts/lib/migrate.js";
 import {
   bootToFirst200,
   builtFunctionEnv,
@@ -26,7 +25,7 @@ import {
 import { projectRoot } from "./lib/child.js";
 import type { BenchContext } from "./lib/context.js";
 import { median, now, percentile, sleep } from "./lib/measure.js";
-import { dropDatabase } from "./lib/postgres.js";
+import { createMigratedDatabase, dropDatabase } from "./lib/postgres.js";
 import type { Figure } from "./lib/report.js";
 import { figure } from "./lib/report.js";
 
@@ -95,11 +94,7 @@ export async function functionFigures(context: BenchContext): Promise<Figure[]> 
   const bootRuns = options.smoke ? 2 : 9;
   const requests = options.smoke ? 50 : 300;
   const name = "bench_function";
-  await dropDatabase(server, name);
-  await server.admin((c) => c.query(`CREATE DATABASE ${name}`));
-  const databaseUrl = server.url(name);
-  await applyAppSchema(databaseUrl);
-  await migrate(databaseUrl);
+  const databaseUrl = await createMigratedDatabase(server, name);
 
   log("  building the function (npm run build)");
   const built = await build();

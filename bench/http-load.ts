@@ -21,12 +21,11 @@ import { build } from "../scripts/generate/bundle.js";
 import { createDevIdentity, serveCerts, stripSignature } from "../scripts/local/dev-identity.js";
 import type { LocalMetadata } from "../scripts/local/local-metadata.js";
 import { serveMetadata } from "../scripts/local/local-metadata.js";
-import { applyAppSchema, migrate } from "../scripts/lib/migrate.js";
 import { bootToFirst200, builtFunctionEnv, loadOnce, writeBenchFunction } from "./cold-start.js";
 import { projectRoot } from "./lib/child.js";
 import type { BenchContext } from "./lib/context.js";
 import { median, sleep } from "./lib/measure.js";
-import { dropDatabase } from "./lib/postgres.js";
+import { createMigratedDatabase, dropDatabase } from "./lib/postgres.js";
 import type { Figure } from "./lib/report.js";
 import { figure } from "./lib/report.js";
 
@@ -131,11 +130,7 @@ export async function httpLoadFigures(context: BenchContext): Promise<Figure[]> 
   if (!httpTask?.http) throw new Error("the catalog has no http task to measure");
   const runs = options.smoke ? 3 : 9;
   const name = "bench_http_load";
-  await dropDatabase(server, name);
-  await server.admin((c) => c.query(`CREATE DATABASE ${name}`));
-  const databaseUrl = server.url(name);
-  await applyAppSchema(databaseUrl);
-  await migrate(databaseUrl);
+  const databaseUrl = await createMigratedDatabase(server, name);
   log("  building the function (npm run build)");
   const built = await build();
   const identity = createDevIdentity({ audience: "http://localhost:8080" });
