@@ -24,6 +24,7 @@ const DOCUMENTED_URL = "http://127.0.0.1:8083";
 const db = useTestDatabase();
 const functionDir = join(ROOT, ".data", `test-function-http-${process.pid}`);
 const attempts: Attempt[] = [];
+const functionLog: string[] = [];
 let stack: LocalStack;
 let clock: ManualClock;
 
@@ -40,6 +41,7 @@ beforeAll(async () => {
     jobs: resolveJobs(tasks).jobs,
     clock,
     onAttempt: (attempt) => attempts.push(attempt),
+    onFunctionLog: (line) => functionLog.push(line),
   });
 }, 90_000);
 
@@ -88,6 +90,25 @@ describe("an http task under npm start", () => {
         caller: devRuntimeEmail,
         status: 200,
       }),
+    );
+  });
+
+  it("when a run comes with a trace header, then the function, told the local project, logs the run with its trace", async () => {
+    const response = await fetch(`${stack.functionUrl}/`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${stack.token()}`,
+        "content-type": "application/json",
+        "x-cloud-trace-context": "0123456789abcdef0123456789abcdef/1;o=1",
+      },
+      body: JSON.stringify({ task: TASK }),
+    });
+    expect(response.status).toBe(200);
+    const traced = functionLog
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line["logging.googleapis.com/trace"] !== undefined);
+    expect(traced.map((line) => line["logging.googleapis.com/trace"])).toContain(
+      "projects/local-dev/traces/0123456789abcdef0123456789abcdef",
     );
   });
 
@@ -148,7 +169,7 @@ describe("an http task under npm start", () => {
       "SELECT status, error_code FROM scheduler.job_runs WHERE task = $1 AND trigger <> 'scheduler' ORDER BY id",
       [TASK],
     );
-    expect(history.rows).toEqual([
+    expect(history.rows.slice(-4)).toEqual([
       { status: "failed", error_code: "unavailable" },
       { status: "succeeded", error_code: null },
       { status: "failed", error_code: "target_refused" },
