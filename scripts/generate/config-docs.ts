@@ -56,12 +56,13 @@ export function renderConfigurationDoc(): string {
       ...rows,
     ].join("\n");
   });
-  return `<!-- Generated from functions/core/config/environment.ts by \`npm run docs:generate\`. Do not edit: edit the table there. -->
+  return `<!-- Generated from functions/core/config/environment.ts by \`npm run docs:generate\`. Do not edit: edit its entries in functions/core/config/variables/. -->
 
 # The function's configuration
 
 Every environment variable the function reads, from the one table in
-[\`functions/core/config/environment.ts\`](../functions/core/config/environment.ts): the function reads each with that
+[\`functions/core/config/environment.ts\`](../functions/core/config/environment.ts) (its entries by section in
+[\`functions/core/config/variables/\`](../functions/core/config/variables/)): the function reads each with that
 table's parser ([\`functions/core/config/function-config.ts\`](../functions/core/config/function-config.ts)), and the Pulumi program
 ([\`infra/gcp/function.ts\`](../infra/gcp/function.ts)), \`npm start\`
 ([\`scripts/local/local-stack.ts\`](../scripts/local/local-stack.ts)), the benchmarks and the tests write
